@@ -1,0 +1,3 @@
+from drawdigit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,384 @@
+"""Command line: ``drawdigit [train|evaluate|predict|download-mnist]``; no command opens the app.
+
+This is the only layer below the GUI that prints. Heavy imports (torch, numpy) happen inside
+the commands so that ``drawdigit`` with no arguments shows its window quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from drawdigit import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="drawdigit",
+        description="Draw a digit and see what a small CNN thinks it is. "
+        "Without a command, the app opens.",
+    )
+    parser.add_argument("--version", action="version", version=f"drawdigit {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check that the model, the samples, the window and training work, then exit",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train the network on MNIST")
+    train.add_argument("--preset", choices=("seed", "fast", "best"), default="best")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float, help="(peak) learning rate")
+    train.add_argument("--optimizer", choices=("rmsprop", "adam"))
+    train.add_argument("--schedule", choices=("constant", "onecycle"))
+    train.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="random affine and stroke-thickness changes (default: the preset's)",
+    )
+    train.add_argument(
+        "--from-scratch",
+        action="store_true",
+        help="start from random weights instead of the model in use (presets start from "
+        "scratch unless --from-current is given)",
+    )
+    train.add_argument("--from-current", action="store_true", help="start from the model in use")
+    train.add_argument("--data-dir", type=Path, help="folder with the four MNIST files")
+    train.add_argument("--out", type=Path, help="where to save the weights (default: user data)")
+    train.add_argument("--activate", action="store_true", help="make the result the model in use")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--threads", type=int, help="CPU threads for torch")
+    train.add_argument("--device", default=None, help="auto, cpu, cuda or mps")
+    train.add_argument("--json", action="store_true", help="last line: one JSON object")
+
+    evaluate = commands.add_parser("evaluate", help="MNIST test accuracy of a model")
+    evaluate.add_argument("--model", type=Path, help="model file (default: the model in use)")
+    evaluate.add_argument("--data-dir", type=Path)
+    evaluate.add_argument("--json", action="store_true")
+
+    predict = commands.add_parser("predict", help="classify images or strokes files")
+    predict.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    predict.add_argument("--model", type=Path, help="model file (default: the model in use)")
+    predict.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    download = commands.add_parser("download-mnist", help="download MNIST into the user cache")
+    download.add_argument("--dest", type=Path, help="folder (default: the user cache)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.self_test:
+        from drawdigit.selftest import run_self_test
+
+        return run_self_test()
+    handlers = {
+        None: lambda _args: gui_main(),
+        "train": cmd_train,
+        "evaluate": cmd_evaluate,
+        "predict": cmd_predict,
+        "download-mnist": cmd_download,
+    }
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def gui_main() -> int:
+    from drawdigit.gui.app import run_gui
+
+    return run_gui(sys.argv)
+
+
+def _error(message: str) -> int:
+    print(f"drawdigit: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _load_mnist_or_explain(data_dir: Path | None):
+    """MNIST from the usual places, or ``None`` after telling the user how to get it."""
+    from drawdigit.mnist import MnistError, find_data_dir, load_mnist
+
+    try:
+        found = find_data_dir(data_dir)
+    except MnistError as exc:
+        _error(str(exc))
+        return None
+    if found is None:
+        _error(
+            "MNIST not found. Pass --data-dir DIR, set DRAWDIGIT_MNIST_DIR, "
+            "or run `drawdigit download-mnist`."
+        )
+        return None
+    try:
+        return load_mnist(found)
+    except MnistError as exc:
+        _error(str(exc))
+        return None
+
+
+def _load_predictor_or_explain(model: Path | None):
+    from drawdigit.inference import load_predictor
+    from drawdigit.store import ModelFileError
+
+    try:
+        predictor, warnings = load_predictor(model)
+    except ModelFileError as exc:
+        _error(str(exc))
+        return None
+    for warning in warnings:
+        print(f"drawdigit: warning: {warning}", file=sys.stderr)
+    return predictor
+
+
+# --------------------------------------------------------------------------- train
+
+
+def _train_config(args: argparse.Namespace):
+    from dataclasses import replace
+
+    from drawdigit.training import PRESETS
+
+    config = PRESETS[args.preset]
+    overrides = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "optimizer": args.optimizer,
+        "schedule": args.schedule,
+        "augment": args.augment,
+        "seed": args.seed,
+        "threads": args.threads,
+        "device": args.device,
+    }
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if args.from_scratch:
+        overrides["from_scratch"] = True
+    if args.from_current:
+        overrides["from_scratch"] = False
+    return replace(config, **overrides)
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr, redrawn at most 5 times a second."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.last = 0.0
+        self.active = False
+
+    def update(self, fraction: float, text: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < 0.2:
+            return
+        self.last = now
+        width = 28
+        filled = int(round(width * min(max(fraction, 0.0), 1.0)))
+        bar = "#" * filled + "-" * (width - filled)
+        self.stream.write(f"\r[{bar}] {fraction * 100:5.1f}% {text}\x1b[K")
+        self.stream.flush()
+        self.active = True
+
+    def line(self, text: str) -> None:
+        if self.active:
+            self.stream.write("\r\x1b[K")
+        self.stream.write(text + "\n")
+        self.stream.flush()
+        self.active = False
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from drawdigit.store import ModelFileError, active_model_path, user_data_dir
+    from drawdigit.training import BatchProgress, EpochEnd, TrainingDone, fit, save_trained
+
+    started = time.monotonic()
+    config = _train_config(args)
+    data = _load_mnist_or_explain(args.data_dir)
+    if data is None:
+        return 2
+    initial = None
+    if not config.from_scratch:
+        predictor = _load_predictor_or_explain(None)
+        if predictor is None:
+            return 2
+        from drawdigit.store import load_checkpoint
+
+        try:
+            initial = load_checkpoint(predictor.source.path)
+        except ModelFileError as exc:
+            return _error(str(exc))
+    bar = _ProgressBar()
+    done: TrainingDone | None = None
+    for event in fit(config, data, initial=initial):
+        if isinstance(event, BatchProgress):
+            bar.update(
+                event.fraction,
+                f"epoch {event.epoch}/{event.epochs} loss {event.loss:.4f} "
+                f"acc {event.accuracy * 100:.2f}% {event.images_per_second:,.0f} img/s "
+                f"ETA {event.eta:.0f}s",
+            )
+        elif isinstance(event, EpochEnd):
+            bar.line(
+                f"epoch {event.epoch}: train loss {event.train_loss:.4f}, "
+                f"train acc {event.train_accuracy * 100:.2f}%, "
+                f"test acc {event.test_accuracy * 100:.2f}% ({event.elapsed:.1f} s)"
+            )
+        elif isinstance(event, TrainingDone):
+            done = event
+    if done is None or done.cancelled:
+        return _error("training did not finish")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    out = args.out or user_data_dir() / "models" / f"trained-{stamp}.pt"
+    try:
+        metadata = save_trained(out, done)
+        if args.activate:
+            save_trained(active_model_path(), done)
+    except OSError as exc:
+        return _error(f"could not save the model to {out}: {exc.strerror or exc}")
+    seconds = time.monotonic() - started
+    bar.line(
+        f"test accuracy {done.test_accuracy * 100:.2f}% after {done.seconds:.1f} s of training "
+        f"({seconds:.1f} s in all); saved to {out}"
+        + ("; now the model in use" if args.activate else "")
+    )
+    if args.json:
+        report: dict[str, Any] = {
+            "test_accuracy": done.test_accuracy,
+            "seconds": seconds,
+            "training_seconds": done.seconds,
+            "out": str(out),
+            "sha256": metadata.get("sha256"),
+            "config": config.to_dict(),
+        }
+        print(json.dumps(report))
+    return 0
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from drawdigit.training import evaluate
+
+    predictor = _load_predictor_or_explain(args.model)
+    if predictor is None:
+        return 2
+    data = _load_mnist_or_explain(args.data_dir)
+    if data is None:
+        return 2
+    with torch.inference_mode():
+        result = evaluate(predictor.model, data.test_images, data.test_labels)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "model": str(predictor.source.path),
+                    "accuracy": result.accuracy,
+                    "per_class": [float(a) for a in result.per_class],
+                    "confusion": result.confusion.tolist(),
+                }
+            )
+        )
+        return 0
+    print(f"model: {predictor.source.describe()} ({predictor.source.path})")
+    print(f"MNIST test accuracy: {result.accuracy * 100:.2f}% of {len(data.test_labels)}")
+    print("per class: " + "  ".join(f"{d}:{a * 100:.1f}%" for d, a in enumerate(result.per_class)))
+    print("confusion matrix (rows: true digit, columns: predicted):")
+    print("      " + "".join(f"{d:>6}" for d in range(10)))
+    for d, row in enumerate(result.confusion):
+        print(f"{d:>6}" + "".join(f"{int(n):>6}" for n in row))
+    return 0
+
+
+# --------------------------------------------------------------------------- predict
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from drawdigit.inference import Prediction
+    from drawdigit.preprocess import load_input
+
+    predictor = _load_predictor_or_explain(args.model)
+    if predictor is None:
+        return 2
+    failures = 0
+    for path in args.files:
+        try:
+            image28 = load_input(path)
+        except Exception as exc:  # every reader error type carries a clear message
+            failures += 1
+            message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+            if args.json:
+                print(json.dumps({"file": str(path), "error": message}))
+            else:
+                print(f"{path}: error: {message}", file=sys.stderr)
+            continue
+        if image28 is None:
+            if args.json:
+                print(
+                    json.dumps(
+                        {
+                            "file": str(path),
+                            "digit": None,
+                            "confidence": 0.0,
+                            "probabilities": [0.0] * 10,
+                            "empty": True,
+                        }
+                    )
+                )
+            else:
+                print(f"{path}: no digit (the drawing is empty)")
+            continue
+        prediction = Prediction.from_probabilities(predictor.predict(image28))
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "file": str(path),
+                        "digit": prediction.digit,
+                        "confidence": prediction.confidence,
+                        "probabilities": [float(p) for p in prediction.probabilities],
+                    }
+                )
+            )
+        else:
+            note = f" (unsure; maybe {prediction.runner_up})" if prediction.unsure else ""
+            print(f"{path}: {prediction.digit}  {prediction.confidence * 100:.1f}%{note}")
+    return 1 if failures else 0
+
+
+# --------------------------------------------------------------------------- download
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from drawdigit.download import DownloadCancelled, DownloadError, download_mnist
+    from drawdigit.mnist import mnist_cache_dir
+
+    dest = args.dest or mnist_cache_dir()
+    bar = _ProgressBar()
+
+    def progress(p) -> None:
+        total = p.bytes_total or 0
+        fraction = p.bytes_done / total if total else 0.0
+        bar.update(fraction, f"{p.file} {p.bytes_done / 1e6:.1f}/{total / 1e6:.1f} MB")
+
+    try:
+        download_mnist(dest, progress=progress)
+    except DownloadCancelled:
+        return _error("download cancelled")
+    except DownloadError as exc:
+        return _error(str(exc))
+    bar.line(f"MNIST is in {dest}")
+    return 0

@@ -1,0 +1,116 @@
+"""Load the model in use safely and turn 28x28 inputs into probabilities.
+
+The model in use is the user's active model when one is saved and valid, else the bundled
+one; an explicit path overrides both. A damaged user model never stops the app: it is
+reported as a warning and the bundled model answers instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from drawdigit.store import (
+    Checkpoint,
+    ModelFileError,
+    active_model_path,
+    bundled_model_path,
+    load_checkpoint,
+)
+
+# Below this confidence, or with the runner-up this close, the app says it is unsure.
+UNSURE_CONFIDENCE = 0.6
+UNSURE_MARGIN = 0.2
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the network thinks of one drawing."""
+
+    probabilities: np.ndarray  # shape (10,), sums to 1
+    digit: int
+    confidence: float
+    runner_up: int
+    margin: float  # confidence minus the runner-up's probability
+
+    @property
+    def unsure(self) -> bool:
+        return self.confidence < UNSURE_CONFIDENCE or self.margin < UNSURE_MARGIN
+
+    @classmethod
+    def from_probabilities(cls, probabilities: np.ndarray) -> Prediction:
+        p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+        order = np.argsort(p)[::-1]
+        return cls(
+            probabilities=p,
+            digit=int(order[0]),
+            confidence=float(p[order[0]]),
+            runner_up=int(order[1]),
+            margin=float(p[order[0]] - p[order[1]]),
+        )
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the model in use came from, for status lines and the About box."""
+
+    kind: str  # "bundled", "user" or "file"
+    path: Path
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        accuracy = self.metadata.get("test_accuracy")
+        acc = f", MNIST test accuracy {accuracy * 100:.2f}%" if accuracy is not None else ""
+        if self.kind == "bundled":
+            return f"bundled model{acc}"
+        date = str(self.metadata.get("created", ""))[:10]
+        when = f" on {date}" if date else ""
+        label = "retrained model" if self.kind == "user" else f"model {self.path.name}"
+        return f"{label}{when}{acc}"
+
+
+class Predictor:
+    """A loaded, frozen network. Thread-safe for concurrent ``predict`` calls."""
+
+    def __init__(self, checkpoint: Checkpoint, source: ModelSource) -> None:
+        self.model = checkpoint.build_model()
+        self.model.requires_grad_(False)
+        self.source = source
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        """Probabilities for a (28, 28) input or a (N, 28, 28) batch: (10,) or (N, 10)."""
+        x = np.asarray(inputs, dtype=np.float32)
+        single = x.ndim == 2
+        batch = torch.from_numpy(np.ascontiguousarray(x.reshape(-1, 1, 28, 28)))
+        with torch.inference_mode():
+            probs = torch.softmax(self.model(batch), dim=1).numpy()
+        return probs[0] if single else probs
+
+    def classify(self, image28: np.ndarray) -> Prediction:
+        return Prediction.from_probabilities(self.predict(image28))
+
+
+def load_predictor(path: Path | None = None) -> tuple[Predictor, list[str]]:
+    """The model to use, and warnings about any file that was skipped.
+
+    ``path`` given: that file or a ``ModelFileError`` is raised (the caller asked for it).
+    Otherwise: the user's active model if valid, else the bundled one.
+    """
+    if path is not None:
+        checkpoint = load_checkpoint(Path(path))
+        return Predictor(checkpoint, ModelSource("file", Path(path), checkpoint.metadata)), []
+    warnings: list[str] = []
+    active = active_model_path()
+    if active.exists():
+        try:
+            checkpoint = load_checkpoint(active)
+            return Predictor(checkpoint, ModelSource("user", active, checkpoint.metadata)), []
+        except ModelFileError as exc:
+            warnings.append(f"Your saved model could not be used ({exc}); using the bundled one.")
+    bundled = bundled_model_path()
+    checkpoint = load_checkpoint(bundled)
+    return Predictor(checkpoint, ModelSource("bundled", bundled, checkpoint.metadata)), warnings

@@ -1,0 +1,75 @@
+"""The network: a PyTorch copy of the seed notebook's Keras MNIST CNN, layer for layer.
+
+Conv2D(32,3x3,relu) -> MaxPool2 -> Conv2D(64,3x3,relu) -> MaxPool2 -> Conv2D(64,3x3,relu)
+-> Flatten(576) -> Dense(64,relu) -> Dense(10). The module returns logits: training uses
+``cross_entropy`` on them (the same as Keras' categorical cross-entropy on softmax outputs)
+and inference applies the softmax. The config is saved inside every checkpoint so a model
+can be rebuilt from its file alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+INPUT_SIZE = 28
+NUM_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the network. The defaults are the seed notebook's; change them only knowingly."""
+
+    conv1: int = 32
+    conv2: int = 64
+    conv3: int = 64
+    hidden: int = 64
+    num_classes: int = NUM_CLASSES
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        """Rebuild from a checkpoint's dict; unknown keys are an error, not silently dropped."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        values = {k: int(v) for k, v in data.items()}
+        return cls(**values)
+
+
+class DigitNet(nn.Module):
+    """The seed CNN. Input: (N, 1, 28, 28) floats in [0, 1], ink bright on black."""
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ModelConfig()
+        c = self.config
+        self.conv1 = nn.Conv2d(1, c.conv1, 3)
+        self.conv2 = nn.Conv2d(c.conv1, c.conv2, 3)
+        self.conv3 = nn.Conv2d(c.conv2, c.conv3, 3)
+        self.fc1 = nn.Linear(c.conv3 * 3 * 3, c.hidden)
+        self.fc2 = nn.Linear(c.hidden, c.num_classes)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Keras' initialisation (Glorot-uniform kernels, zero biases), as in the seed notebook."""
+        for layer in (self.conv1, self.conv2, self.conv3, self.fc1, self.fc2):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)  # 26 -> 13
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)  # 11 -> 5
+        x = F.relu(self.conv3(x))  # 3x3x64 = 576
+        x = F.relu(self.fc1(torch.flatten(x, 1)))
+        return self.fc2(x)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,213 @@
+"""Where files live, and how they are written: resources, the user's data dir, checkpoints.
+
+Everything that touches disk for models goes through here so that the rules hold everywhere:
+writes are atomic (temp file + fsync + rename), checkpoints are read with
+``torch.load(weights_only=True)`` (never arbitrary unpickling) and validated before use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from drawdigit.model import DigitNet, ModelConfig
+
+FORMAT_VERSION = 1
+BUNDLED_MODEL_NAME = "drawdigit.pt"
+ACTIVE_MODEL_NAME = "active.pt"
+
+
+class ModelFileError(Exception):
+    """A model file is missing, damaged, foreign or of an unsupported version."""
+
+
+# --------------------------------------------------------------------------- locations
+
+
+def resources_dir() -> Path:
+    """The bundled resources folder, found the same way in all three ways the app runs.
+
+    - frozen (PyInstaller): ``sys._MEIPASS/resources``;
+    - installed wheel: ``drawdigit/resources`` inside the package (pyproject maps it there);
+    - source checkout / editable install: ``resources/`` beside the ``drawdigit`` package.
+    Never relative to the working directory.
+    """
+    frozen_root = getattr(sys, "_MEIPASS", None)
+    package_dir = Path(__file__).resolve().parent
+    candidates = []
+    if frozen_root:
+        candidates.append(Path(frozen_root) / "resources")
+    candidates += [package_dir / "resources", package_dir.parent / "resources"]
+    for candidate in candidates:
+        if (candidate / "model").is_dir():
+            return candidate
+    raise FileNotFoundError(
+        "drawdigit's resources folder is missing; looked in: " + ", ".join(map(str, candidates))
+    )
+
+
+def resource_path(*parts: str) -> Path:
+    return resources_dir().joinpath(*parts)
+
+
+def bundled_model_path() -> Path:
+    return resource_path("model", BUNDLED_MODEL_NAME)
+
+
+def user_data_dir() -> Path:
+    """Per-user data (active model, personal samples, MNIST cache).
+
+    ``DRAWDIGIT_DATA_DIR`` overrides the platform location (tests and portable use).
+    """
+    override = os.environ.get("DRAWDIGIT_DATA_DIR")
+    if override:
+        return Path(override)
+    from platformdirs import user_data_dir as _platform_user_data_dir
+
+    return Path(_platform_user_data_dir("drawdigit", appauthor=False))
+
+
+def active_model_path() -> Path:
+    return user_data_dir() / "models" / ACTIVE_MODEL_NAME
+
+
+def metadata_path(weights_path: Path) -> Path:
+    return weights_path.with_suffix(".json")
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
+
+    The temp file lives in the same folder (rename is atomic only within a file system) and
+    is removed if anything fails, e.g. a full disk; the old file is then untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+@dataclass
+class Checkpoint:
+    """A model file's content: enough to rebuild the network and say where it came from."""
+
+    config: ModelConfig
+    state_dict: dict[str, torch.Tensor]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def build_model(self) -> DigitNet:
+        model = DigitNet(self.config)
+        model.load_state_dict(self.state_dict)
+        model.eval()
+        return model
+
+
+def save_checkpoint(
+    path: Path,
+    state_dict: Mapping[str, torch.Tensor],
+    config: ModelConfig,
+    metadata: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Save weights atomically, with the metadata inside and in a JSON file beside them.
+
+    ``metadata`` should hold JSON-able values (test accuracy, recipe, date...). The JSON file
+    also records the weights' sha256 and the format version. Returns the written metadata.
+    """
+    import io
+
+    path = Path(path)
+    state = {k: v.detach().to("cpu").clone().contiguous() for k, v in state_dict.items()}
+    meta = dict(metadata or {})
+    meta["format_version"] = FORMAT_VERSION
+    buffer = io.BytesIO()
+    torch.save(
+        {
+            "format": "drawdigit-model",
+            "format_version": FORMAT_VERSION,
+            "model_config": config.to_dict(),
+            "state_dict": state,
+            "metadata_json": json.dumps(meta, sort_keys=True),
+        },
+        buffer,
+    )
+    data = buffer.getvalue()
+    meta["sha256"] = hashlib.sha256(data).hexdigest()
+    meta["weights_file"] = path.name
+    atomic_write_bytes(path, data)
+    atomic_write_text(metadata_path(path), json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return meta
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    """Read and validate a model file; any problem raises ``ModelFileError`` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    meta_file = metadata_path(path)
+    if meta_file.is_file():
+        try:
+            recorded = json.loads(meta_file.read_text("utf-8")).get("sha256")
+        except (OSError, ValueError, AttributeError):
+            recorded = None  # a damaged sidecar is only informational; the weights decide
+        if recorded and recorded != hashlib.sha256(data).hexdigest():
+            raise ModelFileError(
+                f"{path}: weights do not match the checksum in {meta_file.name} "
+                "(damaged or partly written)"
+            )
+    import io
+
+    try:
+        raw = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for foreign/damaged files
+        raise ModelFileError(f"{path}: not a readable model file ({type(exc).__name__})") from exc
+    if not isinstance(raw, dict) or raw.get("format") != "drawdigit-model":
+        raise ModelFileError(f"{path}: not a drawdigit model file")
+    version = raw.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelFileError(f"{path}: model format version {version!r} is not supported")
+    try:
+        config = ModelConfig.from_dict(raw["model_config"])
+        metadata = json.loads(raw.get("metadata_json", "{}"))
+        state_dict = dict(raw["state_dict"])
+        checkpoint = Checkpoint(config, state_dict, metadata, path)
+        model = checkpoint.build_model()  # validates names and shapes
+    except Exception as exc:
+        raise ModelFileError(f"{path}: model content is invalid ({exc})") from exc
+    for tensor in model.state_dict().values():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise ModelFileError(f"{path}: model weights contain NaN or infinity")
+    return checkpoint
