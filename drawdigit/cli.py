@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--threads", type=int, help="CPU threads for torch")
     train.add_argument("--device", default=None, help="auto, cpu, cuda or mps")
+    train.add_argument(
+        "--limit", type=int, help="train on the first N MNIST images only (quick checks)"
+    )
     train.add_argument("--json", action="store_true", help="last line: one JSON object")
 
     evaluate = commands.add_parser("evaluate", help="MNIST test accuracy of a model")
@@ -207,6 +210,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = _load_mnist_or_explain(args.data_dir)
     if data is None:
         return 2
+    if args.limit:
+        data = data.subset(args.limit)
     initial = None
     if not config.from_scratch:
         predictor = _load_predictor_or_explain(None)

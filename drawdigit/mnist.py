@@ -75,6 +75,16 @@ class MnistData:
     test_images: np.ndarray
     test_labels: np.ndarray
 
+    def subset(self, train: int, test: int | None = None) -> MnistData:
+        """The first ``train`` training (and ``test`` test) images: quick runs and checks."""
+        test = len(self.test_labels) if test is None else test
+        return MnistData(
+            self.train_images[:train],
+            self.train_labels[:train],
+            self.test_images[:test],
+            self.test_labels[:test],
+        )
+
 
 # --------------------------------------------------------------------------- one file
 

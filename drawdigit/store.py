@@ -16,11 +16,12 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch loads lazily: the window must show before torch is imported
+    import torch
 
-from drawdigit.model import DigitNet, ModelConfig
+    from drawdigit.model import DigitNet, ModelConfig
 
 FORMAT_VERSION = 1
 BUNDLED_MODEL_NAME = "drawdigit.pt"
@@ -49,7 +50,7 @@ def resources_dir() -> Path:
         candidates.append(Path(frozen_root) / "resources")
     candidates += [package_dir / "resources", package_dir.parent / "resources"]
     for candidate in candidates:
-        if (candidate / "model").is_dir():
+        if (candidate / "icons").is_dir():  # a marker: other packages ship "resources" too
             return candidate
     raise FileNotFoundError(
         "drawdigit's resources folder is missing; looked in: " + ", ".join(map(str, candidates))
@@ -83,6 +84,32 @@ def active_model_path() -> Path:
 
 def metadata_path(weights_path: Path) -> Path:
     return weights_path.with_suffix(".json")
+
+
+def set_aside_active_model() -> Path | None:
+    """Stop using the user's active model so the bundled one answers again; delete nothing.
+
+    ``models/active.pt`` (and its ``.json``) is renamed to ``models/set-aside-<stamp>.pt``
+    beside it, so a retrained model that took minutes to make can be recovered by hand. The
+    rename is atomic: readers see the old active model or none, never half a file. Returns
+    the new path, or None when there was no active model.
+    """
+    import time
+
+    active = active_model_path()
+    if not active.exists():
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = active.with_name(f"set-aside-{stamp}.pt")
+    counter = 1
+    while target.exists() or metadata_path(target).exists():
+        counter += 1
+        target = active.with_name(f"set-aside-{stamp}-{counter}.pt")
+    os.replace(active, target)  # the switch: from here on the bundled model is in use
+    sidecar = metadata_path(active)
+    if sidecar.exists():
+        os.replace(sidecar, metadata_path(target))
+    return target
 
 
 # --------------------------------------------------------------------------- atomic writes
@@ -126,6 +153,8 @@ class Checkpoint:
     path: Path | None = None
 
     def build_model(self) -> DigitNet:
+        from drawdigit.model import DigitNet
+
         model = DigitNet(self.config)
         model.load_state_dict(self.state_dict)
         model.eval()
@@ -144,6 +173,8 @@ def save_checkpoint(
     also records the weights' sha256 and the format version. Returns the written metadata.
     """
     import io
+
+    import torch
 
     path = Path(path)
     state = {k: v.detach().to("cpu").clone().contiguous() for k, v in state_dict.items()}
@@ -189,6 +220,10 @@ def load_checkpoint(path: Path) -> Checkpoint:
                 "(damaged or partly written)"
             )
     import io
+
+    import torch
+
+    from drawdigit.model import ModelConfig
 
     try:
         raw = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)

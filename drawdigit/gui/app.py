@@ -1,0 +1,65 @@
+"""Start the desktop app: ``run_gui(argv)`` is what ``drawdigit`` with no command calls.
+
+Import cost matters here: the window must be on screen well under a second after launch,
+and ``import torch`` alone takes longer than that. So this module and everything the
+window needs at construction import Qt only; the model is loaded by the recogniser's thread
+once the window has painted.
+
+``DRAWDIGIT_EXIT_AFTER_SHOWN=<file>``: for ``benchmarks/bench_gui.py``. When the window
+has painted for the first time, write ``time.monotonic()`` (a clock shared by all processes
+on Linux and macOS) to that file and quit, so launch-to-window time can be measured from a
+real ``python -m drawdigit`` start.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from drawdigit import __version__
+
+EXIT_AFTER_SHOWN_ENV = "DRAWDIGIT_EXIT_AFTER_SHOWN"
+
+
+def create_application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication with drawdigit's names (QSettings use them) and icon."""
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        app = existing
+    else:
+        QApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+        )
+        app = QApplication(list(argv) if argv else [sys.argv[0] if sys.argv else "drawdigit"])
+    app.setOrganizationName("drawdigit")
+    app.setApplicationName("drawdigit")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("drawdigit")
+    from drawdigit.gui.icons import app_icon
+
+    app.setWindowIcon(app_icon())
+    return app
+
+
+def run_gui(argv: list[str] | None = None) -> int:
+    """Show the main window and run the event loop; returns the exit status."""
+    app = create_application(argv)
+    from drawdigit.gui.main_window import MainWindow
+
+    window = MainWindow()
+    marker = os.environ.get(EXIT_AFTER_SHOWN_ENV)
+    if marker:
+
+        def report_and_quit() -> None:
+            Path(marker).write_text(f"{time.monotonic():.6f}\n", encoding="utf-8")
+            window.close()
+            app.quit()
+
+        window.firstShown.connect(report_and_quit)
+    window.show()
+    return app.exec()

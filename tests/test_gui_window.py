@@ -1,0 +1,497 @@
+"""The main window end to end: real mouse events, the real recogniser thread and model.
+
+Tests that check *which* digit is recognised use the model the app would use
+(``load_predictor()``'s default: the bundled ``resources/model/drawdigit.pt``); the others
+run against a throwaway model saved as the user's active model, so they exercise the same
+loading path without depending on trained weights.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QMouseEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from drawdigit.gui.main_window import MainWindow
+from drawdigit.inference import Prediction
+from drawdigit.model import DigitNet, ModelConfig
+from drawdigit.preprocess import preprocess
+from drawdigit.store import active_model_path, save_checkpoint
+from drawdigit.strokes import Drawing, load_drawing, save_drawing
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL_TIMEOUT_MS = 90_000  # the first load imports torch in the worker: slow on 2 busy cores
+
+
+# ---------------------------------------------------------------------- fixtures, helpers
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path):
+    """QSettings (window geometry, last folder) in a temp dir, never the developer's."""
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    yield
+
+
+@pytest.fixture
+def throwaway_model(user_data) -> Path:
+    """An untrained (seeded) network saved as the user's active model."""
+    torch.manual_seed(0)
+    path = active_model_path()
+    save_checkpoint(
+        path,
+        DigitNet().state_dict(),
+        ModelConfig(),
+        {"created": "2024-05-06T07:08:09", "test_accuracy": 0.1, "recipe": "test"},
+    )
+    return path
+
+
+@pytest.fixture
+def open_window(qtbot):
+    """A shown main window whose model has finished loading (or failed to)."""
+    windows = []  # alive until teardown, when qtbot closes them
+
+    def make() -> MainWindow:
+        window = MainWindow()
+        windows.append(window)
+        qtbot.addWidget(window)
+        window.show()
+        window.activateWindow()
+        qtbot.waitExposed(window)
+        qtbot.waitUntil(lambda: window._model_state != "loading", timeout=MODEL_TIMEOUT_MS)
+        return window
+
+    yield make
+
+
+@pytest.fixture
+def window(open_window, throwaway_model) -> MainWindow:
+    window = open_window()
+    assert window.model_ready(), window.model_label.toolTip()
+    return window
+
+
+@pytest.fixture
+def real_window(open_window) -> MainWindow:
+    """The window with the model the app ships (no user model in the test's data dir)."""
+    window = open_window()
+    assert window.model_ready(), (
+        "the bundled model could not be loaded (resources/model/drawdigit.pt): "
+        + window.model_label.toolTip()
+    )
+    return window
+
+
+def draw(window: MainWindow, *strokes, button=Qt.MouseButton.LeftButton) -> None:
+    """Draw strokes (document points on the 280 x 280 canvas) with QTest mouse events."""
+    canvas = window.canvas
+    for points in strokes:
+        pixels = [canvas.to_widget(x, y).toPoint() for x, y in points]
+        QTest.mousePress(canvas, button, Qt.KeyboardModifier.NoModifier, pixels[0])
+        for pixel in pixels[1:]:
+            QTest.mouseMove(canvas, pixel)
+        QTest.mouseRelease(canvas, button, Qt.KeyboardModifier.NoModifier, pixels[-1])
+
+
+def polyline(*corners, step=4.0):
+    points = [corners[0]]
+    for a, b in zip(corners, corners[1:], strict=False):
+        n = max(1, math.ceil(math.hypot(b[0] - a[0], b[1] - a[1]) / step))
+        points += [
+            (a[0] + (b[0] - a[0]) * k / n, a[1] + (b[1] - a[1]) * k / n) for k in range(1, n + 1)
+        ]
+    return points
+
+
+def arc(cx, cy, rx, ry, start_deg, end_deg, n=40):
+    return [
+        (
+            cx + rx * math.cos(math.radians(start_deg + (end_deg - start_deg) * k / n)),
+            cy + ry * math.sin(math.radians(start_deg + (end_deg - start_deg) * k / n)),
+        )
+        for k in range(n + 1)
+    ]
+
+
+def answer_for(window: MainWindow, qtbot) -> Prediction:
+    """Wait until the panel shows the answer for the canvas as it is now."""
+    expected = window.canvas.drawing()
+    qtbot.waitUntil(
+        lambda: (
+            window.last_result() is not None
+            and window.last_result().prediction is not None
+            and window.last_result().seq == window.recognizer._seq
+        ),
+        timeout=MODEL_TIMEOUT_MS,
+    )
+    assert window.canvas.drawing() == expected
+    return window.last_result().prediction
+
+
+def visible_boxes(window: MainWindow) -> list[QMessageBox]:
+    return [box for box in window.findChildren(QMessageBox) if box.isVisible()]
+
+
+def drop(window: MainWindow, path: Path) -> None:
+    """A real drop event with the file's URL, as a file manager sends it."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    args = (
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    enter = QDragEnterEvent(QPoint(200, 200), *args)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted(), "the window refused the drag"
+    QApplication.sendEvent(window, QDropEvent(QPointF(200, 200), *args))
+
+
+ONE = [polyline((140, 45), (140, 235))]
+ZERO = [arc(140, 140, 58, 92, -90, 270, n=72)]
+SEVEN = [polyline((78, 62), (202, 62), (120, 232))]
+FOUR = [polyline((165, 45), (78, 170), (212, 170)), polyline((165, 95), (165, 240))]
+THREE = [arc(135, 95, 55, 48, 200, 450, n=36)[:-6] + arc(135, 185, 60, 52, -90, 160, n=36)]
+
+
+# ---------------------------------------------------------------------- real answers
+
+
+@pytest.mark.parametrize(
+    ("strokes", "digit"),
+    [(ONE, 1), (ZERO, 0), (SEVEN, 7), (FOUR, 4), (THREE, 3)],
+    ids=["vertical line: 1", "closed loop: 0", "seven", "four", "three"],
+)
+def test_drawn_digits_are_recognised(real_window, qtbot, strokes, digit):
+    draw(real_window, *strokes)
+    prediction = answer_for(real_window, qtbot)
+    assert prediction.digit == digit, prediction.probabilities
+    panel = real_window.panel
+    if prediction.unsure:
+        assert panel.shown_digit() == "?"
+        assert "Not sure" in panel.headline_label.text()
+    else:
+        assert panel.shown_digit() == str(digit)
+        assert panel.headline_label.text().endswith("% sure")
+    assert panel.bars.probabilities() == pytest.approx(list(prediction.probabilities))
+
+
+def test_canvas_and_saved_file_give_the_same_input_and_answer(real_window, qtbot, tmp_path):
+    draw(real_window, *SEVEN)
+    shown = answer_for(real_window, qtbot)
+    path = tmp_path / "seven.json"
+    assert real_window.save_to(path)
+    from_file = preprocess(load_drawing(path))
+    assert np.array_equal(real_window.last_result().image28, from_file)
+    # ... and the same answer as `drawdigit predict seven.json`
+    output = subprocess.run(
+        [sys.executable, "-m", "drawdigit", "predict", "--json", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    ).stdout
+    assert json.loads(output.splitlines()[-1])["digit"] == shown.digit
+
+
+def test_restore_bundled_model(open_window, throwaway_model, qtbot):
+    window = open_window()
+    assert window.model_source().kind == "user"
+    assert window.restore_model_action.isEnabled()
+    window.restore_bundled_model(confirm=False)
+    assert not throwaway_model.exists()
+    kept = list(throwaway_model.parent.glob("set-aside-*.pt"))
+    assert len(kept) == 1 and kept[0].with_suffix(".json").is_file()
+    qtbot.waitUntil(lambda: window._model_state != "loading", timeout=MODEL_TIMEOUT_MS)
+    assert window.model_ready(), window.model_label.toolTip()
+    assert window.model_source().kind == "bundled"
+    assert "bundled" in window.model_label.text()
+    assert not window.restore_model_action.isEnabled()
+
+
+# ---------------------------------------------------------------------- behaviour
+
+
+def test_empty_canvas_never_shows_a_digit(window, qtbot):
+    panel = window.panel
+    assert panel.shown_digit() == "" and panel.headline_label.text() == "Draw a digit"
+    draw(window, *FOUR)
+    answer_for(window, qtbot)
+    assert panel.shown_digit() not in ("", "…")
+    # Clear right after drawing, without waiting: late answers must not reappear.
+    draw(window, *ONE)
+    window.clear_action.trigger()
+    assert panel.shown_digit() == "" and panel.headline_label.text() == "Draw a digit"
+    qtbot.wait(300)
+    assert panel.shown_digit() == "" and panel.bars.probabilities() is None
+    assert panel.input_view.image() is None
+    assert window.last_result() is None
+    # Undo back to an empty canvas: the hint again
+    window.undo_action.trigger()
+    answer_for(window, qtbot)
+    while window.canvas.undo_stack.canUndo():
+        window.undo_action.trigger()
+    qtbot.wait(300)
+    assert window.canvas.is_empty()
+    assert panel.shown_digit() == "" and panel.headline_label.text() == "Draw a digit"
+
+
+def test_the_panel_shows_what_the_model_sees(window, qtbot):
+    draw(window, *ZERO)
+    answer_for(window, qtbot)
+    shown = window.panel.input_view.image()
+    assert shown is not None and (shown.width(), shown.height()) == (28, 28)
+    expected = np.rint(np.clip(window.last_result().image28, 0, 1) * 255).astype(np.uint8)
+    pixels = np.array([[shown.pixelColor(x, y).red() for x in range(28)] for y in range(28)])
+    assert np.array_equal(pixels, expected)
+
+
+def test_unsure_answers_say_so():
+    probabilities = np.zeros(10)
+    probabilities[4], probabilities[9], probabilities[7] = 0.48, 0.42, 0.10
+    prediction = Prediction.from_probabilities(probabilities)
+    assert prediction.unsure
+    from drawdigit.gui.prediction_panel import PredictionPanel
+
+    panel = PredictionPanel()
+    panel.show_prediction(prediction)
+    assert panel.shown_digit() == "?"
+    assert panel.headline_label.text() == "Not sure — 4 or 9?"
+    panel.show_empty()
+    assert panel.shown_digit() == "" and panel.bars.probabilities() is None
+
+
+def test_keyboard_undo_redo_clear_and_eraser(window, qtbot):
+    canvas = window.canvas
+    draw(window, *FOUR)
+    assert len(canvas.drawing().strokes) == 2
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(canvas.drawing().strokes) == 1
+    QTest.keyClick(
+        window,
+        Qt.Key.Key_Z,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert len(canvas.drawing().strokes) == 2
+    QTest.keyClick(window, Qt.Key.Key_E)
+    assert window.eraser_action.isChecked() and canvas.eraser_mode()
+    draw(window, polyline((60, 170), (230, 170)))  # erases across the 4's bar
+    assert all(
+        abs(y - 170) > canvas.pen_width() for stroke in canvas.drawing().strokes for _, y in stroke
+    )
+    QTest.keyClick(window, Qt.Key.Key_E)
+    assert not canvas.eraser_mode()
+    QTest.keyClick(window, Qt.Key.Key_Escape)
+    assert canvas.is_empty()
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not canvas.is_empty()
+    QTest.keyClick(window, Qt.Key.Key_Delete)
+    assert canvas.is_empty()
+
+
+def test_save_then_reopen_gives_the_same_strokes(window, qtbot, tmp_path):
+    draw(window, *FOUR)
+    drawing = window.canvas.drawing()
+    path = tmp_path / "four.json"
+    assert window.save_to(path)
+    assert not window.isWindowModified()
+    assert window.windowTitle().startswith("four.json")
+    assert load_drawing(path) == drawing
+    window.clear_action.trigger()
+    assert window.open_path(path)
+    assert window.canvas.drawing() == drawing
+    qtbot.waitUntil(lambda: window.last_result() is not None)
+    assert np.array_equal(window.last_result().image28, preprocess(drawing))
+    # a strokes file under another name is recognised by its content
+    renamed = tmp_path / "four.txt"
+    renamed.write_bytes(path.read_bytes())
+    window.clear_action.trigger()
+    assert window.open_path(renamed)
+    assert window.canvas.drawing() == drawing
+
+
+def test_opening_a_file_with_another_canvas_size_keeps_it(window, qtbot, tmp_path):
+    drawing = Drawing(560.0, 400.0, [[(200.0, 80.0), (200.0, 330.0)]])
+    path = tmp_path / "tall.json"
+    save_drawing(path, drawing)
+    assert window.open_path(path)
+    assert window.canvas.drawing() == drawing
+    answer_for(window, qtbot)
+    assert np.array_equal(window.last_result().image28, preprocess(drawing))
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("broken.png", b"\x89PNG\r\n\x1a\n this is not really a PNG"),
+        ("notes.txt", b"hello, I am not a drawing"),
+        ("bad.json", b'{"width": 280, "height": 280, "strokes": [[[1, "x"]]]}'),
+        ("empty.json", b""),
+    ],
+)
+def test_dropping_a_bad_file_shows_an_error_and_keeps_the_drawing(
+    window, qtbot, tmp_path, name, content
+):
+    draw(window, *SEVEN)
+    before = window.canvas.drawing()
+    answer_for(window, qtbot)
+    digit_before = window.panel.shown_digit()
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    drop(window, bad)
+    qtbot.waitUntil(lambda: len(visible_boxes(window)) == 1)
+    box = visible_boxes(window)[0]
+    assert name in box.text() and name in box.informativeText()
+    assert window.canvas.drawing() == before
+    assert window.panel.shown_digit() == digit_before
+    box.accept()
+    qtbot.waitUntil(lambda: not visible_boxes(window))
+    assert window.canvas.drawing() == before
+
+
+def test_dropping_an_image_shows_and_classifies_it(window, qtbot, tmp_path):
+    draw(window, *ZERO)
+    answer_for(window, qtbot)
+    png = tmp_path / "zero.png"
+    assert window.export_drawing_png(png)
+    strokes = window.canvas.drawing()
+    window.clear_action.trigger()
+    drop(window, png)
+    picture = window.canvas.picture()
+    assert picture is not None and picture.name == "zero.png"
+    assert window.windowTitle().startswith("zero.png")
+    answer_for(window, qtbot)
+    from drawdigit.preprocess import load_image
+
+    assert np.array_equal(window.last_result().image28, preprocess(load_image(png)))
+    assert not window.save_action.isEnabled()  # an image is not strokes
+    # Drawing on the image starts a new drawing; Undo brings the image back.
+    draw(window, *ONE)
+    assert window.canvas.picture() is None and len(window.canvas.drawing().strokes) == 1
+    window.undo_action.trigger()
+    assert window.canvas.picture() is picture
+    # A dropped strokes file replaces the image with its strokes.
+    saved = tmp_path / "zero.json"
+    save_drawing(saved, strokes)
+    drop(window, saved)
+    assert window.canvas.picture() is None and window.canvas.drawing() == strokes
+
+
+def test_export_drawing_and_model_input_as_png(window, qtbot, tmp_path):
+    draw(window, *SEVEN)
+    answer_for(window, qtbot)
+    drawing_png = tmp_path / "drawing.png"
+    input_png = tmp_path / "input.png"
+    assert window.export_drawing_png(drawing_png)
+    assert window.export_input_png(input_png)
+    exported = QImage(str(drawing_png))
+    assert (exported.width(), exported.height()) == (280, 280)
+    assert exported.pixelColor(140, 62).lightness() < 100  # ink on the 7's bar
+    assert exported.pixelColor(20, 250).lightness() > 250  # paper
+    small = QImage(str(input_png))
+    assert (small.width(), small.height()) == (28, 28)
+    expected = np.rint(np.clip(window.last_result().image28, 0, 1) * 255).astype(np.uint8)
+    pixels = np.array([[small.pixelColor(x, y).red() for x in range(28)] for y in range(28)])
+    assert np.array_equal(pixels, expected)
+
+
+def test_model_status_and_about_box(window):
+    assert window.model_source().kind == "user"
+    assert "retrained model on 2024-05-06" in window.model_label.text()
+    about = window.about_text()
+    import PySide6
+    from PySide6.QtCore import qVersion
+
+    from drawdigit import __version__
+
+    for text in (__version__, qVersion(), PySide6.__version__, torch.__version__, "2024-05-06"):
+        assert text in about
+
+
+def test_a_damaged_user_model_is_reported_and_the_app_stays_usable(open_window, qtbot):
+    path = active_model_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not a model")
+    window = open_window()
+    # load_predictor falls back to the bundled model with a warning; without bundled
+    # weights the model fails to load. Either way: a message, and drawing still works.
+    if window.model_ready():
+        qtbot.waitUntil(lambda: len(visible_boxes(window)) == 1)
+        assert "could not be used" in visible_boxes(window)[0].text()
+        visible_boxes(window)[0].accept()
+    else:
+        assert "none" in window.model_label.text()
+    draw(window, *ONE)
+    qtbot.waitUntil(lambda: window.last_result() is not None)
+    assert window.last_result().image28 is not None
+
+
+def test_a_drawing_made_before_the_model_is_ready_is_recognised(qtbot, throwaway_model):
+    """Strokes drawn while the model loads are answered as soon as it is ready."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    canvas = window.canvas
+    canvas.resize(420, 420)
+    # The window is not shown yet, so the recogniser has not started: deliver real mouse
+    # events to the canvas directly.
+    points = [canvas.to_widget(x, y) for x, y in ONE[0]]
+    held = Qt.MouseButton.LeftButton
+    for kind, point, button, buttons in (
+        [(QMouseEvent.Type.MouseButtonPress, points[0], held, held)]
+        + [(QMouseEvent.Type.MouseMove, p, Qt.MouseButton.NoButton, held) for p in points[1:]]
+        + [(QMouseEvent.Type.MouseButtonRelease, points[-1], held, Qt.MouseButton.NoButton)]
+    ):
+        event = QMouseEvent(kind, point, point, button, buttons, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(canvas, event)
+    assert len(canvas.drawing().strokes) == 1
+    assert not window.recognizer.started
+    assert window.panel.headline_label.text() == "Draw a digit" or window.last_result() is None
+    window.show()
+    qtbot.waitExposed(window)
+    prediction = answer_for(window, qtbot)
+    assert window.last_result().seq == window.recognizer._seq
+    assert window.panel.shown_digit() in (str(prediction.digit), "?")
+
+
+def test_geometry_is_remembered(open_window, throwaway_model, qtbot):
+    window = open_window()
+    window.resize(760, 560)  # within the offscreen platform's 800 x 600 screen
+    qtbot.waitUntil(lambda: window.width() == 760)
+    window.close()
+    again = open_window()
+    assert (again.width(), again.height()) == (760, 560)
+    assert again.minimumWidth() >= 600 and again.minimumHeight() >= 480
+
+
+def test_importing_the_gui_does_not_import_torch():
+    """`drawdigit` with no command must show its window before torch is loaded."""
+    code = (
+        "import sys; import drawdigit.cli, drawdigit.gui.app, drawdigit.gui.main_window; "
+        "print(sorted(m for m in ('torch', 'numpy') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert "torch" not in result.stdout, result.stdout
+
+
+def test_pointer_events_reach_the_canvas_at_any_position(window):
+    """A click is a dot; the canvas keeps its point even at the paper's corner."""
+    canvas = window.canvas
+    corner = canvas.to_widget(0, 0).toPoint() + QPoint(1, 1)
+    QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, corner)
+    (stroke,) = canvas.drawing().strokes
+    assert len(stroke) == 1 and stroke[0][0] < 3 and stroke[0][1] < 3
