@@ -129,11 +129,21 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp_name, 0o666 & ~_UMASK)  # mkstemp makes 0600; keep the usual mode
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it: done once, at import
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QApplication
 from drawdigit import __version__
 
 EXIT_AFTER_SHOWN_ENV = "DRAWDIGIT_EXIT_AFTER_SHOWN"
+EXIT_AFTER_PREDICTION_ENV = "DRAWDIGIT_EXIT_AFTER_PREDICTION"
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -61,5 +62,33 @@ def run_gui(argv: list[str] | None = None) -> int:
             app.quit()
 
         window.firstShown.connect(report_and_quit)
+    prediction_marker = os.environ.get(EXIT_AFTER_PREDICTION_ENV)
+    if prediction_marker:
+        _exit_after_first_prediction(app, window, Path(prediction_marker))
     window.show()
     return app.exec()
+
+
+def _exit_after_first_prediction(app: QApplication, window: object, marker: Path) -> None:
+    """For benchmarks/bench_bundle.py: open a bundled sample as soon as the window is shown
+    (as if drawn while the model loads); once its prediction is on screen, write
+    "<shown> <predicted> <digit>" (``time.monotonic()`` values) to ``marker`` and quit."""
+    from drawdigit.store import resource_path
+
+    shown: list[float] = []
+
+    def on_shown() -> None:
+        shown.append(time.monotonic())
+        window.open_path(resource_path("samples", "digit-7.json"))
+
+    def on_result(result: object) -> None:
+        if result.prediction is None or not shown:
+            return
+        marker.write_text(
+            f"{shown[0]:.6f} {time.monotonic():.6f} {result.prediction.digit}\n", encoding="utf-8"
+        )
+        window.close()
+        app.quit()
+
+    window.firstShown.connect(on_shown)
+    window.recognitionShown.connect(on_result)

@@ -1,0 +1,417 @@
+"""Packaging: resources are found in all three ways the app runs; the spec, the release
+workflow, the archive script and the .desktop file are sound; and (slow) the real bundle
+builds and passes its own self-test.
+
+The resource lookup is checked in subprocesses started outside the checkout, so a path
+relative to the working directory, or an import of the source tree instead of the wheel,
+would show.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import drawdigit
+from drawdigit import store
+
+REPO = Path(__file__).resolve().parents[1]
+SPEC = REPO / "build.spec"
+WORKFLOW = REPO / ".github" / "workflows" / "release.yml"
+SAMPLE_NAMES = [f"digit-{d}.json" for d in range(10)]
+
+LOOKUP_SCRIPT = (
+    "import drawdigit, drawdigit.store as s; "
+    "print(drawdigit.__file__); print(s.resources_dir()); print(s.bundled_model_path())"
+)
+
+
+def run_python(code: str, cwd: Path, pythonpath: Path | None) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+# --------------------------------------------------------------------------- resource lookup
+
+
+def test_resources_from_source_checkout(tmp_path: Path) -> None:
+    module, resources, model = run_python(LOOKUP_SCRIPT, cwd=tmp_path, pythonpath=REPO)
+    assert Path(module).resolve() == REPO / "drawdigit" / "__init__.py"
+    assert Path(resources).resolve() == REPO / "resources"
+    assert Path(model).is_file()
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's wheel, built by hatchling the way `pip install .` builds it (offline)."""
+    if importlib.util.find_spec("hatchling") is None:
+        pytest.fail("hatchling is needed to build the wheel offline (it is in the test extra)")
+    out = tmp_path_factory.mktemp("wheel")
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+        + ["--no-index", "-q", "-w", str(out), str(REPO)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    (path,) = out.glob("drawdigit-*.whl")
+    return path
+
+
+def test_wheel_carries_the_resources(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in [
+        "drawdigit/resources/model/drawdigit.pt",
+        "drawdigit/resources/model/drawdigit.json",
+        "drawdigit/resources/drawdigit.desktop",
+        *(f"drawdigit/resources/samples/{name}" for name in SAMPLE_NAMES),
+    ]:
+        assert needed in names
+    assert any(n.startswith("drawdigit/resources/icons/") for n in names)
+    assert not any(n.startswith(("tests/", "resources/", "benchmarks/")) for n in names)
+
+
+def test_resources_from_installed_wheel(wheel: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    module, resources, model = run_python(LOOKUP_SCRIPT, cwd=tmp_path, pythonpath=site)
+    assert Path(module).resolve() == site / "drawdigit" / "__init__.py"
+    assert Path(resources).resolve() == site / "drawdigit" / "resources"
+    assert Path(model).read_bytes() == (REPO / "resources/model/drawdigit.pt").read_bytes()
+
+    # Without its resources the installed package says where it looked.
+    shutil.rmtree(site / "drawdigit" / "resources")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(site)
+    result = subprocess.run(
+        [sys.executable, "-c", LOOKUP_SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "resources folder is missing" in result.stderr
+    assert str(site / "drawdigit" / "resources") in result.stderr
+
+
+def test_resources_when_frozen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyInstaller sets sys._MEIPASS to the bundle's data folder; it wins over the rest."""
+    bundle = tmp_path / "_internal"
+    shutil.copytree(REPO / "resources", bundle / "resources")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(bundle), raising=False)
+    assert store.resources_dir() == bundle / "resources"
+    assert store.bundled_model_path() == bundle / "resources" / "model" / "drawdigit.pt"
+
+
+# --------------------------------------------------------------------------- build.spec
+
+
+def spec_functions(names: list[str]) -> dict:
+    """Pull the helper functions (and the constants they use) out of build.spec.
+
+    The spec runs only inside PyInstaller (it uses Analysis, EXE...), so its testable
+    helpers are executed on their own, with the module-level constants they read.
+    """
+    tree = ast.parse(SPEC.read_text(encoding="utf-8"), str(SPEC))
+    constants = {"EXCLUDED_FILES", "KEPT_FILES"}
+
+    def wanted_node(node: ast.stmt) -> bool:
+        if isinstance(node, ast.FunctionDef):
+            return node.name in names
+        return isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id in constants for t in node.targets
+        )
+
+    wanted = [node for node in tree.body if wanted_node(node)]
+    namespace: dict = {
+        "ROOT": REPO,
+        "IS_LINUX": sys.platform.startswith("linux"),
+        "IS_WINDOWS": sys.platform == "win32",
+        "IS_MACOS": sys.platform == "darwin",
+    }
+    prelude = "import fnmatch, os, re, sys\nfrom pathlib import Path\n"
+    exec(prelude + ast.unparse(ast.Module(wanted, type_ignores=[])), namespace)
+    return namespace
+
+
+def test_spec_is_python_that_bundles_resources_and_the_launcher() -> None:
+    source = SPEC.read_text(encoding="utf-8")
+    compile(source, str(SPEC), "exec")
+    assert '(str(RESOURCES), "resources")' in source
+    assert 'ROOT / "packaging" / "launcher.py"' in source
+    assert (REPO / "packaging" / "launcher.py").is_file()
+    assert 'name="drawdigit"' in source
+    assert "COLLECT(" in source  # one-folder: the libraries sit beside the launcher
+
+
+def test_spec_reads_the_package_version() -> None:
+    assert spec_functions(["read_version"])["read_version"]() == drawdigit.__version__
+
+
+def test_spec_trims_unused_files_but_keeps_the_known_traps() -> None:
+    is_excluded = spec_functions(["posix", "is_excluded"])["is_excluded"]
+    for kept in [
+        "torch/bin/torch_shm_manager",
+        "torch/lib/libshm.so",
+        "torch/lib/libgomp.so.1",
+        "torch/lib/libtorch_cpu.so",
+        "torch/_dynamo/config.py",
+        "PySide6/Qt/plugins/platforms/libqxcb.so",
+        "PySide6/Qt/plugins/platforms/libqoffscreen.so",
+        "numpy.libs/libscipy_openblas64_-32a4b2a6.so",
+        "resources/model/drawdigit.pt",
+    ]:
+        assert not is_excluded(kept), kept
+    for dropped in [
+        "torch/include/ATen/ATen.h",
+        "torch/bin/test_api",
+        "torch/lib/libtorchbind_test.so",
+        "torch\\test\\cpp_extensions\\x.py",
+        "PySide6/Qt/translations/qtbase_de.qm",
+        "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
+        "numpy/_core/tests/test_api.py",
+    ]:
+        assert is_excluded(dropped), dropped
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ELF files only on Linux")
+def test_spec_reads_elf_dependencies() -> None:
+    elf_needed = spec_functions(["elf_needed"])["elf_needed"]
+    import torch
+
+    torch_c = next(Path(torch.__file__).parent.glob("_C.*.so"))
+    assert "libtorch_python.so" in elf_needed(str(torch_c))
+    assert elf_needed(str(REPO / "build.spec")) is None
+    if shutil.which("readelf"):
+        out = subprocess.run(["readelf", "-d", str(torch_c)], capture_output=True, text=True)
+        expected = [
+            line.split("[", 1)[1].rstrip("]")
+            for line in out.stdout.splitlines()
+            if "(NEEDED)" in line
+        ]
+        assert elf_needed(str(torch_c)) == expected
+
+
+def test_spec_keeps_sources_only_where_torch_reads_them() -> None:
+    modes = spec_functions(["collection_modes"])["collection_modes"]()
+    assert modes["torch"] == "pyz"
+    for needs_source in ["torch._dynamo.config", "torch._inductor.config", "torch.nn.functional"]:
+        assert modes[needs_source] == "pyz+py", needs_source
+    assert modes["drawdigit"] == "pyz+py"
+    assert "torch.nn.modules.linear" not in modes
+
+
+# --------------------------------------------------------------------------- release workflow
+
+
+def load_workflow() -> dict:
+    yaml = pytest.importorskip("yaml")
+    data = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    # YAML 1.1 reads the key `on` as True; GitHub reads it as "on".
+    data["on"] = data.pop(True, data.get("on"))
+    return data
+
+
+def test_workflow_builds_self_tests_and_releases_on_tags() -> None:
+    workflow = load_workflow()
+    assert workflow["on"]["push"]["tags"] == ["v*"]
+    build, release = workflow["jobs"]["build"], workflow["jobs"]["release"]
+    oses = [entry["os"] for entry in build["strategy"]["matrix"]["include"]]
+    assert {os_.split("-")[0] for os_ in oses} == {"ubuntu", "windows", "macos"}
+    for entry in build["strategy"]["matrix"]["include"]:
+        cpu_index = "download.pytorch.org/whl/cpu" in entry["torch-index"]
+        assert cpu_index == (not entry["os"].startswith("macos")), entry
+    steps = build["steps"]
+    uses = [step.get("uses", "") for step in steps]
+    assert any(u.startswith("actions/setup-python") for u in uses)
+    setup = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python"))
+    assert str(setup["with"]["python-version"]) == "3.11"
+    scripts = "\n".join(step.get("run", "") for step in steps)
+    assert "pyinstaller --noconfirm build.spec" in scripts
+    assert '"torch==${TORCH_VERSION}"' in scripts and workflow["env"]["TORCH_VERSION"] == "2.13.0"
+    assert '".[build]"' in scripts
+    self_test = next(s for s in steps if s.get("name") == "Self-test (offscreen)")
+    assert self_test["env"]["QT_QPA_PLATFORM"] == "offscreen"
+    assert "--self-test" in self_test["run"] and "dist/drawdigit/drawdigit" in self_test["run"]
+    assert "xvfb-run" in scripts and "packaging/make_archive.py" in scripts
+    assert release["needs"] == "build"
+    assert "refs/tags/v" in release["if"]
+    assert release["permissions"]["contents"] == "write"
+    assert any(
+        s.get("uses", "").startswith("softprops/action-gh-release") for s in release["steps"]
+    )
+
+
+def test_workflow_matches_githubs_schema() -> None:
+    pytest.importorskip("check_jsonschema", reason="check-jsonschema is in the test extra")
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows"]
+        + [str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------- archive, .desktop
+
+
+def load_make_archive():
+    spec = importlib.util.spec_from_file_location(
+        "make_archive", REPO / "packaging/make_archive.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("fmt", ["tar.gz", "zip"])
+def test_archive_keeps_one_folder_links_and_modes(tmp_path: Path, fmt: str) -> None:
+    make_archive = load_make_archive()
+    app = tmp_path / "dist" / "drawdigit"
+    (app / "_internal" / "lib").mkdir(parents=True)
+    (app / "drawdigit").write_bytes(b"\x7fELF launcher")
+    (app / "drawdigit").chmod(0o755)
+    (app / "_internal" / "lib" / "libreal.so.1").write_bytes(b"library")
+    link = app / "_internal" / "libreal.so.1"
+    if sys.platform != "win32":
+        link.symlink_to("lib/libreal.so.1")
+    archive = make_archive.make_archive(tmp_path / "dist", tmp_path / "out", fmt, level=1)
+    version = drawdigit.__version__
+    assert archive.name == f"drawdigit-{version}-{make_archive.platform_tag()}.{fmt}"
+    unpacked = tmp_path / "unpacked"
+    if fmt == "tar.gz":
+        with tarfile.open(archive) as tar:
+            tar.extractall(unpacked, filter="tar")
+    else:
+        with zipfile.ZipFile(archive) as zf:
+            names = zf.namelist()
+            zf.extractall(unpacked)
+            assert all(name.startswith("drawdigit/") for name in names)
+            if (
+                sys.platform != "win32"
+            ):  # zipfile does not restore links or modes: check the entries
+                info = zf.getinfo("drawdigit/_internal/libreal.so.1")
+                assert (info.external_attr >> 16) & 0o170000 == 0o120000
+                assert zf.read(info) == b"lib/libreal.so.1"
+                assert (zf.getinfo("drawdigit/drawdigit").external_attr >> 16) & 0o111
+    assert sorted(p.name for p in unpacked.iterdir()) == ["drawdigit"]
+    assert (
+        unpacked / "drawdigit" / "_internal" / "lib" / "libreal.so.1"
+    ).read_bytes() == b"library"
+    if fmt == "tar.gz" and sys.platform != "win32":
+        extracted_link = unpacked / "drawdigit" / "_internal" / "libreal.so.1"
+        assert extracted_link.is_symlink() and extracted_link.read_bytes() == b"library"
+        assert os.access(unpacked / "drawdigit" / "drawdigit", os.X_OK)
+
+
+def test_archive_refuses_a_missing_build(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="no built app"):
+        load_make_archive().make_archive(tmp_path / "dist", tmp_path / "out")
+
+
+def test_desktop_file() -> None:
+    path = REPO / "resources" / "drawdigit.desktop"
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # keys are case-sensitive
+    parser.read_string(path.read_text(encoding="utf-8"))
+    entry = parser["Desktop Entry"]
+    assert entry["Type"] == "Application"
+    assert entry["Name"] == "drawdigit" and entry["Exec"].split()[0] == "drawdigit"
+    assert entry["Icon"] == "drawdigit" and entry["Terminal"] == "false"
+    if shutil.which("desktop-file-validate"):
+        result = subprocess.run(
+            ["desktop-file-validate", str(path)], capture_output=True, text=True
+        )
+        assert result.returncode == 0 and "error" not in result.stdout, result.stdout
+
+
+# --------------------------------------------------------------------------- the real bundle
+
+
+def _start_xvfb() -> tuple[subprocess.Popen, str] | None:
+    """A private X server, or None where Xvfb is not installed."""
+    if not shutil.which("Xvfb"):
+        return None
+    for number in range(140, 160):
+        if Path(f"/tmp/.X11-unix/X{number}").exists() or Path(f"/tmp/.X{number}-lock").exists():
+            continue
+        server = subprocess.Popen(
+            ["Xvfb", f":{number}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and server.poll() is None:
+            if Path(f"/tmp/.X11-unix/X{number}").exists():
+                return server, f":{number}"
+            time.sleep(0.05)
+        server.kill()
+        server.wait()
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_bundle_builds_and_passes_its_self_test(tmp_path: Path) -> None:
+    if importlib.util.find_spec("PyInstaller") is None:
+        pytest.fail("PyInstaller is not installed; it is in the test extra")
+    dist, work = tmp_path / "dist", tmp_path / "work"
+    build = subprocess.run(
+        [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN"]
+        + ["--distpath", str(dist), "--workpath", str(work), str(SPEC)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-6000:]
+    exe = dist / "drawdigit" / ("drawdigit.exe" if sys.platform == "win32" else "drawdigit")
+    assert exe.is_file()
+    internal = dist / "drawdigit" / "_internal"
+    kept = ["resources/model/drawdigit.pt", "resources/samples/digit-0.json"]
+    if sys.platform != "win32":
+        kept.append("torch/bin/torch_shm_manager")  # torch starts it for shared memory
+    for path in kept:
+        assert (internal / path).exists(), path
+    assert not (internal / "torch" / "include").exists()
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
+    env.pop("DRAWDIGIT_MNIST_DIR", None)
+    runs = {"offscreen": env}
+    xvfb = _start_xvfb() if sys.platform.startswith("linux") else None
+    if xvfb is not None:
+        runs["xcb (Xvfb)"] = dict(env, QT_QPA_PLATFORM="xcb", DISPLAY=xvfb[1])
+    try:
+        for platform_name, run_env in runs.items():
+            result = subprocess.run(
+                [str(exe), "--self-test"],
+                cwd=tmp_path,
+                env=run_env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            report = result.stdout + result.stderr
+            assert result.returncode == 0, f"{platform_name}:\n{report}"
+            assert "frozen app" in result.stdout
+            assert result.stdout.count("\nOK  ") == 6, report
+            assert "self-test passed" in result.stdout
+    finally:
+        if xvfb is not None:
+            xvfb[0].kill()
+            xvfb[0].wait()
