@@ -1,0 +1,191 @@
+"""Accuracy on real pen-drawn digits (unipen-dev), the figure that says the app works for people.
+
+    python benchmarks/bench_unipen.py [--model PATH] [--data-dir DIR] [--variants] [--json]
+
+Prints accuracy on all samples and on the unflagged ones, per class, the commonest
+confusions, and a naive baseline (the whole canvas resized to 28x28, no MNIST-style
+normalisation) for comparison. ``--variants`` also scores the alternative stroke renderings
+that were measured when choosing preprocess.DEFAULT_STYLE (pen thickness rule, centring,
+anti-aliased edge), so the choice can be re-checked on any model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from unipen import Score, load_unipen, score  # noqa: E402
+
+from drawdigit.preprocess import (  # noqa: E402
+    DEFAULT_STYLE,
+    StrokeStyle,
+    load_input,
+    preprocess,
+    rasterise,
+)
+from drawdigit.store import bundled_model_path, load_checkpoint  # noqa: E402
+from drawdigit.strokes import Drawing, load_drawing, pen_width  # noqa: E402
+
+# The renderings compared when choosing the default (see the report in README/issue 2).
+VARIANTS: dict[str, StrokeStyle] = {
+    **{
+        f"canvas pen {px} px": StrokeStyle(thickness="canvas", pen_fraction=px / 280)
+        for px in (14, 18, 20, 24, 28)
+    },
+    **{
+        f"fixed pen {p} px (28x28)": StrokeStyle(thickness="fixed", pen28=p)
+        for p in (1.8, 2.2, 2.6, 3.0, 3.4)
+    },
+    "clamped canvas pen 2.0-3.2": StrokeStyle(thickness="clamped", pen_fraction=20 / 280),
+    "fixed 2.6, integer centring": StrokeStyle(thickness="fixed", pen28=2.6, centring="integer"),
+    "canvas 20, integer centring": StrokeStyle(
+        thickness="canvas", pen_fraction=20 / 280, centring="integer"
+    ),
+    "fixed 2.6, soft 2 px edge": StrokeStyle(thickness="fixed", pen28=2.6, edge=2.0),
+}
+
+
+def naive_resize(drawing: Drawing) -> np.ndarray:
+    """The whole canvas shrunk to 28x28 with the canvas pen: no crop, no centring."""
+    scale = 28.0 / max(drawing.width, drawing.height)
+    # canvas pixel-centre convention: canvas x maps to output x * scale - 0.5
+    strokes = [np.asarray(s, dtype=np.float64) * scale - 0.5 for s in drawing.strokes if s]
+    return rasterise(strokes, pen_width(drawing.width, drawing.height) * scale)
+
+
+def draw_png(drawing: Drawing, path: Path) -> None:
+    """The drawing as a picture: black canvas-pen ink on white, as a screenshot would be."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (round(drawing.width), round(drawing.height)), 255)
+    draw = ImageDraw.Draw(image)
+    width = pen_width(drawing.width, drawing.height)
+    r = width / 2
+    for stroke in drawing.strokes:
+        for (x0, y0), (x1, y1) in zip(stroke[:-1], stroke[1:], strict=True):
+            draw.line([(x0, y0), (x1, y1)], fill=0, width=round(width))
+        for x, y in stroke:
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=0)
+    image.save(path)
+
+
+def predict(model: torch.nn.Module, inputs: np.ndarray) -> np.ndarray:
+    with torch.inference_mode():
+        batch = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32)).unsqueeze(1)
+        return torch.cat([model(b).argmax(1) for b in batch.split(1000)]).numpy()
+
+
+def prepare(drawings: list[Drawing], render) -> tuple[np.ndarray, float]:
+    """Inputs for every drawing (blank where there is no ink) and the mean ms per drawing."""
+    start = time.perf_counter()
+    images = [render(d) for d in drawings]
+    ms = (time.perf_counter() - start) / len(drawings) * 1e3
+    blank = np.zeros((28, 28), dtype=np.float32)
+    return np.stack([blank if im is None else im for im in images]), ms
+
+
+def describe(name: str, s: Score) -> str:
+    return f"{name:34s} {s.all * 100:6.2f}% {s.unflagged * 100:9.2f}%"
+
+
+def top_confusions(s: Score, n: int = 8) -> list[tuple[int, int, int]]:
+    c = s.confusion.copy()
+    np.fill_diagonal(c, 0)
+    order = np.argsort(-c.ravel())[:n]
+    return [(int(i // 10), int(i % 10), int(c.flat[i])) for i in order if c.flat[i] > 0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="model file (default: the bundled one)")
+    parser.add_argument("--data-dir", type=Path, help="unipen-dev folder")
+    parser.add_argument("--variants", action="store_true", help="also score other renderings")
+    parser.add_argument(
+        "--images",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also score N drawings saved as PNG and read back through load_input",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    model_path = args.model or bundled_model_path()
+    if not model_path.is_file():
+        parser.error(f"no model at {model_path}; pass --model PATH")
+    checkpoint = load_checkpoint(model_path)
+    model = checkpoint.build_model()
+    samples = load_unipen(args.data_dir)
+    drawings = [load_drawing(s.path) for s in samples]
+    mnist = checkpoint.metadata.get("test_accuracy")
+    print(f"model: {model_path}" + (f" (MNIST test {mnist * 100:.2f}%)" if mnist else ""))
+    clean = sum(not s.flagged for s in samples)
+    print(f"unipen-dev: {len(samples)} drawings, {clean} unflagged\n")
+    print(f"{'preprocessing':34s} {'all':>7s} {'unflagged':>10s}   ms/drawing")
+
+    results = {}
+    renderings = {"default (preprocess)": lambda d: preprocess(d)}
+    renderings["naive whole-canvas resize"] = naive_resize
+    if args.variants:
+        for name, style in VARIANTS.items():
+            renderings[name] = lambda d, style=style: preprocess(d, style)
+    for name, render in renderings.items():
+        inputs, ms = prepare(drawings, render)
+        result = score(samples, predict(model, inputs))
+        results[name] = result
+        print(describe(name, result) + f"   {ms:6.3f}")
+
+    if args.images:
+        import tempfile
+
+        subset = list(range(0, len(samples), max(1, len(samples) // args.images)))[: args.images]
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = []
+            for i in subset:
+                paths.append(Path(tmp) / f"{i}.png")
+                draw_png(drawings[i], paths[-1])
+            inputs, ms = prepare(paths, load_input)
+        picked = [samples[i] for i in subset]
+        from_png = score(picked, predict(model, inputs))
+        from_strokes = score(
+            picked, predict(model, prepare([drawings[i] for i in subset], preprocess)[0])
+        )
+        results[f"PNG via load_input ({len(subset)})"] = from_png
+        print(describe(f"PNG via load_input ({len(subset)})", from_png) + f"   {ms:6.3f}")
+        print(describe(f"  same {len(subset)} as strokes", from_strokes))
+
+    default = results["default (preprocess)"]
+    print(f"\nper class (unflagged), default style {DEFAULT_STYLE}:")
+    print("  " + "  ".join(f"{d}: {a * 100:5.1f}%" for d, a in enumerate(default.per_class)))
+    print("commonest confusions (true -> predicted: count):")
+    print("  " + ", ".join(f"{t}->{p}: {n}" for t, p, n in top_confusions(default)))
+    if args.json:
+        summary = {
+            "model": str(model_path),
+            "mnist_test_accuracy": mnist,
+            "results": {
+                name: {
+                    "all": r.all,
+                    "unflagged": r.unflagged,
+                    "per_class": [float(a) for a in r.per_class],
+                }
+                for name, r in results.items()
+            },
+        }
+        print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,481 @@
+"""Training and MNIST download off the GUI thread, for the training dialog.
+
+Why this shape (the pattern of Qt's mandelbrot example and superqt's ``_qthreading``):
+- A worker ``QObject`` is moved to a ``QThread`` and its ``run`` slot is started by the
+  thread's ``started`` signal. It never touches a widget: it re-emits the engine's events as
+  signals carrying plain values (small frozen dataclasses of numbers, copied numpy arrays,
+  and at the end a copied CPU ``state_dict``), which Qt queues to the GUI thread.
+- ``errored(str)`` and then ``finished()`` are emitted on every path, so the dialog can
+  always put itself back in a usable state, whatever happened in the thread.
+- Cancel and pause go through ``training.TrainControl``, which ``fit`` checks before every
+  batch; the dialog never waits on the worker except when it closes (cancel, then
+  ``thread.quit(); thread.wait()``), and that wait is at most one batch long.
+
+Thread counts: see :func:`training_threads`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+if TYPE_CHECKING:  # numpy/torch are imported in the worker thread, when a run starts
+    import numpy as np
+
+    from drawdigit.mnist import MnistData
+    from drawdigit.training import TrainConfig, TrainControl, TrainingDone
+
+# How many of the most confident mistakes the result gallery shows.
+GALLERY_SIZE = 60
+# Test images evaluated per step at the end; cancel is checked between steps.
+EVAL_CHUNK = 1000
+
+
+def training_threads(cores: int | None = None) -> int:
+    """torch threads for training inside the app: every core but one, at least one.
+
+    Why not all cores: torch's OpenMP team spins at every parallel region's barrier, waiting
+    for all its threads. When it holds every core and the GUI thread or live recognition
+    wants one too, a team member gets descheduled and the whole team waits a time slice for
+    it, again and again: on a 2-core machine a batch-64 run fell from 2,371 to 113 images/s
+    while the user drew. Leaving one core to the app keeps both sides fed.
+    """
+    cores = cores or os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """Everything a run needs, fixed when Start is pressed (plain values only)."""
+
+    config: TrainConfig
+    data_dir: Path | None = None  # where the four MNIST files are...
+    data: MnistData | None = None  # ...or the data itself, already in memory
+    train_limit: int | None = None  # use only the first N training images (tests)
+    test_limit: int | None = None  # and the first N test images
+    compare_current: bool = True  # also evaluate the model in use, for the comparison
+    gallery_size: int = GALLERY_SIZE
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """A finished run, ready to show and to save: copies, nothing shared with the thread."""
+
+    done: TrainingDone  # has the copied CPU state_dict, config and test accuracy
+    test_accuracy: float
+    test_count: int
+    confusion: np.ndarray  # (10, 10) int64, rows: true digit, columns: guess
+    per_class: np.ndarray  # (10,) accuracy per true digit
+    mistakes: np.ndarray  # (k, 28, 28) uint8, the most confident wrong guesses first
+    mistake_labels: np.ndarray  # (k,) true digits
+    mistake_guesses: np.ndarray  # (k,) guesses
+    mistake_confidences: np.ndarray  # (k,) probability given to the guess
+    current_accuracy: float | None  # the model in use on the same test images
+    current_description: str  # e.g. "bundled model, MNIST test accuracy 99.10%"
+
+
+class NoStartingModel(Exception):
+    """“Start from the model in use” was chosen, but no model could be loaded."""
+
+
+class _Cancelled(Exception):
+    """Cancel arrived outside fit() (while loading or evaluating)."""
+
+
+# --------------------------------------------------------------------------- training
+
+
+class TrainingWorker(QObject):
+    """Runs one training job in its thread; talks only through signals.
+
+    Signals, in order: ``stage`` (what it is doing, for the status line), ``started``
+    (``training.TrainingStarted``), many ``batchProgress`` (``training.BatchProgress``), an
+    ``epochEnded`` (``training.EpochEnd``) per epoch, then one of ``resultReady``
+    (:class:`TrainingOutcome`), ``cancelled`` or ``errored`` (a message for the user), and
+    always ``finished`` last. The events are frozen dataclasses of numbers, safe to share.
+    """
+
+    stage = Signal(str)
+    started = Signal(object)
+    batchProgress = Signal(object)
+    epochEnded = Signal(object)
+    resultReady = Signal(object)
+    cancelled = Signal()
+    errored = Signal(str)
+    finished = Signal()
+
+    def __init__(self, job: TrainingJob, control: TrainControl) -> None:
+        super().__init__()
+        self.job = job
+        self.control = control
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            self._run()
+        except _Cancelled:
+            self.cancelled.emit()
+        except BaseException as exc:  # noqa: BLE001 - every failure ends the run with a message
+            self.errored.emit(describe_error(exc))
+        finally:
+            self.finished.emit()
+
+    def _check_cancel(self) -> None:
+        if self.control.cancelled:
+            raise _Cancelled
+
+    def _run(self) -> None:
+        from drawdigit.training import (
+            BatchProgress,
+            EpochEnd,
+            TrainingDone,
+            TrainingStarted,
+            fit,
+        )
+
+        job = self.job
+        self.stage.emit("Loading MNIST…")
+        data = job.data if job.data is not None else _load_data(job.data_dir)
+        data = _limit(data, job.train_limit, job.test_limit)
+        self._check_cancel()
+        current, description = _current_model()
+        initial = None
+        if not job.config.from_scratch:
+            if current is None:
+                raise NoStartingModel(
+                    f"There is no model to start from ({description}). Choose “Scratch "
+                    "(random weights)” under Start from."
+                )
+            initial = current
+        self._check_cancel()
+        self.stage.emit("Preparing…")
+        done: TrainingDone | None = None
+        for event in fit(job.config, data, initial=initial, control=self.control):
+            if isinstance(event, BatchProgress):
+                self.batchProgress.emit(event)
+            elif isinstance(event, EpochEnd):
+                self.epochEnded.emit(event)
+            elif isinstance(event, TrainingStarted):
+                self.started.emit(event)
+                self.stage.emit("Training…")
+            elif isinstance(event, TrainingDone):
+                done = event
+        if done is None or done.cancelled or done.evaluation is None or self.control.cancelled:
+            raise _Cancelled
+        current_accuracy = None
+        if job.compare_current and current is not None:
+            self.stage.emit("Measuring the model in use on the same test images…")
+            current_accuracy = _accuracy(current.build_model(), data, self._check_cancel)
+        self.resultReady.emit(_outcome(done, data, current_accuracy, description, job.gallery_size))
+
+
+def describe_error(exc: BaseException) -> str:
+    """One clear sentence for the dialog, whatever went wrong in the worker."""
+    from drawdigit.mnist import MnistError
+    from drawdigit.store import ModelFileError
+    from drawdigit.training import TrainingError
+
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, NoStartingModel):
+        return text
+    if isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text:
+        return (
+            "Out of memory: training stopped. Try a smaller batch size, close other programs, "
+            "or train on the CPU."
+        )
+    if isinstance(exc, MnistError):
+        return f"The MNIST data could not be used: {text}"
+    if isinstance(exc, TrainingError):
+        return f"Training could not start: {text}"
+    if isinstance(exc, ModelFileError):
+        return f"The model in use could not be read: {text}"
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        return f"A file error stopped training: {exc.strerror or text}{where}"
+    return f"Training failed: {text} ({type(exc).__name__})"
+
+
+def _load_data(data_dir: Path | None) -> MnistData:
+    from drawdigit.mnist import MnistError, load_mnist
+
+    if data_dir is None:
+        raise MnistError("no MNIST folder was chosen")
+    return load_mnist(data_dir)
+
+
+def _limit(data: MnistData, train: int | None, test: int | None) -> MnistData:
+    """The first ``train``/``test`` images (copies, so the full arrays can be freed)."""
+    from drawdigit.mnist import MnistData
+
+    if train is None and test is None:
+        return data
+    return MnistData(
+        train_images=data.train_images[:train].copy(),
+        train_labels=data.train_labels[:train].copy(),
+        test_images=data.test_images[:test].copy(),
+        test_labels=data.test_labels[:test].copy(),
+    )
+
+
+def _current_model() -> tuple[Any, str]:
+    """The checkpoint in use (what the main window and the CLI answer with), or why not."""
+    from drawdigit.inference import load_predictor
+    from drawdigit.store import load_checkpoint
+
+    try:
+        predictor, _warnings = load_predictor()
+        checkpoint = load_checkpoint(predictor.source.path)
+    except Exception as exc:  # noqa: BLE001 - no usable model: say so, train from scratch only
+        return None, f"no usable model ({exc})"
+    return checkpoint, predictor.source.describe()
+
+
+def _accuracy(model: Any, data: MnistData, check_cancel: Any) -> float:
+    """Test accuracy of ``model``, a chunk at a time so that a cancel is never kept waiting."""
+    import torch
+
+    model.eval()
+    correct = 0
+    with torch.inference_mode():
+        for start in range(0, len(data.test_labels), EVAL_CHUNK):
+            check_cancel()
+            chunk = data.test_images[start : start + EVAL_CHUNK]
+            x = torch.from_numpy(chunk).to(torch.float32).div_(255.0).unsqueeze(1)
+            guesses = model(x).argmax(1).numpy()
+            correct += int((guesses == data.test_labels[start : start + EVAL_CHUNK]).sum())
+    return correct / len(data.test_labels) if len(data.test_labels) else 0.0
+
+
+def _outcome(
+    done: TrainingDone,
+    data: MnistData,
+    current_accuracy: float | None,
+    description: str,
+    gallery_size: int,
+) -> TrainingOutcome:
+    """The result to show, from the run's final evaluation (done.evaluation) and the data."""
+    import numpy as np
+
+    evaluation = done.evaluation
+    assert evaluation is not None
+    labels = np.asarray(data.test_labels, dtype=np.int64)
+    guesses = np.asarray(evaluation.predictions, dtype=np.int64)
+    confidences = np.asarray(evaluation.confidences, dtype=np.float64)
+    wrong = np.flatnonzero(guesses != labels)
+    order = wrong[np.argsort(-confidences[wrong], kind="stable")][:gallery_size]
+    return TrainingOutcome(
+        done=done,
+        test_accuracy=float(evaluation.accuracy),
+        test_count=len(labels),
+        confusion=np.array(evaluation.confusion, dtype=np.int64),
+        per_class=np.array(evaluation.per_class, dtype=np.float64),
+        mistakes=np.array(data.test_images[order], dtype=np.uint8),
+        mistake_labels=labels[order].copy(),
+        mistake_guesses=guesses[order].copy(),
+        mistake_confidences=confidences[order].copy(),
+        current_accuracy=current_accuracy,
+        current_description=description,
+    )
+
+
+# --------------------------------------------------------------------------- warm-up
+
+
+class WarmUpWorker(QObject):
+    """Gets a run ready before Start is pressed: warms torch up once, and loads MNIST.
+
+    Why warm up: the first batch of the first run imports a good part of torch lazily (the
+    optimisers pull in ``torch._dynamo``, sympy...) and initialises the CPU kernels. Imports
+    hold the GIL for long stretches, so done at Start they froze the GUI thread for up to
+    half a second in the middle of a run. Done here, on fake batches, nobody is watching a
+    progress bar yet. Why load MNIST here: reading and checking the four files takes most
+    of a second, which Start would otherwise wait for.
+    """
+
+    dataReady = Signal(str, object)  # the folder, its MnistData
+    finished = Signal()
+
+    def __init__(self, config: TrainConfig | None, data_dir: Path | None) -> None:
+        super().__init__()
+        self.config = config
+        self.data_dir = data_dir
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            if self.config is not None:
+                warm_up(self.config)
+            if self.data_dir is not None:
+                from drawdigit.mnist import load_mnist
+
+                self.dataReady.emit(str(self.data_dir), load_mnist(self.data_dir))
+        except Exception:  # noqa: BLE001, S110 - an optimisation only; a run reports errors
+            pass
+        finally:
+            self.finished.emit()
+
+
+def warm_up(config: TrainConfig) -> None:
+    """Exercise fit() (both optimisers, with augmentation) and evaluation on fake data."""
+    import numpy as np
+
+    import drawdigit.inference  # noqa: F401 - imported now rather than mid-run
+    from drawdigit.mnist import MnistData
+    from drawdigit.store import active_model_path
+    from drawdigit.training import fit
+
+    active_model_path()  # platformdirs, imported on first use
+
+    n = config.batch_size
+    data = MnistData(
+        train_images=np.zeros((n, 28, 28), np.uint8),
+        train_labels=np.arange(n, dtype=np.uint8) % 10,
+        test_images=np.zeros((10, 28, 28), np.uint8),
+        test_labels=np.arange(10, dtype=np.uint8),
+    )
+    for optimizer in ("rmsprop", "adam"):
+        tiny = replace(config, epochs=1, optimizer=optimizer, augment=True, from_scratch=True)
+        for _event in fit(tiny, data):
+            pass
+
+
+# --------------------------------------------------------------------------- download
+
+
+@dataclass(frozen=True)
+class DownloadStatus:
+    """Plain-value copy of ``download.DownloadProgress`` for the GUI thread."""
+
+    file: str
+    bytes_done: int
+    bytes_total: int | None
+    files_done: int
+    files_total: int
+
+
+class DownloadWorker(QObject):
+    """Fetches MNIST into ``dest`` in its thread; ``cancel()`` is safe from any thread."""
+
+    progress = Signal(object)  # DownloadStatus, at most ~20 per second
+    succeeded = Signal(str)  # the folder now holding the four files
+    cancelled = Signal()
+    errored = Signal(str)
+    finished = Signal()
+
+    def __init__(self, dest: Path, mirrors: tuple[str, ...] | None = None) -> None:
+        super().__init__()
+        self.dest = Path(dest)
+        self.mirrors = mirrors
+        self._cancel = threading.Event()
+        self._last_report = 0.0
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @Slot()
+    def run(self) -> None:
+        from drawdigit.download import DownloadCancelled, DownloadError, download_mnist
+
+        kwargs: dict[str, Any] = {"progress": self._report, "cancel": self._cancel}
+        if self.mirrors is not None:
+            kwargs["mirrors"] = self.mirrors
+        try:
+            download_mnist(self.dest, timeout=15, **kwargs)
+        except DownloadCancelled:
+            self.cancelled.emit()
+        except DownloadError as exc:
+            self.errored.emit(str(exc))
+        except OSError as exc:
+            self.errored.emit(f"Cannot write to {self.dest}: {exc.strerror or exc}")
+        except Exception as exc:  # noqa: BLE001 - report anything, keep the app usable
+            self.errored.emit(f"Download failed: {exc} ({type(exc).__name__})")
+        else:
+            self.succeeded.emit(str(self.dest))
+        finally:
+            self.finished.emit()
+
+    def _report(self, p: Any) -> None:
+        """Called per 64 KiB chunk: pass on at most 20 a second, and every file's end."""
+        now = time.monotonic()
+        complete = p.bytes_total is not None and p.bytes_done >= p.bytes_total
+        if not complete and now - self._last_report < 0.05:
+            return
+        self._last_report = now
+        self.progress.emit(
+            DownloadStatus(p.file, p.bytes_done, p.bytes_total, p.files_done, p.files_total)
+        )
+
+
+# --------------------------------------------------------------------------- running
+
+
+# Every started WorkerThread until its thread has finished: a QThread object destroyed while
+# its thread runs aborts the process, so one must never be garbage collected early, even if
+# the window that started it goes away without closing first.
+_LIVE: set[WorkerThread] = set()
+
+
+class WorkerThread:
+    """A worker object and its thread, started together and stopped together.
+
+    ``stop()`` asks the worker to end (``stop_request``), then ``quit()`` and ``wait()``:
+    the thread has finished when it returns, so nothing is destroyed while still running.
+    """
+
+    def __init__(self, worker: QObject, stop_request: Any, name: str) -> None:
+        self.worker = worker
+        self.stop_request = stop_request
+        self.thread = QThread()
+        self.thread.setObjectName(name)
+        worker.moveToThread(self.thread)
+        self.thread.started.connect(worker.run)
+        # Direct: quit as soon as the worker is done, even while the GUI thread is busy.
+        worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
+
+    def start(self) -> None:
+        _LIVE.add(self)
+        self.thread.start()
+
+    def join(self) -> None:
+        """After the worker's ``finished``: wait for the thread to leave its event loop."""
+        self.thread.wait()
+        _LIVE.discard(self)
+
+    def is_running(self) -> bool:
+        return self.thread.isRunning()
+
+    def stop(self) -> None:
+        self.stop_request()
+        self.thread.quit()
+        self.thread.wait()
+        _LIVE.discard(self)
+
+
+def stop_all_workers() -> None:
+    """Stop every worker thread still running (the application is quitting)."""
+    for handle in list(_LIVE):
+        try:
+            handle.stop()
+        except RuntimeError:  # its QThread is already gone: nothing left to stop
+            _LIVE.discard(handle)
+
+
+# Last line of defence: Python's exit must not destroy a QThread that is still running.
+atexit.register(stop_all_workers)
+
+
+def with_threads(config: TrainConfig, threads: int | None) -> TrainConfig:
+    """``config`` with the app's thread count unless it names one itself."""
+    if getattr(config, "threads", None) is not None or threads is None:
+        return config
+    return replace(config, threads=threads)
