@@ -30,6 +30,7 @@ import math
 import os
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -116,11 +117,8 @@ class Scribbler:
         from PySide6.QtWidgets import QApplication
 
         pos = QPointF(x, y)
-        buttons = (
-            Qt.MouseButton.NoButton
-            if kind == QEvent.Type.MouseButtonRelease
-            else (Qt.MouseButton.LeftButton)
-        )
+        release = kind == QEvent.Type.MouseButtonRelease
+        buttons = Qt.MouseButton.NoButton if release else Qt.MouseButton.LeftButton
         event = QMouseEvent(
             kind,
             pos,
@@ -317,7 +315,14 @@ def main() -> int:
         if stall is not None:
             stalls.setdefault(name, []).append(stall)
 
+    # Never touch the person's own models or settings: a private data dir and QSettings.
+    scratch = Path(tempfile.mkdtemp(prefix="drawdigit-bench-"))
+    os.environ.setdefault("DRAWDIGIT_DATA_DIR", str(scratch / "data"))
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
+
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(scratch / "settings"))
 
     from drawdigit.gui.app import create_application
     from drawdigit.gui.main_window import MainWindow

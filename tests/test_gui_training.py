@@ -129,6 +129,8 @@ def test_run_ends_with_result_and_use_this_model_activates_it(qtbot, mnist_dir, 
     from drawdigit.inference import load_predictor
 
     dialog = make_dialog(qtbot, mnist_dir)
+    # As when a person reads the settings first: torch warmed up, MNIST read ahead.
+    qtbot.waitUntil(dialog.warmed_up, timeout=RUN_TIMEOUT_MS)
     meter = StallMeter()
     meter.start()
     start(qtbot, dialog)
@@ -161,6 +163,7 @@ def test_run_ends_with_result_and_use_this_model_activates_it(qtbot, mnist_dir, 
     assert "Could not save" in dialog.result_note.text()
     assert dialog.use_button.isEnabled()  # the user can try again
     assert not active_model_path().exists()
+    assert load_predictor()[0].source.kind == "bundled"
 
     blocker.unlink()
     with qtbot.waitSignal(dialog.modelActivated, timeout=5000) as activated:
@@ -178,6 +181,8 @@ def test_run_ends_with_result_and_use_this_model_activates_it(qtbot, mnist_dir, 
 
 
 def test_cancel_mid_run_leaves_the_model_in_use(qtbot, mnist_dir):
+    from drawdigit.inference import load_predictor
+
     dialog = make_dialog(qtbot, mnist_dir, train_limit=20000)
     start(qtbot, dialog)
     wait_batches(qtbot, dialog, 3)
@@ -190,6 +195,7 @@ def test_cancel_mid_run_leaves_the_model_in_use(qtbot, mnist_dir):
     assert dialog.outcome() is None
     assert dialog.epoch_events == 0  # stopped well before the end of the epoch
     assert not active_model_path().exists()
+    assert load_predictor()[0].source.kind == "bundled"  # the CLI's answer source too
     assert "unchanged" in dialog.status_text()
     assert dialog.start_button.isEnabled()
 

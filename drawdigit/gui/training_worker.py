@@ -39,13 +39,17 @@ EVAL_CHUNK = 1000
 
 
 def training_threads(cores: int | None = None) -> int:
-    """torch threads for training inside the app: every core but one, at least one.
+    """CPU threads for training inside the app: every core but one, at least one.
 
-    Why not all cores: torch's OpenMP team spins at every parallel region's barrier, waiting
-    for all its threads. When it holds every core and the GUI thread or live recognition
-    wants one too, a team member gets descheduled and the whole team waits a time slice for
-    it, again and again: on a 2-core machine a batch-64 run fell from 2,371 to 113 images/s
-    while the user drew. Leaving one core to the app keeps both sides fed.
+    Why not all cores: drawing is what the app is for, and live recognition and the GUI
+    thread compete with training for the CPU (and for the GIL). Measured on the 2-core
+    machine while drawing (benchmarks/bench_gui_training.py): 2 training threads gave more
+    images/s than 1 (1,616 vs 1,190) but longer event-loop stalls (median 56 vs 32 ms), and
+    on a busier moment live recognition fell from 40-47 to 27-35 answers/s. With torch's
+    own OpenMP threads it was worse: their barriers spin, so one descheduled thread stalls
+    the team (2,371 -> 113 images/s seen at batch 64); ``fit`` now shards batches over
+    plain threads, which removes that collapse but not the competition. Idle, one thread
+    trained as fast as headless ``drawdigit train`` with two (1,647 vs 1,669 images/s).
     """
     cores = cores or os.cpu_count() or 1
     return max(1, cores - 1)
