@@ -140,13 +140,14 @@ def bench_ablation(data, args: argparse.Namespace) -> None:
             torch.set_num_threads(workers.per_worker)
             memory = training._reuse_freed_memory() if reuse else contextlib.nullcontext()
             with memory:
-                began = time.perf_counter()
+                began, cpu = time.perf_counter(), time.process_time()
                 for i in range(args.steps):
                     x = images[i * batch : (i + 1) * batch].float().div_(255)
                     y = labels[i * batch : (i + 1) * batch]
                     x = x.contiguous(memory_format=fmt)
                     training._train_step(forward, params, opt, x, y, workers)
-                return batch * args.steps / (time.perf_counter() - began)
+                done = batch * args.steps
+                return done / (time.perf_counter() - began), done / (time.process_time() - cpu)
 
         return run_steps
 
@@ -159,7 +160,7 @@ def bench_ablation(data, args: argparse.Namespace) -> None:
         "  torch RMSprop (eps outside)": variant(keras_rms=False),
         "plain PyTorch (none of them)": variant(False, False, False, False, False),
     }
-    results: dict[str, list[float]] = {name: [] for name in variants}
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
     previous = torch.get_num_threads()
     try:
         for run_steps in variants.values():  # warm-up
@@ -171,9 +172,13 @@ def bench_ablation(data, args: argparse.Namespace) -> None:
         torch.set_num_threads(previous)
         if shard_workers.pool is not None:
             shard_workers.pool.shutdown()
-    print(f"ablation, batch 64, {threads} thread(s), interleaved, {args.repeats} rounds:")
-    for name, rates in results.items():
-        print(f"  {name:34s} {spread(rates)} images/s")
+    print(
+        f"ablation, batch 64, {threads} thread(s), interleaved, {args.repeats} rounds "
+        "(images/s by the wall clock; per CPU-second, less sensitive to other load):"
+    )
+    for name, runs in results.items():
+        per_cpu = statistics.median(cpu for _, cpu in runs)
+        print(f"  {name:34s} {spread([wall for wall, _ in runs])}; {per_cpu:,.0f} per CPU-s")
 
 
 # --------------------------------------------------------------------------- full runs

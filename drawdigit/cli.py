@@ -168,6 +168,7 @@ def _train_config(args: argparse.Namespace):
         overrides["from_scratch"] = True
     if args.from_current:
         overrides["from_scratch"] = False
+    overrides["quick_eval_seconds"] = 0  # the progress bar shows no estimate: save its cost
     return replace(config, **overrides)
 
 

@@ -60,6 +60,11 @@ LOSS_SMOOTHING = 0.98
 # Quick test estimates wait at least this many times their own cost: <= ~5% of the run.
 QUICK_EVAL_SHARE = 20.0
 
+# Test images per forward pass when evaluating. Larger batches are no faster here, but
+# they cost memory: each image in flight holds ~130 KB of activations, and glibc keeps each
+# thread's arena at its peak. Measured peak RSS of a run: +370 MB at 1,000, +160 MB at 125.
+EVAL_BATCH = 125
+
 
 class TrainingError(ValueError):
     """A training run cannot start: bad settings, unusable data or starting weights."""
@@ -524,7 +529,7 @@ def evaluate(
     model: nn.Module,
     images: Any,
     labels: Any,
-    batch_size: int = 1000,
+    batch_size: int = EVAL_BATCH,
     threads: int | None = None,
 ) -> EvalResult:
     """Accuracy, per-digit accuracy, confusion matrix and predictions of ``model``.
@@ -770,7 +775,7 @@ def fit(
         def evaluate_now(subset: _Tensors, control: TrainControl | None = None) -> Any:
             model.eval()
             try:
-                return _evaluate_tensors(forward, subset, 1000, workers, control)
+                return _evaluate_tensors(forward, subset, EVAL_BATCH, workers, control)
             finally:
                 model.train()
 
