@@ -80,11 +80,18 @@ def settings() -> QSettings:
     return QSettings(ORGANISATION, APPLICATION)
 
 
+def save_confirmed_samples() -> bool:
+    """The "save confirmed samples" option: Enter on a right guess keeps it as a sample."""
+    value = settings().value("samples/save_confirmed", False)
+    return value in (True, "true", "1", 1)
+
+
 class MainWindow(QMainWindow):
     """The app's one window. ``model_path`` forces a model file (else the one in use)."""
 
     firstShown = Signal()  # the window has painted for the first time
     recognitionShown = Signal(object)  # a RecognitionResult the panel now shows
+    finetuneFinished = Signal(object)  # a FinetuneResult, before the user chooses
 
     def __init__(self, model_path: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -99,6 +106,8 @@ class MainWindow(QMainWindow):
         self._last_result: RecognitionResult | None = None
         self._shown_once = False
         self._training_dialog: Any = None
+        self._samples_dialog: Any = None
+        self._finetune_runner: Any = None
 
         self.canvas = DrawingCanvas()
         self.panel = PredictionPanel()
@@ -233,6 +242,33 @@ class MainWindow(QMainWindow):
         self.train_action = self._action(
             "&Train…", self.open_training_dialog, ["Ctrl+T"], "Train the network on MNIST"
         )
+        self.samples_action = self._action(
+            "My &Samples…", self.open_samples_dialog, [], "Your labelled drawings"
+        )
+        self.finetune_action = self._action(
+            "&Fine-tune on My Samples",
+            self.start_finetune,
+            [],
+            "Teach the model your handwriting (a few seconds)",
+        )
+        self.save_confirmed_action = self._action(
+            "Save &Confirmed Drawings",
+            self._set_save_confirmed,
+            [],
+            "Enter confirms a right guess; also keep it as a sample when this is on",
+        )
+        self.save_confirmed_action.setCheckable(True)
+        self.save_confirmed_action.setChecked(save_confirmed_samples())
+        # Correct: typing the right digit saves the drawing as a sample with that label.
+        self.correct_actions = [
+            self._action(
+                f"Correct to {digit}", lambda _=False, d=digit: self.correct(d), [str(digit)], ""
+            )
+            for digit in range(10)
+        ]
+        self.confirm_action = self._action(
+            "Confirm Guess", self.confirm, ["Return", "Enter"], "The guess is right"
+        )
         self.about_action = self._action("&About drawdigit", self.show_about, [], "")
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.about_qt_action = self._action("About &Qt", self._about_qt, [], "")
@@ -272,6 +308,10 @@ class MainWindow(QMainWindow):
         model_menu.addAction(self.train_action)
         model_menu.addAction(self.reload_model_action)
         model_menu.addAction(self.restore_model_action)
+        model_menu.addSeparator()
+        model_menu.addAction(self.samples_action)
+        model_menu.addAction(self.finetune_action)
+        model_menu.addAction(self.save_confirmed_action)
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.about_action)
@@ -462,6 +502,125 @@ class MainWindow(QMainWindow):
         self._training_dialog.show()
         self._training_dialog.raise_()
         self._training_dialog.activateWindow()
+
+    # ------------------------------------------------------------------ personal samples
+
+    def correct(self, digit: int) -> bool:
+        """Save the drawing on the canvas as a sample labelled ``digit`` (the true answer)."""
+        return self._save_sample(digit, "Saved as a {digit} in your samples")
+
+    def confirm(self) -> bool:
+        """The guess is right: saved as a sample when "save confirmed samples" is on."""
+        result = self._last_result
+        if self.canvas.is_empty() or result is None or result.prediction is None:
+            return False
+        if not save_confirmed_samples():
+            self.statusBar().showMessage(f"Confirmed: {result.prediction.digit}", 3000)
+            return False
+        return self._save_sample(result.prediction.digit, "Confirmed, saved as a {digit}")
+
+    def _save_sample(self, digit: int, message: str) -> bool:
+        from drawdigit.samples import SampleError, add_sample
+
+        if self.canvas.is_empty():
+            self.statusBar().showMessage("Draw a digit first, then type what it is", 4000)
+            return False
+        result = self._last_result
+        try:
+            if self.canvas.picture() is None:
+                add_sample(digit, drawing=self.canvas.drawing())
+            elif result is not None and result.image28 is not None:
+                add_sample(digit, image28=result.image28)
+            else:
+                self.statusBar().showMessage("Wait for the answer, then type the digit", 4000)
+                return False
+        except (SampleError, OSError) as exc:
+            self._message(QMessageBox.Icon.Warning, "Save Sample", f"Not saved: {exc}")
+            return False
+        self.statusBar().showMessage(message.format(digit=digit), 5000)
+        if self._samples_dialog is not None:
+            self._samples_dialog.refresh()
+        return True
+
+    def _set_save_confirmed(self, on: bool) -> None:
+        settings().setValue("samples/save_confirmed", bool(on))
+
+    def open_samples_dialog(self) -> None:
+        from drawdigit.gui.samples_view import SamplesDialog
+
+        if self._samples_dialog is None:
+            self._samples_dialog = SamplesDialog(self)
+        else:
+            self._samples_dialog.refresh()
+        self._samples_dialog.show()
+        self._samples_dialog.raise_()
+        self._samples_dialog.activateWindow()
+
+    def start_finetune(self) -> None:
+        """Fine-tune on the personal samples in a worker thread; then ask whether to use it."""
+        from drawdigit.gui.samples_view import FinetuneRunner
+
+        if self._finetune_runner is None:
+            self._finetune_runner = FinetuneRunner(self)
+            self._finetune_runner.progress.connect(self._on_finetune_progress)
+            self._finetune_runner.finished.connect(self._on_finetune_done)
+            self._finetune_runner.failed.connect(self._on_finetune_failed)
+        if self._finetune_runner.running():
+            return
+        self.finetune_action.setEnabled(False)
+        self.statusBar().showMessage("Fine-tuning on your samples…")
+        self._finetune_runner.start()
+
+    @Slot(object)
+    def _on_finetune_progress(self, event: Any) -> None:
+        self.statusBar().showMessage(f"Fine-tuning on your samples… {event.fraction:.0%}")
+
+    @Slot(str)
+    def _on_finetune_failed(self, message: str) -> None:
+        self.finetune_action.setEnabled(True)
+        self.statusBar().clearMessage()
+        self._message(QMessageBox.Icon.Warning, "Fine-tune", f"Fine-tuning failed: {message}")
+
+    @Slot(object)
+    def _on_finetune_done(self, result: Any) -> None:
+        self.finetune_action.setEnabled(True)
+        self.statusBar().clearMessage()
+        self.finetuneFinished.emit(result)
+
+        def pct(value: float | None) -> str:
+            return "—" if value is None else f"{value * 100:.1f}%"
+
+        text = (
+            f"Trained on {result.train_count} of your samples in {result.seconds:.1f} s.\n\n"
+            f"Your held-out samples ({result.heldout_count}): "
+            f"{pct(result.heldout_before)} → {pct(result.heldout_after)}\n"
+            f"MNIST test: {pct(result.mnist_before)} → {pct(result.mnist_after)}"
+        )
+        box = QMessageBox(QMessageBox.Icon.Question, "Fine-tune", text, parent=self)
+        if result.warnings:
+            box.setInformativeText("\n".join(result.warnings[:8]))
+        use = box.addButton("Use this model", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Discard", QMessageBox.ButtonRole.RejectRole)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        use.clicked.connect(lambda _=False: self.use_finetuned(result))
+        self._finetune_box = box
+        box.open()
+
+    def use_finetuned(self, result: Any) -> None:
+        """Save fine-tuned weights as the active model and load them."""
+        from datetime import datetime, timezone
+
+        from drawdigit.store import active_model_path, save_checkpoint
+
+        metadata = result.metadata()
+        metadata["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        try:
+            save_checkpoint(active_model_path(), result.state_dict, result.model_config, metadata)
+        except OSError as exc:
+            self._message(QMessageBox.Icon.Critical, "Fine-tune", f"Could not save: {exc}")
+            return
+        self.reload_model()
 
     # ------------------------------------------------------------------ files
 
@@ -778,6 +937,8 @@ class MainWindow(QMainWindow):
         settings().setValue("window/geometry", self.saveGeometry())
         if self._training_dialog is not None:
             self._training_dialog.close()
+        if self._finetune_runner is not None:
+            self._finetune_runner.shutdown()
         self.recognizer.shutdown()
         super().closeEvent(event)
 

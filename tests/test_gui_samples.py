@@ -1,0 +1,136 @@
+"""Correcting a guess saves a sample; the samples dialog lists, deletes, relabels, round-trips;
+fine-tuning runs in a worker thread and its model can be used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtTest import QTest
+
+from drawdigit.gui.main_window import MainWindow
+from drawdigit.gui.samples_view import SamplesDialog
+from drawdigit.samples import add_sample, list_samples, samples_dir
+from drawdigit.store import active_model_path, resource_path
+from drawdigit.strokes import load_drawing
+
+MODEL_TIMEOUT_MS = 90_000
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path):
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    yield
+
+
+def digit(d: int):
+    return load_drawing(resource_path("samples", f"digit-{d}.json"))
+
+
+@pytest.fixture
+def window(qtbot) -> MainWindow:
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    window.activateWindow()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.model_ready(), timeout=MODEL_TIMEOUT_MS)
+    return window
+
+
+def show_and_wait(window: MainWindow, qtbot, d: int) -> None:
+    window.canvas.set_drawing(digit(d))
+    qtbot.waitUntil(
+        lambda: (
+            window.last_result() is not None
+            and window.last_result().prediction is not None
+            and window.last_result().seq == window.recognizer._seq
+        ),
+        timeout=MODEL_TIMEOUT_MS,
+    )
+
+
+def test_typing_a_digit_after_a_guess_saves_a_corrected_sample(window, qtbot) -> None:
+    show_and_wait(window, qtbot, 7)
+    QTest.keyClick(window, Qt.Key.Key_3)  # "no, it is a 3"
+    found = list_samples()
+    assert [s.label for s in found.samples] == [3]
+    assert found.samples[0].drawing == window.canvas.drawing()
+    assert window.statusBar().currentMessage() == "Saved as a 3 in your samples"
+
+    # Enter confirms; it saves only with the "save confirmed samples" option on
+    QTest.keyClick(window, Qt.Key.Key_Return)
+    assert len(list_samples().samples) == 1
+    window.save_confirmed_action.trigger()
+    assert window.save_confirmed_action.isChecked()
+    QTest.keyClick(window, Qt.Key.Key_Return)
+    labels = sorted(s.label for s in list_samples().samples)
+    assert labels == sorted([3, window.last_result().prediction.digit])
+
+
+def test_a_digit_key_on_an_empty_canvas_saves_nothing(window, qtbot) -> None:
+    QTest.keyClick(window, Qt.Key.Key_5)
+    assert list_samples().samples == []
+
+
+def test_samples_dialog_lists_deletes_and_relabels(qtbot) -> None:
+    for d in (4, 1, 1, 9):
+        add_sample(d, drawing=digit(d))
+    (samples_dir() / "9" / "bad.json").write_text("not json")
+    dialog = SamplesDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert [s.label for s in dialog.samples()] == [1, 1, 4, 9]
+    assert dialog.list.count() == 4
+    assert not dialog.list.item(0).icon().isNull()  # a thumbnail of the 28x28 input
+    assert "4 samples" in dialog.counts_label.text()
+    assert dialog.warning_label.isVisibleTo(dialog) and "bad.json" in dialog.warning_label.text()
+
+    dialog.select_rows([2])  # the 4
+    assert dialog.relabel_selected(7) == 1
+    assert sorted(s.label for s in list_samples().samples) == [1, 1, 7, 9]
+    assert [s.label for s in dialog.samples()] == [1, 1, 7, 9]
+
+    dialog.select_rows([0, 1])
+    assert dialog.delete_selected() == 2
+    assert sorted(s.label for s in list_samples().samples) == [7, 9]
+    assert dialog.list.count() == 2
+
+
+def test_samples_dialog_export_then_import(qtbot, tmp_path: Path, monkeypatch) -> None:
+    for d in (2, 6):
+        add_sample(d, drawing=digit(d))
+    dialog = SamplesDialog()
+    qtbot.addWidget(dialog)
+    archive = tmp_path / "out.zip"
+    assert dialog.export_to(archive) == 2
+    monkeypatch.setenv("DRAWDIGIT_DATA_DIR", str(tmp_path / "elsewhere"))
+    dialog.refresh()
+    assert dialog.list.count() == 0
+    count, warnings = dialog.import_from(archive)
+    assert count == 2 and warnings == []
+    assert [s.label for s in dialog.samples()] == [2, 6]
+    assert dialog.samples()[0].drawing == digit(2)
+
+
+def test_finetune_runs_in_a_thread_and_its_model_can_be_used(window, qtbot) -> None:
+    for d in range(10):
+        for _ in range(2):
+            add_sample(d, drawing=digit(d))
+    with qtbot.waitSignal(window.finetuneFinished, timeout=120_000) as blocker:
+        window.finetune_action.trigger()
+        assert not window.finetune_action.isEnabled()  # the GUI thread is free meanwhile
+    result = blocker.args[0]
+    assert result.train_count == 10 and result.heldout_count == 10
+    assert result.heldout_after is not None
+    assert window.finetune_action.isEnabled()
+    box = window._finetune_box
+    assert "held-out" in box.text() and "MNIST" in box.text()
+    [use] = [b for b in box.buttons() if b.text() == "Use this model"]
+    use.click()
+    assert active_model_path().is_file()
+    qtbot.waitUntil(lambda: window.model_ready(), timeout=MODEL_TIMEOUT_MS)
+    assert window.model_source().kind == "user"
+    assert window.model_source().metadata["source"] == "drawdigit fine-tune"
