@@ -38,19 +38,25 @@ from drawdigit.strokes import Drawing, load_drawing, pen_width  # noqa: E402
 # The renderings compared when choosing the default (see the report in README/issue 2).
 VARIANTS: dict[str, StrokeStyle] = {
     **{
-        f"canvas pen {px} px": StrokeStyle(thickness="canvas", pen_fraction=px / 280)
+        f"canvas pen {px} px": StrokeStyle(thickness="canvas", pen_fraction=px / 280, edge=1.0)
         for px in (14, 18, 20, 24, 28)
     },
+    "clamped canvas pen 2.0-3.2": StrokeStyle(thickness="clamped", pen_fraction=20 / 280, edge=1.0),
     **{
-        f"fixed pen {p} px (28x28)": StrokeStyle(thickness="fixed", pen28=p)
+        f"fixed pen {p} px, edge {e}": StrokeStyle(thickness="fixed", pen28=p, edge=e)
         for p in (1.8, 2.2, 2.6, 3.0, 3.4)
+        for e in (1.0, 2.0)
     },
-    "clamped canvas pen 2.0-3.2": StrokeStyle(thickness="clamped", pen_fraction=20 / 280),
-    "fixed 2.6, integer centring": StrokeStyle(thickness="fixed", pen28=2.6, centring="integer"),
-    "canvas 20, integer centring": StrokeStyle(
-        thickness="canvas", pen_fraction=20 / 280, centring="integer"
+    **{
+        f"fixed pen 2.6 px, edge {e}": StrokeStyle(thickness="fixed", pen28=2.6, edge=e)
+        for e in (1.5, 2.5, 3.0)
+    },
+    "fixed 2.6, edge 2, integer centring": StrokeStyle(
+        thickness="fixed", pen28=2.6, edge=2.0, centring="integer"
     ),
-    "fixed 2.6, soft 2 px edge": StrokeStyle(thickness="fixed", pen28=2.6, edge=2.0),
+    "canvas 20, edge 1, integer centring": StrokeStyle(
+        thickness="canvas", pen_fraction=20 / 280, edge=1.0, centring="integer"
+    ),
 }
 
 

@@ -60,13 +60,10 @@ class StrokeStyle:
     centring: str = "subpixel"
     edge: float = 1.0
     pen_fraction: float | None = None  # canvas pen as a fraction of the shorter side
-    step: float = 1.0  # path resolution in output pixels (see _decimate)
+    step: float = 1.0  # path resolution in output pixels (see _resample)
 
 
 DEFAULT_STYLE = StrokeStyle()
-
-_GRID_Y, _GRID_X = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
-
 
 # --------------------------------------------------------------------------- public API
 

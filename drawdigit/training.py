@@ -161,7 +161,7 @@ PRESETS: dict[str, TrainConfig] = {
     ),
     # The bundled weights: augmentation for digits people draw, more epochs to make up for it.
     "best": TrainConfig(
-        epochs=12, batch_size=128, lr=3e-3, optimizer="adam", schedule="onecycle", augment=True
+        epochs=10, batch_size=128, lr=2e-3, optimizer="adam", schedule="onecycle", augment=True
     ),
 }
 
@@ -802,7 +802,8 @@ def fit(
                 x = _to_input(train.images[index])
                 y = train.labels[index]
                 if augment is not None:
-                    x = augment(x, augment_generator).contiguous(memory_format=torch.channels_last)
+                    x = augment(x, augment_generator, labels=y)
+                    x = x.contiguous(memory_format=torch.channels_last)
                 lr = optimizer.param_groups[0]["lr"]
                 batch_loss, batch_correct = _train_step(forward, params, optimizer, x, y, workers)
                 if scheduler is not None:
