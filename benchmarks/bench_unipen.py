@@ -51,8 +51,9 @@ VARIANTS: dict[str, StrokeStyle] = {
         f"fixed pen 2.6 px, edge {e}": StrokeStyle(thickness="fixed", pen28=2.6, edge=e)
         for e in (1.5, 2.5, 3.0)
     },
-    "fixed 2.6, edge 2, integer centring": StrokeStyle(
-        thickness="fixed", pen28=2.6, edge=2.0, centring="integer"
+    "canvas pen 20 px, edge 2.5": StrokeStyle(thickness="canvas", pen_fraction=20 / 280),
+    "fixed 2.6, edge 2.5, integer centring": StrokeStyle(
+        thickness="fixed", pen28=2.6, edge=2.5, centring="integer"
     ),
     "canvas 20, edge 1, integer centring": StrokeStyle(
         thickness="canvas", pen_fraction=20 / 280, edge=1.0, centring="integer"

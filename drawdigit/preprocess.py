@@ -14,16 +14,18 @@ pen segment gives its coverage through a linear ramp (the pen is a disc swept al
 path, so joints and dots come out round). Rendering at the target size avoids a big
 intermediate image and keeps one drawing at a few tenths of a millisecond.
 
-The choices, measured on unipen-dev (6,209 pen-drawn digits) with a dozen models:
+The choices, measured on unipen-dev (6,209 pen-drawn digits) with fifteen models
+(benchmarks/bench_unipen.py --variants re-runs the comparison on any model):
 - thickness: every digit is drawn with the same 2.6 px pen in the 28x28 field, whatever its
-  size on the canvas. Scaling the canvas pen with the drawing ("canvas") scores the same
-  on unipen or 0.1-0.2% lower, but makes a small digit drawn with the fat pen a blob, and
-  makes the input depend on how big the person drew; pens of 2.2-3.0 px are all within
-  0.1%, 1.8 and 3.4 px lose 0.3-1%.
+  size on the canvas. Scaling the canvas pen with the drawing ("canvas") scores within
+  0.15% of it, but turns a small digit drawn with the fat pen into a blob and makes the
+  input depend on how big the person drew. Pens of 2.2-3.0 px score within 0.1% of each
+  other; 3.4 px loses 0.2-0.8%.
 - edge: a 2.5 px ramp rather than a crisp 1 px one: +0.3 to +0.8% with every model trained
   with augmentation (whose bilinear resampling softens MNIST's edges the same way), -0.1%
   for a model trained without.
-- centring: sub-pixel (exact), 0.0-0.3% better than MNIST's whole-pixel shift.
+- centring: sub-pixel and MNIST's whole-pixel shift score within 0.15% of each other;
+  sub-pixel keeps the input independent of where on the canvas the digit was drawn.
 """
 
 from __future__ import annotations

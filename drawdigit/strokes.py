@@ -28,9 +28,10 @@ MAX_COORDINATE = 1_000_000.0
 MAX_POINTS = 1_000_000
 
 # The canvas pen, as a fraction of the canvas's shorter side: 20 px on the 280 px canvas.
-# Measured on unipen-dev with models trained with and without augmentation (see
-# benchmarks/bench_unipen.py): 18-24 px all score within noise of each other; 20 px looks
-# like a felt pen on screen and matches MNIST's stroke width for a digit of typical size.
+# Measured on unipen-dev (benchmarks/bench_unipen.py --variants): rendered with the canvas
+# pen, 18, 20 and 24 px score within 0.1% of each other, 14 and 28 px lower. It is what the
+# canvas shows and what a picture of a drawing carries; the strokes themselves are drawn
+# for the network with a normalised pen (see preprocess.StrokeStyle).
 PEN_FRACTION = 20.0 / 280.0
 
 Point = tuple[float, float]
