@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -31,7 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = commands.add_parser("train", help="train the network on MNIST")
-    train.add_argument("--preset", choices=("seed", "fast", "best"), default="best")
+    train.add_argument(
+        "--preset",
+        choices=("seed", "fast", "best"),
+        help="ready-made settings (default: best; with --with-my-samples, one gentle epoch "
+        "from the model in use)",
+    )
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float, help="(peak) learning rate")
@@ -58,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default=None, help="auto, cpu, cuda or mps")
     train.add_argument(
         "--limit", type=int, help="train on the first N MNIST images only (quick checks)"
+    )
+    train.add_argument(
+        "--with-my-samples",
+        action="store_true",
+        help="mix your personal samples into MNIST (a quarter kept aside to measure)",
     )
     train.add_argument("--json", action="store_true", help="last line: one JSON object")
 
@@ -94,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `drawdigit predict *.json | head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 def gui_main() -> int:
@@ -151,7 +166,12 @@ def _train_config(args: argparse.Namespace):
 
     from drawdigit.training import PRESETS
 
-    config = PRESETS[args.preset]
+    if args.preset is None and args.with_my_samples:
+        from drawdigit.finetune import MIXED_RECIPE
+
+        config = MIXED_RECIPE
+    else:
+        config = PRESETS[args.preset or "best"]
     overrides = {
         "epochs": args.epochs,
         "batch_size": args.batch_size,
@@ -213,6 +233,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 2
     if args.limit:
         data = data.subset(args.limit)
+    mix = None
+    if args.with_my_samples:
+        from drawdigit.finetune import FinetuneError, load_my_samples, mix_with_mnist
+
+        images, labels, warnings = load_my_samples()
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        try:
+            mix = mix_with_mnist(data, images, labels, seed=config.seed)
+        except FinetuneError as exc:
+            return _error(f"{exc} (add some with Correct in the app's window)")
+        data = mix.data
     initial = None
     if not config.from_scratch:
         predictor = _load_predictor_or_explain(None)
@@ -244,12 +276,22 @@ def cmd_train(args: argparse.Namespace) -> int:
             done = event
     if done is None or done.cancelled:
         return _error("training did not finish")
+    personal: dict[str, Any] = {}
+    if mix is not None:
+        from drawdigit.finetune import mixed_report
+
+        report = mixed_report(mix, initial, done.state_dict, done.model_config)
+        personal = report.metadata()
+        bar.line(
+            f"your samples: trained on {report.trained}; the {report.heldout} kept aside: "
+            f"{_percent(report.before)} before, {_percent(report.after)} after"
+        )
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     out = args.out or user_data_dir() / "models" / f"trained-{stamp}.pt"
     try:
-        metadata = save_trained(out, done)
+        metadata = save_trained(out, done, personal)
         if args.activate:
-            save_trained(active_model_path(), done)
+            save_trained(active_model_path(), done, personal)
     except OSError as exc:
         return _error(f"could not save the model to {out}: {exc.strerror or exc}")
     seconds = time.monotonic() - started
@@ -259,7 +301,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         + ("; now the model in use" if args.activate else "")
     )
     if args.json:
-        report: dict[str, Any] = {
+        summary: dict[str, Any] = {
+            **personal,
             "test_accuracy": done.test_accuracy,
             "seconds": seconds,
             "training_seconds": done.seconds,
@@ -267,8 +310,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             "sha256": metadata.get("sha256"),
             "config": config.to_dict(),
         }
-        print(json.dumps(report))
+        print(json.dumps(summary))
     return 0
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
 
 
 # --------------------------------------------------------------------------- evaluate

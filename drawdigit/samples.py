@@ -90,6 +90,13 @@ def samples_dir() -> Path:
     return user_data_dir() / "samples"
 
 
+def count_samples(root: Path | None = None) -> int:
+    """How many sample files there are, without reading them (cheap enough for a GUI thread;
+    damaged ones are counted too, and skipped when the samples are read)."""
+    root = root or samples_dir()
+    return sum(1 for _ in root.glob("[0-9]/*.json")) if root.is_dir() else 0
+
+
 def _check_label(label: Any, source: str) -> int:
     if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
         raise SampleError(f"{source}: label must be a digit 0-9 (got {label!r:.40})")

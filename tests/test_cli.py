@@ -122,6 +122,30 @@ def test_train_saves_a_model_that_becomes_active(
     )
 
 
+def test_train_with_my_samples_measures_the_kept_aside_ones(
+    tmp_path: Path, mnist_dir: Path, capsys: pytest.CaptureFixture, sideways_writer
+) -> None:
+    from drawdigit.samples import add_sample
+
+    args = ["train", "--with-my-samples", "--limit", "3000", "--json"]
+    args += ["--data-dir", str(mnist_dir), "--out", str(tmp_path / "mine.pt")]
+    assert main(args) == 2  # no samples yet: says how to get some
+    assert "Correct" in capsys.readouterr().err
+
+    for digit, drawing in sideways_writer(4, 7):
+        add_sample(digit, drawing=drawing)
+    assert main(args) == 0
+    out, _ = capsys.readouterr()
+    report = json.loads(out.strip().splitlines()[-1])
+    assert (report["personal_samples"], report["personal_heldout"]) == (30, 10)
+    assert report["config"]["from_scratch"] is False  # from the model in use
+    assert report["config"]["epochs"] == 1 and report["config"]["augment"] is True
+    before, after = report["personal_heldout_before"], report["personal_heldout_after"]
+    assert 0.0 <= before <= 1.0 and 0.0 <= after <= 1.0
+    saved = load_checkpoint(tmp_path / "mine.pt").metadata
+    assert saved["personal_heldout_after"] == pytest.approx(after)
+
+
 def test_missing_data_explains_how_to_get_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["train", "--data-dir", str(tmp_path / "nowhere")]) == 2
     assert "nowhere" in capsys.readouterr().err

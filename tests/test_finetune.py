@@ -2,43 +2,33 @@
 
 from __future__ import annotations
 
-import math
 import threading
 
 import numpy as np
 import pytest
 
-from drawdigit.finetune import FinetuneConfig, FinetuneError, finetune, stratified_split
+from drawdigit.finetune import (
+    FinetuneConfig,
+    FinetuneError,
+    finetune,
+    mix_with_mnist,
+    stratified_split,
+)
 from drawdigit.mnist import load_mnist
 from drawdigit.preprocess import preprocess
-from drawdigit.store import bundled_model_path, load_checkpoint, resource_path
-from drawdigit.strokes import Drawing, load_drawing
+from drawdigit.store import bundled_model_path, load_checkpoint
 
 
-def styled_set(per_digit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A made-up writer: digits lying on their side (rotated 75 degrees) and wide, plus
-    jitter. Rendered with the app's own ``preprocess``."""
-    rng = np.random.default_rng(seed)
-    images, labels = [], []
-    for d in range(10):
-        base = load_drawing(resource_path("samples", f"digit-{d}.json"))
-        for _ in range(per_digit):
-            angle = math.radians(75 + rng.uniform(-8, 8))
-            stretch = rng.uniform(1.2, 1.5)
-            cos, sin = math.cos(angle), math.sin(angle)
-            strokes = [
-                [
-                    (
-                        140 + ((x - 140) * stretch) * cos - (y - 140) * sin,
-                        140 + ((x - 140) * stretch) * sin + (y - 140) * cos,
-                    )  # fmt: skip
-                    for x, y in stroke
-                ]
-                for stroke in base.strokes
-            ]
-            images.append(preprocess(Drawing(280, 280, strokes)))
-            labels.append(d)
-    return np.stack(images), np.asarray(labels)
+@pytest.fixture
+def styled_set(sideways_writer):
+    """The made-up sideways writer's digits as model inputs (the app's own ``preprocess``)."""
+
+    def make(per_digit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        pairs = sideways_writer(per_digit, seed)
+        images = np.stack([preprocess(drawing) for _, drawing in pairs])
+        return images, np.asarray([digit for digit, _ in pairs])
+
+    return make
 
 
 def test_stratified_split_keeps_every_digit_and_is_seeded() -> None:
@@ -51,7 +41,7 @@ def test_stratified_split_keeps_every_digit_and_is_seeded() -> None:
     assert np.array_equal(again[1], held)
 
 
-def test_finetuning_raises_held_out_accuracy_and_keeps_mnist(mnist_dir) -> None:
+def test_finetuning_raises_held_out_accuracy_and_keeps_mnist(mnist_dir, styled_set) -> None:
     mnist = load_mnist(mnist_dir, verify=False)
     images, labels = styled_set(8, seed=0)
     initial = load_checkpoint(bundled_model_path())
@@ -75,7 +65,7 @@ def test_finetuning_raises_held_out_accuracy_and_keeps_mnist(mnist_dir) -> None:
     )
 
 
-def test_cancel_stops_between_steps() -> None:
+def test_cancel_stops_between_steps(styled_set) -> None:
     images, labels = styled_set(2, seed=1)
     cancel = threading.Event()
     cancel.set()
@@ -87,3 +77,42 @@ def test_cancel_stops_between_steps() -> None:
 def test_too_few_samples_is_a_clear_error() -> None:
     with pytest.raises(FinetuneError, match="samples"):
         finetune(np.zeros((1, 28, 28)), np.array([3]), load_checkpoint(bundled_model_path()))
+
+
+def test_mixing_makes_the_samples_a_share_of_mnist_and_keeps_some_aside(mnist_dir, styled_set):
+    mnist = load_mnist(mnist_dir, verify=False).subset(6000, 500)
+    images, labels = styled_set(4, seed=2)
+    mix = mix_with_mnist(mnist, images, labels, share=0.05, holdout=0.25, seed=1)
+    assert (mix.train_count, len(mix.heldout_labels)) == (30, 10)
+    assert sorted(mix.heldout_labels) == list(range(10))  # one of each digit kept aside
+    added = len(mix.data.train_labels) - 6000
+    assert added == 30 * mix.copies
+    assert 0.04 < added / len(mix.data.train_labels) < 0.06
+    assert mix.data.train_images.dtype == np.uint8
+    assert np.array_equal(mix.data.train_images[:6000], mnist.train_images)
+    assert mix.data.test_images is mnist.test_images  # measured on MNIST's test set as it is
+    # the kept-aside samples are not among the trained ones
+    trained = {mix.data.train_images[i].tobytes() for i in range(6000, 6030)}
+    kept = {np.rint(x * 255).astype(np.uint8).tobytes() for x in mix.heldout_images}
+    assert trained.isdisjoint(kept)
+    # every trained sample appears exactly `copies` times, with its label
+    counts = np.bincount(mix.data.train_labels[6000:], minlength=10)
+    assert list(counts) == [3 * mix.copies] * 10
+
+
+def test_mixing_needs_samples_to_train_on(mnist_dir):
+    mnist = load_mnist(mnist_dir, verify=False).subset(100, 10)
+    with pytest.raises(FinetuneError, match="no personal samples"):
+        mix_with_mnist(mnist, np.zeros((0, 28, 28)), np.zeros(0, np.int64))
+    with pytest.raises(FinetuneError, match="share"):
+        mix_with_mnist(mnist, np.zeros((4, 28, 28)), np.arange(4), share=1.0)
+
+
+def test_a_large_fall_on_mnist_is_pointed_out(mnist_dir, styled_set) -> None:
+    mnist = load_mnist(mnist_dir, verify=False)
+    images, labels = styled_set(4, seed=3)
+    # personal samples only, at a high rate: made to forget
+    config = FinetuneConfig(steps=40, lr=1e-2, mnist_batch=0, mnist_eval=1000)
+    result = finetune(images, labels, load_checkpoint(bundled_model_path()), mnist, config)
+    assert result.mnist_before - result.mnist_after > 0.003, result
+    assert any("begun to forget" in warning for warning in result.warnings)

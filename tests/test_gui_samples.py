@@ -115,10 +115,14 @@ def test_samples_dialog_export_then_import(qtbot, tmp_path: Path, monkeypatch) -
     assert dialog.samples()[0].drawing == digit(2)
 
 
-def test_finetune_runs_in_a_thread_and_its_model_can_be_used(window, qtbot) -> None:
+def add_two_of_each() -> None:
     for d in range(10):
         for _ in range(2):
             add_sample(d, drawing=digit(d))
+
+
+def test_finetune_runs_in_a_thread_and_its_model_can_be_used(window, qtbot) -> None:
+    add_two_of_each()
     with qtbot.waitSignal(window.finetuneFinished, timeout=120_000) as blocker:
         window.finetune_action.trigger()
         assert not window.finetune_action.isEnabled()  # the GUI thread is free meanwhile
@@ -134,3 +138,18 @@ def test_finetune_runs_in_a_thread_and_its_model_can_be_used(window, qtbot) -> N
     qtbot.waitUntil(lambda: window.model_ready(), timeout=MODEL_TIMEOUT_MS)
     assert window.model_source().kind == "user"
     assert window.model_source().metadata["source"] == "drawdigit fine-tune"
+
+
+def test_finetune_can_be_cancelled_from_the_status_bar(window, qtbot) -> None:
+    add_two_of_each()
+    with qtbot.waitSignal(window.finetuneFinished, timeout=120_000) as blocker:
+        window.finetune_action.trigger()
+        assert window.finetune_bar.isVisible() and window.finetune_cancel.isEnabled()
+        qtbot.mouseClick(window.finetune_cancel, Qt.MouseButton.LeftButton)
+        assert not window.finetune_cancel.isEnabled()
+    result = blocker.args[0]
+    assert result.cancelled and result.steps_done < 80
+    assert not window.finetune_bar.isVisible() and window.finetune_action.isEnabled()
+    assert "cancelled" in window.statusBar().currentMessage()
+    assert getattr(window, "_finetune_box", None) is None  # nothing offered
+    assert not active_model_path().exists()

@@ -514,3 +514,64 @@ def test_training_threads_leave_a_core_for_the_app():
     assert training_threads(1) == 1
     assert training_threads(2) == 1
     assert training_threads(8) == 7
+
+
+# --------------------------------------------------------------------------- MNIST + my samples
+
+
+def test_mnist_plus_my_samples_reports_the_kept_aside_samples(qtbot, mnist_dir, sideways_writer):
+    from drawdigit.finetune import MIXED_RECIPE
+    from drawdigit.inference import load_predictor
+    from drawdigit.samples import add_sample, samples_dir
+
+    for digit, drawing in sideways_writer(4, 5):
+        add_sample(digit, drawing=drawing)
+    damaged = samples_dir() / "3" / "damaged.json"
+    damaged.write_text("{ not json")
+
+    dialog = make_dialog(qtbot, mnist_dir)
+    assert dialog.source_combo.itemText(1) == "MNIST + my samples (41)"
+    # choosing the source chooses the settings measured for it
+    dialog.source_combo.setCurrentIndex(1)
+    dialog.source_combo.activated.emit(1)
+    assert dialog.with_my_samples()
+    assert dialog.preset_combo.currentData() == "mine"
+    mine = dialog.config()
+    assert (mine.epochs, mine.lr, mine.augment, mine.from_scratch) == (
+        MIXED_RECIPE.epochs,
+        MIXED_RECIPE.lr,
+        True,
+        False,
+    )
+    qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    assert not dialog.source_combo.isEnabled()  # fixed while the run goes on
+    wait_end(qtbot, dialog)
+
+    outcome = dialog.outcome()
+    assert outcome is not None, dialog.status_text()
+    personal = outcome.personal
+    assert (personal.trained, personal.heldout) == (30, 10)
+    assert personal.copies >= 1
+    assert len(personal.warnings) == 1 and "damaged.json" in personal.warnings[0]
+    assert personal.before is not None and personal.after is not None
+    text = dialog.result_label.text()
+    assert "kept-aside samples" in text and "1 damaged" in text
+
+    with qtbot.waitSignal(dialog.modelActivated, timeout=5000):
+        qtbot.mouseClick(dialog.use_button, Qt.MouseButton.LeftButton)
+    metadata = load_predictor()[0].source.metadata
+    assert metadata["personal_samples"] == 30
+    assert metadata["personal_heldout_after"] == pytest.approx(personal.after)
+
+
+def test_mnist_plus_my_samples_without_samples_says_what_to_do(qtbot, mnist_dir):
+    dialog = make_dialog(qtbot, mnist_dir)
+    assert dialog.source_combo.itemText(1) == "MNIST + my samples (none yet)"
+    dialog.set_with_my_samples(True)
+    with qtbot.waitSignal(dialog.runEnded, timeout=RUN_TIMEOUT_MS) as ended:
+        qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    assert ended.args == ["error"]
+    assert "no personal samples" in dialog.status_text()
+    assert "Correct" in dialog.status_text()
+    wait_end(qtbot, dialog)
+    assert dialog.start_button.isEnabled()

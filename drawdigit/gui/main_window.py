@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QProgressBar,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
@@ -346,6 +347,19 @@ class MainWindow(QMainWindow):
         self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().setSizeGripEnabled(True)
+        # Shown while "Fine-tune on My Samples" runs: how far it is, and a way out.
+        self.finetune_bar = QProgressBar()
+        self.finetune_bar.setRange(0, 100)
+        self.finetune_bar.setFixedWidth(140)
+        self.finetune_bar.setFormat("Fine-tuning %p%")
+        self.finetune_bar.setToolTip("Fine-tuning on your samples")
+        self.finetune_cancel = QToolButton()
+        self.finetune_cancel.setText("Cancel")
+        self.finetune_cancel.setToolTip("Stop fine-tuning; the model in use stays as it is")
+        self.finetune_cancel.clicked.connect(self.cancel_finetune)
+        for widget in (self.finetune_bar, self.finetune_cancel):
+            self.statusBar().addWidget(widget)
+            widget.hide()
 
     # ------------------------------------------------------------------ start-up
 
@@ -568,33 +582,52 @@ class MainWindow(QMainWindow):
         if self._finetune_runner.running():
             return
         self.finetune_action.setEnabled(False)
-        self.statusBar().showMessage("Fine-tuning on your samples…")
+        self.statusBar().clearMessage()
+        self.finetune_bar.setRange(0, 0)  # busy until the first step is reported
+        self.finetune_cancel.setEnabled(True)
+        self.finetune_bar.show()
+        self.finetune_cancel.show()
         self._finetune_runner.start()
+
+    def cancel_finetune(self) -> None:
+        """Stop a fine-tune run between steps; nothing is offered or saved."""
+        if self._finetune_runner is not None and self._finetune_runner.running():
+            self._finetune_runner.cancel()
+            self.finetune_cancel.setEnabled(False)
+
+    def _finetune_ended(self) -> None:
+        self.finetune_action.setEnabled(True)
+        self.finetune_bar.hide()
+        self.finetune_cancel.hide()
 
     @Slot(object)
     def _on_finetune_progress(self, event: Any) -> None:
-        self.statusBar().showMessage(f"Fine-tuning on your samples… {event.fraction:.0%}")
+        self.finetune_bar.setRange(0, 100)
+        self.finetune_bar.setValue(round(100 * event.fraction))
 
     @Slot(str)
     def _on_finetune_failed(self, message: str) -> None:
-        self.finetune_action.setEnabled(True)
-        self.statusBar().clearMessage()
+        self._finetune_ended()
         self._message(QMessageBox.Icon.Warning, "Fine-tune", f"Fine-tuning failed: {message}")
 
     @Slot(object)
     def _on_finetune_done(self, result: Any) -> None:
-        self.finetune_action.setEnabled(True)
-        self.statusBar().clearMessage()
+        self._finetune_ended()
         self.finetuneFinished.emit(result)
+        if result.cancelled:
+            self.statusBar().showMessage(
+                "Fine-tuning cancelled. The model in use is unchanged.", 5000
+            )
+            return
 
-        def pct(value: float | None) -> str:
-            return "—" if value is None else f"{value * 100:.1f}%"
+        def pct(value: float | None, decimals: int = 1) -> str:
+            return "—" if value is None else f"{value * 100:.{decimals}f}%"
 
         text = (
             f"Trained on {result.train_count} of your samples in {result.seconds:.1f} s.\n\n"
             f"Your held-out samples ({result.heldout_count}): "
             f"{pct(result.heldout_before)} → {pct(result.heldout_after)}\n"
-            f"MNIST test: {pct(result.mnist_before)} → {pct(result.mnist_after)}"
+            f"MNIST test: {pct(result.mnist_before, 2)} → {pct(result.mnist_after, 2)}"
         )
         box = QMessageBox(QMessageBox.Icon.Question, "Fine-tune", text, parent=self)
         if result.warnings:

@@ -289,6 +289,11 @@ class FinetuneRunner(QObject):
         self._thread, self._worker = thread, worker
         thread.start()
 
+    def cancel(self) -> None:
+        """Ask the run to stop before its next step; ``finished`` still comes, marked
+        ``cancelled``."""
+        self._cancel.set()
+
     def shutdown(self) -> None:
         """Stop a run between steps and wait for the thread (on window close)."""
         self._cancel.set()

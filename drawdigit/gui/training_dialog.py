@@ -74,6 +74,7 @@ from drawdigit.gui.training_worker import (
 )
 
 if TYPE_CHECKING:
+    from drawdigit.finetune import MixedReport
     from drawdigit.training import TrainConfig
 
 
@@ -86,9 +87,11 @@ REFRESH_HZ = 10  # timer ticks per second; the two charts take turns, 5 redraws/
 # Compressed size of the four files, for "Download (about 11 MB)".
 DOWNLOAD_MB = 11.4
 
+MINE = "mine"  # the preset for "MNIST + my samples"
 PRESET_LABELS = {
     "seed": "Seed notebook (5 epochs, RMSprop, batch 64)",
     "best": "Best for drawings",
+    MINE: "My samples: 1 epoch from the model in use",
 }
 CUSTOM = "custom"
 OPTIMIZERS = (("rmsprop", "RMSprop"), ("adam", "Adam"))
@@ -169,9 +172,10 @@ class TrainingDialog(QDialog):
         self.batch_events = 0
         self.epoch_events = 0
 
+        from drawdigit.finetune import MIXED_RECIPE
         from drawdigit.training import PRESETS
 
-        self._presets: dict[str, TrainConfig] = dict(PRESETS)
+        self._presets: dict[str, TrainConfig] = {**PRESETS, MINE: MIXED_RECIPE}
         self._base: TrainConfig = next(iter(self._presets.values()))
         self._build()
         self._choose_initial_data_dir(data_dir)
@@ -276,6 +280,20 @@ class TrainingDialog(QDialog):
         self.download_label.setWordWrap(True)
         self.download_label.hide()
         layout.addWidget(self.download_label)
+        source_row = QHBoxLayout()
+        source_row.addWidget(QLabel("Train on:"))
+        self.source_combo = QComboBox()
+        self.source_combo.addItem("MNIST", False)
+        self.source_combo.addItem("MNIST + my samples", True)
+        self.source_combo.setToolTip(
+            "“MNIST + my samples” mixes in the digits you corrected or confirmed in the main "
+            "window (3% of every epoch, each copy varied by augmentation) and starts "
+            "from the model in use; a quarter of your samples is kept aside to show how "
+            "much the new model learnt your handwriting"
+        )
+        self.source_combo.activated.connect(self._on_source_chosen)
+        source_row.addWidget(self.source_combo, 1)
+        layout.addLayout(source_row)
         return box
 
     def _build_settings_box(self) -> QGroupBox:
@@ -590,6 +608,32 @@ class TrainingDialog(QDialog):
         key = self.preset_combo.itemData(index)
         if key != CUSTOM:
             self._apply_preset(key)
+        if key == MINE:
+            self._select_data(self.source_combo, True)
+
+    @Slot(int)
+    def _on_source_chosen(self, index: int) -> None:
+        """Choosing "MNIST + my samples" also chooses the settings measured for it."""
+        if self.source_combo.itemData(index):
+            self._apply_preset(MINE)
+
+    def with_my_samples(self) -> bool:
+        """Whether the next run mixes the personal samples in."""
+        return bool(self.source_combo.currentData())
+
+    def set_with_my_samples(self, on: bool) -> None:
+        index = self.source_combo.findData(bool(on))
+        self.source_combo.setCurrentIndex(index)
+        self._on_source_chosen(index)
+
+    def _refresh_sample_count(self) -> None:
+        """Name how many personal samples there are in the source choice."""
+        from drawdigit.samples import count_samples
+
+        count = count_samples()
+        self.source_combo.setItemText(
+            1, f"MNIST + my samples ({count})" if count else "MNIST + my samples (none yet)"
+        )
 
     @Slot()
     def _on_setting_edited(self) -> None:
@@ -852,6 +896,7 @@ class TrainingDialog(QDialog):
             data=cached[1] if cached is not None and cached[0] == self._data_dir else None,
             train_limit=self.train_limit,
             test_limit=self.test_limit,
+            with_my_samples=self.with_my_samples(),
         )
         self._control = TrainControl()
         worker = TrainingWorker(job, self._control)
@@ -1078,6 +1123,7 @@ class TrainingDialog(QDialog):
             )
         else:
             lines.append(f"Model in use: not compared ({outcome.current_description}).")
+        lines += _personal_lines(outcome.personal)
         self.result_label.setText("<br>".join(lines))
         self._fill_confusion(outcome.confusion)
         self.gallery.clear()
@@ -1159,6 +1205,7 @@ class TrainingDialog(QDialog):
         from drawdigit.training import save_trained
 
         path = active_model_path()
+        personal = self._outcome.personal
         try:
             save_trained(
                 path,
@@ -1166,6 +1213,7 @@ class TrainingDialog(QDialog):
                 {
                     "source": "drawdigit training dialog",
                     "test_images": self._outcome.test_count,
+                    **(personal.metadata() if personal is not None else {}),
                 },
             )
         except Exception as exc:  # noqa: BLE001 - disk full, read-only folder...: say so, keep it
@@ -1203,6 +1251,7 @@ class TrainingDialog(QDialog):
         self.pause_button.setText("Resume" if self._paused else "Pause")
         self.cancel_button.setEnabled(running and not cancelling)
         self.settings_box.setEnabled(not running)
+        self.source_combo.setEnabled(not running)
         self.download_button.setEnabled(not downloading and not running)
         self.choose_button.setEnabled(not downloading and not running)
         has_result = self._outcome is not None
@@ -1224,6 +1273,7 @@ class TrainingDialog(QDialog):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        self._refresh_sample_count()
         QTimer.singleShot(0, self._start_warm_up)
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -1250,6 +1300,27 @@ class TrainingDialog(QDialog):
         if event.type() == QEvent.Type.Close and parent is not None and watched is parent.window():
             self.close()
         return super().eventFilter(watched, event)
+
+
+def _personal_lines(personal: MixedReport | None) -> list[str]:
+    """The result's lines about the personal samples (none for an MNIST-only run)."""
+    if personal is None:
+        return []
+    lines = [
+        f"Your samples: trained on {personal.trained} ({personal.copies} varied copies of each "
+        f"per epoch), {personal.heldout} kept aside."
+    ]
+    if personal.heldout:
+        lines.append(
+            f"<b>Your kept-aside samples: {_pct(personal.before)} → {_pct(personal.after)}</b> "
+            "(model in use → new model)."
+        )
+    else:
+        lines.append("Too few samples to keep any aside: draw a few more of each digit.")
+    if personal.warnings:
+        count = len(personal.warnings)
+        lines.append(f"{count} damaged or empty sample file{'s' if count > 1 else ''} left out.")
+    return lines
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -29,6 +29,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 if TYPE_CHECKING:  # numpy/torch are imported in the worker thread, when a run starts
     import numpy as np
 
+    from drawdigit.finetune import MixedReport
     from drawdigit.mnist import MnistData
     from drawdigit.training import TrainConfig, TrainControl, TrainingDone
 
@@ -69,6 +70,7 @@ class TrainingJob:
     test_limit: int | None = None  # and the first N test images
     compare_current: bool = True  # also evaluate the model in use, for the comparison
     gallery_size: int = GALLERY_SIZE
+    with_my_samples: bool = False  # mix the personal samples in (finetune.mix_with_mnist)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class TrainingOutcome:
     mistake_confidences: np.ndarray  # (k,) probability given to the guess
     current_accuracy: float | None  # the model in use on the same test images
     current_description: str  # e.g. "bundled model, MNIST test accuracy 99.10%"
+    personal: MixedReport | None = None  # runs with the personal samples mixed in
 
 
 class NoStartingModel(Exception):
@@ -152,6 +155,15 @@ class TrainingWorker(QObject):
         data = job.data if job.data is not None else _load_data(job.data_dir)
         data = _limit(data, job.train_limit, job.test_limit)
         self._check_cancel()
+        mix, sample_warnings = None, []
+        if job.with_my_samples:
+            from drawdigit.finetune import load_my_samples, mix_with_mnist
+
+            self.stage.emit("Reading your samples…")
+            images, labels, sample_warnings = load_my_samples()
+            mix = mix_with_mnist(data, images, labels, seed=job.config.seed)
+            data = mix.data
+            self._check_cancel()
         current, description = _current_model()
         initial = None
         if not job.config.from_scratch:
@@ -180,11 +192,18 @@ class TrainingWorker(QObject):
         if job.compare_current and current is not None:
             self.stage.emit("Measuring the model in use on the same test images…")
             current_accuracy = _accuracy(current.build_model(), data, self._check_cancel)
-        self.resultReady.emit(_outcome(done, data, current_accuracy, description, job.gallery_size))
+        outcome = _outcome(done, data, current_accuracy, description, job.gallery_size)
+        if mix is not None:
+            from drawdigit.finetune import mixed_report
+
+            report = mixed_report(mix, current, done.state_dict, done.model_config, sample_warnings)
+            outcome = replace(outcome, personal=report)
+        self.resultReady.emit(outcome)
 
 
 def describe_error(exc: BaseException) -> str:
     """One clear sentence for the dialog, whatever went wrong in the worker."""
+    from drawdigit.finetune import FinetuneError
     from drawdigit.mnist import MnistError
     from drawdigit.store import ModelFileError
     from drawdigit.training import TrainingError
@@ -199,6 +218,8 @@ def describe_error(exc: BaseException) -> str:
         )
     if isinstance(exc, MnistError):
         return f"The MNIST data could not be used: {text}"
+    if isinstance(exc, FinetuneError):
+        return f"Your samples could not be used: {text}. Add some with Correct in the main window."
     if isinstance(exc, TrainingError):
         return f"Training could not start: {text}"
     if isinstance(exc, ModelFileError):
