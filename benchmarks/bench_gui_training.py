@@ -186,15 +186,18 @@ def wait_until(app, condition, timeout: float) -> None:
         time.sleep(0.002)
 
 
-def in_app_run(app, window, data_dir: Path, train_limit: int, threads: int, drawing: bool):
-    """One run through the dialog: (images/s, longest stall in s, recognitions per second)."""
+def in_app_run(
+    app, window, data_dir: Path, train_limit: int, threads: int, fewer: int, drawing: bool
+):
+    """One run through the dialog with ``threads`` training threads (``fewer`` while the
+    user draws): (images/s, longest stall in s, recognitions per second)."""
     from drawdigit.gui.training_dialog import TrainingDialog
 
     window.open_training_dialog()
     dialog: TrainingDialog = window._training_dialog
     dialog.set_data_dir(data_dir)
     dialog.train_limit, dialog.test_limit = train_limit, 1000
-    dialog.threads = threads
+    dialog.threads, dialog.drawing_threads = threads, fewer
     dialog.set_config(quick_config(None))
     wait_until(app, dialog.warmed_up, timeout=120)  # as when a person reads the settings
     events: list = []
@@ -296,13 +299,14 @@ def main() -> int:
     if args.quick:
         args.repeats, args.train_limit = 1, 6000
 
-    from drawdigit.gui.training_worker import _limit, training_threads
+    from drawdigit.gui.training_worker import _limit, drawing_threads, training_threads
     from drawdigit.mnist import load_mnist
 
     cores = os.cpu_count() or 1
-    app_threads = training_threads(cores)
+    app_threads, fewer = training_threads(cores), drawing_threads(cores)
     print(
-        f"{cores} cores; the app trains with {app_threads} thread(s); "
+        f"{cores} cores; the app trains with {app_threads} thread(s), {fewer} while the user "
+        "draws and the app lags; "
         f"slice: {args.train_limit:,} training images, batch 64, 1 epoch, RMSprop"
     )
     data = _limit(load_mnist(args.data_dir), args.train_limit, 1000)
@@ -338,24 +342,25 @@ def main() -> int:
         print(f"-- repeat {repeat + 1}/{args.repeats}", flush=True)
         for label, threads in (
             ("headless, CLI default threads", None),
-            (f"headless, {app_threads} thread(s)", app_threads),
+            (f"headless, {fewer} thread(s)", fewer),
         ):
             add(label, headless(data, threads))
             print(f"   {label}: {rows[label][-1]:,.0f} img/s", flush=True)
         cases = [
-            (f"app idle, {app_threads} thread(s)", app_threads, False),
-            (f"app drawing, {app_threads} thread(s)", app_threads, True),
+            (f"app idle, {app_threads} thread(s)", app_threads, fewer, False),
+            (f"app drawing, {app_threads} ({fewer} if it lags)", app_threads, fewer, True),
         ]
-        if app_threads != cores:
-            cases.append((f"app drawing, {cores} threads", cores, True))
+        if fewer != app_threads:
+            cases.append((f"app drawing, {app_threads} throughout", app_threads, app_threads, True))
+            cases.append((f"app drawing, {fewer} throughout", fewer, fewer, True))
         for label, drawing in (("no training, idle", False), ("no training, drawing", True)):
             stall, answers = baseline_stall(app, window, 6.0, drawing)
             add(label, float("nan"), stall)
             extra = f", {answers:.0f} recognitions/s" if drawing else ""
             print(f"   {label}: longest stall {stall * 1000:.0f} ms{extra}", flush=True)
-        for label, threads, drawing in cases:
+        for label, threads, fewer_threads, drawing in cases:
             speed, stall, answers = in_app_run(
-                app, window, args.data_dir, args.train_limit, threads, drawing
+                app, window, args.data_dir, args.train_limit, threads, fewer_threads, drawing
             )
             add(label, speed, stall)
             extra = f", {answers:.0f} recognitions/s" if drawing else ""

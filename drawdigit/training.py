@@ -79,7 +79,9 @@ class TrainConfig:
 
     ``lr`` is the peak learning rate with the ``onecycle`` schedule. ``seed`` fixes the
     initial weights, the shuffling and the augmentation: the same seed on the same device
-    with the same thread count gives the same losses, bit for bit. ``threads`` is how many
+    with the same thread count gives the same losses, bit for bit (sums over shards are
+    ordered; ``TrainControl.limit_threads`` changing the shards mid-run changes the last
+    bits). ``threads`` is how many
     CPU threads the run uses (``None``: torch's current count); on the CPU each batch is cut
     into that many shards computed side by side (see ``_Workers``). ``quick_eval_seconds``
     is how often, in seconds of training, a quick test accuracy on ``quick_eval_size`` test
@@ -182,6 +184,17 @@ class TrainControl:
         self._condition = threading.Condition()
         self._paused = False
         self._cancelled = False
+        self._threads_limit: int | None = None
+
+    def limit_threads(self, count: int | None) -> None:
+        """From the next batch on, compute it in at most ``count`` shards (None: as many as
+        the run has threads). The app lowers it while the user draws, so that training
+        leaves a core to the canvas and live recognition, and raises it again afterwards."""
+        self._threads_limit = count
+
+    @property
+    def threads_limit(self) -> int | None:
+        return self._threads_limit
 
     def pause(self) -> None:
         with self._condition:
@@ -610,9 +623,10 @@ class _Workers:
     def threads(self) -> int:
         return self.count * self.per_worker
 
-    def shards(self, n: int) -> list[slice]:
-        """``n`` items cut into at most ``count`` near-equal contiguous shards."""
-        k = max(1, min(self.count, n // MIN_SHARD))
+    def shards(self, n: int, limit: int | None = None) -> list[slice]:
+        """``n`` items cut into at most ``count`` (and ``limit``) near-equal contiguous
+        shards."""
+        k = max(1, min(self.count, limit or self.count, n // MIN_SHARD))
         bounds = [round(i * n / k) for i in range(k + 1)]
         return [slice(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
 
@@ -807,7 +821,10 @@ def fit(
                     x = augment(x, augment_generator, labels=y)
                     x = x.contiguous(memory_format=torch.channels_last)
                 lr = optimizer.param_groups[0]["lr"]
-                batch_loss, batch_correct = _train_step(forward, params, optimizer, x, y, workers)
+                limit = control.threads_limit if control is not None else None
+                batch_loss, batch_correct = _train_step(
+                    forward, params, optimizer, x, y, workers, limit
+                )
                 if scheduler is not None:
                     scheduler.step()
                 step += 1
@@ -893,11 +910,13 @@ def _train_step(
     x: torch.Tensor,
     y: torch.Tensor,
     workers: _Workers,
+    limit: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimisation step on a batch, its shards computed in parallel; returns the
-    batch's summed loss and correct count (as tensors: no device sync here)."""
+    """One optimisation step on a batch, its shards (at most ``limit``) computed in
+    parallel; returns the batch's summed loss and correct count (as tensors: no device sync
+    here)."""
     n = int(y.shape[0])
-    shards = workers.shards(n)
+    shards = workers.shards(n, limit)
     results = workers.map(lambda s: _shard_step(forward, params, x[s], y[s], n), shards)
     grads = list(results[0][2])
     loss, correct = results[0][0], results[0][1]

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractButton,
     QCheckBox,
@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from drawdigit.gui.training_dialog import TrainingDialog
-from drawdigit.gui.training_worker import training_threads
+from drawdigit.gui.training_worker import drawing_threads, training_threads
 from drawdigit.store import active_model_path
 
 TRAIN_LIMIT = 3000
@@ -510,10 +510,56 @@ def test_presets_tooltips_and_device(qtbot, mnist_dir):
     assert dialog.device_combo.isVisibleTo(dialog) == has_gpu
 
 
-def test_training_threads_leave_a_core_for_the_app():
-    assert training_threads(1) == 1
-    assert training_threads(2) == 1
-    assert training_threads(8) == 7
+def test_training_takes_every_core_but_leaves_one_while_the_user_draws():
+    assert (training_threads(1), drawing_threads(1)) == (1, 1)
+    assert (training_threads(2), drawing_threads(2)) == (2, 1)
+    assert (training_threads(8), drawing_threads(8)) == (8, 7)
+
+
+def test_drawing_while_the_app_lags_gives_a_core_back_for_a_moment(qtbot, mnist_dir, monkeypatch):
+    from PySide6.QtTest import QTest
+
+    from drawdigit.gui.main_window import MainWindow
+
+    monkeypatch.setenv("DRAWDIGIT_MNIST_DIR", str(mnist_dir))
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    window.open_training_dialog()
+    dialog = window._training_dialog
+    dialog.train_limit, dialog.test_limit = 30000, TEST_LIMIT
+    dialog.threads, dialog.drawing_threads = 2, 1
+    start(qtbot, dialog)
+    wait_batches(qtbot, dialog, 2)
+    assert dialog.training_threads_now() is None  # all the run's threads
+
+    canvas = window.canvas
+    centre = canvas.rect().center()
+
+    def stroke(dx: int) -> None:
+        end = centre + QPoint(dx, 40)
+        QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
+        QTest.mouseMove(canvas, end)
+        QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+
+    # drawing while the event loop keeps time: training keeps both threads
+    dialog.lag_limit = 10.0
+    stroke(20)
+    events = dialog.batch_events
+    wait_batches(qtbot, dialog, events + 3)
+    assert dialog.training_threads_now() is None
+    # drawing while it runs late (here: any lateness counts): one thread is given back
+    dialog.lag_limit = -1.0
+    stroke(-20)
+    qtbot.waitUntil(lambda: dialog.training_threads_now() == 1, timeout=5000)
+    events = dialog.batch_events
+    wait_batches(qtbot, dialog, events + 3)  # training goes on meanwhile
+    # a second after the last stroke, training takes both threads again
+    qtbot.waitUntil(lambda: dialog.training_threads_now() is None, timeout=10_000)
+    assert dialog.running()
+    dialog.cancel_training()
+    wait_end(qtbot, dialog)
+    window.close()
 
 
 # --------------------------------------------------------------------------- MNIST + my samples

@@ -159,6 +159,16 @@ def test_shard_threads_are_reproducible_and_compute_the_same_steps(tiny: MnistDa
     assert np.allclose(batch_losses(first)[:5], single[:5], rtol=1e-4)
 
 
+def test_a_thread_limit_computes_batches_in_fewer_shards(tiny: MnistData) -> None:
+    one = replace(QUICK, quick_eval_seconds=0, optimizer="rmsprop", lr=1e-3, threads=1)
+    control = TrainControl()
+    control.limit_threads(1)  # as the app does while the user draws
+    limited = run(replace(one, threads=2), tiny, control=control)
+    assert limited[0].threads == 2 and control.threads_limit == 1
+    # one shard per batch: the same sums as a one-thread run, so the same losses
+    assert batch_losses(limited) == batch_losses(run(one, tiny))
+
+
 def test_augmentation_changes_training_but_stays_reproducible(tiny: MnistData) -> None:
     config = replace(QUICK, quick_eval_seconds=0)
     plain = batch_losses(run(config, tiny))

@@ -510,9 +510,8 @@ class MainWindow(QMainWindow):
 
         if self._training_dialog is None:
             self._training_dialog = TrainingDialog(self)
-            activated = getattr(self._training_dialog, "modelActivated", None)
-            if activated is not None:
-                activated.connect(self.reload_model)
+            self._training_dialog.modelActivated.connect(self.reload_model)
+            self.canvas.drawingChanged.connect(self._training_dialog.user_is_drawing)
         self._training_dialog.show()
         self._training_dialog.raise_()
         self._training_dialog.activateWindow()

@@ -40,20 +40,25 @@ EVAL_CHUNK = 1000
 
 
 def training_threads(cores: int | None = None) -> int:
-    """CPU threads for training inside the app: every core but one, at least one.
+    """CPU threads for training inside the app while the user is not drawing: all cores.
 
-    Why not all cores: drawing is what the app is for, and live recognition and the GUI
-    thread compete with training for the CPU (and for the GIL). Measured on the 2-core
-    machine while drawing (benchmarks/bench_gui_training.py): 2 training threads gave more
-    images/s than 1 (1,616 vs 1,190) but longer event-loop stalls (median 56 vs 32 ms), and
-    on a busier moment live recognition fell from 40-47 to 27-35 answers/s. With torch's
-    own OpenMP threads it was worse: their barriers spin, so one descheduled thread stalls
-    the team (2,371 -> 113 images/s seen at batch 64); ``fit`` now shards batches over
-    plain threads, which removes that collapse but not the competition. Idle, one thread
-    trained as fast as headless ``drawdigit train`` with two (1,647 vs 1,669 images/s).
+    Measured on the quiet 2-core machine (benchmarks/bench_gui_training.py): with one
+    thread the app trained at 53% of headless ``drawdigit train``'s speed (2,628 vs 5,003
+    images/s), the longest event-loop stall 21 ms. ``fit`` shards every batch over plain
+    threads rather than torch's OpenMP team, whose spinning barriers collapse as soon as
+    another thread wants a core (2,371 -> 113 images/s seen at batch 64).
     """
-    cores = cores or os.cpu_count() or 1
-    return max(1, cores - 1)
+    return cores or os.cpu_count() or 1
+
+
+def drawing_threads(cores: int | None = None) -> int:
+    """CPU threads for training while the user draws *and* the app lags: every core but
+    one, at least one (the training dialog's ``_probe_lag`` decides when).
+
+    Drawing is what the app is for: the canvas, live recognition and the GUI thread need a
+    core (and the GIL) when the machine has none to spare.
+    """
+    return max(1, training_threads(cores) - 1)
 
 
 # --------------------------------------------------------------------------- values
