@@ -44,9 +44,9 @@ def training_threads(cores: int | None = None) -> int:
 
     Measured on the quiet 2-core machine (benchmarks/bench_gui_training.py): with one
     thread the app trained at 53% of headless ``drawdigit train``'s speed (2,628 vs 5,003
-    images/s), the longest event-loop stall 21 ms. ``fit`` shards every batch over plain
-    threads rather than torch's OpenMP team, whose spinning barriers collapse as soon as
-    another thread wants a core (2,371 -> 113 images/s seen at batch 64).
+    images/s), with both at 89-93%, the longest event-loop stall 35-46 ms. ``fit`` shards
+    every batch over plain threads rather than torch's OpenMP team, whose spinning barriers
+    collapse as soon as another thread wants a core (2,371 -> 113 images/s at batch 64).
     """
     return cores or os.cpu_count() or 1
 
