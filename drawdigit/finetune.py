@@ -7,8 +7,9 @@ Why it is built this way:
   accuracy on it before and after is the honest measure of "it learnt my handwriting".
 - A few dozen samples would be memorised and the rest of the network's knowledge forgotten,
   so every batch is half personal samples (randomly re-drawn with ``augment.augment_batch``:
-  slant, size, thickness), half MNIST training images when MNIST is available; with a small
-  Adam learning rate and a few hundred steps MNIST test accuracy stays where it was.
+  slant, size, thickness), half MNIST training images when MNIST is available, on which the
+  new model is also held to the starting model's answers (``FinetuneConfig.distill``); with a
+  small Adam learning rate and 80 steps MNIST test accuracy stays where it was.
 - It starts from the model in use and returns a *copy* of the new weights: nothing is
   saved; the caller decides whether to use them (the GUI asks the user).
 - The longer way, a whole training run on "MNIST + my samples" (the training dialog's
@@ -62,7 +63,12 @@ class FinetuneConfig:
     measure (at least one per digit that has two or more). ``mnist_eval``: how many MNIST test
     images the before/after MNIST accuracy uses (None: all 10,000). ``threads``: torch threads
     for the training steps; 1 is the default because a batch of 64 is too small to share:
-    measured on the 2-core CI machine, 2 threads made a step 4x *slower* under load."""
+    measured on the 2-core CI machine, 2 threads made a step 4x *slower* under load.
+    ``distill``: weight of a second loss on the MNIST half, keeping the new model's answers
+    (softened at temperature 2) close to the starting model's ("learning without
+    forgetting"). Measured with digits drawn lying on their side, a style far from MNIST:
+    MNIST test fell 0.58 points without it, 0.15 at weight 1, 0.11 at 3, the style's
+    held-out accuracy 100% in all three; a milder style lost nothing either way."""
 
     steps: int = 80
     lr: float = 3e-4
@@ -73,6 +79,7 @@ class FinetuneConfig:
     seed: int = 0
     threads: int = 1
     mnist_eval: int | None = None
+    distill: float = 3.0
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -83,6 +90,8 @@ class FinetuneConfig:
             raise FinetuneError("personal_batch must be >= 1 and mnist_batch >= 0")
         if self.threads < 1:
             raise FinetuneError(f"threads must be >= 1, not {self.threads}")
+        if self.distill < 0:
+            raise FinetuneError(f"distill must be >= 0, not {self.distill}")
         if not 0.0 <= self.holdout < 1.0:
             raise FinetuneError(f"holdout must be in [0, 1), not {self.holdout}")
 
@@ -167,6 +176,24 @@ def _mnist_accuracy(model: DigitNet, mnist: MnistData | None, count: int | None)
     return evaluate(model, mnist.test_images[:count], mnist.test_labels[:count]).accuracy
 
 
+DISTILL_TEMPERATURE = 2.0
+
+
+def _distillation(
+    logits: torch.Tensor,
+    teacher: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    personal: int,
+) -> torch.Tensor:
+    """KL divergence of the new model's softened answers on the batch's MNIST part (the
+    rows after the first ``personal``) from the starting model's, scaled by T^2 as usual."""
+    t = DISTILL_TEMPERATURE
+    with torch.no_grad():
+        target = F.softmax(teacher(x[personal:]) / t, dim=1)
+    answers = F.log_softmax(logits[personal:] / t, dim=1)
+    return F.kl_div(answers, target, reduction="batchmean") * t * t
+
+
 def finetune(
     images: np.ndarray,
     labels: np.ndarray,
@@ -229,8 +256,15 @@ def _run(
 
     # channels_last and the pool-before-ReLU forward: the same function, about 2x faster
     model = model.to(memory_format=torch.channels_last)
-    forward = forward_for(model, personal_x[:2].contiguous(memory_format=torch.channels_last))
+    sample = personal_x[:2].contiguous(memory_format=torch.channels_last)
+    forward = forward_for(model, sample)
     model.train()
+    teacher = None
+    if use_mnist and config.distill > 0:
+        starting = initial.build_model().to(memory_format=torch.channels_last).eval()
+        teacher = forward_for(
+            starting, personal_x[:2].contiguous(memory_format=torch.channels_last)
+        )
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     threads_before = torch.get_num_threads()
     torch.set_num_threads(config.threads)
@@ -248,7 +282,11 @@ def _run(
             pick = torch.randint(len(mnist_y), (config.mnist_batch,), generator=generator)
             x = torch.cat([x, mnist_x[pick].unsqueeze(1).to(torch.float32) / 255.0])
             y = torch.cat([y, mnist_y[pick]])
-        loss = F.cross_entropy(forward(x.contiguous(memory_format=torch.channels_last)), y)
+        x = x.contiguous(memory_format=torch.channels_last)
+        logits = forward(x)
+        loss = F.cross_entropy(logits, y)
+        if teacher is not None:
+            loss = loss + config.distill * _distillation(logits, teacher, x, config.personal_batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -116,3 +116,19 @@ def test_a_large_fall_on_mnist_is_pointed_out(mnist_dir, styled_set) -> None:
     result = finetune(images, labels, load_checkpoint(bundled_model_path()), mnist, config)
     assert result.mnist_before - result.mnist_after > 0.003, result
     assert any("begun to forget" in warning for warning in result.warnings)
+
+
+def test_distillation_keeps_mnist_while_a_far_style_is_learnt(mnist_dir, styled_set) -> None:
+    mnist = load_mnist(mnist_dir, verify=False)
+    images, labels = styled_set(8, seed=4)
+    initial = load_checkpoint(bundled_model_path())
+    results = {
+        weight: finetune(images, labels, initial, mnist, FinetuneConfig(distill=weight))
+        for weight in (0.0, 3.0)
+    }
+    print({w: (r.heldout_after, r.mnist_before, r.mnist_after) for w, r in results.items()})
+    plain, distilled = results[0.0], results[3.0]
+    assert distilled.heldout_after >= plain.heldout_after - 0.05  # the style is still learnt
+    assert distilled.heldout_after > distilled.heldout_before + 0.3
+    # and much less of MNIST is forgotten (measured: -0.58 points without, -0.11 with)
+    assert plain.mnist_before - distilled.mnist_after < (plain.mnist_before - plain.mnist_after) / 2
