@@ -169,7 +169,8 @@ def mixed(
     """One ``fit`` run on MNIST + the 200 samples, as the training dialog makes it."""
     from dataclasses import replace
 
-    from drawdigit.finetune import MIXED_RECIPE, MIXED_SHARE, accuracy, mix_with_mnist
+    from drawdigit.finetune import MIXED_RECIPE, MIXED_SHARE, accuracy, mix_with_mnist, mixed_report
+    from drawdigit.model import DigitNet
     from drawdigit.training import TrainingDone, evaluate, fit
 
     config = replace(
@@ -180,17 +181,16 @@ def mixed(
         quick_eval_seconds=0,
     )
     mix = mix_with_mnist(mnist, *train, share=args.share or MIXED_SHARE)
-    old = initial.build_model()
-    mnist_before = evaluate(old, mnist.test_images, mnist.test_labels).accuracy
-    held_before = accuracy(old, mix.heldout_images, mix.heldout_labels)
+    mnist_before = evaluate(initial.build_model(), mnist.test_images, mnist.test_labels).accuracy
     done = None
     for event in fit(config, mix.data, initial):
         if isinstance(event, TrainingDone):
             done = event
     assert done is not None
-    checkpoint = load_checkpoint(bundled_model_path())
-    checkpoint.state_dict = done.state_dict
-    new = checkpoint.build_model()
+    report = mixed_report(mix, initial, done.state_dict, done.model_config)
+    new = DigitNet(done.model_config)
+    new.load_state_dict(done.state_dict)
+    new.eval()
     print(
         f"MNIST + my samples: {mix.train_count} samples x {mix.copies} copies in "
         f"{len(mix.data.train_labels):,} training images; {config}"
@@ -199,8 +199,8 @@ def mixed(
         f"separate held-out set (30/digit): before {before:.2%}  after {accuracy(new, *test):.2%}"
     )
     print(
-        f"in-run held-out ({len(mix.heldout_labels)}):          before {held_before:.2%}  "
-        f"after {accuracy(new, mix.heldout_images, mix.heldout_labels):.2%}"
+        f"in-run held-out ({report.heldout}):          before {report.before:.2%}  "
+        f"after {report.after:.2%}"
     )
     print(
         f"MNIST test (10,000):                before {mnist_before:.2%}  "

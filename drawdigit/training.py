@@ -81,9 +81,9 @@ class TrainConfig:
     initial weights, the shuffling and the augmentation: the same seed on the same device
     with the same thread count gives the same losses, bit for bit (sums over shards are
     ordered; ``TrainControl.limit_threads`` changing the shards mid-run changes the last
-    bits). ``threads`` is how many
-    CPU threads the run uses (``None``: torch's current count); on the CPU each batch is cut
-    into that many shards computed side by side (see ``_Workers``). ``quick_eval_seconds``
+    bits). ``threads`` is how many CPU threads the run uses (``None``: torch's current
+    count); on the CPU each batch is cut into that many shards computed side by side (see
+    ``_Workers``). ``quick_eval_seconds``
     is how often, in seconds of training, a quick test accuracy on ``quick_eval_size`` test
     images is attached to a :class:`BatchProgress` (0 turns it off). ``progress_every``
     thins out progress events (on a GPU every event costs a device synchronisation).

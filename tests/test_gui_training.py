@@ -246,7 +246,9 @@ def test_closing_the_dialog_mid_run_stops_the_worker(qtbot, mnist_dir):
     qtbot.wait(200)  # late queued events from the stopped worker are ignored
 
 
-def test_closing_the_main_window_mid_run_exits_cleanly(qtbot, mnist_dir, monkeypatch):
+def window_with_training_dialog(qtbot, mnist_dir: Path, monkeypatch):
+    """The main window, shown, with its training dialog open (MNIST found through the
+    environment, as a user's setting would find it)."""
     from drawdigit.gui.main_window import MainWindow
 
     monkeypatch.setenv("DRAWDIGIT_MNIST_DIR", str(mnist_dir))
@@ -254,7 +256,11 @@ def test_closing_the_main_window_mid_run_exits_cleanly(qtbot, mnist_dir, monkeyp
     qtbot.addWidget(window)
     window.show()
     window.open_training_dialog()
-    dialog = window._training_dialog
+    return window, window._training_dialog
+
+
+def test_closing_the_main_window_mid_run_exits_cleanly(qtbot, mnist_dir, monkeypatch):
+    window, dialog = window_with_training_dialog(qtbot, mnist_dir, monkeypatch)
     assert isinstance(dialog, TrainingDialog) and dialog.isVisible()
     assert dialog.data_dir() == mnist_dir
     dialog.train_limit, dialog.test_limit = 20000, TEST_LIMIT
@@ -519,14 +525,7 @@ def test_training_takes_every_core_but_leaves_one_while_the_user_draws():
 def test_drawing_while_the_app_lags_gives_a_core_back_for_a_moment(qtbot, mnist_dir, monkeypatch):
     from PySide6.QtTest import QTest
 
-    from drawdigit.gui.main_window import MainWindow
-
-    monkeypatch.setenv("DRAWDIGIT_MNIST_DIR", str(mnist_dir))
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.show()
-    window.open_training_dialog()
-    dialog = window._training_dialog
+    window, dialog = window_with_training_dialog(qtbot, mnist_dir, monkeypatch)
     dialog.train_limit, dialog.test_limit = 30000, TEST_LIMIT
     dialog.threads, dialog.drawing_threads = 2, 1
     start(qtbot, dialog)
