@@ -420,7 +420,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     from drawdigit.mnist import mnist_cache_dir
 
     dest = args.dest or mnist_cache_dir()
-    bar = _ProgressBar()
+    bar = _ProgressBar(sys.stderr)  # the stream of now, not of import time (redirections)
 
     def progress(p) -> None:
         total = p.bytes_total or 0
@@ -433,5 +433,7 @@ def cmd_download(args: argparse.Namespace) -> int:
         return _error("download cancelled")
     except DownloadError as exc:
         return _error(str(exc))
+    except OSError as exc:  # e.g. --dest names a file, or a folder we may not write to
+        return _error(f"cannot write to {dest}: {exc.strerror or exc}")
     bar.line(f"MNIST is in {dest}")
     return 0
