@@ -566,6 +566,41 @@ def evaluate(
     return result
 
 
+def accuracy(
+    model: nn.Module,
+    images: Any,
+    labels: Any,
+    check_cancel: Callable[[], None] | None = None,
+    chunk: int = 1000,
+) -> float | None:
+    """Plain accuracy of ``model`` (None for an empty set), ``chunk`` images at a time.
+
+    ``images``: uint8 (N, 28, 28) as MNIST stores them, or floats in [0, 1] as
+    ``preprocess`` makes them. ``check_cancel`` is called before every chunk and may raise,
+    so that a cancel is never kept waiting. The model is used in the mode it is in (build
+    it with ``Checkpoint.build_model``, which is in eval mode). Simple on purpose: the
+    comparisons it serves (the model in use, kept-aside samples) need no confusion matrix;
+    :func:`evaluate` is the fast path with everything.
+    """
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    if len(labels) == 0:
+        return None
+    scale = 255.0 if images.dtype == np.uint8 else 1.0
+    correct = 0
+    with torch.inference_mode():
+        for start in range(0, len(labels), chunk):
+            if check_cancel is not None:
+                check_cancel()
+            part = images[start : start + chunk].reshape(-1, 1, 28, 28)
+            x = torch.from_numpy(np.ascontiguousarray(part)).to(torch.float32)
+            if scale != 1.0:
+                x = x.div_(scale)
+            guesses = model(x).argmax(1).numpy()
+            correct += int((guesses == labels[start : start + chunk]).sum())
+    return correct / len(labels)
+
+
 # --------------------------------------------------------------------------- threads
 
 
@@ -976,6 +1011,15 @@ def save_trained(
     took, so a model file can be judged and reproduced from itself alone. Returns it, with
     the sha256 and format version the store adds.
     """
+    return save_checkpoint(
+        Path(path), done.state_dict, done.model_config, trained_metadata(done, extra_metadata)
+    )
+
+
+def trained_metadata(
+    done: TrainingDone, extra_metadata: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A run's story for its model file (see :func:`save_trained`), ``extra_metadata`` last."""
     metadata: dict[str, Any] = {
         "test_accuracy": done.test_accuracy,
         "test_loss": done.test_loss,
@@ -989,7 +1033,7 @@ def save_trained(
         "source": "drawdigit train",
     }
     metadata.update(extra_metadata or {})
-    return save_checkpoint(Path(path), done.state_dict, done.model_config, metadata)
+    return metadata
 
 
 __all__ = [
@@ -1004,7 +1048,9 @@ __all__ = [
     "TrainingError",
     "TrainingEvent",
     "TrainingStarted",
+    "accuracy",
     "evaluate",
     "fit",
     "save_trained",
+    "trained_metadata",
 ]
