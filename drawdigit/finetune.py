@@ -33,7 +33,7 @@ from torch.nn import functional as F
 
 from drawdigit.augment import AugmentConfig, augment_batch
 from drawdigit.mnist import MnistData
-from drawdigit.model import DigitNet, ModelConfig
+from drawdigit.model import DigitNet, ModelConfig, copy_state_dict, forward_for
 from drawdigit.store import Checkpoint
 from drawdigit.training import accuracy
 
@@ -239,8 +239,6 @@ def _run(
     if use_mnist:
         mnist_x = torch.from_numpy(mnist.train_images)  # type: ignore[union-attr]
         mnist_y = torch.from_numpy(mnist.train_labels.astype(np.int64))  # type: ignore[union-attr]
-
-    from drawdigit.training import copy_state_dict, forward_for
 
     # channels_last and the pool-before-ReLU forward: the same function, about 2x faster
     model = model.to(memory_format=torch.channels_last)
