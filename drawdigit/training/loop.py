@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from drawdigit.model import DigitNet, ModelConfig, copy_state_dict, forward_for
@@ -121,115 +120,221 @@ def fit(
 
     workers_for = Workers.for_run(config.threads, config.batch_size, device)
     with workers_for as workers, reuse_freed_memory():
-        clock = _Clock()
-        model = model.to(device=device, memory_format=torch.channels_last)
-        model.train()
-        params = list(model.parameters())
-        forward = forward_for(model, to_input(train.images[:2]))
-        batches = math.ceil(len(train) / config.batch_size)
-        total = batches * config.epochs
-        optimizer, scheduler = make_optimizer(config, model, total)
-        shuffle = torch.Generator().manual_seed(shuffle_seed)
-        augment_generator = torch.Generator(device=device).manual_seed(augment_seed)
-        quick_set = _quick_subset(test, config.quick_eval_size)
-        yield TrainingStarted(config, str(device), workers.threads, len(train), len(test), batches)
-
-        def evaluate_now(subset: Tensors, control: TrainControl | None = None) -> Any:
-            model.eval()
-            try:
-                return evaluate_tensors(forward, subset, EVAL_BATCH, workers, control)
-            finally:
-                model.train()
-
-        history: list[EpochEnd] = []
-        ema = torch.zeros((), dtype=torch.float64, device=device)
-        ema_weight = 0.0
-        next_quick = math.inf
-        if quick_set is not None and config.quick_eval_seconds > 0:
-            next_quick = config.quick_eval_seconds
-        step = 0
+        seeds = (shuffle_seed, augment_seed)
+        run = _Run(
+            config, model, model_config, (train, test), device, workers, control, seeds, augment
+        )
+        yield run.started()
+        evaluation = None
         for epoch in range(1, config.epochs + 1):
-            epoch_start = clock.now()
-            train_time = 0.0
-            loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-            correct = torch.zeros((), dtype=torch.int64, device=device)
-            seen = 0
-            order = torch.randperm(len(train), generator=shuffle).to(device)
-            for batch in range(1, batches + 1):
-                if not _proceed(control, clock):
-                    yield _done(model, model_config, config, clock, history, device, None)
-                    return
-                batch_start = clock.now()
-                index = order[(batch - 1) * config.batch_size : batch * config.batch_size]
-                x = to_input(train.images[index])
-                y = train.labels[index]
-                if augment is not None:
-                    x = augment(x, augment_generator, labels=y)
-                    x = x.contiguous(memory_format=torch.channels_last)
-                lr = optimizer.param_groups[0]["lr"]
-                limit = control.threads_limit if control is not None else None
-                batch_loss, batch_correct = train_step(
-                    forward, params, optimizer, x, y, workers, limit
-                )
-                if scheduler is not None:
-                    scheduler.step()
-                step += 1
-                n = int(y.shape[0])
-                seen += n
-                loss_sum += batch_loss
-                correct += batch_correct
-                ema.mul_(LOSS_SMOOTHING).add_(batch_loss / n, alpha=1.0 - LOSS_SMOOTHING)
-                ema_weight = ema_weight * LOSS_SMOOTHING + (1.0 - LOSS_SMOOTHING)
-                train_time += clock.now() - batch_start
+            finished = yield from run.train_epoch(epoch)
+            evaluation = run.test_pass() if finished else None
+            if evaluation is None:  # cancelled during the epoch or its test pass
+                break
+            yield run.epoch_end(epoch, evaluation)
+        yield run.done(evaluation)
 
-                quick = None
-                if clock.now() >= next_quick:
-                    assert quick_set is not None
-                    began = clock.now()
-                    quick = evaluate_now(quick_set).accuracy
-                    # Never more than ~5% of the time: slower machines estimate less often.
-                    cost = clock.now() - began
-                    next_quick = clock.now() + max(
-                        config.quick_eval_seconds, QUICK_EVAL_SHARE * cost
-                    )
-                if batch % config.progress_every == 0 or batch == batches or quick is not None:
-                    elapsed = clock.now()
-                    fraction = step / total
-                    yield BatchProgress(
-                        epoch=epoch,
-                        epochs=config.epochs,
-                        batch=batch,
-                        batches=batches,
-                        loss=float(ema.item()) / ema_weight,
-                        accuracy=int(correct.item()) / seen,
-                        images_per_second=seen / train_time if train_time > 0 else 0.0,
-                        elapsed=elapsed,
-                        eta=elapsed * (1.0 - fraction) / fraction,
-                        fraction=fraction,
-                        lr=float(lr),
-                        batch_loss=float(batch_loss.item()) / n,
-                        quick_test_accuracy=quick,
-                        quick_test_images=len(quick_set) if quick is not None else 0,
-                    )
 
-            evaluation = evaluate_now(test, control)
-            if evaluation is None:  # cancelled during the test pass
-                yield _done(model, model_config, config, clock, history, device, None)
-                return
-            end = EpochEnd(
-                epoch=epoch,
-                epochs=config.epochs,
-                train_loss=float(loss_sum.item()) / seen,
-                train_accuracy=int(correct.item()) / seen,
-                test_accuracy=evaluation.accuracy,
-                test_loss=evaluation.loss,
-                elapsed=clock.now(),
-                seconds=clock.now() - epoch_start,
-                images_per_second=seen / train_time if train_time > 0 else 0.0,
+class _Tally:
+    """One epoch's running figures; the sums stay device tensors (no sync per batch)."""
+
+    def __init__(self, device: torch.device, start: float) -> None:
+        self.start = start  # clock time the epoch began
+        self.seconds = 0.0  # of training steps (the test pass and estimates excluded)
+        self.loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        self.correct = torch.zeros((), dtype=torch.int64, device=device)
+        self.seen = 0
+
+    def images_per_second(self) -> float:
+        return self.seen / self.seconds if self.seconds > 0 else 0.0
+
+
+class _Run:
+    """What the loop's parts share for one ``fit``: the model and its step, the data, the
+    clock, and the figures progress events report. Built inside the shard workers' and
+    memory-reuse contexts, in the order the set-up always had (the clock first)."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        model: DigitNet,
+        model_config: ModelConfig,
+        data: tuple[Tensors, Tensors],
+        device: torch.device,
+        workers: Workers,
+        control: TrainControl | None,
+        seeds: tuple[int, int],
+        augment: Callable[..., torch.Tensor] | None,
+    ) -> None:
+        shuffle_seed, augment_seed = seeds
+        self.clock = _Clock()
+        self.config, self.model_config, self.device = config, model_config, device
+        self.train, self.test = data
+        self.workers, self.control, self.augment = workers, control, augment
+        self.model = model.to(device=device, memory_format=torch.channels_last)
+        self.model.train()
+        self.params = list(self.model.parameters())
+        self.forward = forward_for(self.model, to_input(self.train.images[:2]))
+        self.batches = math.ceil(len(self.train) / config.batch_size)
+        self.total = self.batches * config.epochs
+        self.optimizer, self.scheduler = make_optimizer(config, self.model, self.total)
+        self.shuffle = torch.Generator().manual_seed(shuffle_seed)
+        self.augment_generator = torch.Generator(device=device).manual_seed(augment_seed)
+        self.quick_set = _quick_subset(self.test, config.quick_eval_size)
+        self.quick_images = len(self.quick_set) if self.quick_set is not None else 0
+        self.next_quick = math.inf
+        if self.quick_set is not None and config.quick_eval_seconds > 0:
+            self.next_quick = config.quick_eval_seconds
+        self.history: list[EpochEnd] = []
+        self.step = 0
+        self.ema = torch.zeros((), dtype=torch.float64, device=device)
+        self.ema_weight = 0.0
+        self.tally = _Tally(device, 0.0)
+
+    def started(self) -> TrainingStarted:
+        return TrainingStarted(
+            self.config,
+            str(self.device),
+            self.workers.threads,
+            len(self.train),
+            len(self.test),
+            self.batches,
+        )
+
+    def train_epoch(self, epoch: int) -> Generator[BatchProgress, None, bool]:
+        """One pass over the shuffled training set, a step per batch, as pytorch/examples'
+        ``train()`` does; False when cancelled (checked before every batch)."""
+        self.tally = _Tally(self.device, self.clock.now())
+        order = torch.randperm(len(self.train), generator=self.shuffle).to(self.device)
+        for batch in range(1, self.batches + 1):
+            if not _proceed(self.control, self.clock):
+                return False
+            began = self.clock.now()
+            x, y = self._batch(order, batch)
+            lr = self.optimizer.param_groups[0]["lr"]
+            limit = self.control.threads_limit if self.control is not None else None
+            loss, correct = train_step(
+                self.forward, self.params, self.optimizer, x, y, self.workers, limit
             )
-            history.append(end)
-            yield end
-        yield _done(model, model_config, config, clock, history, device, evaluation)
+            if self.scheduler is not None:
+                self.scheduler.step()
+            n = int(y.shape[0])
+            self._count(loss, correct, n, began)
+            quick = self._quick_estimate()
+            due = batch % self.config.progress_every == 0 or batch == self.batches
+            if due or quick is not None:
+                yield self._progress(epoch, batch, lr, loss, n, quick)
+        return True
+
+    def _batch(self, order: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``batch``-th slice of this epoch's order, as float inputs (augmented if asked)."""
+        size = self.config.batch_size
+        index = order[(batch - 1) * size : batch * size]
+        x = to_input(self.train.images[index])
+        y = self.train.labels[index]
+        if self.augment is not None:
+            x = self.augment(x, self.augment_generator, labels=y)
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y
+
+    def _count(self, loss: torch.Tensor, correct: torch.Tensor, n: int, began: float) -> None:
+        """Add a step's summed loss and correct count to the epoch's and the smoothed loss."""
+        self.step += 1
+        tally = self.tally
+        tally.seen += n
+        tally.loss_sum += loss
+        tally.correct += correct
+        self.ema.mul_(LOSS_SMOOTHING).add_(loss / n, alpha=1.0 - LOSS_SMOOTHING)
+        self.ema_weight = self.ema_weight * LOSS_SMOOTHING + (1.0 - LOSS_SMOOTHING)
+        tally.seconds += self.clock.now() - began
+
+    def _quick_estimate(self) -> float | None:
+        """Test accuracy on the quick subset when one is due, else None."""
+        if self.clock.now() < self.next_quick:
+            return None
+        assert self.quick_set is not None
+        began = self.clock.now()
+        result = self._evaluate(self.quick_set)
+        assert result is not None  # no control given: it cannot be cancelled
+        quick = result.accuracy
+        # Never more than ~5% of the time: slower machines estimate less often.
+        cost = self.clock.now() - began
+        self.next_quick = self.clock.now() + max(
+            self.config.quick_eval_seconds, QUICK_EVAL_SHARE * cost
+        )
+        return quick
+
+    def _progress(
+        self,
+        epoch: int,
+        batch: int,
+        lr: float,
+        batch_loss: torch.Tensor,
+        n: int,
+        quick: float | None,
+    ) -> BatchProgress:
+        elapsed = self.clock.now()
+        fraction = self.step / self.total
+        tally = self.tally
+        return BatchProgress(
+            epoch=epoch,
+            epochs=self.config.epochs,
+            batch=batch,
+            batches=self.batches,
+            loss=float(self.ema.item()) / self.ema_weight,
+            accuracy=int(tally.correct.item()) / tally.seen,
+            images_per_second=tally.images_per_second(),
+            elapsed=elapsed,
+            eta=elapsed * (1.0 - fraction) / fraction,
+            fraction=fraction,
+            lr=float(lr),
+            batch_loss=float(batch_loss.item()) / n,
+            quick_test_accuracy=quick,
+            quick_test_images=self.quick_images if quick is not None else 0,
+        )
+
+    def _evaluate(self, subset: Tensors, control: TrainControl | None = None) -> EvalResult | None:
+        self.model.eval()
+        try:
+            return evaluate_tensors(self.forward, subset, EVAL_BATCH, self.workers, control)
+        finally:
+            self.model.train()
+
+    def test_pass(self) -> EvalResult | None:
+        """The whole test set after an epoch; None if cancelled in between."""
+        return self._evaluate(self.test, self.control)
+
+    def epoch_end(self, epoch: int, evaluation: EvalResult) -> EpochEnd:
+        tally = self.tally
+        end = EpochEnd(
+            epoch=epoch,
+            epochs=self.config.epochs,
+            train_loss=float(tally.loss_sum.item()) / tally.seen,
+            train_accuracy=int(tally.correct.item()) / tally.seen,
+            test_accuracy=evaluation.accuracy,
+            test_loss=evaluation.loss,
+            elapsed=self.clock.now(),
+            seconds=self.clock.now() - tally.start,
+            images_per_second=tally.images_per_second(),
+        )
+        self.history.append(end)
+        return end
+
+    def done(self, evaluation: EvalResult | None) -> TrainingDone:
+        """The end of the run: finished with ``evaluation``, or cancelled (None)."""
+        return TrainingDone(
+            state_dict=copy_state_dict(self.model),
+            model_config=self.model_config,
+            test_accuracy=evaluation.accuracy if evaluation is not None else None,
+            test_loss=evaluation.loss if evaluation is not None else None,
+            seconds=self.clock.now(),
+            config=self.config,
+            cancelled=evaluation is None,
+            epochs_completed=len(self.history),
+            device=str(self.device),
+            evaluation=evaluation,
+            history=tuple(self.history),
+        )
 
 
 def _shard_step(
@@ -283,27 +388,3 @@ def _quick_subset(test: Tensors, size: int) -> Tensors | None:
     index = np.linspace(0, len(test) - 1, num=min(size, len(test))).round().astype(np.int64)
     index_t = torch.from_numpy(np.unique(index)).to(test.labels.device)
     return Tensors(test.images[index_t], test.labels[index_t])
-
-
-def _done(
-    model: nn.Module,
-    model_config: ModelConfig,
-    config: TrainConfig,
-    clock: _Clock,
-    history: list[EpochEnd],
-    device: torch.device,
-    evaluation: EvalResult | None,
-) -> TrainingDone:
-    return TrainingDone(
-        state_dict=copy_state_dict(model),
-        model_config=model_config,
-        test_accuracy=evaluation.accuracy if evaluation is not None else None,
-        test_loss=evaluation.loss if evaluation is not None else None,
-        seconds=clock.now(),
-        config=config,
-        cancelled=evaluation is None,
-        epochs_completed=len(history),
-        device=str(device),
-        evaluation=evaluation,
-        history=tuple(history),
-    )
