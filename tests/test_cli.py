@@ -119,9 +119,21 @@ def test_train_saves_a_model_that_becomes_active(
     args = ["train", "--preset", "fast", "--epochs", "1", "--limit", "4000", "--json"]
     args += ["--data-dir", str(mnist_dir), "--out", str(out), "--activate", "--from-scratch"]
     assert main(args) == 0
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    stdout, err = capsys.readouterr()
+    report = json.loads(stdout.strip().splitlines()[-1])
+    assert set(report) == {
+        "test_accuracy",
+        "seconds",
+        "training_seconds",
+        "out",
+        "sha256",
+        "config",
+    }
     assert 0.8 < report["test_accuracy"] <= 1.0  # 4,000 images, one epoch: far above chance
-    assert report["seconds"] > 0
+    assert report["seconds"] > report["training_seconds"] > 0
+    assert report["out"] == str(out) and report["config"]["epochs"] == 1
+    assert f"test accuracy {report['test_accuracy'] * 100:.2f}%" in err
+    assert "now the model in use" in err
     assert load_checkpoint(out).metadata["test_accuracy"] == pytest.approx(report["test_accuracy"])
     assert load_checkpoint(active_model_path()).metadata["test_accuracy"] == pytest.approx(
         report["test_accuracy"]
@@ -141,9 +153,22 @@ def test_train_with_my_samples_measures_the_kept_aside_ones(
     for digit, drawing in sideways_writer(4, 7):
         add_sample(digit, drawing=drawing)
     assert main(args) == 0
-    out, _ = capsys.readouterr()
+    out, err = capsys.readouterr()
     report = json.loads(out.strip().splitlines()[-1])
+    assert set(report) == {
+        "personal_samples",
+        "personal_heldout",
+        "personal_heldout_before",
+        "personal_heldout_after",
+        "test_accuracy",
+        "seconds",
+        "training_seconds",
+        "out",
+        "sha256",
+        "config",
+    }
     assert (report["personal_samples"], report["personal_heldout"]) == (30, 10)
+    assert "your samples: trained on 30; the 10 kept aside:" in err
     assert report["config"]["from_scratch"] is False  # from the model in use
     assert report["config"]["epochs"] == 1 and report["config"]["augment"] is True
     before, after = report["personal_heldout_before"], report["personal_heldout_after"]

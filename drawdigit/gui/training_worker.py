@@ -26,17 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-if TYPE_CHECKING:  # numpy/torch are imported in the worker thread, when a run starts
-    import numpy as np
+from drawdigit.runs import (
+    RunCancelled,
+    RunReport,
+    TrainingJob,
+    describe_error,
+    prepare_run,
+    report_run,
+)
 
-    from drawdigit.finetune import MixedReport
-    from drawdigit.mnist import MnistData
+if TYPE_CHECKING:  # torch is imported in the worker thread, when a run starts
     from drawdigit.training import TrainConfig, TrainControl, TrainingDone
-
-# How many of the most confident mistakes the result gallery shows.
-GALLERY_SIZE = 60
-# Test images evaluated per step at the end; cancel is checked between steps.
-EVAL_CHUNK = 1000
 
 
 def training_threads(cores: int | None = None) -> int:
@@ -61,47 +61,9 @@ def drawing_threads(cores: int | None = None) -> int:
     return max(1, training_threads(cores) - 1)
 
 
-# --------------------------------------------------------------------------- values
-
-
-@dataclass(frozen=True)
-class TrainingJob:
-    """Everything a run needs, fixed when Start is pressed (plain values only)."""
-
-    config: TrainConfig
-    data_dir: Path | None = None  # where the four MNIST files are...
-    data: MnistData | None = None  # ...or the data itself, already in memory
-    train_limit: int | None = None  # use only the first N training images (tests)
-    test_limit: int | None = None  # and the first N test images
-    compare_current: bool = True  # also evaluate the model in use, for the comparison
-    gallery_size: int = GALLERY_SIZE
-    with_my_samples: bool = False  # mix the personal samples in (finetune.mix_with_mnist)
-
-
-@dataclass(frozen=True)
-class TrainingOutcome:
-    """A finished run, ready to show and to save: copies, nothing shared with the thread."""
-
-    done: TrainingDone  # has the copied CPU state_dict, config and test accuracy
-    test_accuracy: float
-    test_count: int
-    confusion: np.ndarray  # (10, 10) int64, rows: true digit, columns: guess
-    per_class: np.ndarray  # (10,) accuracy per true digit
-    mistakes: np.ndarray  # (k, 28, 28) uint8, the most confident wrong guesses first
-    mistake_labels: np.ndarray  # (k,) true digits
-    mistake_guesses: np.ndarray  # (k,) guesses
-    mistake_confidences: np.ndarray  # (k,) probability given to the guess
-    current_accuracy: float | None  # the model in use on the same test images
-    current_description: str  # e.g. "bundled model, MNIST test accuracy 99.10%"
-    personal: MixedReport | None = None  # runs with the personal samples mixed in
-
-
-class NoStartingModel(Exception):
-    """“Start from the model in use” was chosen, but no model could be loaded."""
-
-
-class _Cancelled(Exception):
-    """Cancel arrived outside fit() (while loading or evaluating)."""
+# The run itself (data, samples, starting model, report) is ``drawdigit.runs``'s; the dialog
+# imports the job and result types from here (the result under its old name).
+TrainingOutcome = RunReport
 
 
 # --------------------------------------------------------------------------- training
@@ -135,7 +97,7 @@ class TrainingWorker(QObject):
     def run(self) -> None:
         try:
             self._run()
-        except _Cancelled:
+        except RunCancelled:
             self.cancelled.emit()
         except BaseException as exc:  # noqa: BLE001 - every failure ends the run with a message
             self.errored.emit(describe_error(exc))
@@ -144,44 +106,15 @@ class TrainingWorker(QObject):
 
     def _check_cancel(self) -> None:
         if self.control.cancelled:
-            raise _Cancelled
+            raise RunCancelled
 
     def _run(self) -> None:
-        from drawdigit.training import (
-            BatchProgress,
-            EpochEnd,
-            TrainingDone,
-            TrainingStarted,
-            fit,
-        )
+        from drawdigit.training import BatchProgress, EpochEnd, TrainingDone, TrainingStarted
 
-        job = self.job
-        self.stage.emit("Loading MNIST…")
-        data = job.data if job.data is not None else _load_data(job.data_dir)
-        data = _limit(data, job.train_limit, job.test_limit)
-        self._check_cancel()
-        mix, sample_warnings = None, []
-        if job.with_my_samples:
-            from drawdigit.finetune import load_my_samples, mix_with_mnist
-
-            self.stage.emit("Reading your samples…")
-            images, labels, sample_warnings = load_my_samples()
-            mix = mix_with_mnist(data, images, labels, seed=job.config.seed)
-            data = mix.data
-            self._check_cancel()
-        current, description = _current_model()
-        initial = None
-        if not job.config.from_scratch:
-            if current is None:
-                raise NoStartingModel(
-                    f"There is no model to start from ({description}). Choose “Scratch "
-                    "(random weights)” under Start from."
-                )
-            initial = current
-        self._check_cancel()
-        self.stage.emit("Preparing…")
+        stage, check = self.stage.emit, self._check_cancel
+        prepared = prepare_run(self.job, stage=stage, check_cancel=check)
         done: TrainingDone | None = None
-        for event in fit(job.config, data, initial=initial, control=self.control):
+        for event in prepared.fit(control=self.control):
             if isinstance(event, BatchProgress):
                 self.batchProgress.emit(event)
             elif isinstance(event, EpochEnd):
@@ -191,131 +124,7 @@ class TrainingWorker(QObject):
                 self.stage.emit("Training…")
             elif isinstance(event, TrainingDone):
                 done = event
-        if done is None or done.cancelled or done.evaluation is None or self.control.cancelled:
-            raise _Cancelled
-        current_accuracy = None
-        if job.compare_current and current is not None:
-            self.stage.emit("Measuring the model in use on the same test images…")
-            current_accuracy = _accuracy(current.build_model(), data, self._check_cancel)
-        outcome = _outcome(done, data, current_accuracy, description, job.gallery_size)
-        if mix is not None:
-            from drawdigit.finetune import mixed_report
-
-            report = mixed_report(mix, current, done.state_dict, done.model_config, sample_warnings)
-            outcome = replace(outcome, personal=report)
-        self.resultReady.emit(outcome)
-
-
-def describe_error(exc: BaseException) -> str:
-    """One clear sentence for the dialog, whatever went wrong in the worker."""
-    from drawdigit.finetune import FinetuneError
-    from drawdigit.mnist import MnistError
-    from drawdigit.store import ModelFileError
-    from drawdigit.training import TrainingError
-
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, NoStartingModel):
-        return text
-    if isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text:
-        return (
-            "Out of memory: training stopped. Try a smaller batch size, close other programs, "
-            "or train on the CPU."
-        )
-    if isinstance(exc, MnistError):
-        return f"The MNIST data could not be used: {text}"
-    if isinstance(exc, FinetuneError):
-        return f"Your samples could not be used: {text}. Add some with Correct in the main window."
-    if isinstance(exc, TrainingError):
-        return f"Training could not start: {text}"
-    if isinstance(exc, ModelFileError):
-        return f"The model in use could not be read: {text}"
-    if isinstance(exc, OSError):
-        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-        return f"A file error stopped training: {exc.strerror or text}{where}"
-    return f"Training failed: {text} ({type(exc).__name__})"
-
-
-def _load_data(data_dir: Path | None) -> MnistData:
-    from drawdigit.mnist import MnistError, load_mnist
-
-    if data_dir is None:
-        raise MnistError("no MNIST folder was chosen")
-    return load_mnist(data_dir)
-
-
-def _limit(data: MnistData, train: int | None, test: int | None) -> MnistData:
-    """The first ``train``/``test`` images (copies, so the full arrays can be freed)."""
-    from drawdigit.mnist import MnistData
-
-    if train is None and test is None:
-        return data
-    return MnistData(
-        train_images=data.train_images[:train].copy(),
-        train_labels=data.train_labels[:train].copy(),
-        test_images=data.test_images[:test].copy(),
-        test_labels=data.test_labels[:test].copy(),
-    )
-
-
-def _current_model() -> tuple[Any, str]:
-    """The checkpoint in use (what the main window and the CLI answer with), or why not."""
-    from drawdigit.inference import load_predictor
-    from drawdigit.store import load_checkpoint
-
-    try:
-        predictor, _warnings = load_predictor()
-        checkpoint = load_checkpoint(predictor.source.path)
-    except Exception as exc:  # noqa: BLE001 - no usable model: say so, train from scratch only
-        return None, f"no usable model ({exc})"
-    return checkpoint, predictor.source.describe()
-
-
-def _accuracy(model: Any, data: MnistData, check_cancel: Any) -> float:
-    """Test accuracy of ``model``, a chunk at a time so that a cancel is never kept waiting."""
-    import torch
-
-    model.eval()
-    correct = 0
-    with torch.inference_mode():
-        for start in range(0, len(data.test_labels), EVAL_CHUNK):
-            check_cancel()
-            chunk = data.test_images[start : start + EVAL_CHUNK]
-            x = torch.from_numpy(chunk).to(torch.float32).div_(255.0).unsqueeze(1)
-            guesses = model(x).argmax(1).numpy()
-            correct += int((guesses == data.test_labels[start : start + EVAL_CHUNK]).sum())
-    return correct / len(data.test_labels) if len(data.test_labels) else 0.0
-
-
-def _outcome(
-    done: TrainingDone,
-    data: MnistData,
-    current_accuracy: float | None,
-    description: str,
-    gallery_size: int,
-) -> TrainingOutcome:
-    """The result to show, from the run's final evaluation (done.evaluation) and the data."""
-    import numpy as np
-
-    evaluation = done.evaluation
-    assert evaluation is not None
-    labels = np.asarray(data.test_labels, dtype=np.int64)
-    guesses = np.asarray(evaluation.predictions, dtype=np.int64)
-    confidences = np.asarray(evaluation.confidences, dtype=np.float64)
-    wrong = np.flatnonzero(guesses != labels)
-    order = wrong[np.argsort(-confidences[wrong], kind="stable")][:gallery_size]
-    return TrainingOutcome(
-        done=done,
-        test_accuracy=float(evaluation.accuracy),
-        test_count=len(labels),
-        confusion=np.array(evaluation.confusion, dtype=np.int64),
-        per_class=np.array(evaluation.per_class, dtype=np.float64),
-        mistakes=np.array(data.test_images[order], dtype=np.uint8),
-        mistake_labels=labels[order].copy(),
-        mistake_guesses=guesses[order].copy(),
-        mistake_confidences=confidences[order].copy(),
-        current_accuracy=current_accuracy,
-        current_description=description,
-    )
+        self.resultReady.emit(report_run(prepared, done, stage=stage, check_cancel=check))
 
 
 # --------------------------------------------------------------------------- warm-up
