@@ -9,6 +9,7 @@ is decided in one place, ``update_enabled``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QIcon, QKeySequence, QUndoStack
@@ -67,14 +68,7 @@ class WindowActions:
         theme = QIcon.ThemeIcon
         document, canvas = window.document, window.canvas
 
-        def act(
-            text: str,
-            slot: Callable[..., object],
-            shortcuts: Sequence[Shortcut] = (),
-            tip: str = "",
-            icon: QIcon | None = None,
-        ) -> QAction:
-            return make_action(window, text, slot, shortcuts, tip, icon)
+        act = partial(make_action, window)  # every action belongs to the window
 
         # File
         self.open = act(
