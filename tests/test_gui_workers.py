@@ -165,9 +165,11 @@ def test_start_twice_runs_once(qtbot):
 def test_stop_all_workers_stops_every_running_thread(qtbot):
     events = [threading.Event() for _ in range(3)]
     workers = [GeneratorWorker(endless, closed) for closed in events]
+    records = [Recorder(worker) for worker in workers]
     for worker in workers:
         worker.start()
-    qtbot.waitUntil(lambda: all(w._thread.isRunning() for w in workers), timeout=TIMEOUT_MS)
+    # each generator is under way (one that never ran has no finally block to run)
+    qtbot.waitUntil(lambda: all(r.values("yielded") for r in records), timeout=TIMEOUT_MS)
     stop_all_workers()
     assert all(w._thread.isFinished() for w in workers)
     assert all(closed.is_set() for closed in events)
