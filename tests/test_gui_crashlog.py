@@ -135,8 +135,8 @@ def test_uninstall_puts_the_previous_hooks_back(qtbot):
 
 
 def test_the_app_installs_the_crash_log(tmp_path: Path):
-    """``run_gui`` (what ``drawdigit`` runs): a bug in a slot lands in the log, the event loop
-    goes on to quit normally."""
+    """``run_gui`` (what ``drawdigit`` runs): a bug in a slot lands in the log and the box;
+    the event loop goes on, and quitting with the box still open exits cleanly."""
     import os
     import subprocess
     import sys
@@ -147,8 +147,13 @@ def test_the_app_installs_the_crash_log(tmp_path: Path):
         "app = create_application()\n"
         "def boom():\n"
         "    raise RuntimeError('a bug while the app runs')\n"
+        "def quit_with_the_box_open():\n"
+        "    boxes = [w for w in app.topLevelWidgets() if w.isVisible() and 'log' in\n"
+        "             getattr(w, 'informativeText', str)()]\n"
+        "    print('boxes open:', len(boxes), flush=True)\n"
+        "    app.quit()\n"
         "QTimer.singleShot(0, boom)\n"
-        "QTimer.singleShot(400, app.quit)\n"
+        "QTimer.singleShot(1000, quit_with_the_box_open)\n"
         "raise SystemExit(run_gui())\n"
     )
     env = dict(os.environ, DRAWDIGIT_DATA_DIR=str(tmp_path / "data"), QT_QPA_PLATFORM="offscreen")
@@ -157,5 +162,6 @@ def test_the_app_installs_the_crash_log(tmp_path: Path):
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
+    assert "boxes open: 1" in result.stdout
     log = (tmp_path / "data" / "logs" / LOG_NAME).read_text(encoding="utf-8")
     assert "RuntimeError: a bug while the app runs" in log and "in boom" in log

@@ -25,6 +25,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from types import TracebackType
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
@@ -94,7 +95,10 @@ class CrashLog(QObject):
 
     def box(self) -> QMessageBox | None:
         """The box on screen about the last error, if one is open."""
-        return self._box
+        box = self._box
+        if box is None or not shiboken6.isValid(box) or not box.isVisible():
+            return None  # closed (and, being WA_DeleteOnClose, perhaps deleted)
+        return box
 
     # ------------------------------------------------------------------ the hooks
 
@@ -152,9 +156,10 @@ class CrashLog(QObject):
 
     @Slot(str, str)
     def _show_box(self, summary: str, details: str) -> None:
-        if self._box is not None:
+        shown = self.box()
+        if shown is not None:
             self._unshown += 1  # one box at a time; the log has them all
-            self._box.setInformativeText(self._where_text())
+            shown.setInformativeText(self._where_text())
             return
         from PySide6.QtWidgets import QApplication
 
@@ -171,7 +176,8 @@ class CrashLog(QObject):
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setWindowModality(Qt.WindowModality.NonModal)
-        box.finished.connect(self._box_closed)
+        # No slot on the box's own signals: PySide6 6.11 crashes at exit when a dialog
+        # with a connected ``finished`` is still open as the app quits. ``box()`` asks Qt.
         self._box = box
         self._unshown = 0
         box.setInformativeText(self._where_text())
@@ -183,12 +189,9 @@ class CrashLog(QObject):
         else:
             where = f"The details are in the log file:\n{self.path}"
         if self._unshown:
-            where += f"\n\n{self._unshown} more error(s) since this one, also in the log."
+            more = "1 more error" if self._unshown == 1 else f"{self._unshown} more errors"
+            where += f"\n\n{more} since this one, also in the log."
         return where
-
-    @Slot()
-    def _box_closed(self) -> None:
-        self._box = None
 
 
 def install_crash_log(parent: QObject | None = None) -> CrashLog:
