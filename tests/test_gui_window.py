@@ -500,3 +500,41 @@ def test_pointer_events_reach_the_canvas_at_any_position(window):
     QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, corner)
     (stroke,) = canvas.drawing().strokes
     assert len(stroke) == 1 and stroke[0][0] < 3 and stroke[0][1] < 3
+
+
+def test_only_one_local_file_can_be_dropped(window, tmp_path):
+    """Several files, or a web address, are refused at drag-enter: nothing opens."""
+    paths = [tmp_path / "a.json", tmp_path / "b.json"]
+    for path in paths:
+        save_drawing(path, Drawing(280.0, 280.0, [[(140.0, 40.0), (140.0, 240.0)]]))
+    for urls in (
+        [QUrl.fromLocalFile(str(path)) for path in paths],
+        [QUrl("https://example.com/seven.json")],
+    ):
+        mime = QMimeData()
+        mime.setUrls(urls)
+        enter = QDragEnterEvent(
+            QPoint(200, 200),
+            Qt.DropAction.CopyAction,
+            mime,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
+        QApplication.sendEvent(window, enter)
+        assert not enter.isAccepted()
+    assert window.canvas.is_empty() and window.document.path() is None
+
+
+def test_modified_follows_the_undo_stack(window, tmp_path):
+    """The title's modified mark: set by a stroke, cleared by Save, and by undoing back to
+    the saved drawing."""
+    draw(window, *ONE)
+    assert window.isWindowModified() and window.windowTitle().startswith("Untitled")
+    path = tmp_path / "one.json"
+    assert window.document.save_to(path)
+    assert not window.isWindowModified() and window.document.path() == path
+    draw(window, *SEVEN)
+    assert window.isWindowModified() and window.document.is_modified()
+    window.commands.undo.trigger()
+    assert not window.isWindowModified()
+    assert window.windowTitle() == "one.json[*] — drawdigit"
