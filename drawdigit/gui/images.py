@@ -2,14 +2,16 @@
 
 The 28x28 network input (float in [0, 1]), an opened image's pixels (float or uint8) and the
 samples' thumbnails all go through ``gray_to_qimage``, so what the panel shows, what a
-thumbnail shows and what "Export Model Input" writes are the same bytes.
+thumbnail shows and what "Export Model Input" writes are the same bytes. ``gray_icon`` is
+the thumbnail: whole pixels enlarged (no smoothing), as the panel shows the input.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtGui import QImage
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QIcon, QImage, QPixmap
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,3 +33,11 @@ def gray_to_qimage(pixels: np.ndarray) -> QImage:
     a = np.ascontiguousarray(a)
     height, width = a.shape
     return QImage(a.tobytes(), width, height, width, QImage.Format.Format_Grayscale8).copy()
+
+
+def gray_icon(pixels: np.ndarray, side: int) -> QIcon:
+    """A grayscale array as an icon ``side`` px on its longer side, pixels kept crisp."""
+    pixmap = QPixmap.fromImage(gray_to_qimage(pixels)).scaled(
+        side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
+    )
+    return QIcon(pixmap)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from drawdigit.gui.images import gray_to_qimage
+from drawdigit.gui.images import gray_icon
 from drawdigit.samples import (
     Sample,
     SampleError,
@@ -48,12 +48,7 @@ ZIP_FILTER = "Sample archives (*.zip);;All files (*)"
 
 def _thumbnail(sample: Sample) -> QIcon:
     image = sample.input28()
-    if image is None:
-        return QIcon()
-    pixmap = QPixmap.fromImage(gray_to_qimage(image)).scaled(
-        THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
-    )
-    return QIcon(pixmap)
+    return QIcon() if image is None else gray_icon(image, THUMB)
 
 
 class SamplesDialog(QDialog):
