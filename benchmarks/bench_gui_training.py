@@ -194,7 +194,7 @@ def in_app_run(
     from drawdigit.gui.training_dialog import TrainingDialog
 
     window.open_training_dialog()
-    dialog: TrainingDialog = window._training_dialog
+    dialog: TrainingDialog = window.findChild(TrainingDialog)
     dialog.set_data_dir(data_dir)
     dialog.train_limit, dialog.test_limit = train_limit, 1000
     dialog.threads, dialog.drawing_threads = threads, fewer
@@ -260,7 +260,7 @@ def time_to_97(app, window, data_dir: Path, threads: int, preset: str) -> float:
     from drawdigit.training import PRESETS
 
     window.open_training_dialog()
-    dialog: TrainingDialog = window._training_dialog
+    dialog: TrainingDialog = window.findChild(TrainingDialog)
     dialog.set_data_dir(data_dir)
     dialog.train_limit = dialog.test_limit = None
     dialog.threads = threads

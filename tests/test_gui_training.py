@@ -286,7 +286,7 @@ def window_with_training_dialog(qtbot, mnist_dir: Path, monkeypatch):
     qtbot.addWidget(window)
     window.show()
     window.open_training_dialog()
-    return window, window._training_dialog
+    return window, window.findChild(TrainingDialog)
 
 
 def test_closing_the_main_window_mid_run_exits_cleanly(qtbot, mnist_dir, monkeypatch):
@@ -314,7 +314,7 @@ def test_use_this_model_reloads_the_main_windows_model(qtbot, mnist_dir, monkeyp
     qtbot.waitUntil(lambda: window.model_ready(), timeout=60_000)
     assert window.model_source().kind == "bundled"
     window.open_training_dialog()
-    dialog = window._training_dialog
+    dialog = window.findChild(TrainingDialog)
     dialog.train_limit, dialog.test_limit = TRAIN_LIMIT, TEST_LIMIT
     start(qtbot, dialog)
     wait_end(qtbot, dialog)

@@ -37,7 +37,7 @@ class Recorder:
     def _add(self, name: str, value: object) -> None:
         # finished means the thread is over: record whether it really is
         if name == "finished":
-            value = self.worker._thread.isFinished()
+            value = self.worker.wait(0)
         self.events.append((name, value, threading.current_thread()))
 
     def names(self) -> list[str]:
@@ -146,7 +146,7 @@ def test_stop_waits_and_delivers_everything_with_finished_last(qtbot):
     worker.start()
     qtbot.waitUntil(lambda: bool(record.values("yielded")), timeout=TIMEOUT_MS)
     worker.stop()  # no event loop turn in between
-    assert worker._thread.isFinished()
+    assert worker.wait(0)
     assert record.names()[-2:] == ["aborted", "finished"]
     assert closed.is_set()
     assert worker not in live_workers()
@@ -171,7 +171,7 @@ def test_stop_all_workers_stops_every_running_thread(qtbot):
     # each generator is under way (one that never ran has no finally block to run)
     qtbot.waitUntil(lambda: all(r.values("yielded") for r in records), timeout=TIMEOUT_MS)
     stop_all_workers()
-    assert all(w._thread.isFinished() for w in workers)
+    assert all(w.wait(0) for w in workers)
     assert all(closed.is_set() for closed in events)
     assert not any(w in live_workers() for w in workers)
 
@@ -188,16 +188,12 @@ EXIT_SCRIPT = textwrap.dedent(
             yield 1
 
     app = QCoreApplication([])
-    # started and forgotten: nobody holds a worker but the module's set
-    threads = []
-    for _ in range(2):
-        worker = GeneratorWorker(endless, name="forgotten")
+    workers = [GeneratorWorker(endless, name="endless") for _ in range(2)]
+    for worker in workers:
         worker.start()
-        threads.append(worker._thread)
-    del worker
     QTimer.singleShot(300, app.quit)
-    app.exec()
-    running = sum(not t.isFinished() for t in threads)
+    app.exec()  # returns after aboutToQuit was emitted
+    running = sum(not w.wait(0) for w in workers)
     print("live", len(live_workers()), "running", running)
     """
 )
@@ -237,3 +233,18 @@ def test_quit_uses_the_works_own_control(qtbot):
         worker.quit()
     assert control.cancelled
     assert record.names() == ["started", "yielded", "aborted", "finished"]
+
+
+def test_stop_does_nothing_for_a_worker_not_running(qtbot):
+    idle = GeneratorWorker(counting, 1, [])
+    idle.stop()  # never started: no thread to wait for, no signal
+    assert not idle.is_running() and idle not in live_workers()
+
+    done = GeneratorWorker(counting, 1, [])
+    record = Recorder(done)
+    with qtbot.waitSignal(done.finished, timeout=TIMEOUT_MS):
+        done.start()
+    done.stop()
+    done.stop()
+    assert record.names().count("finished") == 1
+    assert not done.control.cancelled  # a finished worker is not asked to stop

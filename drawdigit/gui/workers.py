@@ -211,8 +211,13 @@ class GeneratorWorker(QObject):
         """``quit()``, wait for the thread, then deliver what it emitted, ``finished`` last.
 
         Called from the thread that made the worker (closing a window, quitting the app):
-        when it returns the thread has ended and every signal has been delivered.
+        when it returns the thread has ended and every signal has been delivered. Does
+        nothing for a worker never started or already finished (then, at exit, its Qt
+        object may already be gone).
         """
+        if not self.is_running():
+            _LIVE.discard(self)
+            return
         self.quit()
         self._thread.wait()
         if QThread.currentThread() is self.thread():

@@ -8,6 +8,8 @@ is long however fast training goes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
@@ -104,12 +106,12 @@ class ProgressView(QWidget):
             QTimer.singleShot(0, self._final_refresh)
 
     @Slot(object)
-    def _on_outcome(self, outcome: object) -> None:
+    def _on_outcome(self, outcome: Any) -> None:
         if outcome is not None:
             self.progress_bar.setValue(1000)
 
     @Slot(object)
-    def _on_batch(self, event: object) -> None:
+    def _on_batch(self, event: Any) -> None:
         x = (event.epoch - 1) + event.batch / max(1, event.batches)
         self.charts.add_batch(x, float(event.loss), float(event.accuracy))
         estimate = estimate_of(event)
@@ -117,7 +119,7 @@ class ProgressView(QWidget):
             self.charts.add_estimate(x, estimate)
 
     @Slot(object)
-    def _on_epoch(self, event: object) -> None:
+    def _on_epoch(self, event: Any) -> None:
         self.charts.add_epoch(
             float(event.epoch),
             float(event.train_loss),
