@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -27,12 +27,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from drawdigit.gui.images import gray_icon
 from drawdigit.gui.training.data_view import button
 from drawdigit.gui.training.state import RunState, fmt_pct
 
 if TYPE_CHECKING:
     from drawdigit.finetune import MixedReport
     from drawdigit.gui.training_worker import TrainingOutcome
+
+GALLERY_ICON = 56  # px: each 28x28 mistake at twice its size, whole pixels
 
 
 class ResultView(QWidget):
@@ -66,7 +69,7 @@ class ResultView(QWidget):
         gallery_box.addWidget(self.gallery_title)
         self.gallery = QListWidget()
         self.gallery.setViewMode(QListView.ViewMode.IconMode)
-        self.gallery.setIconSize(QSize(56, 56))
+        self.gallery.setIconSize(QSize(GALLERY_ICON, GALLERY_ICON))
         self.gallery.setGridSize(QSize(70, 88))
         self.gallery.setResizeMode(QListView.ResizeMode.Adjust)
         self.gallery.setMovement(QListView.Movement.Static)
@@ -181,7 +184,7 @@ class ResultView(QWidget):
             outcome.mistake_confidences,
             strict=True,
         ):
-            item = QListWidgetItem(_digit_icon(image), f"{int(true)} → {int(guess)}")
+            item = QListWidgetItem(gray_icon(image, GALLERY_ICON), f"{int(true)} → {int(guess)}")
             item.setToolTip(
                 f"true digit {int(true)}, the model said {int(guess)} "
                 f"({float(confidence) * 100:.0f} % sure)"
@@ -296,15 +299,3 @@ def _personal_lines(personal: MixedReport | None) -> list[str]:
         count = len(personal.warnings)
         lines.append(f"{count} damaged or empty sample file{'s' if count > 1 else ''} left out.")
     return lines
-
-
-def _digit_icon(image: Any) -> QIcon:
-    """A 28x28 uint8 image (ink bright, as the network sees it) as a crisp 56x56 icon."""
-    import numpy as np
-
-    pixels = np.ascontiguousarray(image, dtype=np.uint8)
-    qimage = QImage(pixels.data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
-    pixmap = QPixmap.fromImage(qimage).scaled(
-        56, 56, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation
-    )
-    return QIcon(pixmap)
