@@ -17,13 +17,11 @@ user of a windowed app never sees, and nothing on screen says anything went wron
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 import traceback
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from types import TracebackType
+from typing import TYPE_CHECKING
 
 import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal, Slot
@@ -33,9 +31,9 @@ LOG_NAME = "drawdigit.log"
 MAX_BYTES = 512 * 1024
 BACKUPS = 2
 
-_logger = logging.getLogger("drawdigit.crash")
-_logger.propagate = False  # only to our file (and stderr through the previous hook)
-_logger.setLevel(logging.ERROR)
+if TYPE_CHECKING:
+    import logging
+    from types import TracebackType
 
 
 def log_dir() -> Path:
@@ -61,7 +59,7 @@ class CrashLog(QObject):
         self.path = path if path is not None else log_dir() / LOG_NAME
         self._max_bytes = max_bytes
         self._backups = backups
-        self._handler: RotatingFileHandler | None = None
+        self._handler: logging.Handler | None = None
         self._log_error = ""  # why the log could not be written, if it could not
         self._previous_hook = sys.excepthook
         self._previous_thread_hook = threading.excepthook
@@ -89,7 +87,7 @@ class CrashLog(QObject):
             threading.excepthook = self._previous_thread_hook
             self._installed = False
         if self._handler is not None:
-            _logger.removeHandler(self._handler)
+            _crash_logger().removeHandler(self._handler)
             self._handler.close()
             self._handler = None
 
@@ -134,6 +132,12 @@ class CrashLog(QObject):
         self.crashed.emit(summary, text)
 
     def _write(self, message: str) -> None:
+        # logging.handlers costs ~50 ms of import (socket, pickle...): paid at the first
+        # error, not at every start of the app.
+        import logging
+        from logging.handlers import RotatingFileHandler
+
+        logger = _crash_logger()
         try:
             if self._handler is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -144,9 +148,9 @@ class CrashLog(QObject):
                     encoding="utf-8",
                 )
                 handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-                _logger.addHandler(handler)
+                logger.addHandler(handler)
                 self._handler = handler
-            _logger.error(message)
+            logger.error(message)
             self._handler.flush()
             self._log_error = ""
         except OSError as exc:
@@ -192,6 +196,15 @@ class CrashLog(QObject):
             more = "1 more error" if self._unshown == 1 else f"{self._unshown} more errors"
             where += f"\n\n{more} since this one, also in the log."
         return where
+
+
+def _crash_logger() -> logging.Logger:
+    import logging
+
+    logger = logging.getLogger("drawdigit.crash")
+    logger.propagate = False  # only to our file (and stderr through the previous hook)
+    logger.setLevel(logging.ERROR)
+    return logger
 
 
 def install_crash_log(parent: QObject | None = None) -> CrashLog:
