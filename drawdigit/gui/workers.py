@@ -17,7 +17,9 @@ thread of its own that ``stop_all_workers`` can stop and wait for:
   closed at its next yield, and the work ends with ``aborted`` rather than ``returned``.
   Work that blocks between yields sees the same control (``control.cancelled``,
   ``control.event`` for APIs that take a ``threading.Event``, ``control.check()``), or a
-  control of its own that has ``cancel()`` and ``cancelled`` (``training.TrainControl``).
+  control of its own that has ``cancel()`` and ``cancelled`` (``training.TrainControl``);
+  a control with ``bind_report`` gets a ``report`` that emits ``yielded`` (for progress
+  that comes through a callback, where the work cannot ``yield``).
 - Why the module set: a ``QThread`` object destroyed while its thread runs aborts the
   process, so every started worker is kept alive here until its thread has ended, even if
   the window that started it is gone; ``stop_all_workers`` (connected to ``aboutToQuit``
@@ -82,6 +84,13 @@ class WorkerControl:
         """Emit ``value`` as the worker's ``yielded`` (from the work's thread)."""
         if self._report is not None:
             self._report(value)
+
+    def bind_report(self, emit: Callable[[Any], None]) -> None:
+        """Called by the worker this control is given to: where ``report`` sends values.
+
+        Any control may have this method (a subclass of another library's control, say);
+        the worker calls it when it is there."""
+        self._report = emit
 
 
 class _Runner(QObject):
@@ -177,8 +186,9 @@ class GeneratorWorker(QObject):
         ):
             theirs.connect(ours)  # queued to this object's (the GUI) thread
         self._thread.finished.connect(self._on_thread_finished)
-        if isinstance(self.control, WorkerControl):
-            self.control._report = self._runner.yielded.emit
+        bind_report = getattr(self.control, "bind_report", None)
+        if bind_report is not None:
+            bind_report(self._runner.yielded.emit)
 
     @property
     def thread_name(self) -> str:
