@@ -721,3 +721,48 @@ def test_mnist_plus_my_samples_without_samples_says_what_to_do(qtbot, mnist_dir)
     assert "Correct" in dialog.status_text()
     wait_end(qtbot, dialog)
     assert dialog.start_button.isEnabled()
+
+
+# --------------------------------------------------------------------------- the run-state model
+
+
+def test_the_run_state_model_goes_through_its_phases_and_the_views_follow(qtbot):
+    from drawdigit.gui.training.progress_view import ProgressView
+    from drawdigit.gui.training.state import Phase, RunState
+    from drawdigit.training import BatchProgress, TrainConfig, TrainingStarted
+
+    state = RunState()
+    view = ProgressView(state)
+    qtbot.addWidget(view)
+    phases: list[str] = []
+    ended: list[str] = []
+    state.phaseChanged.connect(phases.append)
+    state.runEnded.connect(ended.append)
+    assert state.phase is Phase.IDLE and not state.active
+
+    state.begin(epochs=2)
+    assert state.active and view.status_label.text() == "Starting…"
+    state.training_started(TrainingStarted(TrainConfig(), "cpu", 2, 3000, 1000, 47))
+    assert "on 3,000 images, 47 batches per epoch, on the CPU, 2 threads" in state.status
+    event = BatchProgress(1, 2, 10, 47, 0.5, 0.875, 900.0, 3.0, 30.0, 0.1, 1e-3, 0.4, 0.9, 1000)
+    state.batch(event)
+    view.refresh()
+    assert view.stat_labels["epoch"].text() == "1/2 · 10/47"
+    assert view.stat_labels["train_acc"].text() == "87.50 %"
+    assert view.stat_labels["estimate"].text() == "90.00 %"
+    assert view.progress_bar.value() == 100  # 10 % of the run, in tenths of a percent
+    state.set_paused(True)
+    assert state.paused and view.status_label.text().startswith("Paused")
+    state.stage("Measuring…")  # a late stage does not hide "Paused"
+    assert view.status_label.text().startswith("Paused")
+    state.cancel_requested()
+    state.cancelled()
+    assert phases == ["loading", "training", "paused", "cancelling", "idle"]
+    assert ended == ["cancelled"] and not state.active
+    assert "unchanged" in view.status_label.text()
+
+    state.begin(epochs=1)
+    assert state.batch_events == 0 and state.last_batch is None  # a new run forgets the last
+    state.failed("Training failed: boom.")
+    assert state.phase is Phase.FAILED and ended == ["cancelled", "error"]
+    assert state.status_is_error and "boom" in view.status_label.text()
