@@ -84,7 +84,7 @@ class MainWindow(QMainWindow):
 
         self.document.changed.connect(self._update_title)
         self.document.status.connect(self.statusBar().showMessage)
-        self.finetune.runningChanged.connect(lambda running: c.finetune.setEnabled(not running))
+        self.finetune.runningChanged.connect(self._on_finetune_running)
         self.finetune.finished.connect(self.finetuneFinished)
         self.finetune.modelSaved.connect(self.reload_model)
         self.canvas.drawingChanged.connect(self._on_drawing_changed)
@@ -343,6 +343,10 @@ class MainWindow(QMainWindow):
         dialog.show()
         dialog.raise_()
         dialog.activateWindow()
+
+    @Slot(bool)
+    def _on_finetune_running(self, running: bool) -> None:
+        self.commands.finetune.setEnabled(not running)  # one run at a time
 
     # ------------------------------------------------------------------ files
 
