@@ -17,7 +17,7 @@ shared machine).
     python benchmarks/bench_finetune.py [--mnist DIR] [--runs 3]
 
 ``--mixed`` measures the longer way instead, the training dialog's "MNIST + my samples": a
-whole ``fit`` run (``finetune.MIXED_RECIPE``, or ``--epochs/--lr/--share``) on MNIST with the
+whole ``fit`` run (``runs.MIXED_RECIPE``, or ``--epochs/--lr/--share``) on MNIST with the
 same 200 samples mixed in, from the bundled model.
 """
 
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     train_x, train_y = style_set(20, seed=1)
     test_x, test_y = style_set(30, seed=2)
 
-    from drawdigit.finetune import accuracy
+    from drawdigit.training import accuracy
 
     before = accuracy(initial.build_model(), test_x, test_y)
     if args.mixed:
@@ -169,9 +169,9 @@ def mixed(
     """One ``fit`` run on MNIST + the 200 samples, as the training dialog makes it."""
     from dataclasses import replace
 
-    from drawdigit.finetune import MIXED_RECIPE, MIXED_SHARE, accuracy, mix_with_mnist, mixed_report
     from drawdigit.model import DigitNet
-    from drawdigit.training import TrainingDone, evaluate, fit
+    from drawdigit.runs import MIXED_RECIPE, MIXED_SHARE, mix_with_mnist, mixed_report
+    from drawdigit.training import TrainingDone, accuracy, evaluate, fit
 
     config = replace(
         MIXED_RECIPE,

@@ -303,8 +303,9 @@ def main() -> int:
     if args.quick:
         args.repeats, args.train_limit = 1, 6000
 
-    from drawdigit.gui.training_worker import _limit, drawing_threads, training_threads
+    from drawdigit.gui.training_worker import drawing_threads, training_threads
     from drawdigit.mnist import load_mnist
+    from drawdigit.runs import limit_data
 
     cores = os.cpu_count() or 1
     app_threads, fewer = training_threads(cores), drawing_threads(cores)
@@ -313,7 +314,7 @@ def main() -> int:
         "draws and the app lags; "
         f"slice: {args.train_limit:,} training images, batch 64, 1 epoch, RMSprop"
     )
-    data = _limit(load_mnist(args.data_dir), args.train_limit, 1000)
+    data = limit_data(load_mnist(args.data_dir), args.train_limit, 1000)
 
     rows: dict[str, list[float]] = {}
     stalls: dict[str, list[float]] = {}

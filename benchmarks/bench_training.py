@@ -114,15 +114,17 @@ def bench_ablation(data, args: argparse.Namespace) -> None:
     speed-ups, so that the machine's changing load hits them all alike."""
     import torch
 
-    from drawdigit import training
-    from drawdigit.model import DigitNet
+    from drawdigit.model import DigitNet, fast_forward
+    from drawdigit.training.loop import train_step
+    from drawdigit.training.optim import KerasRMSprop
+    from drawdigit.training.workers import Workers, reuse_freed_memory
 
     threads = args.threads or torch.get_num_threads()
     batch = 64
     images = torch.from_numpy(data.train_images[: batch * args.steps].copy()).unsqueeze(1)
     labels = torch.from_numpy(data.train_labels[: batch * args.steps].astype("int64"))
-    shard_workers = training._Workers(threads, 1)
-    single_worker = training._Workers(1, threads)
+    shard_workers = Workers(threads, 1)
+    single_worker = Workers(1, threads)
 
     def variant(channels_last=True, reorder=True, keras_rms=True, reuse=True, shards=True):
         torch.manual_seed(0)
@@ -130,22 +132,22 @@ def bench_ablation(data, args: argparse.Namespace) -> None:
         model = DigitNet().to(memory_format=fmt)
         params = list(model.parameters())
         if keras_rms:
-            opt = training.KerasRMSprop(params, lr=1e-3)
+            opt = KerasRMSprop(params, lr=1e-3)
         else:
             opt = torch.optim.RMSprop(params, lr=1e-3, alpha=0.9, eps=1e-7)
-        forward = (lambda x: training._fast_forward(model, x)) if reorder else model
+        forward = (lambda x: fast_forward(model, x)) if reorder else model
         workers = shard_workers if shards else single_worker
 
         def run_steps() -> float:
             torch.set_num_threads(workers.per_worker)
-            memory = training._reuse_freed_memory() if reuse else contextlib.nullcontext()
+            memory = reuse_freed_memory() if reuse else contextlib.nullcontext()
             with memory:
                 began, cpu = time.perf_counter(), time.process_time()
                 for i in range(args.steps):
                     x = images[i * batch : (i + 1) * batch].float().div_(255)
                     y = labels[i * batch : (i + 1) * batch]
                     x = x.contiguous(memory_format=fmt)
-                    training._train_step(forward, params, opt, x, y, workers)
+                    train_step(forward, params, opt, x, y, workers)
                 done = batch * args.steps
                 return done / (time.perf_counter() - began), done / (time.process_time() - cpu)
 

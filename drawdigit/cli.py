@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from drawdigit import __version__
+from drawdigit.formatting import percent
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,6 +145,10 @@ def _load_mnist_or_explain(data_dir: Path | None):
         return None
 
 
+def _warn(message: str) -> None:
+    print(f"drawdigit: warning: {message}", file=sys.stderr)
+
+
 def _load_predictor_or_explain(model: Path | None):
     from drawdigit.inference import load_predictor
     from drawdigit.store import ModelFileError
@@ -154,7 +159,7 @@ def _load_predictor_or_explain(model: Path | None):
         _error(str(exc))
         return None
     for warning in warnings:
-        print(f"drawdigit: warning: {warning}", file=sys.stderr)
+        _warn(warning)
     return predictor
 
 
@@ -167,7 +172,7 @@ def _train_config(args: argparse.Namespace):
     from drawdigit.training import PRESETS
 
     if args.preset is None and args.with_my_samples:
-        from drawdigit.finetune import MIXED_RECIPE
+        from drawdigit.runs import MIXED_RECIPE
 
         config = MIXED_RECIPE
     else:
@@ -195,8 +200,8 @@ def _train_config(args: argparse.Namespace):
 class _ProgressBar:
     """A one-line progress bar on stderr, redrawn at most 5 times a second."""
 
-    def __init__(self, stream=sys.stderr) -> None:
-        self.stream = stream
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr  # looked up now: tests and callers redirect it
         self.last = 0.0
         self.active = False
 
@@ -223,99 +228,103 @@ class _ProgressBar:
 def cmd_train(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
-    from drawdigit.store import ModelFileError, active_model_path, user_data_dir
-    from drawdigit.training import BatchProgress, EpochEnd, TrainingDone, fit, save_trained
+    from drawdigit.finetune import FinetuneError
+    from drawdigit.runs import (
+        NoStartingModel,
+        RunCancelled,
+        TrainingJob,
+        activate_run,
+        prepare_run,
+        report_run,
+    )
+    from drawdigit.store import user_data_dir
+    from drawdigit.training import (
+        BatchProgress,
+        EpochEnd,
+        TrainingDone,
+        TrainingError,
+        save_trained,
+    )
 
     started = time.monotonic()
-    config = _train_config(args)
+    try:
+        config = _train_config(args)
+    except TrainingError as exc:
+        return _error(str(exc))
     data = _load_mnist_or_explain(args.data_dir)
     if data is None:
         return 2
-    if args.limit:
-        data = data.subset(args.limit)
-    mix = None
-    if args.with_my_samples:
-        from drawdigit.finetune import FinetuneError, load_my_samples, mix_with_mnist
-
-        images, labels, warnings = load_my_samples()
-        for warning in warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        try:
-            mix = mix_with_mnist(data, images, labels, seed=config.seed)
-        except FinetuneError as exc:
-            return _error(f"{exc} (add some with Correct in the app's window)")
-        data = mix.data
-    initial = None
-    if not config.from_scratch:
-        predictor = _load_predictor_or_explain(None)
-        if predictor is None:
-            return 2
-        from drawdigit.store import load_checkpoint
-
-        try:
-            initial = load_checkpoint(predictor.source.path)
-        except ModelFileError as exc:
-            return _error(str(exc))
+    job = TrainingJob(
+        config=config,
+        data=data,
+        train_limit=args.limit or None,
+        compare_current=False,  # the dialog's comparison; the CLI prints no such line
+        with_my_samples=args.with_my_samples,
+    )
+    try:
+        prepared = prepare_run(job, warn=_warn)
+    except FinetuneError as exc:
+        return _error(f"{exc} (add some with Correct in the app's window)")
+    except NoStartingModel as exc:
+        return _error(f"{exc}; train --from-scratch instead")
     bar = _ProgressBar()
     done: TrainingDone | None = None
-    for event in fit(config, data, initial=initial):
-        if isinstance(event, BatchProgress):
-            bar.update(
-                event.fraction,
-                f"epoch {event.epoch}/{event.epochs} loss {event.loss:.4f} "
-                f"acc {event.accuracy * 100:.2f}% {event.images_per_second:,.0f} img/s "
-                f"ETA {event.eta:.0f}s",
-            )
-        elif isinstance(event, EpochEnd):
-            bar.line(
-                f"epoch {event.epoch}: train loss {event.train_loss:.4f}, "
-                f"train acc {event.train_accuracy * 100:.2f}%, "
-                f"test acc {event.test_accuracy * 100:.2f}% ({event.elapsed:.1f} s)"
-            )
-        elif isinstance(event, TrainingDone):
-            done = event
-    if done is None or done.cancelled:
+    try:
+        for event in prepared.fit():
+            if isinstance(event, BatchProgress):
+                bar.update(
+                    event.fraction,
+                    f"epoch {event.epoch}/{event.epochs} loss {event.loss:.4f} "
+                    f"acc {percent(event.accuracy, 2)} {event.images_per_second:,.0f} img/s "
+                    f"ETA {event.eta:.0f}s",
+                )
+            elif isinstance(event, EpochEnd):
+                bar.line(
+                    f"epoch {event.epoch}: train loss {event.train_loss:.4f}, "
+                    f"train acc {percent(event.train_accuracy, 2)}, "
+                    f"test acc {percent(event.test_accuracy, 2)} ({event.elapsed:.1f} s)"
+                )
+            elif isinstance(event, TrainingDone):
+                done = event
+    except TrainingError as exc:
+        return _error(str(exc))
+    try:
+        report = report_run(prepared, done)
+    except RunCancelled:
         return _error("training did not finish")
-    personal: dict[str, Any] = {}
-    if mix is not None:
-        from drawdigit.finetune import mixed_report
-
-        report = mixed_report(mix, initial, done.state_dict, done.model_config)
-        personal = report.metadata()
+    mine = report.personal
+    personal = mine.metadata() if mine is not None else {}
+    if mine is not None:
         bar.line(
-            f"your samples: trained on {report.trained}; the {report.heldout} kept aside: "
-            f"{_percent(report.before)} before, {_percent(report.after)} after"
+            f"your samples: trained on {mine.trained}; the {mine.heldout} kept aside: "
+            f"{percent(mine.before)} before, {percent(mine.after)} after"
         )
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     out = args.out or user_data_dir() / "models" / f"trained-{stamp}.pt"
     try:
-        metadata = save_trained(out, done, personal)
+        metadata = save_trained(out, report.done, personal)
         if args.activate:
-            save_trained(active_model_path(), done, personal)
+            activate_run(report, "drawdigit train")
     except OSError as exc:
         return _error(f"could not save the model to {out}: {exc.strerror or exc}")
     seconds = time.monotonic() - started
     bar.line(
-        f"test accuracy {done.test_accuracy * 100:.2f}% after {done.seconds:.1f} s of training "
-        f"({seconds:.1f} s in all); saved to {out}"
+        f"test accuracy {percent(report.test_accuracy, 2)} after {report.done.seconds:.1f} s "
+        f"of training ({seconds:.1f} s in all); saved to {out}"
         + ("; now the model in use" if args.activate else "")
     )
     if args.json:
         summary: dict[str, Any] = {
             **personal,
-            "test_accuracy": done.test_accuracy,
+            "test_accuracy": report.test_accuracy,
             "seconds": seconds,
-            "training_seconds": done.seconds,
+            "training_seconds": report.done.seconds,
             "out": str(out),
             "sha256": metadata.get("sha256"),
             "config": config.to_dict(),
         }
         print(json.dumps(summary))
     return 0
-
-
-def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.1f}%"
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -347,8 +356,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"model: {predictor.source.describe()} ({predictor.source.path})")
-    print(f"MNIST test accuracy: {result.accuracy * 100:.2f}% of {len(data.test_labels)}")
-    print("per class: " + "  ".join(f"{d}:{a * 100:.1f}%" for d, a in enumerate(result.per_class)))
+    print(f"MNIST test accuracy: {percent(result.accuracy, 2)} of {len(data.test_labels)}")
+    print("per class: " + "  ".join(f"{d}:{percent(a)}" for d, a in enumerate(result.per_class)))
     print("confusion matrix (rows: true digit, columns: predicted):")
     print("      " + "".join(f"{d:>6}" for d in range(10)))
     for d, row in enumerate(result.confusion):
@@ -420,7 +429,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     from drawdigit.mnist import mnist_cache_dir
 
     dest = args.dest or mnist_cache_dir()
-    bar = _ProgressBar()
+    bar = _ProgressBar(sys.stderr)  # the stream of now, not of import time (redirections)
 
     def progress(p) -> None:
         total = p.bytes_total or 0
@@ -433,5 +442,7 @@ def cmd_download(args: argparse.Namespace) -> int:
         return _error("download cancelled")
     except DownloadError as exc:
         return _error(str(exc))
+    except OSError as exc:  # e.g. --dest names a file, or a folder we may not write to
+        return _error(f"cannot write to {dest}: {exc.strerror or exc}")
     bar.line(f"MNIST is in {dest}")
     return 0

@@ -35,6 +35,10 @@ MIRRORS: tuple[str, ...] = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
 
+# Space-separated mirror URLs used instead of MIRRORS when no mirrors are passed in: an
+# internal mirror behind a firewall, or a loopback one in the tests (never the internet).
+ENV_MIRRORS = "DRAWDIGIT_MNIST_MIRRORS"
+
 CHUNK_SIZE = 64 * 1024
 # Tries per mirror when a transfer breaks off after making progress (resume or restart).
 ATTEMPTS_PER_MIRROR = 3
@@ -225,9 +229,15 @@ def _is_valid(path: Path | None) -> bool:
     return True
 
 
+def default_mirrors() -> tuple[str, ...]:
+    """The mirrors to try when the caller names none: ``$DRAWDIGIT_MNIST_MIRRORS``, else
+    :data:`MIRRORS`. Read at each call, so the CLI and the app honour it alike."""
+    return tuple(os.environ.get(ENV_MIRRORS, "").split()) or MIRRORS
+
+
 def download_mnist(
     dest: Path | str,
-    mirrors: Iterable[str] = MIRRORS,
+    mirrors: Iterable[str] | None = None,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     timeout: float = 30,
@@ -235,18 +245,19 @@ def download_mnist(
 ) -> Path:
     """Make ``dest`` hold valid copies of the MNIST files, fetching those missing or bad.
 
-    ``files`` restricts the work to some of the four standard names (default: all four).
-    Files already present and valid are not fetched again. Returns ``dest``. Raises
-    :class:`DownloadError` when a file fails on every mirror (the files finished before
-    stay), :class:`DownloadCancelled` when ``cancel`` is set (no temp file is left behind).
+    ``mirrors`` default to :func:`default_mirrors`. ``files`` restricts the work to some of
+    the four standard names (default: all four). Files already present and valid are not
+    fetched again. Returns ``dest``. Raises :class:`DownloadError` when a file fails on every
+    mirror (the files finished before stay), :class:`DownloadCancelled` when ``cancel`` is
+    set (no temp file is left behind), ``OSError`` when ``dest`` cannot be made.
     """
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    mirrors = tuple(mirrors)
     names = list(MNIST_FILES) if files is None else list(files)
     unknown = [name for name in names if name not in MNIST_FILES]
     if unknown:
         raise ValueError(f"not MNIST file names: {', '.join(unknown)}")
+    mirrors = default_mirrors() if mirrors is None else tuple(mirrors)
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
     todo = [MNIST_FILES[name] for name in names if not _is_valid(find_file(dest, name))]
     for index, spec in enumerate(todo):
         if cancel is not None and cancel.is_set():

@@ -13,10 +13,8 @@ Why it is built this way:
 - It starts from the model in use and returns a *copy* of the new weights: nothing is
   saved; the caller decides whether to use them (the GUI asks the user).
 - The longer way, a whole training run on "MNIST + my samples" (the training dialog's
-  source choice, ``drawdigit train --with-my-samples``), goes through ``training.fit`` like
-  any run: :func:`mix_with_mnist` appends copies of the samples to MNIST's training set so
-  that they are ``share`` of every epoch, and ``fit``'s augmentation makes each copy a
-  different variant. :data:`MIXED_RECIPE` is the measured starting point for it.
+  source choice, ``drawdigit train --with-my-samples``), is a training run like any other
+  and lives in ``drawdigit.runs`` (``mix_with_mnist``, ``MIXED_RECIPE``).
 
 Nothing here imports Qt or prints: progress goes to an optional callback, and a
 ``threading.Event`` can stop a run between steps.
@@ -35,9 +33,9 @@ from torch.nn import functional as F
 
 from drawdigit.augment import AugmentConfig, augment_batch
 from drawdigit.mnist import MnistData
-from drawdigit.model import DigitNet, ModelConfig
+from drawdigit.model import DigitNet, ModelConfig, copy_state_dict, forward_for
 from drawdigit.store import Checkpoint
-from drawdigit.training import TrainConfig
+from drawdigit.training import accuracy
 
 # The personal samples' augmentation: milder than MNIST training's, since the point is to
 # learn the user's own slant and thickness, not to wash them out.
@@ -157,16 +155,6 @@ def stratified_split(
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(held))
 
 
-def accuracy(model: DigitNet, images: np.ndarray, labels: np.ndarray) -> float | None:
-    """Plain accuracy of ``model`` on float (N, 28, 28) inputs; None for an empty set."""
-    if len(labels) == 0:
-        return None
-    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).view(-1, 1, 28, 28)
-    with torch.inference_mode():
-        predictions = torch.cat([model(chunk).argmax(1) for chunk in x.split(1000)])
-    return float((predictions.numpy() == labels).mean())
-
-
 def _mnist_accuracy(model: DigitNet, mnist: MnistData | None, count: int | None) -> float | None:
     """MNIST test accuracy via ``training.evaluate`` (its fast multi-threaded path)."""
     if mnist is None:
@@ -252,8 +240,6 @@ def _run(
         mnist_x = torch.from_numpy(mnist.train_images)  # type: ignore[union-attr]
         mnist_y = torch.from_numpy(mnist.train_labels.astype(np.int64))  # type: ignore[union-attr]
 
-    from drawdigit.training import copy_state_dict, forward_for
-
     # channels_last and the pool-before-ReLU forward: the same function, about 2x faster
     model = model.to(memory_format=torch.channels_last)
     sample = personal_x[:2].contiguous(memory_format=torch.channels_last)
@@ -325,116 +311,7 @@ def _run(
     )
 
 
-# --------------------------------------------------------------------------- MNIST + my samples
-
-# A whole run on "MNIST + my samples", from the model in use: one epoch at a gentle peak rate
-# with augmentation, so the samples (3% of what is seen) are learnt as variants, and MNIST's
-# 60,000 keep the rest of what the network knows. Measured from the bundled model with 150
-# samples of a made-up style (benchmarks/bench_finetune.py --mixed): a separate held-out set
-# in that style went 84.3% -> 100%, MNIST test 99.47% -> 99.41%, in 16.5 s on two cores.
-# With the previous bundled model: a share of 5% gave -0.22 points on MNIST, 3% -0.11, 2%
-# -0.16 but only 98.3% on the style; one more epoch on MNIST alone cost ~0.14 points by itself,
-# and a peak rate of 3e-4 or 1e-3 changed nothing that the noise did not.
-MIXED_RECIPE = TrainConfig(
-    epochs=1,
-    batch_size=128,
-    lr=5e-4,
-    optimizer="adam",
-    schedule="onecycle",
-    augment=True,
-    from_scratch=False,
-)
-# The share of every epoch that is personal samples (copies of them, each varied by fit's
-# augmentation).
-MIXED_SHARE = 0.03
-
-
-@dataclass(frozen=True)
-class PersonalMix:
-    """MNIST with the user's samples appended to its training set, and the part of them kept
-    aside to measure the run on (never trained on)."""
-
-    data: MnistData
-    heldout_images: np.ndarray  # float32 (k, 28, 28) in [0, 1]
-    heldout_labels: np.ndarray  # int64 (k,)
-    train_count: int  # distinct personal samples trained on
-    copies: int  # how often each of them is in an epoch
-
-
-def mix_with_mnist(
-    mnist: MnistData,
-    images: np.ndarray,
-    labels: np.ndarray,
-    share: float = MIXED_SHARE,
-    holdout: float = 0.25,
-    seed: int = 0,
-) -> PersonalMix:
-    """MNIST's training set plus copies of the personal training samples making up about
-    ``share`` of it; MNIST's test set as it is. The held-out split is
-    :func:`stratified_split`'s, as for the quick fine-tune."""
-    if not 0.0 < share < 1.0:
-        raise FinetuneError(f"share must be between 0 and 1, not {share}")
-    images = np.asarray(images, dtype=np.float32).reshape(-1, 28, 28)
-    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-    if len(images) != len(labels):
-        raise FinetuneError(f"{len(images)} images but {len(labels)} labels")
-    train_idx, held_idx = stratified_split(labels, holdout, seed)
-    if len(train_idx) == 0:
-        raise FinetuneError("there are no personal samples to train on")
-    wanted = share / (1.0 - share) * len(mnist.train_labels)
-    copies = max(1, round(wanted / len(train_idx)))
-    mine = np.rint(np.clip(images[train_idx], 0.0, 1.0) * 255.0).astype(np.uint8)
-    mine_labels = labels[train_idx].astype(mnist.train_labels.dtype)
-    data = MnistData(
-        train_images=np.concatenate([mnist.train_images, np.tile(mine, (copies, 1, 1))]),
-        train_labels=np.concatenate([mnist.train_labels, np.tile(mine_labels, copies)]),
-        test_images=mnist.test_images,
-        test_labels=mnist.test_labels,
-    )
-    return PersonalMix(data, images[held_idx], labels[held_idx], len(train_idx), copies)
-
-
-@dataclass(frozen=True)
-class MixedReport:
-    """How a run on "MNIST + my samples" did on the samples kept aside from it."""
-
-    trained: int  # distinct samples trained on
-    copies: int  # copies of each in an epoch
-    heldout: int  # samples kept aside
-    before: float | None  # the starting model on them (None: nothing kept aside, or no model)
-    after: float | None  # the trained weights on them
-    warnings: tuple[str, ...] = ()  # damaged or inkless sample files that were left out
-
-    def metadata(self) -> dict[str, object]:
-        """JSON-able facts for the saved model's metadata."""
-        return {
-            "personal_samples": self.trained,
-            "personal_heldout": self.heldout,
-            "personal_heldout_before": self.before,
-            "personal_heldout_after": self.after,
-        }
-
-
-def mixed_report(
-    mix: PersonalMix,
-    before: Checkpoint | None,
-    after: dict[str, torch.Tensor],
-    model_config: ModelConfig,
-    warnings: list[str] | tuple[str, ...] = (),
-) -> MixedReport:
-    """Accuracy on the kept-aside samples of the starting model ``before`` and of the
-    trained weights ``after``."""
-    held = (mix.heldout_images, mix.heldout_labels)
-    new = DigitNet(model_config)
-    new.load_state_dict(after)
-    return MixedReport(
-        trained=mix.train_count,
-        copies=mix.copies,
-        heldout=len(mix.heldout_labels),
-        before=accuracy(before.build_model(), *held) if before is not None else None,
-        after=accuracy(new.eval(), *held),
-        warnings=tuple(warnings),
-    )
+# --------------------------------------------------------------------------- the samples
 
 
 def load_my_samples() -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -455,17 +332,15 @@ def finetune_on_my_samples(
     """Fine-tune the model in use on the personal sample set, with MNIST when it is found.
 
     The one call the GUI makes: reads the samples (damaged files skipped, reported in
-    ``warnings``), the model in use (``inference.load_predictor``) and MNIST
+    ``warnings``), the model in use (``store.load_checkpoint_in_use``) and MNIST
     (``mnist.find_data_dir``; without it the run is personal-only and says so).
     """
-    from drawdigit.inference import load_predictor
     from drawdigit.mnist import MnistError, find_data_dir, load_mnist
-    from drawdigit.store import load_checkpoint
+    from drawdigit.store import load_checkpoint_in_use
 
     images, labels, warnings = load_my_samples()
-    predictor, model_warnings = load_predictor()
+    initial, _kind, model_warnings = load_checkpoint_in_use()
     warnings += model_warnings
-    initial = load_checkpoint(predictor.source.path)
     mnist = None
     data_dir = find_data_dir()
     if data_dir is None:
@@ -478,3 +353,18 @@ def finetune_on_my_samples(
     result = finetune(images, labels, initial, mnist, config, progress, cancel)
     result.warnings = warnings + result.warnings
     return result
+
+
+# Their home until issue 17 was here; the training dialog and its tests still import them
+# from this module. Resolved on first use, since ``runs`` imports this module.
+_MOVED_TO_RUNS = frozenset(
+    {"MIXED_RECIPE", "MIXED_SHARE", "MixedReport", "PersonalMix", "mix_with_mnist", "mixed_report"}
+)
+
+
+def __getattr__(name: str) -> object:
+    if name in _MOVED_TO_RUNS:
+        from drawdigit import runs
+
+        return getattr(runs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,13 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from drawdigit.store import (
-    Checkpoint,
-    ModelFileError,
-    active_model_path,
-    bundled_model_path,
-    load_checkpoint,
-)
+from drawdigit.store import Checkpoint, load_checkpoint_in_use
 
 # Below this confidence, or with the runner-up this close, the app says it is unsure.
 UNSURE_CONFIDENCE = 0.6
@@ -100,17 +94,6 @@ def load_predictor(path: Path | None = None) -> tuple[Predictor, list[str]]:
     ``path`` given: that file or a ``ModelFileError`` is raised (the caller asked for it).
     Otherwise: the user's active model if valid, else the bundled one.
     """
-    if path is not None:
-        checkpoint = load_checkpoint(Path(path))
-        return Predictor(checkpoint, ModelSource("file", Path(path), checkpoint.metadata)), []
-    warnings: list[str] = []
-    active = active_model_path()
-    if active.exists():
-        try:
-            checkpoint = load_checkpoint(active)
-            return Predictor(checkpoint, ModelSource("user", active, checkpoint.metadata)), []
-        except ModelFileError as exc:
-            warnings.append(f"Your saved model could not be used ({exc}); using the bundled one.")
-    bundled = bundled_model_path()
-    checkpoint = load_checkpoint(bundled)
-    return Predictor(checkpoint, ModelSource("bundled", bundled, checkpoint.metadata)), warnings
+    checkpoint, kind, warnings = load_checkpoint_in_use(path)
+    assert checkpoint.path is not None
+    return Predictor(checkpoint, ModelSource(kind, checkpoint.path, checkpoint.metadata)), warnings

@@ -9,6 +9,7 @@ can be rebuilt from its file alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -69,6 +70,44 @@ class DigitNet(nn.Module):
         x = F.relu(self.conv3(x))  # 3x3x64 = 576
         x = F.relu(self.fc1(torch.flatten(x, 1)))
         return self.fc2(x)
+
+
+# --------------------------------------------------------------------------- model helpers
+
+
+def fast_forward(model: DigitNet, x: torch.Tensor) -> torch.Tensor:
+    """``DigitNet.forward`` with each ReLU moved after its max-pool.
+
+    max(relu(a), relu(b)) == relu(max(a, b)) exactly, and the gradients agree too (a pooled
+    value <= 0 gets no gradient either way), so this is the same function, bit for bit,
+    while the ReLU and its backward pass touch a 4x smaller tensor.
+    """
+    x = F.relu(F.max_pool2d(model.conv1(x), 2))
+    x = F.relu(F.max_pool2d(model.conv2(x), 2))
+    x = F.relu(model.conv3(x))
+    x = F.relu(model.fc1(torch.flatten(x, 1)))
+    return model.fc2(x)
+
+
+def forward_for(model: nn.Module, sample: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The fastest forward function that gives exactly ``model(x)``.
+
+    The reordered forward is used only for a plain ``DigitNet`` and only after checking on
+    ``sample`` that it agrees bit for bit, so a changed model can never be trained wrongly.
+    """
+    if type(model) is DigitNet and sample.shape[0] > 0:
+        with torch.no_grad():
+            if torch.equal(fast_forward(model, sample), model(sample)):
+                return lambda x: fast_forward(model, x)  # type: ignore[arg-type]
+    return model
+
+
+def copy_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A CPU copy of the weights, in the ordinary contiguous layout, sharing no memory."""
+    return {
+        name: tensor.detach().to("cpu").clone(memory_format=torch.contiguous_format)
+        for name, tensor in model.state_dict().items()
+    }
 
 
 def count_parameters(model: nn.Module) -> int:

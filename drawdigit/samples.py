@@ -19,10 +19,11 @@ never leaves the user data dir except through an explicit export.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -106,11 +107,26 @@ def _check_label(label: Any, source: str) -> int:
 # --------------------------------------------------------------------------- read / write
 
 
+_last_created = datetime.min.replace(tzinfo=timezone.utc)
+_created_lock = threading.Lock()
+
+
+def _creation_time() -> str:
+    """Now (UTC, to the microsecond), strictly later than the previous sample of this process.
+
+    ``list_samples`` returns the oldest first by this stamp; whole seconds (or a coarse
+    clock) would give samples saved in one burst, e.g. by an import, the same stamp and a
+    random order.
+    """
+    global _last_created
+    with _created_lock:
+        now = datetime.now(timezone.utc)
+        _last_created = max(now, _last_created + timedelta(microseconds=1))
+        return _last_created.isoformat(timespec="microseconds")
+
+
 def _encode(sample_label: int, drawing: Drawing | None, image28: np.ndarray | None) -> str:
-    data: dict[str, Any] = {
-        "label": sample_label,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+    data: dict[str, Any] = {"label": sample_label, "created": _creation_time()}
     if drawing is not None:
         data["drawing"] = drawing.to_dict()
     else:

@@ -256,3 +256,46 @@ def load_checkpoint(path: Path) -> Checkpoint:
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise ModelFileError(f"{path}: model weights contain NaN or infinity")
     return checkpoint
+
+
+# --------------------------------------------------------------------------- the model in use
+
+
+def load_checkpoint_in_use(path: Path | None = None) -> tuple[Checkpoint, str, list[str]]:
+    """The checkpoint to answer with, its kind ("file", "user" or "bundled"), and warnings
+    about a file that was skipped.
+
+    ``path`` given: that file or a ``ModelFileError`` (the caller asked for it). Otherwise
+    the user's active model if it is valid, else the bundled one: a damaged user model
+    never stops the app, it is reported and the bundled model answers. One rule, read
+    once, for the predictor, the training run's starting model and the fine-tune's.
+    """
+    if path is not None:
+        return load_checkpoint(Path(path)), "file", []
+    warnings: list[str] = []
+    active = active_model_path()
+    if active.exists():
+        try:
+            return load_checkpoint(active), "user", []
+        except ModelFileError as exc:
+            warnings.append(f"Your saved model could not be used ({exc}); using the bundled one.")
+    return load_checkpoint(bundled_model_path()), "bundled", warnings
+
+
+def activate_model(
+    state_dict: Mapping[str, torch.Tensor],
+    config: ModelConfig,
+    metadata: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Make these weights the model in use: saved atomically as ``models/active.pt`` (with
+    a ``created`` stamp when the metadata has none), read by the next ``load_predictor``.
+
+    The one way every "Use this model" (a training run, a fine-tune) switches models, so
+    that the file, its metadata and the atomic write are the same whoever asks. Returns
+    the written metadata; the caller reloads its predictor.
+    """
+    from datetime import datetime, timezone
+
+    meta = dict(metadata or {})
+    meta.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    return save_checkpoint(active_model_path(), state_dict, config, meta)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import stat
 import sys
 import tarfile
@@ -23,25 +22,17 @@ import time
 import zipfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def package_version(repo: Path = REPO) -> str:
-    """``__version__`` from ``drawdigit/__init__.py``, read as text (no imports needed)."""
-    text = (repo / "drawdigit" / "__init__.py").read_text(encoding="utf-8")
-    match = re.search(r'^__version__\s*=\s*["\']([^"\']+)["\']', text, re.MULTILINE)
-    if not match:
-        raise SystemExit(f"{repo / 'drawdigit' / '__init__.py'}: no __version__")
-    return match.group(1)
+# Siblings in packaging/, imported by their own names (packaging/ is sys.path[0] when this runs
+# as a script; build.spec says why it is never imported as ``packaging.<name>``).
+from bundle_rules import os_name
+from project_version import REPO, read_version
 
 
 def platform_tag() -> str:
     """``linux-x86_64``, ``windows-x86_64``, ``macos-arm64``...: what the archive runs on."""
-    system = {"win32": "windows", "darwin": "macos"}.get(sys.platform, sys.platform)
-    system = "linux" if system.startswith("linux") else system
     machine = platform.machine().lower()
     machine = {"amd64": "x86_64", "x64": "x86_64", "aarch64": "arm64"}.get(machine, machine)
-    return f"{system}-{machine}"
+    return f"{os_name()}-{machine}"
 
 
 def default_format() -> str:
@@ -110,7 +101,7 @@ def make_archive(dist: Path, out: Path, fmt: str | None = None, level: int = 9) 
     fmt = fmt or default_format()
     source = app_folder(dist)
     out.mkdir(parents=True, exist_ok=True)
-    archive = out / f"drawdigit-{package_version()}-{platform_tag()}.{fmt}"
+    archive = out / f"drawdigit-{read_version()}-{platform_tag()}.{fmt}"
     if fmt == "tar.gz":
         make_tar_gz(source, archive, level)
     elif fmt == "zip":

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +17,8 @@ from PIL import Image, ImageDraw
 
 from drawdigit import __version__
 from drawdigit.cli import main
+from drawdigit.download import ENV_MIRRORS
+from drawdigit.mnist import MNIST_FILES, find_data_dir
 from drawdigit.store import active_model_path, load_checkpoint, resource_path
 from drawdigit.strokes import load_drawing, pen_width
 
@@ -113,9 +119,21 @@ def test_train_saves_a_model_that_becomes_active(
     args = ["train", "--preset", "fast", "--epochs", "1", "--limit", "4000", "--json"]
     args += ["--data-dir", str(mnist_dir), "--out", str(out), "--activate", "--from-scratch"]
     assert main(args) == 0
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    stdout, err = capsys.readouterr()
+    report = json.loads(stdout.strip().splitlines()[-1])
+    assert set(report) == {
+        "test_accuracy",
+        "seconds",
+        "training_seconds",
+        "out",
+        "sha256",
+        "config",
+    }
     assert 0.8 < report["test_accuracy"] <= 1.0  # 4,000 images, one epoch: far above chance
-    assert report["seconds"] > 0
+    assert report["seconds"] > report["training_seconds"] > 0
+    assert report["out"] == str(out) and report["config"]["epochs"] == 1
+    assert f"test accuracy {report['test_accuracy'] * 100:.2f}%" in err
+    assert "now the model in use" in err
     assert load_checkpoint(out).metadata["test_accuracy"] == pytest.approx(report["test_accuracy"])
     assert load_checkpoint(active_model_path()).metadata["test_accuracy"] == pytest.approx(
         report["test_accuracy"]
@@ -135,9 +153,22 @@ def test_train_with_my_samples_measures_the_kept_aside_ones(
     for digit, drawing in sideways_writer(4, 7):
         add_sample(digit, drawing=drawing)
     assert main(args) == 0
-    out, _ = capsys.readouterr()
+    out, err = capsys.readouterr()
     report = json.loads(out.strip().splitlines()[-1])
+    assert set(report) == {
+        "personal_samples",
+        "personal_heldout",
+        "personal_heldout_before",
+        "personal_heldout_after",
+        "test_accuracy",
+        "seconds",
+        "training_seconds",
+        "out",
+        "sha256",
+        "config",
+    }
     assert (report["personal_samples"], report["personal_heldout"]) == (30, 10)
+    assert "your samples: trained on 30; the 10 kept aside:" in err
     assert report["config"]["from_scratch"] is False  # from the model in use
     assert report["config"]["epochs"] == 1 and report["config"]["augment"] is True
     before, after = report["personal_heldout_before"], report["personal_heldout_after"]
@@ -162,3 +193,107 @@ def test_module_entry_point_runs() -> None:
     )
     assert result.returncode == 0
     assert __version__ in result.stdout
+
+
+# --------------------------------------------------------------------------- download-mnist
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        self.server.requests.append(self.path)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def mnist_mirror(mnist_dir: Path) -> Iterator[ThreadingHTTPServer]:
+    """A loopback HTTP server whose root holds the four MNIST files (../shared/mnist)."""
+    handler = functools.partial(_QuietFiles, directory=str(mnist_dir))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.requests = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_mnist_command(
+    tmp_path: Path,
+    user_data: Path,
+    mnist_dir: Path,
+    mnist_mirror: ThreadingHTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    url = f"http://127.0.0.1:{mnist_mirror.server_address[1]}/"
+    monkeypatch.setenv(ENV_MIRRORS, url)
+    dest = tmp_path / "cache"
+    assert main(["download-mnist", "--dest", str(dest)]) == 0
+    assert capsys.readouterr().err.endswith(f"MNIST is in {dest}\n")
+    names = sorted(f"{name}.gz" for name in MNIST_FILES)
+    assert sorted(p.name for p in dest.iterdir()) == names  # no temp file left
+    for name in names:
+        assert (dest / name).read_bytes() == (mnist_dir / name).read_bytes()
+    assert sorted(mnist_mirror.requests) == [f"/{name}" for name in names]
+
+    # The second time everything is there and valid: nothing is asked for.
+    assert main(["download-mnist", "--dest", str(dest)]) == 0
+    assert len(mnist_mirror.requests) == len(names)
+
+    # Without --dest it fills the user cache, where train and evaluate look for MNIST.
+    assert find_data_dir() is None
+    assert main(["download-mnist"]) == 0
+    assert find_data_dir() == user_data / "mnist"
+
+
+def test_download_mnist_command_failures_are_one_clear_line(
+    tmp_path: Path, mnist_mirror: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    url = f"http://127.0.0.1:{mnist_mirror.server_address[1]}/"
+    monkeypatch.setenv(ENV_MIRRORS, url + "nothing-here/")  # every file a 404
+    assert main(["download-mnist", "--dest", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "drawdigit: error: " in err and "could not download it from any mirror" in err
+    assert f"{url}nothing-here/" in err and "HTTP 404" in err and "Traceback" not in err
+    assert list((tmp_path / "a").iterdir()) == []  # no half file left
+
+    monkeypatch.setenv(ENV_MIRRORS, url)
+    (tmp_path / "a-file").write_text("mine")
+    assert main(["download-mnist", "--dest", str(tmp_path / "a-file")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"drawdigit: error: cannot write to {tmp_path / 'a-file'}")
+    assert (tmp_path / "a-file").read_text() == "mine"  # nothing lost
+
+
+# --------------------------------------------------------------------------- broken pipe
+
+
+def test_output_cut_short_by_the_reader_ends_quietly() -> None:
+    """`drawdigit predict <many files> --json | head -1`: one line read, then the pipe shut.
+
+    Enough output (~100 KB) to overflow Python's buffer and the pipe, so the write that
+    finds the reader gone happens while predicting, not at exit.
+    """
+    files = [str(SAMPLES[3])] * 300
+    process = subprocess.Popen(
+        [sys.executable, "-m", "drawdigit", "predict", "--json", *files],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    first = process.stdout.readline()
+    process.stdout.close()  # what `head -1` does after its line
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 1
+    assert stderr == b""
+    assert json.loads(first)["digit"] == 3
+
+    # The reader gone before anything was written (`drawdigit predict x | true`): the last
+    # flush, at exit, must not complain either.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "drawdigit", "predict", str(SAMPLES[3])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) in (0, 1)
+    assert stderr == b""

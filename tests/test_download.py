@@ -20,13 +20,15 @@ import pytest
 
 from drawdigit.download import (
     ATTEMPTS_PER_MIRROR,
+    ENV_MIRRORS,
     MIRRORS,
     DownloadCancelled,
     DownloadError,
     DownloadProgress,
+    default_mirrors,
     download_mnist,
 )
-from drawdigit.mnist import MNIST_FILES, TEST_IMAGES, TEST_LABELS, read_idx, verify_file
+from drawdigit.mnist import TEST_IMAGES, TEST_LABELS, read_idx, verify_file
 
 SMALL = [TEST_LABELS, TEST_IMAGES]
 
@@ -134,9 +136,22 @@ def assert_clean(dest: Path, expected: set[str]) -> None:
         verify_file(dest / name)
 
 
-def test_mirrors_are_the_public_https_ones() -> None:
-    assert MIRRORS and all(m.startswith("https://") and m.endswith("/mnist/") for m in MIRRORS)
-    assert not any("lecun" in m for m in MIRRORS)
+def test_without_mirrors_given_the_environment_or_the_public_ones_are_used(
+    tmp_path: Path, served: dict[str, bytes], start_mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ENV_MIRRORS, raising=False)
+    assert default_mirrors() == MIRRORS
+    monkeypatch.setenv(ENV_MIRRORS, "  ")
+    assert default_mirrors() == MIRRORS
+
+    # An override (here: a dead mirror, then a loopback one) is what a call without
+    # mirrors fetches from, in the order given.
+    dead, mirror = refused_url(), start_mirror(served)
+    monkeypatch.setenv(ENV_MIRRORS, f" {dead}\n {mirror.url} ")
+    assert default_mirrors() == (dead, mirror.url)
+    download_mnist(tmp_path, files=[TEST_LABELS])
+    assert_clean(tmp_path, {f"{TEST_LABELS}.gz"})
+    assert [path for path, _range in mirror.requests] == [f"/mnist/{TEST_LABELS}.gz"]
 
 
 def test_happy_path(
@@ -264,7 +279,7 @@ def test_cancel_mid_download(tmp_path: Path, served: dict[str, bytes], start_mir
     assert len(mirror.requests) == before
 
 
-def test_unknown_file_name(tmp_path: Path) -> None:
+def test_unknown_file_name_is_refused_before_anything_is_made(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not MNIST file names: foo"):
-        download_mnist(tmp_path, [], files=["foo"])
-    assert set(MNIST_FILES) >= set(SMALL)
+        download_mnist(tmp_path / "cache", [], files=[TEST_LABELS, "foo"])
+    assert not (tmp_path / "cache").exists()

@@ -11,11 +11,11 @@ from drawdigit.finetune import (
     FinetuneConfig,
     FinetuneError,
     finetune,
-    mix_with_mnist,
     stratified_split,
 )
 from drawdigit.mnist import load_mnist
 from drawdigit.preprocess import preprocess
+from drawdigit.runs import mix_with_mnist
 from drawdigit.store import bundled_model_path, load_checkpoint
 
 

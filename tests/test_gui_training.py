@@ -666,8 +666,8 @@ def test_drawing_while_the_app_lags_gives_a_core_back_for_a_moment(qtbot, mnist_
 
 
 def test_mnist_plus_my_samples_reports_the_kept_aside_samples(qtbot, mnist_dir, sideways_writer):
-    from drawdigit.finetune import MIXED_RECIPE
     from drawdigit.inference import load_predictor
+    from drawdigit.runs import MIXED_RECIPE
     from drawdigit.samples import add_sample, samples_dir
 
     for digit, drawing in sideways_writer(4, 5):

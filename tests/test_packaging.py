@@ -27,6 +27,13 @@ import drawdigit
 from drawdigit import store
 
 REPO = Path(__file__).resolve().parents[1]
+# The build helpers import each other by name from packaging/ (build.spec says why not as
+# ``packaging.<name>``), so the tests put that folder on sys.path the way the spec does.
+sys.path.insert(0, str(REPO / "packaging"))
+import bundle_rules  # noqa: E402
+import make_archive  # noqa: E402
+import project_version  # noqa: E402
+
 SPEC = REPO / "build.spec"
 WORKFLOW = REPO / ".github" / "workflows" / "release.yml"
 SAMPLE_NAMES = [f"digit-{d}.json" for d in range(10)]
@@ -118,53 +125,82 @@ def test_resources_when_frozen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert store.bundled_model_path() == bundle / "resources" / "model" / "drawdigit.pt"
 
 
-# --------------------------------------------------------------------------- build.spec
+# --------------------------------------------------------------------------- build.spec, rules
 
 
-def spec_functions(names: list[str]) -> dict:
-    """Pull the helper functions (and the constants they use) out of build.spec.
-
-    The spec runs only inside PyInstaller (it uses Analysis, EXE...), so its testable
-    helpers are executed on their own, with the module-level constants they read.
-    """
-    tree = ast.parse(SPEC.read_text(encoding="utf-8"), str(SPEC))
-    constants = {"EXCLUDED_FILES", "KEPT_FILES"}
-
-    def wanted_node(node: ast.stmt) -> bool:
-        if isinstance(node, ast.FunctionDef):
-            return node.name in names
-        return isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id in constants for t in node.targets
-        )
-
-    wanted = [node for node in tree.body if wanted_node(node)]
-    namespace: dict = {
-        "ROOT": REPO,
-        "IS_LINUX": sys.platform.startswith("linux"),
-        "IS_WINDOWS": sys.platform == "win32",
-        "IS_MACOS": sys.platform == "darwin",
-    }
-    prelude = "import fnmatch, os, re, sys\nfrom pathlib import Path\n"
-    exec(prelude + ast.unparse(ast.Module(wanted, type_ignores=[])), namespace)
-    return namespace
-
-
-def test_spec_is_python_that_bundles_resources_and_the_launcher() -> None:
+def test_spec_only_says_what_to_build() -> None:
+    """The rules live in bundle_rules; the spec is PyInstaller's build steps reading them."""
     source = SPEC.read_text(encoding="utf-8")
-    compile(source, str(SPEC), "exec")
-    assert '(str(RESOURCES), "resources")' in source
+    tree = ast.parse(source, str(SPEC))
+    assert len(source.splitlines()) <= 150
+    assert not [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
+    calls = {
+        node.func.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+    assert {"Analysis", "PYZ", "EXE", "COLLECT", "BUNDLE"} <= calls  # one-folder + macOS app
+    assert "rules.bundled_data(ROOT)" in source and "rules.EXCLUDED_MODULES" in source
     assert 'ROOT / "packaging" / "launcher.py"' in source
     assert (REPO / "packaging" / "launcher.py").is_file()
     assert 'name="drawdigit"' in source
-    assert "COLLECT(" in source  # one-folder: the libraries sit beside the launcher
 
 
-def test_spec_reads_the_package_version() -> None:
-    assert spec_functions(["read_version"])["read_version"]() == drawdigit.__version__
+def test_packaging_folder_never_shadows_pypas_packaging() -> None:
+    """PyInstaller and pip import PyPA's ``packaging``; our folder must not take its place."""
+    assert not (REPO / "packaging" / "__init__.py").exists()
+    result = subprocess.run(
+        [sys.executable, "-c", "import packaging.version, sys; print(packaging.__file__)"],
+        cwd=REPO,  # the checkout first on sys.path, as when the spec runs from here
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert REPO / "packaging" not in Path(result.stdout.strip()).resolve().parents
 
 
-def test_spec_trims_unused_files_but_keeps_the_known_traps() -> None:
-    is_excluded = spec_functions(["posix", "is_excluded"])["is_excluded"]
+def test_one_version_reader_for_spec_archive_and_workflow(tmp_path: Path) -> None:
+    assert project_version.read_version() == drawdigit.__version__
+    script = REPO / "packaging" / "project_version.py"
+    printed = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert printed.stdout == f"{drawdigit.__version__}\n"
+    source = SPEC.read_text(encoding="utf-8")
+    assert "read_version(ROOT)" in source and "__version__" not in source
+    assert "__version__" not in (REPO / "packaging" / "make_archive.py").read_text("utf-8")
+    tag_check = next(
+        step
+        for step in load_workflow()["jobs"]["build"]["steps"]
+        if step.get("name") == "Check the tag matches the package version"
+    )
+    assert "version=$(python packaging/project_version.py)" in tag_check["run"]
+
+    # Another checkout's version, and a clear error where there is none.
+    (tmp_path / "drawdigit").mkdir()
+    init = tmp_path / "drawdigit" / "__init__.py"
+    init.write_text('"""x"""\n\n__version__ = "2.0.1rc1"\n', encoding="utf-8")
+    assert project_version.read_version(tmp_path) == "2.0.1rc1"
+    init.write_text("VERSION = 2\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="no __version__"):
+        project_version.read_version(tmp_path)
+
+
+def test_bundle_ships_the_resources_where_the_frozen_lookup_finds_them(tmp_path: Path) -> None:
+    ((source, dest),) = bundle_rules.bundled_data(REPO)
+    assert Path(source) == REPO / "resources" and dest == "resources"
+    (tmp_path / "resources").mkdir()
+    with pytest.raises(SystemExit, match="no bundled weights"):
+        bundle_rules.bundled_data(tmp_path)
+
+
+def test_icon_per_os() -> None:
+    resources = REPO / "resources"
+    for platform in ("linux", "win32", "darwin"):  # no .ico/.icns yet: the PNG everywhere
+        assert bundle_rules.find_icon(resources, platform) == str(resources / "icons/app-256.png")
+
+
+def test_rules_trim_unused_files_but_keep_the_known_traps() -> None:
     for kept in [
         "torch/bin/torch_shm_manager",
         "torch/lib/libshm.so",
@@ -176,7 +212,7 @@ def test_spec_trims_unused_files_but_keeps_the_known_traps() -> None:
         "numpy.libs/libscipy_openblas64_-32a4b2a6.so",
         "resources/model/drawdigit.pt",
     ]:
-        assert not is_excluded(kept), kept
+        assert not bundle_rules.is_excluded(kept, "linux"), kept
     for dropped in [
         "torch/include/ATen/ATen.h",
         "torch/bin/test_api",
@@ -186,17 +222,21 @@ def test_spec_trims_unused_files_but_keeps_the_known_traps() -> None:
         "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
         "numpy/_core/tests/test_api.py",
     ]:
-        assert is_excluded(dropped), dropped
+        assert bundle_rules.is_excluded(dropped, "linux"), dropped
+    # Qt's Linux file names are trimmed on Linux only; torch's headers on every OS.
+    assert not bundle_rules.is_excluded("PySide6/Qt/translations/qtbase_de.qm", "win32")
+    assert bundle_rules.is_excluded("torch\\include\\ATen\\ATen.h", "win32")
+    entries = [("torch/include/a.h", "/x/a.h", "DATA"), ("torch/lib/libshm.so", "/x/s", "BINARY")]
+    assert bundle_rules.drop_excluded(entries, "linux") == entries[1:]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ELF files only on Linux")
-def test_spec_reads_elf_dependencies() -> None:
-    elf_needed = spec_functions(["elf_needed"])["elf_needed"]
+def test_rules_read_elf_dependencies() -> None:
     import torch
 
     torch_c = next(Path(torch.__file__).parent.glob("_C.*.so"))
-    assert "libtorch_python.so" in elf_needed(str(torch_c))
-    assert elf_needed(str(REPO / "build.spec")) is None
+    assert "libtorch_python.so" in bundle_rules.elf_needed(str(torch_c))
+    assert bundle_rules.elf_needed(str(REPO / "build.spec")) is None
     if shutil.which("readelf"):
         out = subprocess.run(["readelf", "-d", str(torch_c)], capture_output=True, text=True)
         expected = [
@@ -204,16 +244,45 @@ def test_spec_reads_elf_dependencies() -> None:
             for line in out.stdout.splitlines()
             if "(NEEDED)" in line
         ]
-        assert elf_needed(str(torch_c)) == expected
+        assert bundle_rules.elf_needed(str(torch_c)) == expected
 
 
-def test_spec_keeps_sources_only_where_torch_reads_them() -> None:
-    modes = spec_functions(["collection_modes"])["collection_modes"]()
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ELF files only on Linux")
+def test_rules_drop_top_level_libraries_nothing_links_to() -> None:
+    """A library left behind by an excluded plugin goes; one a kept extension needs stays."""
+    import torch
+
+    lib = Path(torch.__file__).parent / "lib"
+    torch_c = next(Path(torch.__file__).parent.glob("_C.*.so"))
+    binaries = [
+        ("torch/_C.so", str(torch_c), "EXTENSION"),
+        ("libtorch_python.so", str(lib / "libtorch_python.so"), "BINARY"),
+        ("libc10.so", str(lib / "libc10.so"), "BINARY"),  # reached through libtorch_python
+        ("libleftover.so", str(REPO / "build.spec"), "BINARY"),  # nothing needs it
+    ]
+    kept = bundle_rules.prune_unreferenced_libraries(binaries, "linux")
+    assert [dest for dest, _src, _kind in kept] == [
+        "torch/_C.so",
+        "libtorch_python.so",
+        "libc10.so",
+    ]
+    assert bundle_rules.prune_unreferenced_libraries(binaries, "win32") == binaries
+
+
+def test_rules_keep_sources_only_where_torch_reads_them() -> None:
+    modes = bundle_rules.collection_modes()
     assert modes["torch"] == "pyz"
     for needs_source in ["torch._dynamo.config", "torch._inductor.config", "torch.nn.functional"]:
         assert modes[needs_source] == "pyz+py", needs_source
     assert modes["drawdigit"] == "pyz+py"
     assert "torch.nn.modules.linear" not in modes
+
+
+def test_windows_version_numbers() -> None:
+    assert bundle_rules.windows_version_numbers("0.1.0") == (0, 1, 0, 0)
+    assert bundle_rules.windows_version_numbers("2.10.3-rc1") == (2, 10, 3, 0)
+    assert bundle_rules.windows_version_numbers("1.2.3.4.5") == (1, 2, 3, 4)
+    assert bundle_rules.windows_version_info("0.1.0", "linux") is None
 
 
 # --------------------------------------------------------------------------- release workflow
@@ -271,18 +340,8 @@ def test_workflow_matches_githubs_schema() -> None:
 # --------------------------------------------------------------------------- archive, .desktop
 
 
-def load_make_archive():
-    spec = importlib.util.spec_from_file_location(
-        "make_archive", REPO / "packaging/make_archive.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("fmt", ["tar.gz", "zip"])
 def test_archive_keeps_one_folder_links_and_modes(tmp_path: Path, fmt: str) -> None:
-    make_archive = load_make_archive()
     app = tmp_path / "dist" / "drawdigit"
     (app / "_internal" / "lib").mkdir(parents=True)
     (app / "drawdigit").write_bytes(b"\x7fELF launcher")
@@ -322,7 +381,7 @@ def test_archive_keeps_one_folder_links_and_modes(tmp_path: Path, fmt: str) -> N
 
 def test_archive_refuses_a_missing_build(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="no built app"):
-        load_make_archive().make_archive(tmp_path / "dist", tmp_path / "out")
+        make_archive.make_archive(tmp_path / "dist", tmp_path / "out")
 
 
 def test_desktop_file() -> None:

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,13 @@ import torch
 from drawdigit.model import DigitNet, ModelConfig, count_parameters
 from drawdigit.store import (
     ModelFileError,
+    active_model_path,
     atomic_write_bytes,
     load_checkpoint,
     metadata_path,
     resources_dir,
     save_checkpoint,
+    set_aside_active_model,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -172,3 +175,54 @@ def test_a_failing_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path) -
 
 def test_resources_are_found_from_the_source_checkout() -> None:
     assert resources_dir() == REPO / "resources"
+
+
+# --------------------------------------------------------------------------- set aside
+
+
+def test_set_aside_moves_the_active_model_with_its_sidecar() -> None:
+    assert set_aside_active_model() is None  # no active model: nothing to do
+    model = _model(2)
+    active = active_model_path()
+    save_checkpoint(active, model.state_dict(), model.config, {"which": "mine"})
+    moved = set_aside_active_model()
+    assert moved is not None and moved.parent == active.parent
+    assert moved.name.startswith("set-aside-") and moved.suffix == ".pt"
+    assert not active.exists() and not metadata_path(active).exists()
+    checkpoint = load_checkpoint(moved)  # the sidecar's checksum still matches its weights
+    assert checkpoint.metadata["which"] == "mine"
+
+
+def test_set_aside_never_overwrites_an_earlier_set_aside_model() -> None:
+    """The name for this second is taken (weights, or only a sidecar): a new name is found.
+
+    The names are taken for every second the call could run in, so the collision is certain.
+    """
+    folder = active_model_path().parent
+    folder.mkdir(parents=True)
+    now = time.time()
+    stamps = [time.strftime("%Y%m%d-%H%M%S", time.localtime(now + dt)) for dt in range(-1, 4)]
+    earlier = {}
+    for stamp in stamps:
+        earlier[f"set-aside-{stamp}.pt"] = f"weights {stamp}".encode()
+        earlier[f"set-aside-{stamp}.json"] = f"sidecar {stamp}".encode()
+        earlier[f"set-aside-{stamp}-2.json"] = f"lone sidecar {stamp}".encode()  # no .pt
+    for name, content in earlier.items():
+        (folder / name).write_bytes(content)
+
+    found = []
+    for which in ("first", "second"):
+        model = _model(3)
+        save_checkpoint(active_model_path(), model.state_dict(), model.config, {"which": which})
+        active_bytes = active_model_path().read_bytes()
+        moved = set_aside_active_model()
+        assert moved is not None and moved.name not in earlier
+        assert moved.read_bytes() == active_bytes
+        assert load_checkpoint(moved).metadata["which"] == which
+        found.append(moved.name)
+    stamp = found[0].removeprefix("set-aside-")[:15]
+    assert stamp in stamps and found[0] == f"set-aside-{stamp}-3.pt"
+    assert found[1] != found[0]
+    for name, content in earlier.items():  # every earlier file as it was
+        assert (folder / name).read_bytes() == content
+    assert not active_model_path().exists()

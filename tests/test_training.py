@@ -18,7 +18,7 @@ import torch
 from torch.nn import functional as F
 
 from drawdigit.mnist import MnistData, load_mnist
-from drawdigit.model import DigitNet, ModelConfig
+from drawdigit.model import DigitNet, ModelConfig, copy_state_dict, fast_forward
 from drawdigit.store import Checkpoint, load_checkpoint
 from drawdigit.training import (
     PRESETS,
@@ -30,8 +30,6 @@ from drawdigit.training import (
     TrainingDone,
     TrainingError,
     TrainingStarted,
-    _fast_forward,
-    copy_state_dict,
     evaluate,
     fit,
     resolve_device,
@@ -405,7 +403,7 @@ def test_fast_forward_is_the_model_bit_for_bit(small: MnistData) -> None:
     y = torch.from_numpy(small.test_labels[:64].astype(np.int64))
     grads = []
     outputs = []
-    for forward in (model, lambda t: _fast_forward(model, t)):
+    for forward in (model, lambda t: fast_forward(model, t)):
         model.zero_grad(set_to_none=True)
         out = forward(x)
         F.cross_entropy(out, y).backward()

@@ -38,16 +38,15 @@ from drawdigit.gui.training.result_view import ResultView
 from drawdigit.gui.training.settings_view import MINE, SettingsView
 from drawdigit.gui.training.state import RunState
 from drawdigit.gui.training_worker import (
+    RunControl,
     Stage,
-    TrainingJob,
-    TrainingOutcome,
-    describe_error,
     prepare_ahead,
     train_run,
     training_threads,
     with_threads,
 )
 from drawdigit.gui.workers import GeneratorWorker
+from drawdigit.runs import MIXED_RECIPE, RunReport, TrainingJob, describe_error
 
 if TYPE_CHECKING:
     from drawdigit.training import TrainConfig
@@ -100,7 +99,6 @@ class TrainingDialog(QDialog):
         self._warm_done = False
         self._cached_data: tuple[Path, Any] | None = None  # MNIST, loaded ahead of Start
 
-        from drawdigit.finetune import MIXED_RECIPE
         from drawdigit.training import PRESETS
 
         self.state = RunState(self)
@@ -204,7 +202,7 @@ class TrainingDialog(QDialog):
             self.data_view.set_with_my_samples(True, announce=False)
 
     @Slot(object)
-    def _on_outcome_changed(self, outcome: TrainingOutcome | None) -> None:
+    def _on_outcome_changed(self, outcome: RunReport | None) -> None:
         if outcome is not None:
             self.tabs.setTabEnabled(RESULT_TAB, True)
             self.tabs.setCurrentIndex(RESULT_TAB)
@@ -252,7 +250,7 @@ class TrainingDialog(QDialog):
     def paused(self) -> bool:
         return self.state.paused
 
-    def outcome(self) -> TrainingOutcome | None:
+    def outcome(self) -> RunReport | None:
         return self.state.outcome
 
     def status_text(self) -> str:
@@ -338,8 +336,6 @@ class TrainingDialog(QDialog):
         folder = self.data_dir()
         if self._run is not None or folder is None or self.downloading():
             return
-        from drawdigit.training import TrainControl
-
         config = with_threads(self.config(), self.threads)
         if config.quick_eval_seconds > QUICK_EVAL_SECONDS:
             config = replace(config, quick_eval_seconds=QUICK_EVAL_SECONDS)
@@ -352,7 +348,7 @@ class TrainingDialog(QDialog):
             test_limit=self.test_limit,
             with_my_samples=self.with_my_samples(),
         )
-        control = TrainControl()
+        control = RunControl()
         worker = GeneratorWorker(
             train_run, job, control, control=control, name="drawdigit-training"
         )
@@ -417,7 +413,7 @@ class TrainingDialog(QDialog):
             self.state.stage(event.text)
 
     @Slot(object)
-    def _on_result(self, outcome: TrainingOutcome) -> None:
+    def _on_result(self, outcome: RunReport) -> None:
         if self._from_current_run():
             self.state.succeeded(outcome)
 

@@ -2,7 +2,8 @@
 confident mistakes, and *Use this model* / *Discard*.
 
 Nothing a run produces touches the model in use until *Use this model*: then the copied
-weights are saved atomically as the user's active model (``training.save_trained``) and
+weights are saved atomically as the user's active model (``runs.activate_run``, as
+``drawdigit train --activate`` does) and
 ``modelActivated`` tells the app to reload. *Discard* and a failed save leave the active
 model file exactly as it was.
 """
@@ -33,7 +34,7 @@ from drawdigit.gui.training.state import RunState, fmt_pct
 
 if TYPE_CHECKING:
     from drawdigit.finetune import MixedReport
-    from drawdigit.gui.training_worker import TrainingOutcome
+    from drawdigit.runs import RunReport
 
 GALLERY_ICON = 56  # px: each 28x28 mistake at twice its size, whole pixels
 
@@ -104,7 +105,7 @@ class ResultView(QWidget):
         self._update_buttons()
 
     @Slot(object)
-    def _on_outcome(self, outcome: TrainingOutcome | None) -> None:
+    def _on_outcome(self, outcome: RunReport | None) -> None:
         """A new outcome is shown; once used (or discarded) it stays until the next run."""
         if outcome is not None:
             self._show(outcome)
@@ -117,7 +118,7 @@ class ResultView(QWidget):
         self.gallery.clear()
         self.confusion_table.clearContents()
 
-    def _show(self, outcome: TrainingOutcome) -> None:
+    def _show(self, outcome: RunReport) -> None:
         new = outcome.test_accuracy
         old = outcome.current_accuracy
         lines = [
@@ -169,7 +170,7 @@ class ResultView(QWidget):
         if outcome is not None and self.gallery.count() == 0:
             self._fill_gallery(outcome)
 
-    def _fill_gallery(self, outcome: TrainingOutcome) -> None:
+    def _fill_gallery(self, outcome: RunReport) -> None:
         self.gallery.clear()
         count = len(outcome.mistakes)
         wrong = int(outcome.confusion.sum() - outcome.confusion.trace())
@@ -198,21 +199,12 @@ class ResultView(QWidget):
         outcome = self.state.outcome
         if outcome is None:
             return False
+        from drawdigit.runs import activate_run
         from drawdigit.store import active_model_path
-        from drawdigit.training import save_trained
 
         path = active_model_path()
-        personal = outcome.personal
         try:
-            save_trained(
-                path,
-                outcome.done,
-                {
-                    "source": "drawdigit training dialog",
-                    "test_images": outcome.test_count,
-                    **(personal.metadata() if personal is not None else {}),
-                },
-            )
+            path = activate_run(outcome, "drawdigit training dialog")
         except Exception as exc:  # noqa: BLE001 - disk full, read-only folder...: say so, keep it
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             self._note(

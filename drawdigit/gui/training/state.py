@@ -59,7 +59,7 @@ class RunState(QObject):
     Signals: ``phaseChanged(str)`` (a :class:`Phase` value), ``statusChanged(str, bool)``
     (the status line and whether it is an error), ``runStarted(int)`` (epochs),
     ``batchProgress`` and ``epochEnded`` (the engine's events, as they come),
-    ``outcomeChanged(object)`` (a ``TrainingOutcome`` or None) and ``runEnded(str)``
+    ``outcomeChanged(object)`` (a ``RunReport`` or None) and ``runEnded(str)``
     ("done", "cancelled" or "error").
     """
 
@@ -106,7 +106,7 @@ class RunState(QObject):
 
     @property
     def outcome(self) -> Any:
-        """The finished run's ``TrainingOutcome`` until it is used or discarded."""
+        """The finished run's ``RunReport`` until it is used or discarded."""
         return self._outcome
 
     @property

@@ -1,0 +1,398 @@
+"""What goes into the PyInstaller bundle and what is left out: the rules ``build.spec`` reads.
+
+The spec itself only says what to build (Analysis, EXE, COLLECT, BUNDLE); the decisions live
+here, in plain importable Python, so the tests call them directly. A default build of CPU
+torch + PySide6 is ~870 MB; most of this module is trimming. Every rule was checked against
+``dist/drawdigit/drawdigit --self-test`` (offscreen and on Xvfb); the known traps:
+
+- torch reads the source of some of its modules at run time (config modules, TorchScript
+  overloads): those keep their ``.py`` (see :func:`collection_modes`), the rest is byte code;
+- ``torch/bin/torch_shm_manager``, ``libshm`` and ``libgomp`` must stay (:data:`KEPT_FILES`);
+- every optimizer imports ``torch._dynamo``, which imports sympy and ``torch._inductor``:
+  those packages cannot be excluded, only parts of them;
+- ``strip`` corrupts the auditwheel-patched libraries in ``*.libs/`` (numpy's OpenBLAS), so
+  PyInstaller's own ``strip`` stays off and :func:`strip_binaries` skips those folders;
+- Qt's xcb plugin needs libxcb-icccm4, libxcb-keysyms1 (and friends) on the build machine,
+  or they are not bundled and the app cannot open a window on X11.
+
+Per-OS rules are keyed by :func:`os_name` ("linux", "windows", "macos"); only the Linux
+bundle has been built and run so far, so the other OSes' Qt file patterns are still empty
+(each one added must be kept honest by the self-test on that OS in the release workflow).
+
+Environment: ``DRAWDIGIT_BUILD_NO_STRIP=1`` skips stripping (debugging a crash in a library).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import importlib.util
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+# PyInstaller's TOC entries: (destination inside the bundle, source path, kind).
+TocEntry = tuple[str, str, str]
+
+
+def os_name(platform: str = sys.platform) -> str:
+    """``linux``, ``windows`` or ``macos``: the key of the per-OS rules below."""
+    if platform == "win32":
+        return "windows"
+    if platform == "darwin":
+        return "macos"
+    return "linux" if platform.startswith("linux") else platform
+
+
+# --------------------------------------------------------------------------- what goes in
+
+
+def bundled_data(root: Path) -> list[tuple[str, str]]:
+    """The data files: ``resources/`` as ``resources`` in the bundle's data folder.
+
+    ``drawdigit.store.resources_dir()`` looks for ``sys._MEIPASS/resources`` first when
+    frozen, so this destination and that lookup must agree. A checkout without the bundled
+    weights is refused here rather than building an app that cannot answer.
+    """
+    resources = root / "resources"
+    if not (resources / "model").is_dir():
+        raise SystemExit(f"{resources / 'model'} is missing: no bundled weights to ship")
+    return [(str(resources), "resources")]
+
+
+def find_icon(resources: Path, platform: str = sys.platform) -> str | None:
+    """The app icon; PyInstaller converts a PNG to .ico/.icns itself (with Pillow)."""
+    native = {"windows": "ico", "macos": "icns"}.get(os_name(platform), "png")
+    for name in (f"drawdigit.{native}", f"app.{native}", "drawdigit.png", "app-256.png"):
+        if (resources / "icons" / name).is_file():
+            return str(resources / "icons" / name)
+    print(f"bundle_rules: WARNING: no icon in {resources / 'icons'}; building without one")
+    return None
+
+
+# --------------------------------------------------------------------------- what to leave out
+
+# Python packages the app never imports. Each one is either pulled in only by optional code
+# paths of a dependency (pyqtgraph's OpenGL and test helpers, torch's TensorBoard and ONNX
+# exporters' optional deps) or is a development tool installed beside it.
+# fmt: off
+EXCLUDED_MODULES = [
+    # Qt bindings and Qt modules we do not use (pyqtgraph imports the last three optionally)
+    "PyQt5", "PyQt6", "PySide2", "tkinter", "_tkinter",
+    "PySide6.QtNetwork", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets",
+    "PySide6.QtSql", "PySide6.QtXml", "PySide6.QtDBus", "PySide6.QtPrintSupport",
+    "PySide6.QtConcurrent", "PySide6.QtHelp", "PySide6.QtUiTools", "PySide6.QtDesigner",
+    "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "PySide6.QtTest",
+    # optional extras of pyqtgraph, numpy and torch that the app never reaches
+    "pyqtgraph.opengl", "pyqtgraph.examples", "pyqtgraph.jupyter", "OpenGL",
+    "matplotlib", "scipy", "pandas", "IPython", "jupyter_client", "h5py", "cupy", "numba",
+    "torch.utils.tensorboard", "tensorboard", "torchvision", "triton", "onnx", "onnxruntime",
+    "onnxscript", "expecttest", "hypothesis", "pytest", "_pytest", "pytestqt",
+    "torch.utils.benchmark", "torch.utils.hipify",
+    "torch.utils.model_dump", "torch.utils.bottleneck", "functorch",
+    # Parts of packages torch does import, that only torch.compile, distributed training,
+    # export or torch's own tests reach (never loaded by any drawdigit path; torch's hook
+    # lists every submodule, 7.5 MB of them these). The packages themselves must stay.
+    *(f"torch._inductor.{name}" for name in (
+        "codegen", "fx_passes", "kernel", "ir", "scheduler", "lowering", "select_algorithm",
+        "codecache", "template_heuristics", "compile_fx", "pattern_matcher", "graph",
+        "cudagraph_trees", "autoheuristic", "comms", "sizevars", "debug",
+    )),
+    *(f"torch.testing._internal.{name}" for name in (
+        "common_methods_invocations", "common_utils", "opinfo", "generated", "common_nn",
+        "common_modules", "common_quantization", "common_distributed", "common_device_type",
+        "common_fsdp",
+    )),
+    *(f"torch.distributed.{name}" for name in (
+        "checkpoint", "elastic", "pipelining", "_tools", "optim", "flight_recorder",
+    )),
+    *(f"torch._export.{name}" for name in ("serde", "passes", "db", "converter")),
+    "torch.ao.ns", "torch.ao.pruning", "torch._functorch.partitioners", "torch._vendor.quack",
+    *(f"sympy.{name}" for name in (
+        "combinatorics", "physics", "vector", "testing", "codegen", "categories",
+    )),
+    # only torch.compile / distributed checkpointing use these; found by the import graph
+    # through optional imports. cryptography alone is 13 MB.
+    "networkx", "jinja2", "fsspec", "cryptography", "requests", "urllib3", "idna",
+    "charset_normalizer", "yaml", "sqlite3", "_sqlite3", "readline",
+    # Pillow codecs for formats we do not read (AVIF, WebP), fonts, colour management, Tk
+    "PIL._avif", "PIL._webp", "PIL._imagingft", "PIL._imagingcms", "PIL._imagingtk",
+    "PIL.ImageTk", "PIL.ImageQt",
+    # test suites and build tools
+    "numpy.tests", "numpy.f2py", "numpy.distutils", "numpy.testing",
+    "setuptools", "pip", "distutils", "lib2to3", "pydoc_data",
+]
+
+# Files (destination paths inside the bundle, glob patterns) that ship with the wheels but
+# are never loaded, on every OS: headers, CMake files, C++ test programs, test suites.
+EXCLUDED_FILES = [
+    "torch/include/*", "torch/share/*", "torch/test/*", "torch/testing/_internal/data/*",
+    "torch/bin/test_*", "torch/bin/protoc*", "torch/bin/*Test", "torch/bin/*.pt*",
+    "torch/bin/upgrader_models/*",
+    "torch/lib/*test*", "torch/lib/*backend_with_compiler.*",
+    "torch/lib/*aoti_custom_ops.*", "torch/lib/*.lib",
+    "*/tests/*", "*/__pycache__/*",
+]
+
+# Qt files never loaded, in each OS's layout of the PySide6 wheel (names differ per OS:
+# libQt6X.so here, Qt6X.dll and PySide6/plugins/... on Windows, QtX.framework on macOS).
+EXCLUDED_QT_FILES: dict[str, list[str]] = {
+    "linux": [
+        # translations (the app is English and installs no QTranslator), QML, unused plugins
+        "PySide6/Qt/translations/*", "PySide6/translations/*", "PySide6/Qt/qml/*",
+        "PySide6/Qt/plugins/qmltooling/*", "PySide6/Qt/plugins/sqldrivers/*",
+        "PySide6/Qt/plugins/designer/*", "PySide6/Qt/plugins/tls/*",
+        "PySide6/Qt/plugins/networkinformation/*", "PySide6/Qt/plugins/printsupport/*",
+        "PySide6/Qt/plugins/egldeviceintegrations/*", "PySide6/Qt/plugins/wayland-*",
+        "PySide6/Qt/plugins/platforms/libqwayland*", "PySide6/Qt/plugins/platforms/libqeglfs*",
+        "PySide6/Qt/plugins/platforms/libqlinuxfb*", "PySide6/Qt/plugins/platforms/libqvnc*",
+        "PySide6/Qt/plugins/platforms/libqvkkhrdisplay*",
+        "PySide6/Qt/plugins/platforms/libqminimalegl*",
+        "PySide6/Qt/plugins/generic/*",
+        # the GTK theme plugin drags in GTK's own libraries (cairo, pango...) for a look the
+        # xdg-desktop-portal theme gives as well; image formats we never open
+        "PySide6/Qt/plugins/platformthemes/libqgtk3*",
+        "PySide6/Qt/plugins/imageformats/libqtiff*", "PySide6/Qt/plugins/imageformats/libqwebp*",
+        "PySide6/Qt/plugins/imageformats/libqicns*", "PySide6/Qt/plugins/imageformats/libqtga*",
+        "PySide6/Qt/plugins/imageformats/libqwbmp*", "PySide6/Qt/plugins/imageformats/libqpdf*",
+        "PySide6/Qt/lib/libQt6EglFs*", "PySide6/Qt/lib/libQt6WlShell*",
+        "PySide6/Qt/lib/libQt6Quick*", "PySide6/Qt/lib/libQt6Qml*", "PySide6/Qt/lib/libQt6Pdf*",
+        "PySide6/Qt/lib/libQt6Wayland*", "PySide6/Qt/lib/libQt6Network*",
+        "PySide6/Qt/lib/libQt6OpenGLWidgets*",
+        "PySide6/Qt/lib/libQt6VirtualKeyboard*",
+    ],
+    "windows": [],  # not yet trimmed: nothing checked by a self-test on Windows so far
+    "macos": [],  # likewise
+}
+
+# Files that look unused by the rules above but are loaded at run time: keep them.
+KEPT_FILES = ["torch/bin/torch_shm_manager*", "torch/lib/libshm*", "torch/lib/libgomp*"]
+# fmt: on
+
+
+def posix(dest: str) -> str:
+    """A bundle destination with forward slashes (PyInstaller uses ``\\`` on Windows)."""
+    return dest.replace("\\", "/")
+
+
+def is_excluded(dest: str, platform: str = sys.platform) -> bool:
+    """Whether a file bound for ``dest`` in the bundle is left out (kept files win)."""
+    dest = posix(dest)
+    if any(fnmatch.fnmatch(dest, pattern) for pattern in KEPT_FILES):
+        return False
+    patterns = EXCLUDED_FILES + EXCLUDED_QT_FILES.get(os_name(platform), [])
+    return any(fnmatch.fnmatch(dest, pattern) for pattern in patterns)
+
+
+def drop_excluded(entries: Iterable[TocEntry], platform: str = sys.platform) -> list[TocEntry]:
+    """``entries`` (Analysis' datas or binaries) without the excluded files."""
+    return [entry for entry in entries if not is_excluded(entry[0], platform)]
+
+
+def strip_binaries(
+    binaries: list[TocEntry], cache_dir: Path, platform: str = sys.platform
+) -> list[TocEntry]:
+    """Linux: strip ELF files' symbol tables into a cache, except in ``*.libs/`` folders.
+
+    Saves ~100 MB (libtorch_cpu alone drops from 434 to 345 MB). Wheels repaired by
+    auditwheel keep their vendored libraries in ``<package>.libs/`` with patched headers that
+    ``strip`` corrupts (numpy's OpenBLAS then fails to load), so those are copied as they are.
+    Stripped copies are cached by source path, size and mtime, so a rebuild costs nothing.
+    """
+    strip = shutil.which("strip")
+    no_strip = os.environ.get("DRAWDIGIT_BUILD_NO_STRIP") == "1"
+    if os_name(platform) != "linux" or not strip or no_strip:
+        return binaries
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for dest, src, kind in binaries:
+        parts = Path(posix(dest)).parts
+        if kind not in ("BINARY", "EXTENSION") or any(p.endswith(".libs") for p in parts[:-1]):
+            out.append((dest, src, kind))
+            continue
+        with open(src, "rb") as f:
+            if f.read(4) != b"\x7fELF":
+                out.append((dest, src, kind))
+                continue
+        stat = os.stat(src)
+        key = hashlib.sha256(f"{src}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+        target = cache_dir / key / Path(src).name
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(target.suffix + ".tmp")
+            result = subprocess.run([strip, "-o", str(tmp), src], capture_output=True, text=True)
+            if result.returncode != 0:
+                print(f"bundle_rules: strip failed for {src}, kept as is: {result.stderr.strip()}")
+                out.append((dest, src, kind))
+                continue
+            os.replace(tmp, target)
+        out.append((dest, str(target), kind))
+    return out
+
+
+def elf_needed(path: str) -> list[str] | None:
+    """The DT_NEEDED names of a 64-bit little-endian ELF file; None if it is not one.
+
+    A few dozen lines instead of running ``ldd`` on ~400 files (which would also resolve
+    against the build machine's system rather than the bundle).
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        return None
+    (shoff,) = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    sections = [
+        struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)
+    ]
+    needed = []
+    for _name, kind, _flags, _addr, offset, size, link, _info, _align, entsize in sections:
+        if kind != 6:  # SHT_DYNAMIC
+            continue
+        strtab_offset = sections[link][4]
+        for pos in range(offset, offset + size, entsize or 16):
+            tag, value = struct.unpack_from("<qQ", data, pos)
+            if tag == 0:
+                break
+            if tag == 1:  # DT_NEEDED
+                start = strtab_offset + value
+                needed.append(data[start : data.index(b"\0", start)].decode())
+    return needed
+
+
+def prune_unreferenced_libraries(
+    binaries: list[TocEntry], platform: str = sys.platform
+) -> list[TocEntry]:
+    """Linux: drop top-level shared libraries that nothing kept still links to.
+
+    PyInstaller puts every system library a collected binary needs at the top of the
+    bundle. Excluding a plugin afterwards (e.g. Qt's GTK theme) leaves its libraries
+    behind, so the links are followed again from what is kept: Python extensions, the
+    packages' own libraries and plugins, and libpython (loaded by the bootloader).
+    """
+    if os_name(platform) != "linux":
+        return binaries
+    by_name: dict[str, list[TocEntry]] = {}
+    for dest, src, kind in binaries:
+        by_name.setdefault(Path(posix(dest)).name, []).append((dest, src, kind))
+    top_level = {posix(dest) for dest, _src, _kind in binaries if "/" not in posix(dest)}
+    roots = [
+        (dest, src)
+        for dest, src, kind in binaries
+        if "/" in posix(dest) or kind == "EXTENSION" or Path(dest).name.startswith("libpython")
+    ]
+    reached, todo = set(), list(roots)
+    while todo:
+        dest, src = todo.pop()
+        if dest in reached:
+            continue
+        reached.add(dest)
+        if not os.path.isfile(src):
+            continue
+        for name in elf_needed(src) or []:
+            for dep_dest, dep_src, _kind in by_name.get(name, []):
+                if dep_dest not in reached:
+                    todo.append((dep_dest, dep_src))
+    dropped = sorted(top_level - {posix(d) for d in reached})
+    if dropped:
+        print(f"bundle_rules: dropping {len(dropped)} unlinked libraries: {', '.join(dropped)}")
+    return [entry for entry in binaries if posix(entry[0]) not in dropped]
+
+
+def collection_modes() -> dict[str, str]:
+    """Byte code only for torch, except the modules that read their own source at run time.
+
+    torch's hook ships every module twice, as byte code and as ``.py`` (46 MB of sources),
+    because some of torch reads source code. What reads it on the app's paths: the
+    ``*.config`` modules (``install_config_module`` tokenizes the module's source to find
+    ``@compile_ignored`` settings; imported by every optimizer via ``torch._dynamo``) and
+    ``@torch.jit._overload``/``_overload_method`` users (``torch.nn.functional``, ``torch.nn.
+    modules.rnn``...; without source they warn at every start). Those keep their ``.py``;
+    the rest of torch is byte code only. Found by scanning torch's sources, so a new torch
+    version's config modules are kept too.
+    """
+    modes = {"torch": "pyz", "drawdigit": "pyz+py"}  # ours: torch.jit.script needs source
+    spec = importlib.util.find_spec("torch")  # locates torch without importing it
+    if spec is None or spec.origin is None:
+        raise SystemExit("torch is not installed in the Python that runs PyInstaller")
+    root = Path(spec.origin).parent
+    reads_source = re.compile(
+        r"install_config_module\(|_overload_method|jit\._overload\b"
+        r"|_jit_internal import (\([^)]*|[^\n]*)\b_overload\b"
+    )
+    for path in root.rglob("*.py"):
+        relative = path.relative_to(root.parent).with_suffix("")
+        if "test" in relative.parts or "testing" in relative.parts:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if reads_source.search(text):
+            name = ".".join(relative.parts)
+            modes[name.removesuffix(".__init__")] = "pyz+py"
+    return modes
+
+
+# --------------------------------------------------------------------------- per-OS metadata
+
+
+def windows_version_numbers(version: str) -> tuple[int, int, int, int]:
+    """``"1.2.3rc1"`` -> ``(1, 2, 3, 0)``: the four numbers a Windows version resource holds."""
+    numbers = [int(part) if part.isdigit() else 0 for part in re.split(r"[.+-]", version)]
+    first, second, third, fourth = (numbers + [0, 0, 0, 0])[:4]
+    return first, second, third, fourth
+
+
+def windows_version_info(version: str, platform: str = sys.platform) -> Any:
+    """The Windows version resource (Properties > Details); None on other OSes.
+
+    PyInstaller's ``versioninfo`` module needs ``pefile``, which is installed on Windows
+    only, hence the import in here.
+    """
+    if os_name(platform) != "windows":
+        return None
+    from PyInstaller.utils.win32.versioninfo import (
+        FixedFileInfo,
+        StringFileInfo,
+        StringStruct,
+        StringTable,
+        VarFileInfo,
+        VarStruct,
+        VSVersionInfo,
+    )
+
+    numbers = windows_version_numbers(version)
+    strings = [
+        StringStruct("CompanyName", "drawdigit"),
+        StringStruct("FileDescription", "drawdigit - draw a digit, a CNN recognises it"),
+        StringStruct("FileVersion", version),
+        StringStruct("InternalName", "drawdigit"),
+        StringStruct("OriginalFilename", "drawdigit.exe"),
+        StringStruct("ProductName", "drawdigit"),
+        StringStruct("ProductVersion", version),
+    ]
+    return VSVersionInfo(
+        ffi=FixedFileInfo(
+            filevers=numbers,
+            prodvers=numbers,
+            mask=0x3F,
+            flags=0x0,
+            OS=0x40004,
+            fileType=0x1,
+            subtype=0x0,
+            date=(0, 0),
+        ),
+        kids=[
+            StringFileInfo([StringTable("040904B0", strings)]),
+            VarFileInfo([VarStruct("Translation", [1033, 1200])]),
+        ],
+    )
+
+
+def macos_info_plist(version: str) -> dict[str, Any]:
+    """Info.plist entries of the macOS app bundle beyond what PyInstaller writes."""
+    return {"NSHighResolutionCapable": True, "CFBundleShortVersionString": version}
