@@ -47,6 +47,7 @@ from drawdigit.gui.training_worker import (
 )
 from drawdigit.gui.workers import GeneratorWorker
 from drawdigit.runs import MIXED_RECIPE, RunReport, TrainingJob, describe_error
+from drawdigit.training import PRESETS
 
 if TYPE_CHECKING:
     from drawdigit.training import TrainConfig
@@ -98,8 +99,6 @@ class TrainingDialog(QDialog):
         self._warm: GeneratorWorker | None = None
         self._warm_done = False
         self._cached_data: tuple[Path, Any] | None = None  # MNIST, loaded ahead of Start
-
-        from drawdigit.training import PRESETS
 
         self.state = RunState(self)
         self.responsiveness = Responsiveness(self)
