@@ -219,7 +219,7 @@ def check_window(state: CheckState) -> str:
         painted = _wait_until(app, lambda: bool(shown), 20.0, "the window's first paint")
         ready = _wait_until(
             app,
-            lambda: window.model_ready() or getattr(window, "_model_state", "") == "failed",
+            lambda: window.model_state() != "loading",
             120.0,
             "loading the model in the window",
         )

@@ -18,20 +18,12 @@ from PySide6.QtCore import QEvent, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from drawdigit.gui.images import gray_to_qimage
+
 if TYPE_CHECKING:
     import numpy as np
 
     from drawdigit.inference import Prediction
-
-
-def image28_to_qimage(image28: np.ndarray) -> QImage:
-    """The float [0, 1] network input as an 8-bit grayscale QImage (a deep copy)."""
-    import numpy as np
-
-    pixels = np.ascontiguousarray(np.clip(image28, 0.0, 1.0) * 255.0 + 0.5, dtype=np.float32)
-    data = pixels.astype(np.uint8)
-    height, width = data.shape
-    return QImage(data.tobytes(), width, height, width, QImage.Format.Format_Grayscale8).copy()
 
 
 class ModelInputView(QWidget):
@@ -231,7 +223,7 @@ class PredictionPanel(QWidget):
         self.bars.set_probabilities(probabilities, prediction.digit)
 
     def set_model_input(self, image28: np.ndarray | None) -> None:
-        self.input_view.set_image(None if image28 is None else image28_to_qimage(image28))
+        self.input_view.set_image(None if image28 is None else gray_to_qimage(image28))
 
     def shown_digit(self) -> str:
         """The big glyph as shown: a digit, "?" when unsure, or "" / "…" with no answer."""
