@@ -748,8 +748,8 @@ def test_the_run_state_model_goes_through_its_phases_and_the_views_follow(qtbot)
     state.batch(event)
     view.refresh()
     assert view.stat_labels["epoch"].text() == "1/2 · 10/47"
-    assert view.stat_labels["train_acc"].text() == "87.50 %"
-    assert view.stat_labels["estimate"].text() == "90.00 %"
+    assert view.stat_labels["train_acc"].text() == "87.50%"
+    assert view.stat_labels["estimate"].text() == "90.00%"
     assert view.progress_bar.value() == 100  # 10 % of the run, in tenths of a percent
     state.set_paused(True)
     assert state.paused and view.status_label.text().startswith("Paused")

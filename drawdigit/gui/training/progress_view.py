@@ -13,8 +13,9 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
+from drawdigit.formatting import percent
 from drawdigit.gui.training.charts import TrainingCharts
-from drawdigit.gui.training.state import RunState, estimate_of, fmt_pct, fmt_time
+from drawdigit.gui.training.state import RunState, estimate_of, fmt_time
 
 REFRESH_HZ = 10  # timer ticks per second; the two charts take turns, 5 redraws/s each
 STATS = (
@@ -147,12 +148,12 @@ class ProgressView(QWidget):
         s["elapsed"].setText(fmt_time(event.elapsed))
         s["eta"].setText(fmt_time(event.eta))
         s["loss"].setText(f"{event.loss:.4f}")
-        s["train_acc"].setText(fmt_pct(event.accuracy))
-        s["estimate"].setText(fmt_pct(state.last_estimate))
+        s["train_acc"].setText(percent(event.accuracy, 2))
+        s["estimate"].setText(percent(state.last_estimate, 2))
         if state.estimate_images:
             s["estimate"].setToolTip(
                 f"Accuracy on {state.estimate_images:,} test images, measured every few "
                 "seconds during the epoch"
             )
         if state.last_epoch is not None:
-            s["test_acc"].setText(fmt_pct(float(state.last_epoch.test_accuracy)))
+            s["test_acc"].setText(percent(float(state.last_epoch.test_accuracy), 2))

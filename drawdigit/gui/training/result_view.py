@@ -28,13 +28,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from drawdigit.formatting import percent
 from drawdigit.gui.images import gray_icon
 from drawdigit.gui.training.data_view import button
-from drawdigit.gui.training.state import RunState, fmt_pct
+from drawdigit.gui.training.state import RunState
 
 if TYPE_CHECKING:
-    from drawdigit.finetune import MixedReport
-    from drawdigit.runs import RunReport
+    from drawdigit.runs import MixedReport, RunReport
 
 GALLERY_ICON = 56  # px: each 28x28 mistake at twice its size, whole pixels
 
@@ -122,14 +122,14 @@ class ResultView(QWidget):
         new = outcome.test_accuracy
         old = outcome.current_accuracy
         lines = [
-            f"<b>New model: {fmt_pct(new)}</b> on {outcome.test_count:,} MNIST test images "
+            f"<b>New model: {percent(new, 2)}</b> on {outcome.test_count:,} MNIST test images "
             f"({outcome.done.seconds:.0f} s of training)."
         ]
         if old is not None:
             diff = (new - old) * 100
             colour = "#2e7d32" if diff >= 0 else "#c0392b"
             lines.append(
-                f"Model in use: {fmt_pct(old)} on the same images "
+                f"Model in use: {percent(old, 2)} on the same images "
                 f"<span style='color:{colour}'>({diff:+.2f} points)</span> "
                 f"— {outcome.current_description}."
             )
@@ -282,8 +282,8 @@ def _personal_lines(personal: MixedReport | None) -> list[str]:
     ]
     if personal.heldout:
         lines.append(
-            f"<b>Your kept-aside samples: {fmt_pct(personal.before)} → "
-            f"{fmt_pct(personal.after)}</b> (model in use → new model)."
+            f"<b>Your kept-aside samples: {percent(personal.before, 2)} → "
+            f"{percent(personal.after, 2)}</b> (model in use → new model)."
         )
     else:
         lines.append("Too few samples to keep any aside: draw a few more of each digit.")

@@ -18,6 +18,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from drawdigit.formatting import percent
+
 
 class Phase(str, Enum):
     IDLE = "idle"
@@ -40,11 +42,6 @@ def fmt_time(seconds: float | None) -> str:
     minutes, secs = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def fmt_pct(value: float | None) -> str:
-    """An accuracy as ``98.76 %``; a dash for no value."""
-    return "–" if value is None else f"{value * 100:.2f} %"
 
 
 def estimate_of(event: Any) -> float | None:
@@ -191,7 +188,7 @@ class RunState(QObject):
         self.set_outcome(outcome)
         self._set_phase(Phase.DONE)
         self.set_status(
-            f"Done: test accuracy {fmt_pct(outcome.test_accuracy)} after "
+            f"Done: test accuracy {percent(outcome.test_accuracy, 2)} after "
             f"{fmt_time(outcome.done.seconds)}. Use this model, or discard it."
         )
         self.runEnded.emit("done")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressBar, QStatusBar, QToolButton, QWidget
 
+from drawdigit.formatting import percent
 from drawdigit.gui.window.messages import show_message
 from drawdigit.gui.workers import GeneratorWorker, WorkerControl
 
@@ -103,14 +104,10 @@ class FinetuneController(QObject):
 
     def use(self, result: FinetuneResult) -> bool:
         """Save fine-tuned weights as the active model; ``modelSaved`` asks for a reload."""
-        from datetime import datetime, timezone
+        from drawdigit.store import activate_model
 
-        from drawdigit.store import active_model_path, save_checkpoint
-
-        metadata = result.metadata()
-        metadata["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         try:
-            save_checkpoint(active_model_path(), result.state_dict, result.model_config, metadata)
+            activate_model(result.state_dict, result.model_config, result.metadata())
         except OSError as exc:
             show_message(
                 self._window, QMessageBox.Icon.Critical, "Fine-tune", f"Could not save: {exc}"
@@ -164,12 +161,9 @@ class FinetuneController(QObject):
 def _result_text(result: FinetuneResult) -> str:
     """Before and after, on the user's held-out samples and on MNIST's test set."""
 
-    def pct(value: float | None, decimals: int = 1) -> str:
-        return "—" if value is None else f"{value * 100:.{decimals}f}%"
-
     return (
         f"Trained on {result.train_count} of your samples in {result.seconds:.1f} s.\n\n"
         f"Your held-out samples ({result.heldout_count}): "
-        f"{pct(result.heldout_before)} → {pct(result.heldout_after)}\n"
-        f"MNIST test: {pct(result.mnist_before, 2)} → {pct(result.mnist_after, 2)}"
+        f"{percent(result.heldout_before)} → {percent(result.heldout_after)}\n"
+        f"MNIST test: {percent(result.mnist_before, 2)} → {percent(result.mnist_after, 2)}"
     )
