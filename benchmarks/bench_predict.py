@@ -22,11 +22,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from unipen import load_unipen  # noqa: E402
+from unipen import load_unipen
 
-from drawdigit.inference import load_predictor  # noqa: E402
-from drawdigit.preprocess import preprocess  # noqa: E402
-from drawdigit.strokes import load_drawing  # noqa: E402
+from drawdigit.inference import load_predictor
+from drawdigit.preprocess import preprocess
+from drawdigit.strokes import load_drawing
 
 
 def timings(function, items, repeat: int) -> np.ndarray:

@@ -379,7 +379,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             image28 = load_input(path)
-        except Exception as exc:  # every reader error type carries a clear message
+        except Exception as exc:  # noqa: BLE001 - every reader error carries a clear message
             failures += 1
             message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
             if args.json:

@@ -359,7 +359,7 @@ def describe_environment() -> str:
     for module, attribute in (("torch", "__version__"), ("PySide6", "__version__")):
         try:
             versions.append(f"{module} {getattr(__import__(module), attribute)}")
-        except Exception as exc:  # reported by the checks themselves
+        except (ImportError, OSError) as exc:  # reported by the checks themselves
             versions.append(f"{module} unavailable ({type(exc).__name__})")
     return f"drawdigit {__version__} self-test ({mode}, {platform.system()}; {', '.join(versions)})"
 
@@ -373,7 +373,7 @@ def iter_self_test(checks: list[Check] | None = None) -> Iterator[CheckResult]:
             detail, ok = check(state), True
         except CheckFailed as exc:
             detail, ok = str(exc), False
-        except Exception as exc:  # a crash is a failed check; the traceback names the cause
+        except Exception as exc:  # noqa: BLE001 - a crash is a failed check, named by its traceback
             last = traceback.extract_tb(exc.__traceback__)[-1]
             where = f"{Path(last.filename).name}:{last.lineno}"
             detail, ok = f"{type(exc).__name__}: {exc} (at {where})", False

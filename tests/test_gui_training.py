@@ -366,7 +366,7 @@ def test_missing_data_offers_download_and_choose_folder(qtbot, mnist_dir, tmp_pa
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
