@@ -11,14 +11,15 @@ that turns ink into one of five answers:
 - ``empty``: no ink.
 
 How: ``segment.cut`` splits the ink into groups (strokes overlapping horizontally; columns of
-a picture) and every candidate digit over up to three neighbouring groups; all candidates go
-through the network in ONE forward pass (``Predictor.logits_and_features``). Each candidate's
-confidence is P(it is a digit) x P(its best class), both calibrated (``digitness``). A dynamic
-programme over the groups finds the split whose digits the network is surest of (the product
-of their confidences); a number is answered when that split has two or more digits, each at
-least ``number_part`` sure, and it beats reading the whole ink as one digit. Otherwise the
-whole ink is one candidate digit and its digit-ness and confidence pick among digit, unsure
-and not-a-digit.
+a picture) and every candidate digit over up to two neighbouring groups; all candidates go
+through the network in ONE forward pass (``Predictor.logits_and_features``). Each candidate
+gets a calibrated probability for its best digit and a digit-ness (P(one digit), from the
+head in ``digitness``); its strength is their product. A dynamic programme over the groups
+finds the split whose digits are strongest together; a number is answered when that split
+has two or more digits of about one height, each plausible, that beat reading the whole ink
+as one digit. Otherwise the whole ink is one candidate digit: a very low digit-ness says
+"not a digit"; a high probability AND a high digit-ness say a sure digit; anything between
+is "not sure", with the two candidates.
 
 Confidences are calibrated: on real pen-drawn digits a "90%" is right about 90% of the time
 (benchmarks/bench_decide.py measures it).
@@ -42,8 +43,17 @@ if TYPE_CHECKING:
     from drawdigit.strokes import Drawing
 
 KINDS = ("digit", "unsure", "number", "not-a-digit", "empty")
-# A number must beat reading the whole ink as one digit by this factor of confidence.
-NUMBER_ADVANTAGE = 1.0
+# A digit whose ink lies in several horizontally separate groups is rare (2% of the
+# pen-drawn single digits of unipen-dev have two groups, none more), and its pieces nearly
+# touch: a 4 whose stem stands just right of its bar. So joining two groups whose boxes are
+# further apart than NEAR_GAP of their height multiplies a candidate's strength by
+# MERGE_PRIOR; a "1" between two digits stays a digit of its own instead of being swallowed
+# by a neighbour. Both chosen by looking at the dev sets (see README, "Honest answers").
+MERGE_PRIOR = 0.1
+NEAR_GAP = 0.15
+# The digits of a number are written at about one height: none below this share of the
+# tallest (a "%" is not "010", a quote mark under a letter not "11"). Also dev-set chosen.
+NUMBER_HEIGHT_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -51,8 +61,9 @@ class Part:
     """One piece of ink read as one digit: the whole drawing, or one digit of a number.
 
     ``probabilities``: calibrated, (10,); ``network_probabilities``: the network's own softmax
-    (what ``predict --json`` reported before calibration existed). ``confidence`` is
-    P(this is a digit) x P(``digit`` is the right one). ``box`` is in the input's pixels
+    (what ``predict --json`` reported before calibration existed). ``confidence`` is the
+    calibrated P(``digit`` is right | this is a digit); ``digitness`` is P(this is one digit)
+    from the head (1.0 without a head). ``box`` is in the input's pixels
     (x0, y0, x1, y1); ``image28`` is exactly what the network saw for this part.
     """
 
@@ -63,6 +74,7 @@ class Part:
     network_probabilities: np.ndarray
     box: Box
     image28: np.ndarray
+    prior: float = 1.0  # MERGE_PRIOR for each far-apart pair of groups it joins
 
     @property
     def runner_up(self) -> int:
@@ -74,7 +86,9 @@ class Decision:
     """The answer for one drawing; everything the window, the CLI and the tests show.
 
     ``kind``: one of ``KINDS``. ``digit``: the best single digit for digit and unsure, else
-    None. ``confidence``: how likely the answer is right (for a number: every digit right).
+    None. ``confidence``: how likely the answer is right, calibrated: for digit and unsure
+    the digit's probability, for a number all its digits' together, for not-a-digit
+    1 - digit-ness.
     ``candidates``: for unsure, the two digits it hesitates between. ``whole``: the whole ink
     read as one digit (None only when empty; for a number it is what one digit would have
     been). ``parts``: the digits of a number, left to right (empty for the other kinds).
@@ -128,19 +142,29 @@ class Decider:
         whole = parts[(pieces.whole.first, pieces.whole.last)]
         number = self._best_split(pieces, parts)
         t = self.thresholds
-        if number is not None and len(number) >= 2:
-            score = math.prod(p.confidence for p in number)
-            if all(p.confidence >= t.number_part for p in number) and score > (
-                NUMBER_ADVANTAGE * whole.confidence
-            ):
-                return Decision("number", confidence=score, whole=whole, parts=tuple(number))
+        if self._is_number(number, whole):
+            assert number is not None
+            confidence = math.prod(p.confidence for p in number)
+            return Decision("number", confidence=confidence, whole=whole, parts=number)
         if whole.digitness < t.not_digit:
             return Decision("not-a-digit", confidence=1.0 - whole.digitness, whole=whole)
-        if whole.confidence >= t.sure:
+        if whole.confidence >= t.sure and whole.digitness >= t.sure_digitness:
             return Decision("digit", whole.digit, whole.confidence, whole=whole)
         return Decision(
             "unsure", whole.digit, whole.confidence, (whole.digit, whole.runner_up), whole
         )
+
+    def _is_number(self, split: tuple[Part, ...] | None, whole: Part) -> bool:
+        """Two or more digits, each plausible, that together beat one digit for the whole."""
+        t = self.thresholds
+        if split is None or len(split) < 2:
+            return False
+        if any(p.confidence < t.number_part or p.digitness < t.not_digit for p in split):
+            return False
+        heights = [p.box[3] - p.box[1] for p in split]
+        if min(heights) < NUMBER_HEIGHT_SHARE * max(heights):
+            return False
+        return math.prod(_strength(p) for p in split) > _strength(whole)
 
     def _read(self, pieces: Pieces) -> dict[tuple[int, int], Part]:
         """Every candidate through the network in one batch."""
@@ -158,17 +182,20 @@ class Decider:
             digit = int(np.argmax(probs[k]))
             out[(c.first, c.last)] = Part(
                 digit=digit,
-                confidence=float(probs[k, digit] * digitness[k]),
+                confidence=float(probs[k, digit]),
                 digitness=float(digitness[k]),
                 probabilities=probs[k],
                 network_probabilities=raw[k],
                 box=c.box,
                 image28=c.image28,
+                prior=math.prod(
+                    MERGE_PRIOR if gap > NEAR_GAP else 1.0 for gap in pieces.gaps[c.first : c.last]
+                ),
             )
         return out
 
     @staticmethod
-    def _best_split(pieces: Pieces, parts: dict[tuple[int, int], Part]) -> list[Part] | None:
+    def _best_split(pieces: Pieces, parts: dict[tuple[int, int], Part]) -> tuple[Part, ...] | None:
         """The split of groups 0..G-1 into consecutive parts with the highest product of
         confidences (dynamic programme), or None with a single group."""
         n = pieces.groups
@@ -181,7 +208,7 @@ class Decider:
                 part = parts.get((i, j - 1))
                 if part is None or best[i] == -math.inf:
                     continue
-                score = best[i] + math.log(max(part.confidence, 1e-12))
+                score = best[i] + math.log(max(_strength(part), 1e-12))
                 if score > best[j]:
                     best[j], back[j] = score, i
         if best[n] == -math.inf:
@@ -191,7 +218,13 @@ class Decider:
             i = back[j]
             split.append(parts[(i, j - 1)])
             j = i
-        return split[::-1]
+        return tuple(split[::-1])
+
+
+def _strength(part: Part) -> float:
+    """How surely a piece of ink is this one digit: P(a digit) x P(this digit | a digit),
+    times the prior against joining far-apart groups into one digit."""
+    return part.digitness * part.confidence * part.prior
 
 
 def load_decider(predictor: Predictor, head_path: Path | None = None) -> tuple[Decider, list[str]]:

@@ -37,12 +37,15 @@ class Thresholds:
     """Where the answers change (chosen on held-out data the command made; see its JSON).
 
     ``not_digit``: digit-ness below this -> "not a digit" (if no number reads better).
-    ``sure``: an answer's calibrated confidence at or above this -> sure, else "unsure".
-    ``number_part``: every digit of a "number" needs at least this confidence.
+    ``sure``: a digit's calibrated probability at or above this (and digit-ness at or above
+    ``sure_digitness``) -> a sure digit, else "unsure".
+    ``number_part``: every digit of a "number" needs at least this probability and a
+    digit-ness of at least ``not_digit``.
     """
 
-    not_digit: float = 0.1
+    not_digit: float = 0.01
     sure: float = 0.9
+    sure_digitness: float = 0.5
     number_part: float = 0.5
 
 

@@ -31,6 +31,7 @@ from drawdigit.inference import Predictor, load_predictor
 from drawdigit.mnist import find_data_dir, load_mnist
 from drawdigit.preprocess import normalise_image
 from drawdigit.store import atomic_write_bytes, atomic_write_text, bundled_model_path
+from drawdigit.thinning import redraw_with_pen
 
 HELD_OUT_FROM = 50_000  # MNIST training images from here on are held out
 HIDDEN = 32
@@ -38,8 +39,10 @@ HIDDEN = 32
 NEGATIVE_AUGMENT = AugmentConfig(thickness=0.3)
 # Thresholds, on held-out data: the share of held-out digits the head may call "not a digit",
 # and the share of held-out digits the "sure" answers may get wrong.
-REJECT_DIGITS = 0.002
-SURE_WRONG = 0.002
+REJECT_DIGITS = 0.001
+SURE_WRONG = 0.001
+# and the share of held-out not-digits that may be shown as a sure digit.
+NEGATIVES_SURE = 0.02
 
 
 def _features(predictor: Predictor, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,6 +61,17 @@ def _augment(images: np.ndarray, labels: np.ndarray | None, copies: int, seed: i
     y = None if labels is None else torch.from_numpy(labels.astype(np.int64))
     out = [augment_batch(x, generator, config, y)[:, 0].numpy() for _ in range(copies)]
     return np.concatenate(out)
+
+
+def _half_with_pen(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random half of the images redrawn with the app's pen (see ``thinning``)."""
+    chosen = rng.random(len(images)) < 0.5
+    out = images.copy()
+    for start in range(0, len(images), 5000):
+        block = np.flatnonzero(chosen[start : start + 5000]) + start
+        if block.size:
+            out[block] = redraw_with_pen(images[block])
+    return out
 
 
 def _non_blank(images: np.ndarray) -> np.ndarray:
@@ -103,6 +117,8 @@ def make_sets(mnist_dir: Path | None, seed: int) -> dict[str, np.ndarray]:
                 scribbles,
             ]
         )
+        for key in (f"{split}_pos", f"{split}_neg"):
+            sets[key] = _half_with_pen(sets[key], rng)
         sets[f"{split}_neg_kinds"] = np.repeat(
             np.array(["font", "part", "pair", "scribble"]),
             [len(glyphs) * copies, len(parts), len(pairs), len(scribbles)],
@@ -167,6 +183,47 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(fine[int(np.argmin([nll(t) for t in fine]))])
 
 
+def choose_thresholds(
+    p_pos: np.ndarray,
+    probs_pos: np.ndarray,
+    labels: np.ndarray,
+    p_neg: np.ndarray,
+    probs_neg: np.ndarray,
+    kinds: np.ndarray,
+) -> tuple[dict[str, float], dict]:
+    """The thresholds by the rules in the module's constants, on held-out data only, and
+    what they give there."""
+    not_digit = float(np.quantile(p_pos, REJECT_DIGITS))
+    confidence = probs_pos.max(axis=1)
+    wrong = probs_pos.argmax(axis=1) != labels
+    grid = np.linspace(0.5, 0.999, 500)
+    sure = next((float(t) for t in grid if ((confidence >= t) & wrong).mean() <= SURE_WRONG), 0.999)
+    neg_sure = probs_neg.max(axis=1) >= sure
+    sure_digitness = next(
+        (float(t) for t in grid if (neg_sure & (p_neg >= t)).mean() <= NEGATIVES_SURE), 0.999
+    )
+    shown_sure = neg_sure & (p_neg >= sure_digitness)
+    figures = {
+        "digits_called_not_digit": float((p_pos < not_digit).mean()),
+        "digit_accuracy": float(1.0 - wrong.mean()),
+        "digits_sure_but_wrong": float(((confidence >= sure) & wrong).mean()),
+        "digits_sure": float(((confidence >= sure) & (p_pos >= sure_digitness)).mean()),
+        "not_digits_called_not_digit": {
+            str(k): float((p_neg[kinds == k] < not_digit).mean()) for k in np.unique(kinds)
+        },
+        "not_digits_shown_sure": {
+            str(k): float(shown_sure[kinds == k].mean()) for k in np.unique(kinds)
+        },
+    }
+    thresholds = {
+        "not_digit": not_digit,
+        "sure": sure,
+        "sure_digitness": sure_digitness,
+        "number_part": 0.5,
+    }
+    return thresholds, figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m drawdigit.make_digitness")
     parser.add_argument("--mnist", type=Path, help="MNIST folder (default: the usual places)")
@@ -187,35 +244,14 @@ def main(argv: list[str] | None = None) -> int:
     temperature = fit_temperature(held_logits, held_labels)
     p_pos = head_probability(arrays, held_hidden)
     p_neg = head_probability(arrays, feats["held_neg"][1])
-    not_digit = float(np.quantile(p_pos, REJECT_DIGITS))
-    probs = softmax(held_logits / temperature)
-    confidence = probs.max(axis=1) * p_pos
-    wrong = probs.argmax(axis=1) != held_labels
-    # "sure": the lowest threshold at which the sure answers are wrong on <= SURE_WRONG of
-    # the held-out digits.
-    candidates = np.linspace(0.5, 0.995, 100)
-    sure = next(
-        (float(t) for t in candidates if ((confidence >= t) & wrong).mean() <= SURE_WRONG), 0.995
+    thresholds, figures = choose_thresholds(
+        p_pos,
+        softmax(held_logits / temperature),
+        held_labels,
+        p_neg,
+        softmax(feats["held_neg"][0] / temperature),
+        sets["held_neg_kinds"],
     )
-    kinds = sets["held_neg_kinds"]
-    figures = {
-        "held_out_digits_called_not_digit": float((p_pos < not_digit).mean()),
-        "held_out_digit_accuracy": float(1.0 - wrong.mean()),
-        "held_out_sure_but_wrong": float(((confidence >= sure) & wrong).mean()),
-        "held_out_not_digits_below_not_digit": {
-            str(k): float((p_neg[kinds == k] < not_digit).mean()) for k in np.unique(kinds)
-        },
-        "held_out_not_digits_shown_sure": {
-            str(k): float(
-                (
-                    p_neg[kinds == k]
-                    * softmax(feats["held_neg"][0][kinds == k] / temperature).max(axis=1)
-                    >= sure
-                ).mean()
-            )
-            for k in np.unique(kinds)
-        },
-    }
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     data = buffer.getvalue()
@@ -231,10 +267,12 @@ def main(argv: list[str] | None = None) -> int:
         "cnn_sha256": hashlib.sha256(cnn.read_bytes()).hexdigest(),
         "head": f"MLP 64 -> {HIDDEN} -> 1 on the CNN's hidden features (ReLU, sigmoid)",
         "temperature": temperature,
-        "thresholds": {"not_digit": not_digit, "sure": sure, "number_part": 0.5},
+        "thresholds": thresholds,
         "threshold_rules": {
-            "not_digit": f"{REJECT_DIGITS:.1%} quantile of held-out digits' digit-ness",
-            "sure": f"lowest with sure-and-wrong <= {SURE_WRONG:.1%} of held-out digits",
+            "not_digit": f"{REJECT_DIGITS:.2%} quantile of held-out digits' digit-ness",
+            "sure": f"lowest with sure-and-wrong <= {SURE_WRONG:.2%} of held-out digits",
+            "sure_digitness": f"lowest with <= {NEGATIVES_SURE:.1%} of held-out not-digits"
+            " shown as a sure digit",
             "number_part": "fixed: each digit of a number more likely right than wrong",
         },
         "data": {
@@ -242,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             " (augment.DEFAULT_AUGMENT); held out: 50,000-59,999 (10,000 drawn)",
             "not_digits": "letters and symbols (negatives.CHARACTERS) from the fonts listed,"
             " 8 augmented copies each; scribbles, digit parts and digit pairs from negatives",
+            "pen": "a random half of every set redrawn with the app's pen (thinning.py)",
             "fonts_train": [str(f) for f in sets["fonts_train"]],
             "fonts_held_out": [str(f) for f in sets["fonts_held"]],
             "counts": {k: int(len(v)) for k, v in sets.items() if not k.startswith("fonts")},
@@ -255,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(
         (args.out / WEIGHTS_NAME).with_suffix(".json"), json.dumps(meta, indent=2) + "\n"
     )
-    print(json.dumps({"temperature": temperature, **meta["thresholds"], **figures}, indent=1))
+    print(json.dumps({"temperature": temperature, **thresholds, **figures}, indent=1))
     return 0
 
 

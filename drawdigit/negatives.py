@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drawdigit.preprocess import normalise_image, render_drawing
-from drawdigit.strokes import Drawing
+from drawdigit.preprocess import normalise_image
 
 # Upper- and lower-case letters and ASCII symbols that are not written like a digit. Left out:
 # O o Q D (a 0), I l i j | ! / \ ( ) (a 1), Z z (a 2), S s (a 5), b G (a 6), T (a 7), B (an 8),
@@ -82,30 +81,50 @@ def font_glyphs(fonts: list[Path], characters: str = CHARACTERS) -> np.ndarray:
                 continue
             if notdef is not None and np.abs(image - notdef).max() < 1e-3:
                 continue
+            if _narrow(image):  # J, [ and ] in a narrow font are a 1 to a reader
+                continue
             images.append(image)
     return np.stack(images).astype(np.float32)
 
 
 def scribbles(n: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, 28, 28) random pen paths: 1-3 strokes of smooth curves with several turns."""
+    """(n, 28, 28) random pen paths: 1-3 strokes of smooth curves with several turns.
+
+    Drawn as pictures with a random pen and normalised like every other training image, so
+    the way of rendering cannot tell digits from the rest. Paths that turn little or end up
+    as narrow as a "1" are drawn again: they would teach the model to refuse real 1s."""
+    from PIL import Image, ImageDraw
+
     out = np.zeros((n, 28, 28), dtype=np.float32)
-    for k in range(n):
-        strokes = []
+    k = 0
+    while k < n:
+        image = Image.new("L", (280, 280), 0)
+        draw = ImageDraw.Draw(image)
+        turning = 0.0
         for _ in range(int(rng.integers(1, 4))):
             steps = int(rng.integers(30, 120))
-            turn = rng.normal(0.0, rng.uniform(0.1, 0.5), steps).cumsum()
+            bend = rng.normal(0.0, rng.uniform(0.1, 0.5), steps)
             if rng.random() < 0.3:  # a zigzag: sharp turns
-                turn += np.repeat(rng.choice([-2.2, 2.2], steps // 10 + 1), 10)[:steps]
-            heading = rng.uniform(0, 2 * np.pi) + turn
+                bend += np.repeat(rng.choice([-2.2, 2.2], steps // 10 + 1), 10)[:steps] / 10
+            turning += float(np.abs(bend).sum())
+            heading = rng.uniform(0, 2 * np.pi) + bend.cumsum()
             start = rng.uniform(60, 220, 2)
-            path = start + np.cumsum(
-                np.stack([np.cos(heading), np.sin(heading)], 1) * rng.uniform(2, 5), axis=0
-            )
-            strokes.append([(float(x), float(y)) for x, y in path])
-        image = render_drawing(Drawing(280, 280, strokes))
-        if image is not None:
-            out[k] = image
+            step = np.stack([np.cos(heading), np.sin(heading)], 1) * rng.uniform(2, 5)
+            path = start + np.cumsum(step, axis=0)
+            draw.line([tuple(p) for p in path], fill=255, width=int(rng.integers(8, 28)))
+        image28 = normalise_image(np.asarray(image, dtype=np.float32) / 255.0)
+        if turning < 2 * np.pi or image28 is None or _narrow(image28):
+            continue
+        out[k] = image28
+        k += 1
     return out
+
+
+def _narrow(image28: np.ndarray) -> bool:
+    """True when the ink is as narrow as a "1" (width below ``NARROW`` of its height)."""
+    rows = np.flatnonzero(image28.max(axis=1) > 0.2)
+    cols = np.flatnonzero(image28.max(axis=0) > 0.2)
+    return rows.size == 0 or cols.size < NARROW * rows.size
 
 
 def digit_parts(digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -127,11 +146,9 @@ def digit_parts(digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             view[:keep_from] = 0.0
         else:
             view[keep_to:] = 0.0
-        box_rows = np.flatnonzero(part.max(axis=1) > 0.2)
-        box_cols = np.flatnonzero(part.max(axis=0) > 0.2)
         # A part as narrow as a "1" IS a 1 to anyone; teaching "not a digit" on it would
         # teach the model to refuse real ones.
-        if box_rows.size == 0 or box_cols.size < NARROW * box_rows.size:
+        if _narrow(part):
             continue
         image = normalise_image(part)
         if image is not None:

@@ -27,8 +27,9 @@ from drawdigit.strokes import Drawing, pen_width
 # Strokes whose x-extents (pen included) overlap by at least this share of the narrower one
 # belong to one group: the bar of a 4 or a 5, the cross of a 7 lie over their stem.
 OVERLAP_SHARE = 0.5
-# A candidate part spans at most this many groups (a digit of more groups is very rare).
-MAX_GROUPS_PER_PART = 3
+# A candidate part spans at most this many groups: no single digit of unipen-dev has more
+# than two (2% have two); each candidate costs a rendering and a forward pass.
+MAX_GROUPS_PER_PART = 2
 # At most this many groups are considered; beyond it the narrowest gaps are closed first.
 MAX_GROUPS = 10
 # Picture columns: a column is ink when its brightest ink pixel passes INK_THRESHOLD; a run of
@@ -54,13 +55,18 @@ class Pieces:
 
     groups: int
     candidates: list[Candidate]
-    whole: Candidate  # the whole ink as one digit (also in ``candidates`` when groups > 1)
+    whole: Candidate  # the whole ink as one digit (also in ``candidates``)
+    # For each pair of neighbouring groups: the horizontal gap between their ink boxes as a
+    # share of the taller one's height (negative: the boxes overlap a little).
+    gaps: list[float]
 
-    def candidate(self, first: int, last: int) -> Candidate | None:
-        for c in self.candidates:
-            if c.first == first and c.last == last:
-                return c
-        return None
+
+def _relative_gaps(boxes: list[Box]) -> list[float]:
+    gaps = []
+    for a, b in zip(boxes, boxes[1:], strict=False):
+        height = max(a[3] - a[1], b[3] - b[1], 1e-6)
+        gaps.append((b[0] - a[2]) / height)
+    return gaps
 
 
 def cut(source: Drawing | np.ndarray) -> Pieces | None:
@@ -139,7 +145,11 @@ def _cut_drawing(drawing: Drawing) -> Pieces | None:
             return None
         whole = Candidate(0, len(groups) - 1, _stroke_box(drawing), image28)
         candidates.append(whole)
-    return Pieces(len(groups), candidates, whole)
+    singles = {c.first: c.box for c in candidates if c.first == c.last}
+    gaps = (
+        _relative_gaps([singles[g] for g in sorted(singles)]) if len(singles) == len(groups) else []
+    )
+    return Pieces(len(groups), candidates, whole, gaps or [0.0] * (len(groups) - 1))
 
 
 def _stroke_box(drawing: Drawing) -> Box:
@@ -230,4 +240,8 @@ def _cut_image(image: np.ndarray) -> Pieces | None:
     whole = Candidate(0, len(runs) - 1, box, image28)
     candidates = [c for c in candidates if (c.first, c.last) != (0, len(runs) - 1)]
     candidates.append(whole)
-    return Pieces(len(runs), candidates, whole)
+    singles = {c.first: c.box for c in candidates if c.first == c.last}
+    gaps = (
+        _relative_gaps([singles[g] for g in sorted(singles)]) if len(singles) == len(runs) else []
+    )
+    return Pieces(len(runs), candidates, whole, gaps or [0.0] * (len(runs) - 1))
