@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from drawdigit.digitness import Digitness, Thresholds, load_digitness, softmax
-from drawdigit.segment import Box, Pieces, cut
+from drawdigit.segment import NEAR_GAP, Box, Pieces, cut
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -45,12 +45,10 @@ if TYPE_CHECKING:
 KINDS = ("digit", "unsure", "number", "not-a-digit", "empty")
 # A digit whose ink lies in several horizontally separate groups is rare (2% of the
 # pen-drawn single digits of unipen-dev have two groups, none more), and its pieces nearly
-# touch: a 4 whose stem stands just right of its bar. So joining two groups whose boxes are
-# further apart than NEAR_GAP of their height multiplies a candidate's strength by
-# MERGE_PRIOR; a "1" between two digits stays a digit of its own instead of being swallowed
-# by a neighbour. Both chosen by looking at the dev sets (see README, "Honest answers").
+# touch (segment.NEAR_GAP). Reading ink whose groups lie further apart as ONE digit (the
+# whole drawing, when it may be a number) multiplies its strength by this prior for each
+# such gap. Chosen by looking at the dev sets (see README, "Honest answers").
 MERGE_PRIOR = 0.1
-NEAR_GAP = 0.15
 # The digits of a number are written at about one height: none below this share of the
 # tallest (a "%" is not "010", a quote mark under a letter not "11"). Also dev-set chosen.
 NUMBER_HEIGHT_SHARE = 0.5

@@ -17,6 +17,7 @@ looks to the network exactly like the same digit drawn alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,10 @@ OVERLAP_SHARE = 0.5
 # A candidate part spans at most this many groups: no single digit of unipen-dev has more
 # than two (2% have two); each candidate costs a rendering and a forward pass.
 MAX_GROUPS_PER_PART = 2
+# Two groups whose ink boxes are further apart than this share of their height are not
+# joined into one candidate digit: the pieces of one digit nearly touch (a 4 whose stem stands
+# just right of its bar), the digits of a number do not. Chosen by looking at the dev sets.
+NEAR_GAP = 0.15
 # At most this many groups are considered; beyond it the narrowest gaps are closed first.
 MAX_GROUPS = 10
 # Picture columns: a column is ink when its brightest ink pixel passes INK_THRESHOLD; a run of
@@ -82,12 +87,11 @@ def cut(source: Drawing | np.ndarray) -> Pieces | None:
 def stroke_groups(drawing: Drawing) -> list[list[int]]:
     """Indices of the non-empty strokes, joined into groups by horizontal overlap, by x."""
     pen = pen_width(drawing.width, drawing.height)
-    spans = []
-    for i, stroke in enumerate(drawing.strokes):
-        if stroke:
-            xs = [p[0] for p in stroke]
-            spans.append((min(xs) - pen / 2, max(xs) + pen / 2, i))
-    spans.sort()
+    spans = sorted(
+        (box[0] - pen / 2, box[2] + pen / 2, i)
+        for i, box in enumerate(stroke_boxes(drawing))
+        if box is not None
+    )
     groups: list[tuple[float, float, list[int]]] = []
     for x0, x1, i in spans:
         joined = False
@@ -130,40 +134,66 @@ def _cut_drawing(drawing: Drawing) -> Pieces | None:
     groups = stroke_groups(drawing)
     if not groups:
         return None
+
+    def strokes_of(first: int, last: int) -> Drawing:
+        indices = sorted(i for g in groups[first : last + 1] for i in g)
+        return Drawing(drawing.width, drawing.height, [drawing.strokes[i] for i in indices])
+
+    each = stroke_boxes(drawing)
+
+    def box_of(first: int, last: int) -> Box:
+        inside = [each[i] for g in groups[first : last + 1] for i in g]
+        return _union([b for b in inside if b is not None])
+
+    def render(first: int, last: int) -> tuple[Box, np.ndarray | None]:
+        return box_of(first, last), preprocess(strokes_of(first, last))
+
+    boxes = [box_of(g, g) for g in range(len(groups))]
+    return _assemble(boxes, render, (box_of(0, len(groups) - 1), preprocess(drawing)))
+
+
+def _assemble(
+    boxes: list[Box],
+    render: Callable[[int, int], tuple[Box, np.ndarray | None]],
+    whole: tuple[Box, np.ndarray | None],
+) -> Pieces | None:
+    """The candidates over groups with these ink ``boxes``: each group, each pair of NEAR
+    groups, and the ``whole`` ink (box and 28x28); ``render(first, last)`` makes one."""
+    n = len(boxes)
+    if whole[1] is None:
+        return None
+    gaps = _relative_gaps(boxes)
     candidates = []
-    for first in range(len(groups)):
-        for last in range(first, min(len(groups), first + MAX_GROUPS_PER_PART)):
-            indices = sorted(i for g in groups[first : last + 1] for i in g)
-            part = Drawing(drawing.width, drawing.height, [drawing.strokes[i] for i in indices])
-            image28 = preprocess(part)
+    for first in range(n):
+        for last in range(first, min(n, first + MAX_GROUPS_PER_PART)):
+            if (first, last) == (0, n - 1) or any(g > NEAR_GAP for g in gaps[first:last]):
+                continue  # the whole comes last; far-apart groups are not one digit
+            box, image28 = render(first, last)
             if image28 is not None:
-                candidates.append(Candidate(first, last, _stroke_box(part), image28))
-    whole = _whole(len(groups), candidates)
-    if whole is None:
-        image28 = preprocess(drawing)
-        if image28 is None:
-            return None
-        whole = Candidate(0, len(groups) - 1, _stroke_box(drawing), image28)
-        candidates.append(whole)
-    singles = {c.first: c.box for c in candidates if c.first == c.last}
-    gaps = (
-        _relative_gaps([singles[g] for g in sorted(singles)]) if len(singles) == len(groups) else []
+                candidates.append(Candidate(first, last, box, image28))
+    candidates.append(Candidate(0, n - 1, whole[0], whole[1]))
+    return Pieces(n, candidates, candidates[-1], gaps)
+
+
+def stroke_boxes(drawing: Drawing) -> list[Box | None]:
+    """Each stroke's point box (x0, y0, x1, y1); None for an empty stroke."""
+    out: list[Box | None] = []
+    for stroke in drawing.strokes:
+        if not stroke:
+            out.append(None)
+            continue
+        xs, ys = zip(*stroke, strict=True)
+        out.append((float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys))))
+    return out
+
+
+def _union(boxes: list[Box]) -> Box:
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
     )
-    return Pieces(len(groups), candidates, whole, gaps or [0.0] * (len(groups) - 1))
-
-
-def _stroke_box(drawing: Drawing) -> Box:
-    points = np.array([p for s in drawing.strokes for p in s], dtype=np.float64)
-    x0, y0 = points.min(axis=0)
-    x1, y1 = points.max(axis=0)
-    return (float(x0), float(y0), float(x1), float(y1))
-
-
-def _whole(groups: int, candidates: list[Candidate]) -> Candidate | None:
-    for c in candidates:
-        if c.first == 0 and c.last == groups - 1:
-            return c
-    return None
 
 
 # --------------------------------------------------------------------------- pictures
@@ -218,30 +248,20 @@ def _cut_image(image: np.ndarray) -> Pieces | None:
     runs = image_groups(ink)
     if not runs:
         return None
-    candidates = []
-    for first in range(len(runs)):
-        for last in range(first, min(len(runs), first + MAX_GROUPS_PER_PART)):
-            c0, c1 = runs[first][0], runs[last][1]
-            part = np.zeros_like(ink)
-            part[:, c0:c1] = ink[:, c0:c1]
-            rows = np.flatnonzero((part > INK_THRESHOLD).any(axis=1))
-            if rows.size == 0:
-                continue
-            image28 = preprocess(part)
-            if image28 is not None:
-                box = (float(c0), float(rows[0]), float(c1 - 1), float(rows[-1]))
-                candidates.append(Candidate(first, last, box, image28))
+
+    def render(first: int, last: int) -> tuple[Box, np.ndarray | None]:
+        c0, c1 = runs[first][0], runs[last][1]
+        part = np.zeros_like(ink)
+        part[:, c0:c1] = ink[:, c0:c1]
+        return _column_box(ink, c0, c1), preprocess(part)
+
+    boxes = [_column_box(ink, c0, c1) for c0, c1 in runs]
     # The whole picture is read exactly as a single digit always was: from the original.
-    image28 = preprocess(image)
-    if image28 is None:
-        return None
-    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
-    box = (float(runs[0][0]), float(rows[0]), float(runs[-1][1] - 1), float(rows[-1]))
-    whole = Candidate(0, len(runs) - 1, box, image28)
-    candidates = [c for c in candidates if (c.first, c.last) != (0, len(runs) - 1)]
-    candidates.append(whole)
-    singles = {c.first: c.box for c in candidates if c.first == c.last}
-    gaps = (
-        _relative_gaps([singles[g] for g in sorted(singles)]) if len(singles) == len(runs) else []
-    )
-    return Pieces(len(runs), candidates, whole, gaps or [0.0] * (len(runs) - 1))
+    whole_box = _column_box(ink, runs[0][0], runs[-1][1])
+    return _assemble(boxes, render, (whole_box, preprocess(image)))
+
+
+def _column_box(ink: np.ndarray, c0: int, c1: int) -> Box:
+    rows = np.flatnonzero((ink[:, c0:c1] > INK_THRESHOLD).any(axis=1))
+    top, bottom = (rows[0], rows[-1]) if rows.size else (0, ink.shape[0] - 1)
+    return (float(c0), float(top), float(c1 - 1), float(bottom))
