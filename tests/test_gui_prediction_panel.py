@@ -101,3 +101,26 @@ def test_the_older_single_digit_entry_points_still_work(panel: PredictionPanel) 
     assert panel.input_view.image() is not None
     panel.show_waiting("Loading model…")
     assert panel.shown_digit() == "…"
+
+
+def test_the_recognizer_decides_and_the_panel_shows_every_digit(qtbot, panel) -> None:
+    """End to end with the bundled model: a number drawn on the canvas reaches the panel."""
+    from test_decide import side_by_side
+
+    from drawdigit.gui.recognizer import Recognizer
+
+    recognizer = Recognizer()
+    results = []
+    recognizer.resultReady.connect(results.append)
+    try:
+        recognizer.start()
+        recognizer.submit(side_by_side("42"))
+        qtbot.waitUntil(lambda: bool(results), timeout=90_000)
+    finally:
+        recognizer.shutdown()
+    result = results[-1]
+    assert result.error is None and result.decision is not None
+    assert (result.decision.kind, result.decision.number) == ("number", "42")
+    assert result.prediction is not None and result.image28 is not None  # as before
+    panel.show_decision(result.decision)
+    assert panel.shown_digit() == "42" and len(panel.input_view.images()) == 2
