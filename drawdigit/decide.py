@@ -50,7 +50,7 @@ KINDS = ("digit", "unsure", "number", "not-a-digit", "empty")
 # such gap. Chosen by looking at the dev sets (see README, "Honest answers").
 MERGE_PRIOR = 0.1
 # The digits of a number are written at about one height: none below this share of the
-# tallest (a "%" is not "010", a quote mark under a letter not "11"). Also dev-set chosen.
+# tallest (the small rings of a "%" are not two 0s around a 1). Also dev-set chosen.
 NUMBER_HEIGHT_SHARE = 0.5
 
 

@@ -200,3 +200,42 @@ def test_another_network_gets_no_not_a_digit_head(tmp_path: Path) -> None:
     decider, warnings = load_decider(predictor)
     assert decider.digitness is None and "bundled network" in warnings[0]
     assert decider.decide(sample(3)).kind in ("digit", "unsure", "number")
+
+
+# --------------------------------------------------------------------------- how it was made
+
+
+def test_temperature_scaling_recovers_a_known_temperature() -> None:
+    from drawdigit.digitness import softmax
+    from drawdigit.make_digitness import fit_temperature
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 4, (20_000, 10))
+    truth = softmax(logits / 2.0)  # the labels really follow T = 2
+    labels = np.array([rng.choice(10, p=p) for p in truth])
+    assert fit_temperature(logits, labels) == pytest.approx(2.0, rel=0.05)
+
+
+def test_redrawing_with_the_pen_keeps_the_shape_and_sets_the_width() -> None:
+    from drawdigit.thinning import redraw_with_pen, skeleton
+
+    bar = np.zeros((1, 28, 28), dtype=np.float32)
+    bar[0, 4:24, 10:17] = 1.0  # a 7 px wide upright bar
+    lines = skeleton(bar > 0.5)[0]
+    assert lines[8:20].sum(axis=1).max() == 1  # one pixel wide along its length
+    assert lines.any(axis=1).sum() >= 12  # and still most of its 20 px height
+    redrawn = redraw_with_pen(bar)[0]
+    across = (redrawn[14] > 0.5).sum()
+    assert 2 <= across <= 4  # the app's 2.6 px pen, not the 7 px of the original
+
+
+def test_the_made_negatives_are_reproducible_and_not_as_narrow_as_a_one() -> None:
+    from drawdigit.negatives import NARROW, scribbles
+
+    a = scribbles(20, np.random.default_rng(3))
+    b = scribbles(20, np.random.default_rng(3))
+    assert np.array_equal(a, b) and a.shape == (20, 28, 28)
+    for image in a:
+        rows = np.flatnonzero(image.max(axis=1) > 0.2)
+        cols = np.flatnonzero(image.max(axis=0) > 0.2)
+        assert cols.size >= NARROW * rows.size
