@@ -78,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-dir", type=Path)
     evaluate.add_argument("--json", action="store_true")
 
-    predict = commands.add_parser("predict", help="classify images or strokes files")
+    predict = commands.add_parser(
+        "predict", help="answer for images or strokes files: a digit, a number, or not a digit"
+    )
     predict.add_argument("files", nargs="+", type=Path, metavar="FILE")
     predict.add_argument("--model", type=Path, help="model file (default: the model in use)")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -369,16 +371,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from drawdigit.inference import Prediction
-    from drawdigit.preprocess import load_input
+    """One answer per file (see README "predict --json"): digit, unsure, number, not a
+    digit, or empty; a file that cannot be read is reported and the others still answered."""
+    from drawdigit.decide import load_decider
+    from drawdigit.preprocess import load_source
 
     predictor = _load_predictor_or_explain(args.model)
     if predictor is None:
         return 2
+    decider, warnings = load_decider(predictor)
+    for warning in warnings:
+        print(f"drawdigit: warning: {warning}", file=sys.stderr)
     failures = 0
     for path in args.files:
         try:
-            image28 = load_input(path)
+            decision = decider.decide(load_source(path))
         except Exception as exc:  # noqa: BLE001 - every reader error carries a clear message
             failures += 1
             message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
@@ -387,38 +394,44 @@ def cmd_predict(args: argparse.Namespace) -> int:
             else:
                 print(f"{path}: error: {message}", file=sys.stderr)
             continue
-        if image28 is None:
-            if args.json:
-                print(
-                    json.dumps(
-                        {
-                            "file": str(path),
-                            "digit": None,
-                            "confidence": 0.0,
-                            "probabilities": [0.0] * 10,
-                            "empty": True,
-                        }
-                    )
-                )
-            else:
-                print(f"{path}: no digit (the drawing is empty)")
-            continue
-        prediction = Prediction.from_probabilities(predictor.predict(image28))
         if args.json:
-            print(
-                json.dumps(
-                    {
-                        "file": str(path),
-                        "digit": prediction.digit,
-                        "confidence": prediction.confidence,
-                        "probabilities": [float(p) for p in prediction.probabilities],
-                    }
-                )
-            )
+            print(json.dumps(_decision_json(path, decision)))
         else:
-            note = f" (unsure; maybe {prediction.runner_up})" if prediction.unsure else ""
-            print(f"{path}: {prediction.digit}  {prediction.confidence * 100:.1f}%{note}")
+            print(f"{path}: {_decision_text(decision)}")
     return 1 if failures else 0
+
+
+def _decision_json(path: Path, decision) -> dict:
+    """The ``predict --json`` object: the keys it always had, plus the answer."""
+    row: dict = {"file": str(path), "answer": decision.kind, "digit": decision.digit}
+    if decision.whole is None:  # empty: as before
+        row.update(confidence=0.0, probabilities=[0.0] * 10, empty=True)
+        return row
+    row["confidence"] = decision.confidence
+    row["probabilities"] = [float(p) for p in decision.whole.probabilities]
+    if decision.kind == "number":
+        row["number"] = decision.number
+        row["digits"] = [
+            {"digit": p.digit, "confidence": p.confidence, "box": [round(v, 1) for v in p.box]}
+            for p in decision.parts
+        ]
+    return row
+
+
+def _decision_text(decision) -> str:
+    """The answer in plain words, as the window says it."""
+    kind = decision.kind
+    if kind == "empty":
+        return "no digit (the drawing is empty)"
+    if kind == "not-a-digit":
+        return f"not a digit ({decision.confidence * 100:.0f}% sure)"
+    if kind == "number":
+        each = ", ".join(f"{p.digit} {p.confidence * 100:.0f}%" for p in decision.parts)
+        return f"the number {decision.number}  ({each})"
+    if kind == "unsure":
+        first, second = decision.candidates
+        return f"not sure: {first} or {second}?  ({first} {decision.confidence * 100:.1f}%)"
+    return f"{decision.digit}  {decision.confidence * 100:.1f}%"
 
 
 # --------------------------------------------------------------------------- download

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from drawdigit.store import Checkpoint, load_checkpoint_in_use
 
@@ -86,6 +87,24 @@ class Predictor:
 
     def classify(self, image28: np.ndarray) -> Prediction:
         return Prediction.from_probabilities(self.predict(image28))
+
+    def logits_and_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Logits (N, 10) and the 64 hidden features (N, 64) of a (N, 28, 28) batch.
+
+        The one call ``decide`` makes: every candidate part of a drawing goes through a
+        single forward pass, and the digit-ness head reads the hidden layer the network's
+        own answer is made from. Kept small so a numpy forward pass can replace it.
+        """
+        x = np.asarray(batch, dtype=np.float32).reshape(-1, 1, 28, 28)
+        model = self.model
+        with torch.inference_mode():
+            t = torch.from_numpy(np.ascontiguousarray(x))
+            t = F.max_pool2d(F.relu(model.conv1(t)), 2)
+            t = F.max_pool2d(F.relu(model.conv2(t)), 2)
+            t = F.relu(model.conv3(t))
+            hidden = F.relu(model.fc1(torch.flatten(t, 1)))
+            logits = model.fc2(hidden)
+        return logits.numpy(), hidden.numpy()
 
 
 def load_predictor(path: Path | None = None) -> tuple[Predictor, list[str]]:

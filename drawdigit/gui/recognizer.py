@@ -28,6 +28,7 @@ from drawdigit.gui.workers import GeneratorWorker
 if TYPE_CHECKING:  # numpy and torch are imported in the worker thread, not at import time
     import numpy as np
 
+    from drawdigit.decide import Decision
     from drawdigit.inference import Prediction, Predictor
 
 
@@ -40,6 +41,9 @@ class RecognitionResult:
     prediction: Prediction | None  # None: no ink, or no model (yet)
     seconds: float  # preprocessing + classification time in the worker
     error: str | None = None
+    # The answer of ``decide`` (digit, unsure, number, not-a-digit, empty); None: no model
+    # yet, or an error. ``image28`` / ``prediction`` are the whole ink read as one digit.
+    decision: Decision | None = None
 
 
 class _Inbox:
@@ -146,17 +150,30 @@ class _Worker(QObject):
         started = time.perf_counter()
         image28 = None
         prediction = None
+        decision = None
         error = None
         try:
+            from drawdigit.decide import Decision, load_decider
+            from drawdigit.inference import Prediction
             from drawdigit.preprocess import preprocess
 
-            image28 = None if source is None else preprocess(source)
-            if image28 is not None and self._predictor is not None:
-                prediction = self._predictor.classify(image28)
+            if source is None:
+                decision = Decision("empty")
+            elif self._predictor is None:
+                image28 = preprocess(source)  # no model (yet): show what it will see
+            else:
+                decider = getattr(self, "_decider", None)
+                if decider is None or decider.predictor is not self._predictor:
+                    decider, _ = load_decider(self._predictor)  # once per model
+                    self._decider = decider
+                decision = decider.decide(source)
+                if decision.whole is not None:  # the single-digit fields, as before
+                    image28 = decision.whole.image28
+                    prediction = Prediction.from_probabilities(decision.whole.network_probabilities)
         except Exception as exc:  # noqa: BLE001 - a bad image must not kill the worker
             error = str(exc) or type(exc).__name__
         seconds = time.perf_counter() - started
-        self.resultReady.emit(RecognitionResult(seq, image28, prediction, seconds, error))
+        self.resultReady.emit(RecognitionResult(seq, image28, prediction, seconds, error, decision))
 
 
 def _serve(worker: _Worker, inbox: _Inbox) -> Iterator[None]:
