@@ -243,3 +243,25 @@ def load_decider(predictor: Predictor, head_path: Path | None = None) -> tuple[D
             "only digits, numbers and 'not sure' are answered."
         ]
     return Decider(predictor, head), []
+
+
+def part_drawing(drawing: Drawing, part: Part) -> Drawing:
+    """The strokes of ``drawing`` that make up ``part`` (one digit of a number).
+
+    A stroke belongs to the part whose box holds the centre of the stroke's own extent:
+    the parts were cut from whole strokes, so each stroke falls in exactly one box. Used to
+    keep each digit of a corrected number as a sample of its own.
+    """
+    from drawdigit.strokes import Drawing
+
+    x0, y0, x1, y1 = part.box
+    strokes = []
+    for stroke in drawing.strokes:
+        if not stroke:
+            continue
+        xs = [x for x, _ in stroke]
+        ys = [y for _, y in stroke]
+        cx, cy = (min(xs) + max(xs)) / 2.0, (min(ys) + max(ys)) / 2.0
+        if x0 <= cx <= x1 and y0 <= cy <= y1:
+            strokes.append(list(stroke))
+    return Drawing(drawing.width, drawing.height, strokes)

@@ -179,14 +179,17 @@ def test_drawn_digits_are_recognised(real_window, qtbot, strokes, digit):
     draw(real_window, *strokes)
     prediction = answer_for(real_window, qtbot)
     assert prediction.digit == digit, prediction.probabilities
+    decision = real_window.last_result().decision
+    assert decision.kind in ("digit", "unsure") and decision.digit == digit
     panel = real_window.panel
-    if prediction.unsure:
+    if decision.kind == "unsure":
         assert panel.shown_digit() == "?"
         assert "Not sure" in panel.headline_label.text()
     else:
         assert panel.shown_digit() == str(digit)
         assert panel.headline_label.text().endswith("% sure")
-    assert panel.bars.probabilities() == pytest.approx(list(prediction.probabilities))
+    # The bars show the calibrated probabilities the decision was made from.
+    assert panel.bars.probabilities() == pytest.approx(list(decision.whole.probabilities))
 
 
 def test_canvas_and_saved_file_give_the_same_input_and_answer(real_window, qtbot, tmp_path):
@@ -538,3 +541,94 @@ def test_modified_follows_the_undo_stack(window, tmp_path):
     window.commands.undo.trigger()
     assert not window.isWindowModified()
     assert window.windowTitle() == "one.json[*] — drawdigit"
+
+
+# ---------------------------------------------------------------------- honest answers
+
+
+def decision_for(window: MainWindow, qtbot):
+    """Wait until the panel shows the decision for the canvas as it is now."""
+    qtbot.waitUntil(
+        lambda: (
+            window.last_result() is not None
+            and window.last_result().decision is not None
+            and window.shows_current_answer()
+        ),
+        timeout=MODEL_TIMEOUT_MS,
+    )
+    return window.last_result().decision
+
+
+def test_a_number_is_read_shown_and_corrected_digit_by_digit(real_window, qtbot) -> None:
+    from test_decide import side_by_side
+
+    from drawdigit.samples import list_samples
+
+    number = side_by_side("42")
+    draw(real_window, *number.strokes)
+    decision = decision_for(real_window, qtbot)
+    assert (decision.kind, decision.number) == ("number", "42")
+    panel = real_window.panel
+    assert panel.shown_digit() == "42"
+    assert len(panel.input_view.images()) == 2  # "What the model sees": both digits
+    assert "2 digits" in panel.input_title.text()
+
+    # The user says it is "47": each digit's own strokes become a sample of its own.
+    assert real_window.correct(4)
+    assert real_window.corrections.typed() == "4"  # waits for the second digit
+    assert list_samples().samples == []
+    assert real_window.correct(7)
+    samples = sorted(list_samples().samples, key=lambda s: s.label)
+    assert [s.label for s in samples] == [4, 7]
+    four_strokes = len(side_by_side("4").strokes)
+    assert [len(s.drawing.strokes) for s in samples] == [
+        four_strokes,
+        len(number.strokes) - four_strokes,
+    ]
+
+
+def test_one_digit_typed_for_a_number_means_it_is_one_digit(real_window, qtbot) -> None:
+    from test_decide import side_by_side
+
+    from drawdigit.gui.window.corrections import TYPING_PAUSE_MS
+    from drawdigit.samples import list_samples
+
+    draw(real_window, *side_by_side("11").strokes)
+    assert decision_for(real_window, qtbot).kind == "number"
+    assert real_window.correct(4)
+    qtbot.wait(TYPING_PAUSE_MS + 300)
+    samples = list_samples().samples
+    assert [s.label for s in samples] == [4]
+    assert samples[0].drawing == real_window.canvas.drawing()  # the whole ink
+
+
+def test_unsure_and_not_a_digit_are_held_until_the_pen_lifts(real_window, qtbot) -> None:
+    """Half a stroke is no answer: while the pen is down, "not sure" / "not a digit" wait."""
+    canvas = real_window.canvas
+    scribble = polyline((60, 60), (220, 220), (60, 220), (220, 60), (140, 40), step=6)
+    pixels = [canvas.to_widget(x, y).toPoint() for x, y in scribble]
+    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pixels[0])
+    for pixel in pixels[1:]:
+        QTest.mouseMove(canvas, pixel)
+    decision = decision_for(real_window, qtbot)  # the answer mid-stroke
+    assert decision.kind in ("unsure", "not-a-digit"), decision.kind
+    panel = real_window.panel
+    assert panel.is_holding()
+    assert "Not" not in panel.headline()  # nothing of it shown yet
+    QTest.mouseRelease(
+        canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pixels[-1]
+    )
+    final = decision_for(real_window, qtbot)
+    qtbot.waitUntil(lambda: not panel.is_holding(), timeout=MODEL_TIMEOUT_MS)
+    if final.kind in ("unsure", "not-a-digit"):
+        assert panel.headline().startswith("Not")
+
+
+def test_a_strokes_file_opens_whatever_its_name(window, tmp_path) -> None:
+    """One loader for the window and the CLI: content decides, not the suffix."""
+    path = tmp_path / "four.txt"
+    save_drawing(tmp_path / "four.json", Drawing(280, 280, FOUR))
+    path.write_bytes((tmp_path / "four.json").read_bytes())
+    assert window.open_path(path)
+    assert window.canvas.picture() is None
+    assert window.canvas.drawing().strokes == [list(s) for s in load_drawing(path).strokes]

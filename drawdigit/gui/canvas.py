@@ -115,6 +115,8 @@ class DrawingCanvas(QWidget):
     """The paper. See the module docstring for how strokes, display and recognition relate."""
 
     drawingChanged = Signal(object)  # Drawing, or the shown picture's grayscale pixels
+    # True at pen-down (drawing or erasing), False at pen-up, after the last drawingChanged
+    strokeActiveChanged = Signal(bool)
     firstPainted = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -346,6 +348,7 @@ class DrawingCanvas(QWidget):
             self._render_all()
             self.update()
         hint_shown = self._state.is_empty
+        self.strokeActiveChanged.emit(True)
         x, y = self.to_document(pos)
         self._current = [(x, y, factor)]
         dirty = self._paint_segment(self._current[0], self._current[0])
@@ -370,6 +373,7 @@ class DrawingCanvas(QWidget):
     def _begin_erase(self, pos: QPointF) -> None:
         self._gesture = "erase"
         self._gesture_before = self._state
+        self.strokeActiveChanged.emit(True)
         self._erase_last = self.to_document(pos)
         self._erase_along(self._erase_last, self._erase_last)
 
@@ -420,6 +424,7 @@ class DrawingCanvas(QWidget):
         else:
             return
         self._emit_now()
+        self.strokeActiveChanged.emit(False)
 
     # ------------------------------------------------------------------ change signal
 

@@ -90,22 +90,18 @@ class Document(QObject):
 
         A strokes file is known by its content, so one saved under another suffix opens too.
         """
-        from drawdigit.preprocess import ImageError, load_image
-        from drawdigit.strokes import StrokesError, load_drawing
+        from drawdigit.preprocess import ImageError, load_source
+        from drawdigit.strokes import Drawing, StrokesError
 
         path = Path(path)
         drawing = None
         pixels = None
         try:
-            if path.suffix.lower() == ".json":
-                drawing = load_drawing(path)
+            source = load_source(path)  # by content, as ``drawdigit predict`` reads it
+            if isinstance(source, Drawing):
+                drawing = source
             else:
-                try:
-                    pixels = load_image(path)
-                except ImageError:
-                    if not _looks_like_json(path):
-                        raise
-                    drawing = load_drawing(path)  # a strokes file without .json
+                pixels = source
             image = None if pixels is None else gray_to_qimage(pixels)
         except (StrokesError, ImageError) as exc:
             self._open_failed(path, str(exc))
@@ -297,11 +293,3 @@ def dropped_path(urls: list[QUrl]) -> Path | None:
     if len(urls) != 1 or not urls[0].isLocalFile():
         return None
     return Path(urls[0].toLocalFile())
-
-
-def _looks_like_json(path: Path) -> bool:
-    try:
-        with path.open("rb") as f:
-            return f.read(64).lstrip().startswith(b"{")
-    except OSError:
-        return False

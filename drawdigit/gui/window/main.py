@@ -31,6 +31,7 @@ from drawdigit.gui.canvas import DrawingCanvas
 from drawdigit.gui.prediction_panel import PredictionPanel
 from drawdigit.gui.recognizer import RecognitionResult, Recognizer
 from drawdigit.gui.window.actions import WindowActions
+from drawdigit.gui.window.corrections import Corrections
 from drawdigit.gui.window.document import Document
 from drawdigit.gui.window.finetune import FinetuneController
 from drawdigit.gui.window.layout import central_widget
@@ -38,7 +39,6 @@ from drawdigit.gui.window.messages import html_escape, show_message
 from drawdigit.gui.window.settings import (
     MINIMUM_SIZE,
     restore_geometry,
-    save_confirmed_samples,
     save_geometry,
 )
 
@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self._barrier_seq = 0  # answers to drawings older than this are dropped
         self._submitted_seq = 0  # the drawing on the canvas now
         self._last_result: RecognitionResult | None = None
+        self._pen_up_seq: int | None = None  # the drawing at the last pen-up, until answered
         self._shown_once = False
         self._training_dialog: Any = None
         self._samples_dialog: Any = None
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self.recognizer = Recognizer(model_path, self)
         self.document = Document(self, self.canvas, self._model_input)
         self.finetune = FinetuneController(self, self.statusBar())
+        self.corrections = Corrections(self, self.canvas, self.last_result)
         self.commands = WindowActions(self)
         self.commands.build_menus(self)
         c = self.commands
@@ -88,6 +90,9 @@ class MainWindow(QMainWindow):
         self.finetune.finished.connect(self.finetuneFinished)
         self.finetune.modelSaved.connect(self.reload_model)
         self.canvas.drawingChanged.connect(self._on_drawing_changed)
+        self.canvas.strokeActiveChanged.connect(self._on_stroke_active)
+        self.corrections.status.connect(self.statusBar().showMessage)
+        self.corrections.saved.connect(self._on_samples_saved)
         self.canvas.firstPainted.connect(self._on_first_painted)
         stack = self.canvas.undo_stack
         stack.cleanChanged.connect(self._update_title)
@@ -138,6 +143,7 @@ class MainWindow(QMainWindow):
         empty = self.canvas.is_empty()
         seq = self.recognizer.submit(None if empty else source)
         self._submitted_seq = seq
+        self.corrections.reset()
         if empty:
             self._barrier_seq = seq
             self._last_result = None
@@ -156,8 +162,15 @@ class MainWindow(QMainWindow):
         if self._last_result is not None and result.seq < self._last_result.seq:
             return
         self._last_result = result
+        if self._pen_up_seq is not None and result.seq >= self._pen_up_seq:
+            # The answer for the finished stroke: nothing is held back any more. (An answer
+            # held during the stroke is shown and replaced in this same slot: no flash.)
+            self._pen_up_seq = None
+            self.panel.set_stroke_active(False)
         self.panel.set_model_input(result.image28)
-        if result.error:
+        if result.decision is not None and not result.error:
+            self.panel.show_decision(result.decision)
+        elif result.error:
             self.panel.show_waiting("Cannot read this drawing")
             self.statusBar().showMessage(f"Recognition failed: {result.error}", 8000)
         elif result.image28 is None:
@@ -168,6 +181,19 @@ class MainWindow(QMainWindow):
             self.panel.show_waiting(self._waiting_text())
         self._update_actions()
         self.recognitionShown.emit(result)
+
+    @Slot(bool)
+    def _on_stroke_active(self, active: bool) -> None:
+        """Unsure and not-a-digit answers never flash while a stroke is drawn: the panel
+        holds them from pen-down until the answer for the finished stroke arrives."""
+        if active:
+            self._pen_up_seq = None
+            self.panel.set_stroke_active(True)
+        elif self.canvas.is_empty():
+            self._pen_up_seq = None
+            self.panel.set_stroke_active(False)
+        else:
+            self._pen_up_seq = self._submitted_seq
 
     def _waiting_text(self) -> str:
         if self._model_state == "failed":
@@ -294,41 +320,17 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ personal samples
 
     def correct(self, digit: int) -> bool:
-        """Save the drawing on the canvas as a sample labelled ``digit`` (the true answer)."""
-        return self._save_sample(digit, "Saved as a {digit} in your samples")
+        """A digit key: the right answer is ``digit`` (kept as a sample; see ``Corrections``)."""
+        return self.corrections.correct(digit)
 
     def confirm(self) -> bool:
-        """The guess is right: saved as a sample when "save confirmed samples" is on."""
-        result = self._last_result
-        if self.canvas.is_empty() or result is None or result.prediction is None:
-            return False
-        if not save_confirmed_samples():
-            self.statusBar().showMessage(f"Confirmed: {result.prediction.digit}", 3000)
-            return False
-        return self._save_sample(result.prediction.digit, "Confirmed, saved as a {digit}")
+        """Enter: the answer shown is right (kept when "save confirmed samples" is on)."""
+        return self.corrections.confirm()
 
-    def _save_sample(self, digit: int, message: str) -> bool:
-        from drawdigit.samples import SampleError, add_sample
-
-        if self.canvas.is_empty():
-            self.statusBar().showMessage("Draw a digit first, then type what it is", 4000)
-            return False
-        result = self._last_result
-        try:
-            if self.canvas.picture() is None:
-                add_sample(digit, drawing=self.canvas.drawing())
-            elif result is not None and result.image28 is not None:
-                add_sample(digit, image28=result.image28)
-            else:
-                self.statusBar().showMessage("Wait for the answer, then type the digit", 4000)
-                return False
-        except (SampleError, OSError) as exc:
-            show_message(self, QMessageBox.Icon.Warning, "Save Sample", f"Not saved: {exc}")
-            return False
-        self.statusBar().showMessage(message.format(digit=digit), 5000)
+    @Slot()
+    def _on_samples_saved(self) -> None:
         if self._samples_dialog is not None:
             self._samples_dialog.refresh()
-        return True
 
     def open_samples_dialog(self) -> None:
         from drawdigit.gui.samples_view import SamplesDialog

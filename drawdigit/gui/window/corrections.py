@@ -1,0 +1,153 @@
+"""Corrections: the digit keys and Enter turn the answer shown into personal samples.
+
+A single digit, "not sure" or "not a digit": typing a digit keeps the whole drawing as a
+sample with that label. A number: the user types its digits one after the other ("4", "2"
+for "42"); once as many digits as the number has are typed, each digit's own strokes are
+kept as a sample with the typed label (``decide.part_drawing``), so a number teaches the
+network digits, not numbers. One digit typed and then a pause of ``TYPING_PAUSE_MS`` says
+the whole ink is that one digit (the split was wrong). Enter confirms the answer shown: its
+digit, or every digit of a number, kept when "save confirmed samples" is on.
+
+The window hands over what is shown (``RecognitionResult``) and the canvas; this part only
+writes samples and reports through ``status`` (a status-bar line) and ``saved``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from drawdigit.gui.window.messages import show_message
+from drawdigit.gui.window.settings import save_confirmed_samples
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from drawdigit.decide import Decision
+    from drawdigit.gui.canvas import DrawingCanvas
+    from drawdigit.gui.recognizer import RecognitionResult
+
+TYPING_PAUSE_MS = 1500  # digits typed within this of each other belong to one number
+
+
+class Corrections(QObject):
+    """Keeps what the user says about the answer shown as samples."""
+
+    status = Signal(str, int)  # a status-bar message and how long to show it (ms)
+    saved = Signal()  # one or more samples were written
+
+    def __init__(
+        self,
+        parent: QWidget,
+        canvas: DrawingCanvas,
+        shown: Callable[[], RecognitionResult | None],
+    ) -> None:
+        super().__init__(parent)
+        self._parent = parent
+        self._canvas = canvas
+        self._shown = shown
+        self._typed = ""
+        self._pause = QTimer(self)
+        self._pause.setSingleShot(True)
+        self._pause.setInterval(TYPING_PAUSE_MS)
+        self._pause.timeout.connect(self._typing_paused)
+
+    def typed(self) -> str:
+        """The digits typed so far for the number shown (empty when none are pending)."""
+        return self._typed
+
+    def reset(self) -> None:
+        """The drawing changed: digits typed for the old answer no longer apply."""
+        self._typed = ""
+        self._pause.stop()
+
+    # ------------------------------------------------------------------ the keys
+
+    def correct(self, digit: int) -> bool:
+        """A digit key: the right answer is ``digit`` (or the next digit of a number)."""
+        decision = self._decision()
+        if decision is None or decision.kind != "number":
+            return self._save_whole(digit, "Saved as a {label} in your samples")
+        self._typed += str(digit)
+        count = len(decision.parts)
+        if len(self._typed) < count:
+            self._pause.start()
+            self.status.emit(
+                f"You said: {self._typed}… (type all {count} digits of the number)", 4000
+            )
+            return True
+        typed = self._typed
+        self.reset()
+        return self._save_number(decision, typed, "Saved {labels} as {count} samples")
+
+    def confirm(self) -> bool:
+        """Enter: the answer shown is right."""
+        result = self._shown()
+        decision = self._decision()
+        if self._canvas.is_empty() or result is None or decision is None:
+            return False
+        if decision.kind in ("unsure", "not-a-digit", "empty"):
+            words = "Not sure" if decision.kind == "unsure" else "Not a digit"
+            self.status.emit(f"{words}: nothing to confirm; type the right digit", 4000)
+            return False
+        label = decision.number if decision.kind == "number" else str(decision.digit)
+        if not save_confirmed_samples():
+            self.status.emit(f"Confirmed: {label}", 3000)
+            return False
+        if decision.kind == "number":
+            return self._save_number(decision, label or "", "Confirmed, saved {labels}")
+        return self._save_whole(int(label), "Confirmed, saved as a {label}")
+
+    # ------------------------------------------------------------------ saving
+
+    def _decision(self) -> Decision | None:
+        result = self._shown()
+        return None if result is None else result.decision
+
+    def _typing_paused(self) -> None:
+        """Fewer digits than the number has: one digit means "it is one digit"."""
+        typed = self._typed
+        self.reset()
+        if len(typed) == 1:
+            self._save_whole(int(typed), "Saved as a {label} in your samples")
+        elif typed:
+            self.status.emit("Not saved: type every digit of the number, one after another", 5000)
+
+    def _save_whole(self, label: int, message: str) -> bool:
+        if self._canvas.is_empty():
+            self.status.emit("Draw a digit first, then type what it is", 4000)
+            return False
+        result = self._shown()
+        if self._canvas.picture() is None:
+            return self._write([(label, self._canvas.drawing(), None)], message.format(label=label))
+        if result is None or result.image28 is None:
+            self.status.emit("Wait for the answer, then type the digit", 4000)
+            return False
+        return self._write([(label, None, result.image28)], message.format(label=label))
+
+    def _save_number(self, decision: Decision, labels: str, message: str) -> bool:
+        from drawdigit.decide import part_drawing
+
+        picture = self._canvas.picture() is not None
+        drawing = None if picture else self._canvas.drawing()
+        items = [
+            (int(label), None, part.image28) if drawing is None else
+            (int(label), part_drawing(drawing, part), None)
+            for label, part in zip(labels, decision.parts, strict=True)
+        ]  # fmt: skip
+        return self._write(items, message.format(labels=labels, count=len(items)))
+
+    def _write(self, items: list[tuple[int, Any, Any]], message: str) -> bool:
+        from drawdigit.samples import SampleError, add_sample
+
+        try:
+            for label, drawing, image28 in items:
+                add_sample(label, drawing=drawing, image28=image28)
+        except (SampleError, OSError) as exc:
+            show_message(self._parent, QMessageBox.Icon.Warning, "Save Sample", f"Not saved: {exc}")
+            return False
+        self.status.emit(message, 5000)
+        self.saved.emit()
+        return True
