@@ -209,6 +209,7 @@ class PredictionPanel(QWidget):
         self.bars = ProbabilityBars()
         self.input_title = QLabel("What the model sees (28 × 28)")
         self.input_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.input_title.setWordWrap(True)  # narrow windows: wrap rather than clip
         self.input_view = ModelInputView()
 
         layout.addWidget(self.digit_label)
@@ -320,7 +321,7 @@ class PredictionPanel(QWidget):
 
     def _set_input_title(self, count: int) -> None:
         if count > 1:
-            self.input_title.setText(f"What the model sees ({count} digits, 28 × 28 each)")
+            self.input_title.setText(f"What the model sees ({count} digits)")
         else:
             self.input_title.setText("What the model sees (28 × 28)")
 
