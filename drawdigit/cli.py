@@ -261,8 +261,6 @@ class _ProgressBar:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
-
     from drawdigit.finetune import FinetuneError
     from drawdigit.runs import (
         NoStartingModel,
@@ -279,6 +277,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         TrainingDone,
         TrainingError,
         save_trained,
+        save_trained_new,
     )
 
     started = time.monotonic()
@@ -334,10 +333,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"your samples: trained on {mine.trained}; the {mine.heldout} kept aside: "
             f"{percent(mine.before)} before, {percent(mine.after)} after"
         )
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    out = args.out or user_data_dir() / "models" / f"trained-{stamp}.pt"
+    out = args.out or user_data_dir() / "models"
     try:
-        metadata = save_trained(out, report.done, personal)
+        if args.out:  # the user named the file: theirs to overwrite
+            metadata = save_trained(out, report.done, personal)
+        else:  # a new name, never another run's (two runs may end in the same second)
+            out, metadata = save_trained_new(out, report.done, personal)
         if args.activate:
             activate_run(report, "drawdigit train")
     except OSError as exc:
