@@ -50,7 +50,8 @@ INK_THRESHOLD = 0.2
 # An image whose ink differs from its background by less than this has no digit.
 MIN_CONTRAST = 0.15
 # The work per drawing is bounded (see render_drawing): a person's digit is a few strokes
-# and 50-300 px of path at 28x28 (unipen-dev: at most 19 strokes, 1,030 resampled points).
+# and 50-150 px of path at 28x28 (unipen-dev, -notdigits, -numbers: at most 9 strokes and
+# 112 resampled points).
 # Within these limits strokes are rendered exactly; beyond them through _cover_points.
 MAX_EXACT_STROKES = 1_000
 MAX_EXACT_POINTS = 20_000

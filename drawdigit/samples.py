@@ -36,13 +36,19 @@ from typing import Any
 import numpy as np
 
 from drawdigit.store import atomic_write_bytes, atomic_write_text, user_data_dir
-from drawdigit.strokes import Drawing, StrokesError, parse_json, read_small_file
+from drawdigit.strokes import (
+    MAX_FILE_BYTES,
+    Drawing,
+    StrokesError,
+    parse_json,
+    read_small_file,
+)
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "drawdigit-samples"
 MAX_IMPORT_FILES = 100_000
 MAX_IMPORT_FILE_BYTES = 20_000_000
-MAX_SAMPLE_FILE_BYTES = MAX_IMPORT_FILE_BYTES  # a sample file read from the samples folder
+MAX_SAMPLE_FILE_BYTES = MAX_FILE_BYTES + 1_000  # a sample file: a drawing and a label
 
 
 class SampleError(Exception):

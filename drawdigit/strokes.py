@@ -24,13 +24,17 @@ from typing import Any
 from drawdigit.store import atomic_write_text
 
 # Limits that separate a real drawing from a damaged or hostile file. A canvas larger than
-# this, coordinates this far away or this many points are not something a person drew.
+# this, coordinates this far away or this many points are not something a person drew: the
+# pen-drawn digits, numbers and non-digits of unipen-dev have at most 645 points and 9
+# strokes; a minute of drawing at 240 events a second is 14,400 points. The point limit also
+# bounds what reading costs (~200 bytes a point while the JSON is decoded, so ~20 MB here).
 MAX_CANVAS_SIZE = 100_000.0
 MAX_COORDINATE = 1_000_000.0
-MAX_POINTS = 1_000_000
-# The largest file read: a million points written out in full ("[-123456.789,-123456.789],")
-# stay under this; beyond it (or /dev/zero behind a link) nothing is read at all.
-MAX_FILE_BYTES = 40_000_000
+MAX_POINTS = 100_000
+MAX_STROKES = 10_000
+# The largest file read: 100,000 points even pretty-printed ("[\n  -123456.789,\n ...") stay
+# under this; beyond it (or /dev/zero behind a link) nothing is read at all.
+MAX_FILE_BYTES = 16_000_000
 
 # The canvas pen, as a fraction of the canvas's shorter side: 20 px on the 280 px canvas.
 # Measured on unipen-dev (benchmarks/bench_unipen.py --variants): rendered with the canvas
@@ -92,13 +96,13 @@ def load_drawing(path: Path | str) -> Drawing:
     to ``/dev/zero`` never end); the JSON's nesting and numbers cannot raise anything else.
     """
     path = Path(path)
-    data = parse_json(read_small_file(path, MAX_FILE_BYTES), str(path), max_lists=_MAX_LISTS)
+    data = parse_json(read_small_file(path, MAX_FILE_BYTES), str(path))
     return _parse(data, str(path), consume=True)
 
 
 # Every point and every stroke is a JSON list: more than this many "[" cannot be a valid
 # drawing, and counting them is far cheaper than building the lists.
-_MAX_LISTS = 2 * MAX_POINTS + 2
+_MAX_LISTS = MAX_POINTS + MAX_STROKES + 2
 
 
 def read_small_file(path: Path, max_bytes: int) -> bytes:
@@ -138,11 +142,13 @@ def read_small_file(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def parse_json(data: bytes, source: str, max_lists: int | None = None) -> Any:
-    """Decode UTF-8 JSON; any problem, deep nesting and huge numbers included, raises
-    ``StrokesError`` naming ``source`` (``json`` itself raises RecursionError for those)."""
-    if max_lists is not None and data.count(b"[") > max_lists:
-        raise StrokesError(f"{source}: more than {MAX_POINTS} points")
+def parse_json(data: bytes, source: str) -> Any:
+    """Decode UTF-8 JSON holding at most one drawing; any problem, deep nesting and huge
+    numbers included, raises ``StrokesError`` naming ``source`` (``json`` itself raises
+    RecursionError for those). More lists than a drawing of ``MAX_POINTS`` points has are
+    refused before decoding, which would cost ~200 bytes a list."""
+    if data.count(b"[") > _MAX_LISTS:
+        raise StrokesError(f"{source}: too many points or strokes (at most {MAX_POINTS} points)")
     try:
         return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -208,6 +214,8 @@ def _parse(data: Any, source: str, consume: bool = False) -> Drawing:
     raw_strokes = data["strokes"]
     if not isinstance(raw_strokes, list):
         raise StrokesError(f"{source}: strokes must be a list of strokes")
+    if len(raw_strokes) > MAX_STROKES:
+        raise StrokesError(f"{source}: more than {MAX_STROKES} strokes")
     strokes: list[list[Point]] = []
     total = 0
     for i, raw_stroke in enumerate(raw_strokes):

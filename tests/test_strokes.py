@@ -13,6 +13,8 @@ import pytest
 
 from drawdigit.strokes import (
     MAX_FILE_BYTES,
+    MAX_POINTS,
+    MAX_STROKES,
     Drawing,
     StrokesError,
     load_drawing,
@@ -189,9 +191,12 @@ def test_a_file_over_the_size_cap_is_refused_unread(tmp_path: Path) -> None:
         ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
         ('{"width": 280, "height": 280, "strokes": [[[1' + "0" * 400 + ", 5]]]}", "absurdly large"),
         ('{"width": 1' + "0" * 5000 + ', "height": 280, "strokes": []}', "invalid JSON"),
-        ('{"width": 280, "height": 280, "strokes": [' + "[]," * 2_000_002 + "[]]}", "points"),
+        (
+            '{"width": 280, "height": 280, "strokes": [' + "[]," * (MAX_STROKES + 1) + "[]]}",
+            "strokes",
+        ),
     ],
-    ids=["deep-nesting", "huge-integer", "integer-too-long", "too-many-lists"],
+    ids=["deep-nesting", "huge-integer", "integer-too-long", "too-many-strokes"],
 )
 def test_nesting_and_huge_numbers_give_a_clear_error(
     tmp_path: Path, content: str, message: str
@@ -200,3 +205,21 @@ def test_nesting_and_huge_numbers_give_a_clear_error(
     path.write_text(content, encoding="utf-8")
     with pytest.raises(StrokesError, match=message):
         load_drawing(path)
+
+
+def test_more_points_than_a_person_draws_are_refused_before_decoding(tmp_path: Path) -> None:
+    import tracemalloc
+
+    # (up to MAX_POINTS + MAX_STROKES lists are decoded, and _parse counts exactly)
+    points = ",".join(f"[{i % 280}.5,{i // 280}.5]" for i in range(MAX_POINTS * 3 // 2))
+    path = tmp_path / "many.json"
+    path.write_text(f'{{"width": 280, "height": 400, "strokes": [[{points}]]}}')
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        with pytest.raises(StrokesError, match=f"at most {MAX_POINTS} points"):
+            load_drawing(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * size  # the bytes read, not ~200 bytes a point of decoded lists
