@@ -340,3 +340,13 @@ def test_a_header_declaring_too_much_is_refused_before_inflating(tmp_path: Path)
     peak, message = _peak_bytes_of_refusal(path)
     assert "header declares" in message
     assert peak < 20_000_000
+
+
+def test_a_raw_file_larger_than_any_idx_file_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "huge-idx1-ubyte"
+    with path.open("wb") as f:
+        f.write(idx_header(10))
+        f.truncate(200_000_000)  # sparse: costs no disk
+    peak, message = _peak_bytes_of_refusal(path)
+    assert "more than an IDX file drawdigit reads" in message
+    assert peak < 1_000_000
