@@ -11,11 +11,13 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from drawdigit import __version__
 from drawdigit.formatting import percent
+from drawdigit.training.config import DEVICES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,9 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="ready-made settings (default: best; with --with-my-samples, one gentle epoch "
         "from the model in use)",
     )
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", type=float, help="(peak) learning rate")
+    train.add_argument("--epochs", type=_at_least(1))
+    train.add_argument("--batch-size", type=_at_least(1))
+    train.add_argument("--lr", type=_learning_rate, help="(peak) learning rate, 0 < LR < 10")
     train.add_argument("--optimizer", choices=("rmsprop", "adam"))
     train.add_argument("--schedule", choices=("constant", "onecycle"))
     train.add_argument(
@@ -60,11 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-dir", type=Path, help="folder with the four MNIST files")
     train.add_argument("--out", type=Path, help="where to save the weights (default: user data)")
     train.add_argument("--activate", action="store_true", help="make the result the model in use")
-    train.add_argument("--seed", type=int)
-    train.add_argument("--threads", type=int, help="CPU threads for torch")
-    train.add_argument("--device", default=None, help="auto, cpu, cuda or mps")
+    train.add_argument("--seed", type=_at_least(0))
+    train.add_argument("--threads", type=_at_least(1), help="CPU threads for torch")
+    train.add_argument("--device", choices=DEVICES, help="default: auto (a GPU if there is one)")
     train.add_argument(
-        "--limit", type=int, help="train on the first N MNIST images only (quick checks)"
+        "--limit", type=_at_least(1), help="train on the first N MNIST images only (quick checks)"
     )
     train.add_argument(
         "--with-my-samples",
@@ -88,6 +90,34 @@ def build_parser() -> argparse.ArgumentParser:
     download = commands.add_parser("download-mnist", help="download MNIST into the user cache")
     download.add_argument("--dest", type=Path, help="folder (default: the user cache)")
     return parser
+
+
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``low``, so that ``--epochs 0`` is a usage error
+    (exit 2, before any data is loaded) rather than a traceback or a silent default."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {low}, not {text}")
+        return value
+
+    parse.__name__ = f"whole number >= {low}"  # what argparse names in its message
+    return parse
+
+
+def _learning_rate(text: str) -> float:
+    """An argparse type: a finite learning rate with 0 < LR < 10 (nan and inf are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (0.0 < value < 10.0):  # also false for nan
+        raise argparse.ArgumentTypeError(f"must be a number with 0 < LR < 10, not {text}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,7 +226,12 @@ def _train_config(args: argparse.Namespace):
     if args.from_current:
         overrides["from_scratch"] = False
     overrides["quick_eval_seconds"] = 0  # the progress bar shows no estimate: save its cost
-    return replace(config, **overrides)
+    config = replace(config, **overrides)
+    if config.device in ("cuda", "mps"):
+        from drawdigit.training.tensors import resolve_device
+
+        resolve_device(config.device)  # a device that is not there: say so before loading data
+    return config
 
 
 class _ProgressBar:
@@ -228,8 +263,6 @@ class _ProgressBar:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
-
     from drawdigit.finetune import FinetuneError
     from drawdigit.runs import (
         NoStartingModel,
@@ -246,6 +279,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         TrainingDone,
         TrainingError,
         save_trained,
+        save_trained_new,
     )
 
     started = time.monotonic()
@@ -301,10 +335,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"your samples: trained on {mine.trained}; the {mine.heldout} kept aside: "
             f"{percent(mine.before)} before, {percent(mine.after)} after"
         )
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    out = args.out or user_data_dir() / "models" / f"trained-{stamp}.pt"
+    out = args.out or user_data_dir() / "models"
     try:
-        metadata = save_trained(out, report.done, personal)
+        if args.out:  # the user named the file: theirs to overwrite
+            metadata = save_trained(out, report.done, personal)
+        else:  # a new name, never another run's (two runs may end in the same second)
+            out, metadata = save_trained_new(out, report.done, personal)
         if args.activate:
             activate_run(report, "drawdigit train")
     except OSError as exc:

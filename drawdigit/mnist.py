@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
+import math
 import os
 import zlib
 from dataclasses import dataclass
@@ -24,6 +26,11 @@ import numpy as np
 ENV_MNIST_DIR = "DRAWDIGIT_MNIST_DIR"
 
 _GZIP_MAGIC = b"\x1f\x8b"
+# The most bytes an IDX file may hold (decompressed), whatever its name: the largest
+# MNIST file holds 47 MB.
+MAX_IDX_BYTES = 100_000_000
+# Decompressed beyond what the header declares, to say how much trailing data there is.
+_TRAILING_SLACK = 1 << 20
 _UINT8_TYPE = 0x08
 
 
@@ -100,9 +107,22 @@ def known_file(path: Path | str) -> MnistFile | None:
 
 
 def _read_bytes(path: Path) -> bytes:
-    """The file's content, decompressed when it is gzip (by name or by its first bytes)."""
+    """The file's content, decompressed when it is gzip (by name or by its first bytes).
+
+    Bounded by what the file can hold: a raw file over ``MAX_IDX_BYTES`` is not read, and a
+    gzip stream is decompressed only as far as its own header says the data goes (plus
+    ``_TRAILING_SLACK`` to report trailing bytes), so a small archive that would inflate to
+    gigabytes (a "gzip bomb") is refused after that much work, not after all of it.
+    """
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size > MAX_IDX_BYTES + _TRAILING_SLACK:
+                raise MnistError(
+                    f"{path.name}: {size:,} bytes, more than an IDX file drawdigit reads "
+                    f"({MAX_IDX_BYTES:,})"
+                )
+            data = file.read(size + 1)
     except FileNotFoundError:
         raise MnistError(f"{path}: no such file") from None
     except OSError as exc:
@@ -113,10 +133,29 @@ def _read_bytes(path: Path) -> bytes:
     if not looks_gzip:
         return data
     try:
-        return gzip.decompress(data)
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as archive:
+            head = archive.read(4)
+            head += archive.read(4 * head[3] if len(head) == 4 else 0)
+            declared = _declared_size(path.name, head)
+            return head + archive.read(declared - len(head) + _TRAILING_SLACK)
     except (OSError, EOFError, zlib.error) as exc:
         # BadGzipFile is an OSError; a cut-off archive gives EOFError.
         raise MnistError(f"{path.name}: not valid gzip ({exc or type(exc).__name__})") from exc
+
+
+def _declared_size(name: str, head: bytes) -> int:
+    """The file size an IDX header declares (header + items; Python integers, no overflow);
+    refused when over ``MAX_IDX_BYTES``. A header too short to say is left to ``_parse_idx``."""
+    if len(head) < 4 or len(head) < 4 + 4 * head[3]:
+        return len(head)
+    dims = [int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "big") for i in range(head[3])]
+    declared = len(head) + math.prod(dims)
+    if declared > MAX_IDX_BYTES:
+        raise MnistError(
+            f"{name}: the header declares {declared:,} bytes of data (dimensions {dims}), "
+            f"more than an IDX file drawdigit reads ({MAX_IDX_BYTES:,})"
+        )
+    return declared
 
 
 def _parse_idx(name: str, data: bytes) -> np.ndarray:
@@ -138,7 +177,8 @@ def _parse_idx(name: str, data: bytes) -> np.ndarray:
             f"{name}: truncated: the header needs {header} bytes, the file has {len(data)}"
         )
     dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    item_size = int(np.prod(dims[1:], dtype=np.int64))
+    # Python integers: a header's product of dimensions can exceed int64 and must not wrap.
+    item_size = math.prod(dims[1:])
     expected = dims[0] * item_size
     body = len(data) - header
     if body < expected:

@@ -49,6 +49,15 @@ COM_TOLERANCE = 0.25
 INK_THRESHOLD = 0.2
 # An image whose ink differs from its background by less than this has no digit.
 MIN_CONTRAST = 0.15
+# The work per drawing is bounded (see render_drawing): a person's digit is a few strokes
+# and 50-150 px of path at 28x28 (unipen-dev, -notdigits, -numbers: at most 9 strokes and
+# 112 resampled points).
+# Within these limits strokes are rendered exactly; beyond them through _cover_points.
+MAX_EXACT_STROKES = 1_000
+MAX_EXACT_POINTS = 20_000
+COVER_CELL = 0.25  # px: the grid a huge drawing's ink is reduced to (<= 0.18 px off)
+COVER_SAMPLES = 4_000_000  # path samples per huge drawing before sampling gets sparser
+RENDER_CHUNK = 4_096  # segments per step when rendering (~10 MB)
 
 
 class ImageError(Exception):
@@ -97,11 +106,18 @@ def preprocess(
 
 
 def render_drawing(drawing: Drawing, style: StrokeStyle = DEFAULT_STYLE) -> np.ndarray | None:
-    """Strokes -> MNIST-style 28x28: crop to the ink, longer side 20 px, centre of mass."""
-    points, strokes = _as_arrays(drawing)
-    if not strokes:
+    """Strokes -> MNIST-style 28x28: crop to the ink, longer side 20 px, centre of mass.
+
+    The work is bounded whatever the file holds: a drawing a person could make (up to
+    ``MAX_EXACT_STROKES`` strokes and ``MAX_EXACT_POINTS`` points once resampled) is
+    rendered exactly; anything larger is first reduced to the ink it leaves on a grid
+    finer than the output pixels (``_cover_points``), so a million points cost a bounded
+    image, not gigabytes of per-segment squares.
+    """
+    flat, lengths = _as_arrays(drawing)
+    if not len(lengths):
         return None
-    low, high = points.min(axis=0), points.max(axis=0)
+    low, high = flat.min(axis=0), flat.max(axis=0)
     extent = float((high - low).max())
     fraction = style.pen_fraction
     canvas_pen = (
@@ -121,11 +137,19 @@ def render_drawing(drawing: Drawing, style: StrokeStyle = DEFAULT_STYLE) -> np.n
         scale = (BOX - pen) / extent if extent > 0 else 0.0
         scale = min(scale, canvas_scale * 4.0) if extent > 0 else 0.0
     centre = (low + high) / 2.0
-    placed = [_resample((s - centre) * scale + CENTRE, style.step) for s in strokes]
     radius = pen / 2.0
+    if _fits_exact_budget(flat, lengths, scale, style.step):
+        placed = [
+            _resample((s - centre) * scale + CENTRE, style.step) for s in _split(flat, lengths)
+        ]
+        starts, ends = _segments(placed)
+        path_centre = _path_centre_of_mass(placed, radius)
+    else:
+        starts = ends = _cover_points((flat - centre) * scale + CENTRE, lengths, radius, style)
+        path_centre = starts.mean(axis=0)  # equal dots on a grid: their mean is the ink's
     if style.centring == "integer":
         # MNIST's own way: render with the box centred, then shift by whole pixels.
-        image = _render(placed, radius, style.edge)
+        image = _render_segments(starts, ends, radius, style.edge)
         mass = float(image.sum())
         if mass <= 1e-6:
             return None
@@ -134,15 +158,15 @@ def render_drawing(drawing: Drawing, style: StrokeStyle = DEFAULT_STYLE) -> np.n
     # Sub-pixel: place the path's own centre of mass at the centre, render once, and
     # re-render with a correction only when overlaps made the estimate miss (shifting by
     # re-rendering keeps the edges sharp; resampling the image would blur them).
-    shift = CENTRE - _path_centre_of_mass(placed, radius)
-    placed = [s + shift for s in placed]
-    image = _render(placed, radius, style.edge)
+    shift = CENTRE - path_centre
+    starts, ends = starts + shift, ends + shift
+    image = _render_segments(starts, ends, radius, style.edge)
     mass = float(image.sum())
     if mass <= 1e-6:
         return None
     error = np.array(_centre_of_mass(image, mass)[::-1]) - CENTRE
     if np.abs(error).max() > COM_TOLERANCE:
-        image = _render([s - error for s in placed], radius, style.edge)
+        image = _render_segments(starts - error, ends - error, radius, style.edge)
     return _brightest_at_one(image)
 
 
@@ -275,17 +299,79 @@ __all__ = [
 # --------------------------------------------------------------------------- strokes
 
 
-def _as_arrays(drawing: Drawing) -> tuple[np.ndarray, list[np.ndarray]]:
-    """All points as one (P, 2) array, and a view of it per non-empty stroke (one fast pass)."""
-    lengths = [len(s) for s in drawing.strokes if s]
-    flat = np.fromiter(
-        chain.from_iterable(chain.from_iterable(drawing.strokes)), np.float64, 2 * sum(lengths)
-    ).reshape(-1, 2)
-    strokes, start = [], 0
-    for n in lengths:
-        strokes.append(flat[start : start + n])
-        start += n
-    return flat, strokes
+def _as_arrays(drawing: Drawing) -> tuple[np.ndarray, np.ndarray]:
+    """All points as one (P, 2) array and the length of each non-empty stroke (one fast pass,
+    no per-stroke arrays: a file of a million one-point strokes must not cost a million)."""
+    lengths = np.fromiter((len(s) for s in drawing.strokes if s), np.int64)
+    values = chain.from_iterable(chain.from_iterable(drawing.strokes))
+    flat = np.fromiter(values, np.float64, 2 * int(lengths.sum())).reshape(-1, 2)
+    return flat, lengths
+
+
+def _split(flat: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+    """A view of ``flat`` per stroke (only for drawings within the exact budget)."""
+    return np.split(flat, np.cumsum(lengths)[:-1])
+
+
+def _fits_exact_budget(flat: np.ndarray, lengths: np.ndarray, scale: float, step: float) -> bool:
+    """Whether the exact renderer's work (one segment per ``step`` of scaled path, one
+    array per stroke) stays within what a drawing a person made needs, by a wide margin."""
+    if len(lengths) > MAX_EXACT_STROKES:
+        return False
+    seg = flat[1:] - flat[:-1]
+    seg_lengths = np.sqrt((seg * seg).sum(axis=1))
+    seg_lengths[np.cumsum(lengths)[:-1] - 1] = 0.0  # from one stroke's end to the next's start
+    resampled = float(seg_lengths.sum()) * scale / step + 2 * len(lengths)
+    return resampled <= MAX_EXACT_POINTS
+
+
+def _cover_points(
+    placed: np.ndarray, lengths: np.ndarray, radius: float, style: StrokeStyle
+) -> np.ndarray:
+    """The ink of a huge drawing as dots: the centres of the cells of a ``COVER_CELL`` px
+    grid that its path passes through (points already placed in the 28 x 28 field).
+
+    The pen is a disc swept along the path, so a dot at every such cell leaves the same ink
+    to within a fraction of a pixel however many points or strokes the file had: the grid
+    bounds the dots to a few thousand. Memory is a few arrays the size of the input. The
+    path is sampled every ``COVER_CELL`` px, or sparser (at most 1 px, still within the
+    2.6 px pen) when that would exceed ``COVER_SAMPLES``, with each segment's samples
+    offset differently so that many overlapping segments leave no common gaps.
+    """
+    side = int(np.ceil(SIZE / COVER_CELL)) + 1
+    occupied = np.zeros(side * side, dtype=bool)
+    grid = placed / COVER_CELL  # in cells
+
+    def mark(x: np.ndarray, y: np.ndarray) -> None:
+        # Scaled drawings lie within the field by construction; clipping only guards that.
+        cx = np.clip(np.rint(x), 0, side - 1).astype(np.intp)
+        cy = np.clip(np.rint(y), 0, side - 1).astype(np.intp)
+        cy *= side
+        cy += cx
+        occupied[cy] = True
+
+    mark(grid[:, 0], grid[:, 1])  # every point: single-point strokes and segment ends
+    # Segments within strokes (not from one stroke's end to the next one's start), longest
+    # first, so that step j along them touches a prefix: no index arrays per sample.
+    within = np.ones(max(len(grid) - 1, 0), dtype=bool)
+    within[np.cumsum(lengths)[:-1] - 1] = False
+    ax, ay = grid[:-1, 0][within], grid[:-1, 1][within]
+    dx, dy = grid[1:, 0][within] - ax, grid[1:, 1][within] - ay
+    seg_lengths = np.hypot(dx, dy)
+    step = min(max(1.0, float(seg_lengths.sum()) / COVER_SAMPLES), 1.0 / COVER_CELL)
+    counts = np.ceil(seg_lengths / step).astype(np.int64)
+    order = np.argsort(-counts, kind="stable")
+    ax, ay, dx, dy, counts = ax[order], ay[order], dx[order], dy[order], counts[order]
+    inverse = 1.0 / np.maximum(counts, 1)
+    # t = (j - phase) / count: the golden-ratio phase when sampling sparser than a cell.
+    phase = ((order * 0.6180339887) % 1.0) * inverse if step > 1.0 else np.zeros(len(order))
+    for j in range(1, int(counts[0]) + 1 if len(counts) else 0):
+        m = int(np.searchsorted(-counts, -j, side="right"))  # segments with j steps or more
+        t = inverse[:m] * j
+        t -= phase[:m]
+        mark(ax[:m] + t * dx[:m], ay[:m] + t * dy[:m])
+    rows, cols = np.divmod(np.flatnonzero(occupied), side)
+    return np.column_stack([cols, rows]).astype(np.float64) * COVER_CELL
 
 
 def _resample(stroke: np.ndarray, step: float) -> np.ndarray:
@@ -325,7 +411,8 @@ def rasterise(
     arrays = [_resample(s, 1.0) for s in arrays]
     if not arrays:
         return np.zeros((size, size), dtype=np.float32)
-    return _render(arrays, pen / 2.0, edge, size)
+    starts, ends = _segments(arrays)
+    return _render_segments(starts, ends, pen / 2.0, edge, size)
 
 
 def _path_centre_of_mass(strokes: list[np.ndarray], radius: float) -> np.ndarray:
@@ -348,23 +435,53 @@ def _path_centre_of_mass(strokes: list[np.ndarray], radius: float) -> np.ndarray
     return total / weight
 
 
-def _render(strokes: list[np.ndarray], radius: float, edge: float, size: int = SIZE) -> np.ndarray:
-    """Coverage of each pixel by a round pen of ``radius`` swept along evenly spaced strokes.
-
-    Each segment only reaches the pixels of a small square around it, so the distance field
-    is computed per segment on that square (segments x ~36 pixels rather than segments x
-    all pixels) and merged with a maximum: the coverage of the nearest segment.
-    """
+def _segments(strokes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Evenly spaced strokes -> the (S, 2) start and end points of their segments; a stroke
+    of one point is a dot, a segment of length zero."""
     starts, ends = [], []
     for s in strokes:
         if len(s) == 1:
             starts.append(s)
-            ends.append(s)  # a dot: a segment of length zero
+            ends.append(s)
         else:
             starts.append(s[:-1])
             ends.append(s[1:])
-    a = np.concatenate(starts).astype(np.float32)
-    b = np.concatenate(ends).astype(np.float32)
+    return np.concatenate(starts), np.concatenate(ends)
+
+
+def _render_segments(
+    starts: np.ndarray, ends: np.ndarray, radius: float, edge: float, size: int = SIZE
+) -> np.ndarray:
+    """Coverage of each pixel by a round pen of ``radius`` swept along short segments.
+
+    Each segment only reaches the pixels of a small square around it, so the distance field
+    is computed per segment on that square (segments x ~36 pixels rather than segments x
+    all pixels) and merged with a maximum: the coverage of the nearest segment. Segments go
+    through in chunks of ``RENDER_CHUNK`` so memory stays bounded; the maximum does not
+    depend on the order, so the image is the same as in one go.
+    """
+    side = size + 2
+    framed = np.zeros(side * side, dtype=np.float32)
+    for begin in range(0, len(starts), RENDER_CHUNK):
+        _render_chunk(
+            framed,
+            starts[begin : begin + RENDER_CHUNK],
+            ends[begin : begin + RENDER_CHUNK],
+            radius,
+            edge,
+            size,
+        )
+    image = framed.reshape(side, side)[1:-1, 1:-1]
+    return np.ascontiguousarray(image)
+
+
+def _render_chunk(
+    framed: np.ndarray, starts: np.ndarray, ends: np.ndarray, radius: float, edge: float, size: int
+) -> None:
+    """Merge some segments' coverage into ``framed`` (the image with a one-pixel frame that
+    catches everything outside the field)."""
+    a = starts.astype(np.float32)
+    b = ends.astype(np.float32)
     d = b - a
     reach = radius + edge / 2.0  # coverage is zero beyond this distance
     longest = float(np.abs(d).max())
@@ -388,14 +505,10 @@ def _render(strokes: list[np.ndarray], radius: float, edge: float, size: int = S
     coverage *= np.float32(-1.0 / edge)
     coverage += np.float32((radius + edge / 2.0) / edge)
     np.minimum(np.maximum(coverage, 0.0, out=coverage), 1.0, out=coverage)
-    # Merge into an image with a one-pixel frame that catches everything outside the field.
     side = size + 2
     flat = (np.minimum(np.maximum(iy, -1), size) + 1) * side
     flat = flat + (np.minimum(np.maximum(ix, -1), size) + 1)
-    framed = np.zeros(side * side, dtype=np.float32)
     np.maximum.at(framed, np.broadcast_to(flat, coverage.shape).ravel(), coverage.ravel())
-    image = framed.reshape(side, side)[1:-1, 1:-1]
-    return np.ascontiguousarray(image)
 
 
 def _shift_integer(image: np.ndarray, dy: int, dx: int) -> np.ndarray:

@@ -6,6 +6,12 @@ strokes are the truth and the 28x28 input is re-rendered from them with ``prepro
 needed, so a better renderer later improves old samples too. Pictures opened from image files
 have no strokes: they are kept as ``"image28"`` (28 rows of 28 floats) instead.
 
+Each file also records ``sha256``, the hash of its content (label and strokes, or label and
+picture; not the date), and is named after it: the same drawing saved twice with the same
+digit, or a zip imported twice, finds its file already there and is skipped as a duplicate
+(``Sample.duplicate``, ``ImportResult.duplicates``). Files named by an older version (random
+ids) are still read; they are not matched as duplicates.
+
 Why one small file per sample: adding, deleting and relabelling touch one file each, writes
 are atomic (``store.atomic_write_text``), and a damaged file costs one sample, never the set:
 ``list_samples`` skips it and reports a warning instead of raising, so the app never crashes
@@ -18,9 +24,9 @@ never leaves the user data dir except through an explicit export.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
-import uuid
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -30,12 +36,19 @@ from typing import Any
 import numpy as np
 
 from drawdigit.store import atomic_write_bytes, atomic_write_text, user_data_dir
-from drawdigit.strokes import Drawing, StrokesError
+from drawdigit.strokes import (
+    MAX_FILE_BYTES,
+    Drawing,
+    StrokesError,
+    parse_json,
+    read_small_file,
+)
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "drawdigit-samples"
 MAX_IMPORT_FILES = 100_000
 MAX_IMPORT_FILE_BYTES = 20_000_000
+MAX_SAMPLE_FILE_BYTES = MAX_FILE_BYTES + 1_000  # a sample file: a drawing and a label
 
 
 class SampleError(Exception):
@@ -52,6 +65,8 @@ class Sample:
     drawing: Drawing | None = None
     image28: np.ndarray | None = None  # stored only for pictures (no strokes)
     created: str = ""
+    sha256: str = ""  # of the content (see content_hash), computed when read
+    duplicate: bool = False  # add_sample found this very sample already saved: nothing written
 
     def input28(self) -> np.ndarray | None:
         """The (28, 28) network input: rendered from the strokes, or the stored picture."""
@@ -79,8 +94,25 @@ class SampleList:
 
 @dataclass
 class ImportResult:
+    """What an import did: samples added, exact duplicates skipped, bad entries skipped (one
+    warning each), and those not written because writing failed (a full disk...)."""
+
     imported: int = 0
+    duplicates: int = 0
+    bad: int = 0
+    not_written: int = 0
     warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One sentence for the user, e.g. "Imported 12 samples; skipped 3 already there"."""
+        parts = [f"Imported {self.imported} sample{'s' if self.imported != 1 else ''}"]
+        if self.duplicates:
+            parts.append(f"skipped {self.duplicates} already in your samples")
+        if self.bad:
+            parts.append(f"skipped {self.bad} damaged")
+        if self.not_written:
+            parts.append(f"{self.not_written} not imported (could not write them)")
+        return "; ".join(parts) + "."
 
 
 # --------------------------------------------------------------------------- locations
@@ -125,13 +157,23 @@ def _creation_time() -> str:
         return _last_created.isoformat(timespec="microseconds")
 
 
-def _encode(sample_label: int, drawing: Drawing | None, image28: np.ndarray | None) -> str:
-    data: dict[str, Any] = {"label": sample_label, "created": _creation_time()}
+def _content(label: int, drawing: Drawing | None, image28: np.ndarray | None) -> dict[str, Any]:
+    """What a sample is, as stored: its label and its strokes (or its picture, to 4 places)."""
     if drawing is not None:
-        data["drawing"] = drawing.to_dict()
-    else:
-        data["image28"] = np.round(np.asarray(image28, np.float64), 4).tolist()
-    return json.dumps(data, separators=(",", ":")) + "\n"
+        return {"label": label, "drawing": drawing.to_dict()}
+    return {"label": label, "image28": np.round(np.asarray(image28, np.float64), 4).tolist()}
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    """SHA-256 of a sample's content (``_content``) in canonical JSON: equal for the same
+    label and the same drawing, whenever and however often it was saved or exported."""
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _file_for(root: Path, content: dict[str, Any]) -> tuple[Path, str]:
+    digest = content_hash(content)
+    return root / str(content["label"]) / f"{digest[:32]}.json", digest
 
 
 def add_sample(
@@ -143,7 +185,8 @@ def add_sample(
     """Save a labelled drawing (or, for a picture without strokes, its 28x28 input).
 
     Raises ``SampleError`` for a bad label, an empty drawing or a wrongly shaped picture;
-    nothing is written then.
+    nothing is written then. The same label with the same drawing a second time writes
+    nothing either: the sample already saved is returned with ``duplicate=True``.
     """
     label = _check_label(label, "new sample")
     if drawing is not None:
@@ -152,9 +195,20 @@ def add_sample(
         Drawing.from_dict(drawing.to_dict(), "new sample")  # validate before writing
     elif image28 is None or np.asarray(image28).shape != (28, 28):
         raise SampleError("new sample: needs strokes or a (28, 28) input")
-    sample_id = uuid.uuid4().hex
-    path = (root or samples_dir()) / str(label) / f"{sample_id}.json"
-    atomic_write_text(path, _encode(label, drawing, image28))
+    else:
+        image28 = np.clip(np.asarray(image28, np.float64), 0.0, 1.0)  # as it will be read
+    content = _content(label, drawing, image28)
+    path, digest = _file_for(root or samples_dir(), content)
+    if path.exists():
+        try:
+            existing = read_sample(path)
+        except SampleError:
+            existing = None  # damaged: write it again
+        if existing is not None and existing.sha256 == digest:
+            existing.duplicate = True
+            return existing
+    data = {**content, "created": _creation_time(), "sha256": digest}
+    atomic_write_text(path, json.dumps(data, separators=(",", ":")) + "\n")
     return read_sample(path)
 
 
@@ -162,9 +216,10 @@ def read_sample(path: Path) -> Sample:
     """Read one sample file; any problem raises ``SampleError`` naming the file."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise SampleError(f"{path}: not a readable sample file ({exc})") from exc
+        # Regular files only, size capped; nesting and huge numbers raise StrokesError too.
+        data = parse_json(read_small_file(path, MAX_SAMPLE_FILE_BYTES), str(path))
+    except StrokesError as exc:
+        raise SampleError(f"not a readable sample file: {exc}") from exc
     if not isinstance(data, dict):
         raise SampleError(f"{path}: not a sample file (expected a JSON object)")
     label = _check_label(data.get("label"), str(path))
@@ -177,14 +232,16 @@ def read_sample(path: Path) -> Sample:
     elif "image28" in data:
         try:
             image28 = np.asarray(data["image28"], dtype=np.float32)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise SampleError(f"{path}: image28 is not a 28x28 array of numbers") from exc
         if image28.shape != (28, 28) or not np.isfinite(image28).all():
             raise SampleError(f"{path}: image28 is not a 28x28 array of finite numbers")
         image28 = image28.clip(0.0, 1.0)
     else:
         raise SampleError(f"{path}: has neither a drawing nor an image28")
-    return Sample(path.stem, label, path, drawing, image28, str(data.get("created", "")))
+    digest = content_hash(_content(label, drawing, image28))
+    created = str(data.get("created", ""))
+    return Sample(path.stem, label, path, drawing, image28, created, sha256=digest)
 
 
 def list_samples(root: Path | None = None) -> SampleList:
@@ -217,15 +274,17 @@ def relabel_sample(sample: Sample, label: int) -> Sample:
     """Give a sample another label: written under the new digit, then the old file removed.
 
     The new file is written (atomically) before the old one is deleted, so a crash in
-    between leaves a duplicate, never a lost drawing.
+    between leaves a duplicate, never a lost drawing. When the drawing is already saved with
+    the new label, that file is kept and only the old one goes.
     """
     label = _check_label(label, str(sample.path))
     if label == sample.label:
         return sample
-    data = json.loads(sample.path.read_text(encoding="utf-8"))
-    data["label"] = label
-    new_path = sample.path.parent.parent / str(label) / sample.path.name
-    atomic_write_text(new_path, json.dumps(data, separators=(",", ":")) + "\n")
+    content = _content(label, sample.drawing, sample.image28)
+    new_path, digest = _file_for(sample.path.parent.parent, content)
+    if not new_path.exists():
+        data = {**content, "created": sample.created or _creation_time(), "sha256": digest}
+        atomic_write_text(new_path, json.dumps(data, separators=(",", ":")) + "\n")
     sample.path.unlink(missing_ok=True)
     return read_sample(new_path)
 
@@ -260,10 +319,14 @@ def export_zip(path: Path, samples: list[Sample] | None = None) -> int:
 
 
 def import_zip(path: Path, root: Path | None = None) -> ImportResult:
-    """Add the samples of an exported zip to the set (new ids; the set is never replaced).
+    """Add the samples of an exported zip to the set (the set is never replaced).
 
     A zip that is unreadable or has no valid manifest raises ``SampleError`` and adds
-    nothing; a bad entry inside a good zip is skipped with a warning.
+    nothing. Inside a good zip, a bad entry (damaged, deeply nested, huge numbers) is skipped
+    with a warning and exact duplicates of samples already there are skipped and counted.
+    When a write fails (a full disk, a folder that cannot be written) the import stops
+    there: what was written stays (each file whole, written atomically), the rest is counted
+    as not imported and the warning says why.
     """
     path = Path(path)
     try:
@@ -271,26 +334,49 @@ def import_zip(path: Path, root: Path | None = None) -> ImportResult:
     except (OSError, zipfile.BadZipFile) as exc:
         raise SampleError(f"{path}: not a readable zip file ({exc})") from exc
     with archive:
-        try:
-            manifest = json.loads(archive.read(MANIFEST_NAME).decode("utf-8"))
-        except KeyError as exc:
-            raise SampleError(f"{path}: no {MANIFEST_NAME} inside (not a samples export)") from exc
-        except (UnicodeDecodeError, ValueError, zipfile.BadZipFile) as exc:
-            raise SampleError(f"{path}: {MANIFEST_NAME} is damaged ({exc})") from exc
-        entries = manifest.get("samples") if isinstance(manifest, dict) else None
-        if not isinstance(entries, list) or len(entries) > MAX_IMPORT_FILES:
-            raise SampleError(f"{path}: {MANIFEST_NAME} has no valid list of samples")
+        entries = _manifest_entries(archive, path)
         result = ImportResult()
-        for entry in entries:
+        for number, entry in enumerate(entries):
             try:
-                _import_entry(archive, entry, f"{path}", root)
-                result.imported += 1
+                sample = _import_entry(archive, entry, f"{path}", root)
             except SampleError as exc:
+                result.bad += 1
                 result.warnings.append(f"Skipped: {exc}")
+                continue
+            except OSError as exc:
+                result.not_written = len(entries) - number
+                where = exc.filename or root or samples_dir()
+                result.warnings.append(
+                    f"Stopped: could not write to {where} ({exc.strerror or exc}); "
+                    f"{result.not_written} sample(s) not imported"
+                )
+                break
+            if sample.duplicate:
+                result.duplicates += 1
+            else:
+                result.imported += 1
     return result
 
 
-def _import_entry(archive: zipfile.ZipFile, entry: Any, source: str, root: Path | None) -> None:
+def _manifest_entries(archive: zipfile.ZipFile, path: Path) -> list[Any]:
+    """The manifest's list of entries, or ``SampleError`` saying why there is none."""
+    try:
+        info = archive.getinfo(MANIFEST_NAME)
+    except KeyError as exc:
+        raise SampleError(f"{path}: no {MANIFEST_NAME} inside (not a samples export)") from exc
+    if info.file_size > MAX_IMPORT_FILE_BYTES:
+        raise SampleError(f"{path}: {MANIFEST_NAME} is too large")
+    try:
+        manifest = parse_json(archive.read(info), f"{path}:{MANIFEST_NAME}")
+    except (StrokesError, zipfile.BadZipFile) as exc:
+        raise SampleError(f"{path}: {MANIFEST_NAME} is damaged ({exc})") from exc
+    entries = manifest.get("samples") if isinstance(manifest, dict) else None
+    if not isinstance(entries, list) or len(entries) > MAX_IMPORT_FILES:
+        raise SampleError(f"{path}: {MANIFEST_NAME} has no valid list of samples")
+    return entries
+
+
+def _import_entry(archive: zipfile.ZipFile, entry: Any, source: str, root: Path | None) -> Sample:
     if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
         raise SampleError(f"{source}: a manifest entry is not {{'file': ..., 'label': ...}}")
     name = entry["file"]
@@ -300,22 +386,24 @@ def _import_entry(archive: zipfile.ZipFile, entry: Any, source: str, root: Path 
         info = archive.getinfo(name)
         if info.file_size > MAX_IMPORT_FILE_BYTES:
             raise SampleError(f"{where}: file is too large")
-        data = json.loads(archive.read(info).decode("utf-8"))
+        data = parse_json(archive.read(info), where)
     except KeyError as exc:
         raise SampleError(f"{where}: listed in the manifest but missing") from exc
-    except (UnicodeDecodeError, ValueError, zipfile.BadZipFile) as exc:
+    except (StrokesError, zipfile.BadZipFile) as exc:
         raise SampleError(f"{where}: not valid JSON ({exc})") from exc
     if isinstance(data, dict) and "image28" in data and "strokes" not in data:
-        image = np.asarray(data["image28"], dtype=np.float32)
+        try:
+            image = np.asarray(data["image28"], dtype=np.float32)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise SampleError(f"{where}: image28 is not a 28x28 array of numbers") from exc
         if image.shape != (28, 28) or not np.isfinite(image).all():
             raise SampleError(f"{where}: image28 is not a 28x28 array of finite numbers")
-        add_sample(label, image28=image.clip(0.0, 1.0), root=root)
-        return
+        return add_sample(label, image28=image.clip(0.0, 1.0), root=root)
     try:
         drawing = Drawing.from_dict(data, where)
     except StrokesError as exc:
         raise SampleError(str(exc)) from exc
-    add_sample(label, drawing=drawing, root=root)
+    return add_sample(label, drawing=drawing, root=root)
 
 
 def load_arrays(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -202,10 +202,19 @@ def save_checkpoint(
         buffer,
     )
     data = buffer.getvalue()
-    meta["sha256"] = hashlib.sha256(data).hexdigest()
     meta["weights_file"] = path.name
+    sidecar = metadata_path(path)
+    # The pair is two files and two renames: order them so that whenever a process dies (or
+    # a reader looks) the sidecar never holds a checksum of weights that are not there. First
+    # the new sidecar without a checksum (a sidecar without one checks nothing), then the
+    # weights, then the sidecar with the checksum. The weights carry their own metadata
+    # (``metadata_json``), so a sidecar left behind by a kill is only out of date, never a
+    # reason to refuse the model.
+    if path.exists() or sidecar.exists():
+        atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True) + "\n")
     atomic_write_bytes(path, data)
-    atomic_write_text(metadata_path(path), json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    meta["sha256"] = hashlib.sha256(data).hexdigest()
+    atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return meta
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +24,17 @@ from typing import Any
 from drawdigit.store import atomic_write_text
 
 # Limits that separate a real drawing from a damaged or hostile file. A canvas larger than
-# this, coordinates this far away or this many points are not something a person drew.
+# this, coordinates this far away or this many points are not something a person drew: the
+# pen-drawn digits, numbers and non-digits of unipen-dev have at most 645 points and 9
+# strokes; a minute of drawing at 240 events a second is 14,400 points. The point limit also
+# bounds what reading costs (~200 bytes a point while the JSON is decoded, so ~20 MB here).
 MAX_CANVAS_SIZE = 100_000.0
 MAX_COORDINATE = 1_000_000.0
-MAX_POINTS = 1_000_000
+MAX_POINTS = 100_000
+MAX_STROKES = 10_000
+# The largest file read: 100,000 points even pretty-printed ("[\n  -123456.789,\n ...") stay
+# under this; beyond it (or /dev/zero behind a link) nothing is read at all.
+MAX_FILE_BYTES = 16_000_000
 
 # The canvas pen, as a fraction of the canvas's shorter side: 20 px on the 280 px canvas.
 # Measured on unipen-dev (benchmarks/bench_unipen.py --variants): rendered with the canvas
@@ -81,21 +90,73 @@ def pen_width(canvas_width: float, canvas_height: float) -> float:
 
 
 def load_drawing(path: Path | str) -> Drawing:
-    """Read and validate a strokes file; any problem raises ``StrokesError`` naming the file."""
+    """Read and validate a strokes file; any problem raises ``StrokesError`` naming the file.
+
+    The bytes read are capped and only regular files are read (a FIFO would block, a link
+    to ``/dev/zero`` never end); the JSON's nesting and numbers cannot raise anything else.
+    """
     path = Path(path)
+    data = parse_json(read_small_file(path, MAX_FILE_BYTES), str(path))
+    return _parse(data, str(path), consume=True)
+
+
+# Every point and every stroke is a JSON list: more than this many "[" cannot be a valid
+# drawing, and counting them is far cheaper than building the lists.
+_MAX_LISTS = MAX_POINTS + MAX_STROKES + 2
+
+
+def read_small_file(path: Path, max_bytes: int) -> bytes:
+    """A regular file's bytes, at most ``max_bytes``; anything else raises ``StrokesError``.
+
+    Opened without blocking and checked on the open file (no race with a rename): a FIFO, a
+    device or a folder is refused with a clear message rather than hanging or never ending.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, flags)
     except FileNotFoundError as exc:
         raise StrokesError(f"{path}: no such file") from exc
-    except UnicodeDecodeError as exc:
-        raise StrokesError(f"{path}: not a strokes file (not UTF-8 text)") from exc
     except OSError as exc:
         raise StrokesError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise StrokesError(f"{path}: not a strokes file (invalid JSON: {exc})") from exc
-    return _parse(data, str(path))
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "it is a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise StrokesError(f"{path}: cannot read ({kind}; pipes and devices are not read)")
+        if info.st_size > max_bytes:
+            raise StrokesError(f"{path}: too large ({info.st_size:,} bytes; at most {max_bytes:,})")
+        with os.fdopen(fd, "rb") as file:
+            fd = -1  # the file object closes it now
+            # Ask for the size the file has (read(n) reserves n bytes up front), then for
+            # anything it grew by meanwhile, never more than the cap.
+            data = file.read(info.st_size + 1)
+            if len(data) > info.st_size:
+                data += file.read(max_bytes + 1 - len(data))
+    except OSError as exc:
+        raise StrokesError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(data) > max_bytes:  # it grew while being read
+        raise StrokesError(f"{path}: too large (more than {max_bytes:,} bytes)")
+    return data
+
+
+def parse_json(data: bytes, source: str) -> Any:
+    """Decode UTF-8 JSON holding at most one drawing; any problem, deep nesting and huge
+    numbers included, raises ``StrokesError`` naming ``source`` (``json`` itself raises
+    RecursionError for those). More lists than a drawing of ``MAX_POINTS`` points has are
+    refused before decoding, which would cost ~200 bytes a list."""
+    if data.count(b"[") > _MAX_LISTS:
+        raise StrokesError(f"{source}: too many points or strokes (at most {MAX_POINTS} points)")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise StrokesError(f"{source}: not a strokes file (not UTF-8 text)") from exc
+    except RecursionError as exc:
+        raise StrokesError(f"{source}: not a strokes file (JSON nested too deeply)") from exc
+    except ValueError as exc:  # includes integers too long to convert
+        raise StrokesError(f"{source}: not a strokes file (invalid JSON: {exc})") from exc
 
 
 def save_drawing(path: Path | str, drawing: Drawing) -> None:
@@ -113,13 +174,29 @@ def _number(value: Any, source: str, what: str) -> float:
     # bool is an int subclass in Python, but `true` is not a coordinate.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise StrokesError(f"{source}: {what} is not a number ({value!r:.40})")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float's range
+        raise StrokesError(f"{source}: {what} is absurdly large") from None
     if not math.isfinite(number):
         raise StrokesError(f"{source}: {what} is not finite ({value!r})")
     return number
 
 
-def _parse(data: Any, source: str) -> Drawing:
+def _point(point: Any, source: str, where: str) -> Point:
+    """One point checked in full, with a message that says what is wrong with it."""
+    if not isinstance(point, (list, tuple)) or len(point) != 2:
+        raise StrokesError(f"{source}: {where} must be [x, y] ({point!r:.40})")
+    x = _number(point[0], source, f"{where} x")
+    y = _number(point[1], source, f"{where} y")
+    if abs(x) > MAX_COORDINATE or abs(y) > MAX_COORDINATE:
+        raise StrokesError(f"{source}: {where} ({x:g}, {y:g}) is absurdly far away")
+    return (x, y)
+
+
+def _parse(data: Any, source: str, consume: bool = False) -> Drawing:
+    """``consume``: ``data`` is ours (just decoded), so each point's list is dropped once
+    read; a million-point file then holds its points once, not twice."""
     if not isinstance(data, dict):
         raise StrokesError(f"{source}: not a strokes file (expected a JSON object)")
     missing = [key for key in ("width", "height", "strokes") if key not in data]
@@ -137,6 +214,8 @@ def _parse(data: Any, source: str) -> Drawing:
     raw_strokes = data["strokes"]
     if not isinstance(raw_strokes, list):
         raise StrokesError(f"{source}: strokes must be a list of strokes")
+    if len(raw_strokes) > MAX_STROKES:
+        raise StrokesError(f"{source}: more than {MAX_STROKES} strokes")
     strokes: list[list[Point]] = []
     total = 0
     for i, raw_stroke in enumerate(raw_strokes):
@@ -146,14 +225,25 @@ def _parse(data: Any, source: str) -> Drawing:
         if total > MAX_POINTS:
             raise StrokesError(f"{source}: more than {MAX_POINTS} points")
         stroke: list[Point] = []
+        append = stroke.append
         for j, point in enumerate(raw_stroke):
-            where = f"stroke {i} point {j}"
-            if not isinstance(point, (list, tuple)) or len(point) != 2:
-                raise StrokesError(f"{source}: {where} must be [x, y] ({point!r:.40})")
-            x = _number(point[0], source, f"{where} x")
-            y = _number(point[1], source, f"{where} y")
-            if abs(x) > MAX_COORDINATE or abs(y) > MAX_COORDINATE:
-                raise StrokesError(f"{source}: {where} ({x:g}, {y:g}) is absurdly far away")
-            stroke.append((x, y))
+            # The common case first, cheaply (NaN and infinity fail the comparisons).
+            if type(point) is list and len(point) == 2:
+                x, y = point
+                if (
+                    type(x) is float
+                    and type(y) is float
+                    and -MAX_COORDINATE <= x <= MAX_COORDINATE
+                    and -MAX_COORDINATE <= y <= MAX_COORDINATE
+                ):
+                    append((x, y))
+                    if consume:
+                        raw_stroke[j] = None
+                    continue
+            append(_point(point, source, f"stroke {i} point {j}"))
+            if consume:
+                raw_stroke[j] = None
         strokes.append(stroke)
+        if consume:
+            raw_strokes[i] = None
     return Drawing(width, height, strokes)

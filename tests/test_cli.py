@@ -357,3 +357,49 @@ def test_predict_says_the_answer_plainly(tmp_path: Path, capsys: pytest.CaptureF
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"{number}: the number 42  (4 ")
     assert lines[1].startswith(f"{SAMPLES[5]}: 5  ")
+
+
+# --------------------------------------------------------------------------- train options
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--epochs", "0"),
+        ("--batch-size", "0"),
+        ("--lr", "-1"),
+        ("--lr", "0"),
+        ("--lr", "nan"),
+        ("--lr", "inf"),
+        ("--threads", "0"),
+        ("--seed", "-1"),
+        ("--limit", "0"),
+        ("--limit", "-5"),
+        ("--epochs", "two"),
+        ("--device", "tpu"),
+    ],
+)
+def test_bad_train_options_are_usage_errors_before_any_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str
+) -> None:
+    # The data folder does not exist: an error about it would mean the option was not
+    # checked first (``--limit 0`` used to train on everything).
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", option, value, "--data-dir", str(tmp_path / "absent")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err and "absent" not in err and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("drawdigit train: error:")
+
+
+def test_a_device_that_is_not_there_is_refused_before_any_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code = main(["train", "--device", "cuda", "--data-dir", str(tmp_path / "absent")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no CUDA GPU" in err and "absent" not in err
+    assert len(err.strip().splitlines()) == 1

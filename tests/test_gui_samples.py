@@ -25,8 +25,11 @@ def isolated_settings(tmp_path):
     yield
 
 
-def digit(d: int):
-    return load_drawing(resource_path("samples", f"digit-{d}.json"))
+def digit(d: int, dx: float = 0.0):
+    """The bundled drawing of ``d``, moved ``dx`` px right (samples are unique by content)."""
+    drawing = load_drawing(resource_path("samples", f"digit-{d}.json"))
+    drawing.strokes = [[(x + dx, y) for x, y in stroke] for stroke in drawing.strokes]
+    return drawing
 
 
 @pytest.fixture
@@ -76,8 +79,8 @@ def test_a_digit_key_on_an_empty_canvas_saves_nothing(window, qtbot) -> None:
 
 
 def test_samples_dialog_lists_deletes_and_relabels(qtbot) -> None:
-    for d in (4, 1, 1, 9):
-        add_sample(d, drawing=digit(d))
+    for i, d in enumerate((4, 1, 1, 9)):
+        add_sample(d, drawing=digit(d, i))
     (samples_dir() / "9" / "bad.json").write_text("not json")
     dialog = SamplesDialog()
     qtbot.addWidget(dialog)
@@ -117,8 +120,8 @@ def test_samples_dialog_export_then_import(qtbot, tmp_path: Path, monkeypatch) -
 
 def add_two_of_each() -> None:
     for d in range(10):
-        for _ in range(2):
-            add_sample(d, drawing=digit(d))
+        for dx in range(2):
+            add_sample(d, drawing=digit(d, dx))
 
 
 def test_finetune_runs_in_a_thread_and_its_model_can_be_used(window, qtbot) -> None:

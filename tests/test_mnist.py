@@ -282,3 +282,71 @@ def test_find_data_dir_order(
 
     monkeypatch.setenv(ENV_MNIST_DIR, str(mnist_dir))
     assert find_data_dir() == mnist_dir
+
+
+# --------------------------------------------------------------------------- hostile headers
+
+
+def idx_header(*dims: int) -> bytes:
+    return bytes([0, 0, 0x08, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
+
+
+def test_dimensions_whose_product_overflows_int64_are_refused(tmp_path: Path) -> None:
+    # 65536 * 2**24 * 2**24 = 2**64: wraps to 0 in int64, which matched the empty body.
+    path = tmp_path / "overflow-idx4-ubyte"
+    path.write_bytes(idx_header(1, 65536, 2**24, 2**24))
+    with pytest.raises(MnistError, match="truncated"):
+        read_idx(path)
+    gz = tmp_path / "overflow-idx4-ubyte.gz"
+    gz.write_bytes(gzip.compress(idx_header(1, 65536, 2**24, 2**24)))
+    with pytest.raises(MnistError, match="header declares"):
+        read_idx(gz)
+
+
+def _gzip_bomb(path: Path, header: bytes, zeros: int) -> None:
+    """``header`` then ``zeros`` zero bytes, gzip-compressed a megabyte at a time (the
+    test never holds the inflated content)."""
+    chunk = bytes(1 << 20)
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(header)
+        for _ in range(zeros // len(chunk)):
+            f.write(chunk)
+
+
+def _peak_bytes_of_refusal(path: Path) -> tuple[int, str]:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(MnistError) as caught:
+            read_idx(path)
+        return tracemalloc.get_traced_memory()[1], str(caught.value)
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_gzip_bomb_is_refused_after_the_declared_size(tmp_path: Path) -> None:
+    # A labels file that declares its 10,000 labels, then inflates by 300 MB more.
+    path = tmp_path / f"{TEST_LABELS}.gz"
+    _gzip_bomb(path, idx_header(10000), 300 << 20)
+    peak, message = _peak_bytes_of_refusal(path)
+    assert "trailing data" in message
+    assert peak < 20_000_000  # the header's 10 kB and 1 MB to count the trailing bytes
+
+
+def test_a_header_declaring_too_much_is_refused_before_inflating(tmp_path: Path) -> None:
+    path = tmp_path / "huge-idx3-ubyte.gz"
+    _gzip_bomb(path, idx_header(100_000, 100, 100), 300 << 20)  # declares 1 GB
+    peak, message = _peak_bytes_of_refusal(path)
+    assert "header declares" in message
+    assert peak < 20_000_000
+
+
+def test_a_raw_file_larger_than_any_idx_file_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "huge-idx1-ubyte"
+    with path.open("wb") as f:
+        f.write(idx_header(10))
+        f.truncate(200_000_000)  # sparse: costs no disk
+    peak, message = _peak_bytes_of_refusal(path)
+    assert "more than an IDX file drawdigit reads" in message
+    assert peak < 1_000_000

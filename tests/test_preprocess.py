@@ -10,6 +10,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from drawdigit.preprocess import (
+    BOX,
     CENTRE,
     ImageError,
     StrokeStyle,
@@ -276,3 +277,63 @@ def test_rasterise_draws_in_output_pixels() -> None:
     assert image[10, 0].max() == 0 and image[10, 27] == 0
     assert image[12, 10] == pytest.approx(0.0, abs=1e-6) or image[12, 10] < 0.1
     assert rasterise([], pen=3.0).sum() == 0
+
+
+# --------------------------------------------------------------------------- bounded work
+
+
+def _peak_bytes(function, *args) -> int:
+    """Peak memory Python and numpy allocate while ``function`` runs (numpy reports its
+    buffers to tracemalloc), so the bound is on this call, not on the process."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        function(*args)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_many_points_render_in_bounded_memory() -> None:
+    # 20,000 points scattered over the canvas: ~200,000 px of path at 28x28. Rendered
+    # segment by segment that is ~2 million segments and hundreds of MB; reduced to the
+    # ink's cells it is a few MB, and the field is simply full of ink.
+    rng = np.random.default_rng(0)
+    points = [tuple(p) for p in rng.uniform(0, 280, size=(20_000, 2)).tolist()]
+    drawing = Drawing(280, 280, [points])
+    assert _peak_bytes(preprocess, drawing) < 40_000_000
+    image = preprocess(drawing)
+    assert image is not None and (image[6:22, 6:22] > 0.9).mean() > 0.9
+
+
+def test_many_one_point_strokes_render_in_bounded_memory() -> None:
+    rng = np.random.default_rng(1)
+    strokes = [[tuple(p)] for p in rng.uniform(0, 280, size=(200_000, 2)).tolist()]
+    drawing = Drawing(280, 280, strokes)
+    assert _peak_bytes(preprocess, drawing) < 40_000_000
+    image = preprocess(drawing)
+    assert image is not None and (image[6:22, 6:22] > 0.9).mean() > 0.9
+
+
+def test_a_line_drawn_a_hundred_thousand_times_looks_like_the_line() -> None:
+    # The reduced path keeps the ink where the path went and nowhere else.
+    there_and_back = [(40.0, 40.0), (240.0, 200.0)] * 50_000
+    once = preprocess(Drawing(280, 280, [there_and_back[:2]]))
+    many = preprocess(Drawing(280, 280, [there_and_back]))
+    assert np.abs(many - once).max() < 0.35
+    assert correlation(many, once) > 0.98
+
+
+def test_normal_drawings_are_rendered_exactly(drawings: list[Drawing], monkeypatch) -> None:
+    import drawdigit.preprocess as pre
+
+    for drawing in drawings:
+        flat, lengths = pre._as_arrays(drawing)
+        assert pre._fits_exact_budget(flat, lengths, BOX / 10.0, 1.0)  # 10x bigger than needed
+    exact = [preprocess(d) for d in drawings]
+    # The reduction, forced on them, draws the same digits (only edges differ a little).
+    monkeypatch.setattr(pre, "MAX_EXACT_POINTS", 0)
+    for drawing, image in zip(drawings, exact, strict=True):
+        reduced = preprocess(drawing)
+        assert correlation(reduced, image) > 0.97

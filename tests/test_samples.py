@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -27,6 +30,12 @@ from drawdigit.strokes import Drawing, load_drawing
 
 def digit(d: int) -> Drawing:
     return load_drawing(resource_path("samples", f"digit-{d}.json"))
+
+
+def shifted(drawing: Drawing, dx: float) -> Drawing:
+    """The same drawing moved right: another sample (not a duplicate) of the same digit."""
+    strokes = [[(x + dx, y) for x, y in stroke] for stroke in drawing.strokes]
+    return Drawing(drawing.width, drawing.height, strokes)
 
 
 def test_samples_live_in_the_user_data_dir(user_data: Path) -> None:
@@ -59,7 +68,7 @@ def test_list_delete_and_relabel() -> None:
 
 def test_samples_saved_in_a_burst_list_oldest_first() -> None:
     """Many samples within one second (an import, a quick user) keep the order they came in."""
-    saved = [add_sample(d % 10, drawing=digit(d % 10)).id for d in range(20)]
+    saved = [add_sample(d % 10, drawing=shifted(digit(d % 10), d)).id for d in range(20)]
     assert [s.id for s in list_samples().samples] == saved
     stamps = [s.created for s in list_samples().samples]
     assert len(set(stamps)) == len(stamps)  # every stamp its own, so no tie to break
@@ -97,8 +106,8 @@ def test_a_picture_is_kept_as_its_28x28_input() -> None:
 
 
 def test_export_then_import_round_trips(tmp_path: Path, user_data: Path, monkeypatch) -> None:
-    for d in (0, 3, 3, 8):
-        add_sample(d, drawing=digit(d))
+    for i, d in enumerate((0, 3, 3, 8)):
+        add_sample(d, drawing=shifted(digit(d), 5.0 * (i == 2)))  # two different 3s
     archive = tmp_path / "mine.zip"
     assert export_zip(archive) == 4
     with zipfile.ZipFile(archive) as z:
@@ -138,3 +147,153 @@ def test_importing_a_bad_zip(tmp_path: Path) -> None:
     result = import_zip(partly_bad)
     assert result.imported == 1 and len(result.warnings) == 2
     assert [s.label for s in list_samples().samples] == [2]
+
+
+# --------------------------------------------------------------------------- duplicates
+
+
+def test_the_same_sample_twice_is_stored_once() -> None:
+    first = add_sample(3, drawing=digit(3))
+    again = add_sample(3, drawing=digit(3))  # the user typed 3 twice for one drawing
+    assert not first.duplicate and again.duplicate and again.path == first.path
+    assert first.sha256 and again.sha256 == first.sha256
+    other_label = add_sample(5, drawing=digit(3))  # a different answer is a different sample
+    assert not other_label.duplicate
+    picture = np.linspace(0, 1, 784).reshape(28, 28)
+    assert not add_sample(1, image28=picture).duplicate
+    assert add_sample(1, image28=picture).duplicate
+    assert sorted(s.label for s in list_samples().samples) == [1, 3, 5]
+    stored = json.loads(first.path.read_text())
+    assert stored["sha256"] == first.sha256
+
+
+def test_relabelling_onto_an_existing_sample_keeps_one(tmp_path: Path) -> None:
+    a = add_sample(4, drawing=digit(4))
+    b = add_sample(9, drawing=digit(4))
+    moved = relabel_sample(b, 4)
+    assert moved.path == a.path and [s.label for s in list_samples().samples] == [4]
+
+
+def test_importing_the_same_zip_twice_skips_every_duplicate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for d in (0, 3, 8):
+        add_sample(d, drawing=digit(d))
+    add_sample(7, image28=np.eye(28))
+    archive = tmp_path / "mine.zip"
+    export_zip(archive)
+    monkeypatch.setenv("DRAWDIGIT_DATA_DIR", str(tmp_path / "other-user"))
+    first = import_zip(archive)
+    assert (first.imported, first.duplicates) == (4, 0)
+    second = import_zip(archive)
+    assert (second.imported, second.duplicates, second.warnings) == (0, 4, [])
+    assert "skipped 4 already in your samples" in second.summary()
+    assert len(list_samples().samples) == 4
+
+
+# --------------------------------------------------------------------------- hostile files
+
+DEEP = "[" * 100_000 + "]" * 100_000
+HUGE = "1" + "0" * 400  # an integer far beyond a float
+
+
+def _sample_json(drawing_json: str, label: int = 2) -> str:
+    return f'{{"label": {label}, "drawing": {drawing_json}, "created": "2026-01-01"}}'
+
+
+def _plant_bad_samples(root: Path) -> None:
+    (root / "2").mkdir(parents=True, exist_ok=True)
+    (root / "2" / "deep.json").write_text(_sample_json(DEEP))
+    huge = f'{{"width": 280, "height": 280, "strokes": [[[{HUGE}, 5]]]}}'
+    (root / "2" / "huge.json").write_text(_sample_json(huge))
+    picture = "[" + ",".join(["[" + ",".join([HUGE] * 28) + "]"] * 28) + "]"
+    (root / "2" / "picture.json").write_text(f'{{"label": 2, "image28": {picture}}}')
+
+
+def test_deeply_nested_or_huge_numbers_skip_one_sample_everywhere() -> None:
+    from drawdigit.finetune import load_my_samples
+
+    good = add_sample(2, drawing=digit(2))
+    _plant_bad_samples(samples_dir())
+    found = list_samples()  # what My Samples shows
+    assert [s.id for s in found.samples] == [good.id]
+    assert len(found.warnings) == 3
+    assert any("nested too deeply" in w for w in found.warnings)
+    assert any("absurdly large" in w for w in found.warnings)
+    # fine-tune and `train --with-my-samples` read the set through the same call
+    images, labels, warnings = load_my_samples()
+    assert images.shape == (1, 28, 28) and labels.tolist() == [2] and len(warnings) == 3
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_or_a_link_to_dev_zero_among_the_samples_is_skipped(user_data: Path) -> None:
+    add_sample(2, drawing=digit(2))
+    folder = samples_dir() / "2"
+    os.mkfifo(folder / "fifo.json")
+    if Path("/dev/zero").exists():
+        (folder / "zero.json").symlink_to("/dev/zero")
+    # In a child: without the checks it would block on the FIFO (ended by the timeout) or
+    # read /dev/zero until its capped memory runs out.
+    script = (
+        "import resource; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
+        "from drawdigit.samples import list_samples\n"
+        "found = list_samples()\n"
+        "print(len(found.samples), *found.warnings, sep='\\n')\n"
+    )
+    env = {**os.environ, "DRAWDIGIT_DATA_DIR": str(user_data)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "1" and all("not a regular file" in line for line in lines[1:])
+    assert len(lines) == 2 + Path("/dev/zero").exists()
+
+
+def test_a_zip_with_bad_entries_imports_the_rest(tmp_path: Path) -> None:
+    archive = tmp_path / "mixed.zip"
+    huge = f'{{"width": 280, "height": 280, "strokes": [[[{HUGE}, 5]]]}}'
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("good.json", json.dumps(digit(2).to_dict()))
+        z.writestr("deep.json", DEEP)
+        z.writestr("huge.json", huge)
+        z.writestr("also-good.json", json.dumps(digit(6).to_dict()))
+        entries = [
+            {"file": name, "label": label}
+            for name, label in (("good.json", 2), ("deep.json", 3), ("huge.json", 4))
+        ] + [{"file": "also-good.json", "label": 6}]
+        z.writestr(MANIFEST_NAME, json.dumps({"samples": entries}))
+    result = import_zip(archive)
+    assert (result.imported, result.bad) == (2, 2)
+    assert "nested too deeply" in result.warnings[0] and "absurdly large" in result.warnings[1]
+    assert sorted(s.label for s in list_samples().samples) == [2, 6]
+
+
+def test_a_zip_with_a_deeply_nested_manifest_is_refused_clearly(tmp_path: Path) -> None:
+    archive = tmp_path / "nested.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr(MANIFEST_NAME, '{"samples": ' + DEEP + "}")
+    with pytest.raises(SampleError, match="nested too deeply"):
+        import_zip(archive)
+
+
+def test_an_import_that_cannot_write_stops_cleanly(tmp_path: Path) -> None:
+    """The target becomes unwritable part way (a file where the folder for 7s must go): the
+    samples before it are imported whole, the rest reported, no partial file left."""
+    archive = tmp_path / "five.zip"
+    labels = [1, 2, 7, 3, 4]
+    with zipfile.ZipFile(archive, "w") as z:
+        for label in labels:
+            z.writestr(f"{label}.json", json.dumps(digit(label).to_dict()))
+        entries = [{"file": f"{label}.json", "label": label} for label in labels]
+        z.writestr(MANIFEST_NAME, json.dumps({"samples": entries}))
+    root = samples_dir()
+    root.mkdir(parents=True)
+    (root / "7").write_text("not a folder")
+    result = import_zip(archive)
+    assert (result.imported, result.not_written) == (2, 3)
+    assert result.warnings[0].startswith("Stopped: could not write")
+    assert "3 not imported" in result.summary()
+    assert sorted(s.label for s in list_samples().samples) == [1, 2]
+    leftovers = [p for p in root.rglob("*") if p.is_file() and p.suffix != ".json"]
+    assert leftovers == [root / "7"]

@@ -226,3 +226,97 @@ def test_set_aside_never_overwrites_an_earlier_set_aside_model() -> None:
     for name, content in earlier.items():  # every earlier file as it was
         assert (folder / name).read_bytes() == content
     assert not active_model_path().exists()
+
+
+# --------------------------------------------------------------------------- activation
+
+
+@pytest.mark.parametrize("replace_number", [1, 2, 3])
+def test_a_kill_during_activation_leaves_a_consistent_pair(
+    tmp_path: Path, replace_number: int
+) -> None:
+    """A real process is killed (SIGKILL) at the Nth rename of an activation: whatever the
+    moment, the model in use loads, as the old model or as the new one."""
+    old = _model(1)
+    path = tmp_path / "active.pt"
+    save_checkpoint(path, old.state_dict(), old.config, {"which": "old"})
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        import drawdigit.store as store
+        from drawdigit.model import DigitNet
+        real_replace, calls = os.replace, []
+        def replace(src, dst):
+            calls.append(dst)
+            if len(calls) == {replace_number}:
+                os.kill(os.getpid(), signal.SIGKILL)  # dies before this rename
+            real_replace(src, dst)
+        os.replace = replace
+        model = DigitNet()
+        store.save_checkpoint({str(path)!r}, model.state_dict(), model.config, {{"which": "new"}})
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, timeout=120)
+    assert result.returncode == -9
+    checkpoint = load_checkpoint(path)  # no "do not match the checksum"
+    assert checkpoint.metadata["which"] == ("old" if replace_number <= 2 else "new")
+    leftovers = sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".tmp")
+    assert len(leftovers) <= 1  # the one temp file the kill left, never a half pair in place
+
+
+def test_activation_completes_with_a_checked_sidecar(tmp_path: Path) -> None:
+    new = _model(2)
+    path = tmp_path / "active.pt"
+    save_checkpoint(path, _model(1).state_dict(), new.config, {"which": "old"})
+    meta = save_checkpoint(path, new.state_dict(), new.config, {"which": "new"})
+    sidecar = json.loads(metadata_path(path).read_text())
+    assert sidecar["sha256"] == meta["sha256"] and sidecar["which"] == "new"
+    damaged = bytearray(path.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(ModelFileError, match="checksum"):
+        load_checkpoint(path)  # the checksum still catches damage
+
+
+# --------------------------------------------------------------------------- new names
+
+
+def _done(seed: int, accuracy: float):
+    from drawdigit.training import TrainConfig, TrainingDone
+
+    model = _model(seed)
+    return TrainingDone(
+        state_dict=model.state_dict(),
+        model_config=model.config,
+        test_accuracy=accuracy,
+        test_loss=0.1,
+        seconds=1.0,
+        config=TrainConfig(),
+        cancelled=False,
+        epochs_completed=1,
+        device="cpu",
+    )
+
+
+def test_two_runs_saved_in_the_same_second_keep_both_models(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from drawdigit.training import save_trained_new
+
+    now = datetime(2026, 11, 27, 15, 0, 0, tzinfo=timezone.utc)
+    first, _ = save_trained_new(tmp_path, _done(1, 0.98), now=now)
+    second, _ = save_trained_new(tmp_path, _done(2, 0.99), now=now)
+    assert first.name == "trained-20261127-150000.pt"
+    assert second.name == "trained-20261127-150000-2.pt"
+    assert load_checkpoint(first).metadata["test_accuracy"] == 0.98
+    assert load_checkpoint(second).metadata["test_accuracy"] == 0.99
+
+
+def test_a_failed_save_gives_its_new_name_back(tmp_path: Path) -> None:
+    from drawdigit.training import save_trained_new
+
+    done = _done(1, 0.98)
+    done.state_dict["fc2.bias"] = "not a tensor"  # save_checkpoint fails on it
+    with pytest.raises(AttributeError):
+        save_trained_new(tmp_path, done)
+    assert list(tmp_path.iterdir()) == []

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from drawdigit.strokes import Drawing, StrokesError, load_drawing, pen_width, save_drawing
+from drawdigit.strokes import (
+    MAX_FILE_BYTES,
+    MAX_POINTS,
+    MAX_STROKES,
+    Drawing,
+    StrokesError,
+    load_drawing,
+    pen_width,
+    save_drawing,
+)
 
 SEVEN = Drawing(
     280.0,
@@ -120,3 +132,94 @@ def test_unipen_files_load(unipen_dir: Path) -> None:
     drawing = load_drawing(unipen_dir / "u00036.json")
     assert (drawing.width, drawing.height) == (280.0, 280.0)
     assert drawing.point_count > 10
+
+
+# --------------------------------------------------------------------------- hostile files
+
+
+def _run_drawdigit(*args: str, memory: int = 3_000_000_000) -> subprocess.CompletedProcess:
+    """``drawdigit ARGS`` in a child with its address space capped, so that a file read
+    without a limit fails there (MemoryError) instead of eating this machine's memory, and a
+    read that blocks is ended by the timeout."""
+    import resource
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    return subprocess.run(
+        [sys.executable, "-m", "drawdigit", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=cap,
+        check=False,
+    )
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_is_refused_instead_of_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "drawing.json"
+    os.mkfifo(fifo)
+    # `predict` used to wait forever for a writer (the child's timeout ends that).
+    done = _run_drawdigit("predict", str(fifo))
+    assert done.returncode != 0 and "not a regular file" in done.stderr
+    assert "Traceback" not in done.stderr
+    with pytest.raises(StrokesError, match="not a regular file"):
+        load_drawing(fifo)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
+def test_a_link_to_dev_zero_is_not_read(tmp_path: Path) -> None:
+    link = tmp_path / "zero.json"
+    link.symlink_to("/dev/zero")
+    done = _run_drawdigit("predict", str(link))
+    assert done.returncode != 0 and "not a regular file" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_file_over_the_size_cap_is_refused_unread(tmp_path: Path) -> None:
+    big = tmp_path / "big.json"
+    with big.open("wb") as f:
+        f.truncate(MAX_FILE_BYTES + 1)  # sparse: costs no disk
+    with pytest.raises(StrokesError, match="too large"):
+        load_drawing(big)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"width": 280, "height": 280, "strokes": [[[1' + "0" * 400 + ", 5]]]}", "absurdly large"),
+        ('{"width": 1' + "0" * 5000 + ', "height": 280, "strokes": []}', "invalid JSON"),
+        (
+            '{"width": 280, "height": 280, "strokes": [' + "[]," * (MAX_STROKES + 1) + "[]]}",
+            "strokes",
+        ),
+    ],
+    ids=["deep-nesting", "huge-integer", "integer-too-long", "too-many-strokes"],
+)
+def test_nesting_and_huge_numbers_give_a_clear_error(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(StrokesError, match=message):
+        load_drawing(path)
+
+
+def test_more_points_than_a_person_draws_are_refused_before_decoding(tmp_path: Path) -> None:
+    import tracemalloc
+
+    # (up to MAX_POINTS + MAX_STROKES lists are decoded, and _parse counts exactly)
+    points = ",".join(f"[{i % 280}.5,{i // 280}.5]" for i in range(MAX_POINTS * 3 // 2))
+    path = tmp_path / "many.json"
+    path.write_text(f'{{"width": 280, "height": 400, "strokes": [[{points}]]}}')
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        with pytest.raises(StrokesError, match=f"at most {MAX_POINTS} points"):
+            load_drawing(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * size  # the bytes read, not ~200 bytes a point of decoded lists

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     )
     from drawdigit.training.loop import build_model, fit
     from drawdigit.training.optim import KerasRMSprop, make_optimizer
-    from drawdigit.training.saving import save_trained, trained_metadata
+    from drawdigit.training.saving import save_trained, save_trained_new, trained_metadata
     from drawdigit.training.tensors import resolve_device
 
 _HOMES = {
@@ -75,7 +75,7 @@ _HOMES = {
     "tensors": ("resolve_device",),
     "evaluation": ("EVAL_BATCH", "accuracy", "evaluate"),
     "loop": ("build_model", "fit"),
-    "saving": ("save_trained", "trained_metadata"),
+    "saving": ("save_trained", "save_trained_new", "trained_metadata"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
@@ -102,6 +102,7 @@ __all__ = [
     "make_optimizer",
     "resolve_device",
     "save_trained",
+    "save_trained_new",
     "trained_metadata",
 ]
 
