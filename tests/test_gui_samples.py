@@ -112,10 +112,15 @@ def test_samples_dialog_export_then_import(qtbot, tmp_path: Path, monkeypatch) -
     monkeypatch.setenv("DRAWDIGIT_DATA_DIR", str(tmp_path / "elsewhere"))
     dialog.refresh()
     assert dialog.list.count() == 0
-    count, warnings = dialog.import_from(archive)
-    assert count == 2 and warnings == []
+    result = dialog.import_from(archive)
+    assert (result.imported, result.duplicates, result.warnings) == (2, 0, [])
     assert [s.label for s in dialog.samples()] == [2, 6]
     assert dialog.samples()[0].drawing == digit(2)
+    # The same zip again: nothing doubled, and the sentence the user reads says so.
+    again = dialog.import_from(archive)
+    assert (again.imported, again.duplicates) == (0, 2)
+    assert "skipped 2 already in your samples" in again.summary()
+    assert len(dialog.samples()) == 2
 
 
 def add_two_of_each() -> None:

@@ -632,3 +632,14 @@ def test_a_strokes_file_opens_whatever_its_name(window, tmp_path) -> None:
     assert window.open_path(path)
     assert window.canvas.picture() is None
     assert window.canvas.drawing().strokes == [list(s) for s in load_drawing(path).strokes]
+
+
+def test_typing_the_same_correction_twice_keeps_one_sample(window, qtbot) -> None:
+    from drawdigit.samples import list_samples
+
+    draw(window, *SEVEN)
+    answer_for(window, qtbot)
+    assert window.correct(1)
+    assert window.correct(1)
+    assert [s.label for s in list_samples().samples] == [1]
+    assert window.statusBar().currentMessage().startswith("Already in your samples")

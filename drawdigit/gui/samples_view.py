@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from drawdigit.gui.images import gray_icon
 from drawdigit.samples import (
+    ImportResult,
     Sample,
     SampleError,
     delete_sample,
@@ -189,12 +190,12 @@ class SamplesDialog(QDialog):
     def export_to(self, path: Path) -> int:
         return export_zip(Path(path), self._samples)
 
-    def import_from(self, path: Path) -> tuple[int, list[str]]:
+    def import_from(self, path: Path) -> ImportResult:
         """Import a zip; raises ``SampleError`` for a file that is not a samples export."""
         result = import_zip(Path(path))
         self.refresh()
         self.samplesChanged.emit()
-        return result.imported, result.warnings
+        return result
 
     def _ask_export(self) -> None:
         name, _ = QFileDialog.getSaveFileName(
@@ -214,11 +215,11 @@ class SamplesDialog(QDialog):
         if not name:
             return
         try:
-            count, warnings = self.import_from(Path(name))
+            result = self.import_from(Path(name))
         except SampleError as exc:
             QMessageBox.warning(self, "Import Samples", str(exc))
             return
-        text = f"Imported {count} samples."
-        if warnings:
-            text += "\n\n" + "\n".join(warnings[:10])
+        text = result.summary()  # says how many were duplicates, damaged or not written
+        if result.warnings:
+            text += "\n\n" + "\n".join(result.warnings[:10])
         QMessageBox.information(self, "Import Samples", text)

@@ -143,11 +143,15 @@ class Corrections(QObject):
         from drawdigit.samples import SampleError, add_sample
 
         try:
-            for label, drawing, image28 in items:
+            written = [
                 add_sample(label, drawing=drawing, image28=image28)
+                for label, drawing, image28 in items
+            ]
         except (SampleError, OSError) as exc:
             show_message(self._parent, QMessageBox.Icon.Warning, "Save Sample", f"Not saved: {exc}")
             return False
+        if all(sample.duplicate for sample in written):
+            message = "Already in your samples: nothing new saved"
         self.status.emit(message, 5000)
         self.saved.emit()
         return True
