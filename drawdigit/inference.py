@@ -3,6 +3,9 @@
 The model in use is the user's active model when one is saved and valid, else the bundled
 one; an explicit path overrides both. A damaged user model never stops the app: it is
 reported as a warning and the bundled model answers instead.
+
+No torch on this path: the checkpoint is read by ``store`` with numpy and the network runs
+as ``numpy_net.NumpyDigitNet``, so the first answer never waits for ``import torch``.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
+from drawdigit.numpy_net import NumpyDigitNet, softmax
 from drawdigit.store import Checkpoint, load_checkpoint_in_use
 
 # Below this confidence, or with the runner-up this close, the app says it is unsure.
@@ -68,21 +71,25 @@ class ModelSource:
 
 
 class Predictor:
-    """A loaded, frozen network. Thread-safe for concurrent ``predict`` calls."""
+    """A loaded, frozen network (numpy). Thread-safe for concurrent calls."""
 
     def __init__(self, checkpoint: Checkpoint, source: ModelSource) -> None:
-        self.model = checkpoint.build_model()
-        self.model.requires_grad_(False)
+        self.net = NumpyDigitNet(checkpoint.config, checkpoint.arrays())
         self.source = source
+
+    @property
+    def parameter_count(self) -> int:
+        return self.net.parameter_count
+
+    def logits_and_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Logits (N, 10) and fc1's ReLU outputs (N, hidden) for an (N, 28, 28) batch."""
+        return self.net.logits_and_features(batch)
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
         """Probabilities for a (28, 28) input or a (N, 28, 28) batch: (10,) or (N, 10)."""
         x = np.asarray(inputs, dtype=np.float32)
-        single = x.ndim == 2
-        batch = torch.from_numpy(np.ascontiguousarray(x.reshape(-1, 1, 28, 28)))
-        with torch.inference_mode():
-            probs = torch.softmax(self.model(batch), dim=1).numpy()
-        return probs[0] if single else probs
+        probs = softmax(self.net.logits_and_features(x)[0])
+        return probs[0] if x.ndim == 2 else probs
 
     def classify(self, image28: np.ndarray) -> Prediction:
         return Prediction.from_probabilities(self.predict(image28))
