@@ -12,8 +12,9 @@ The "MNIST + my samples" recipe lives here too (:data:`MIXED_RECIPE`,
 :func:`mix_with_mnist`, :func:`mixed_report`): it is a training run with the personal
 samples appended to MNIST's training set, unlike ``finetune``'s quick steps.
 
-Nothing here prints or imports Qt. numpy and torch are imported inside the functions,
-which run in the worker's thread, not when the dialog imports the job's types.
+Nothing here prints or imports Qt. Importing it loads no torch (``drawdigit.training``
+hands out its settings without it): the dialog builds a job on the GUI thread, and numpy
+and torch come in when the worker's thread prepares the run.
 """
 
 from __future__ import annotations

@@ -11,12 +11,16 @@ from drawdigit.finetune import (
     FinetuneConfig,
     FinetuneError,
     finetune,
+    finetune_on_my_samples,
     stratified_split,
 )
+from drawdigit.inference import load_predictor
 from drawdigit.mnist import load_mnist
 from drawdigit.preprocess import preprocess
 from drawdigit.runs import mix_with_mnist
-from drawdigit.store import bundled_model_path, load_checkpoint
+from drawdigit.samples import add_sample
+from drawdigit.store import activate_model, active_model_path, bundled_model_path, load_checkpoint
+from drawdigit.training import evaluate
 
 
 @pytest.fixture
@@ -132,3 +136,29 @@ def test_distillation_keeps_mnist_while_a_far_style_is_learnt(mnist_dir, styled_
     assert distilled.heldout_after > distilled.heldout_before + 0.3
     # and much less of MNIST is forgotten (measured: -0.58 points without, -0.11 with)
     assert plain.mnist_before - distilled.mnist_after < (plain.mnist_before - plain.mnist_after) / 2
+
+
+def test_finetune_on_my_samples_starts_from_the_model_in_use_and_can_become_it(
+    mnist_dir, sideways_writer, monkeypatch
+) -> None:
+    """The app's path: the samples, the model in use (a damaged active model is reported
+    and the bundled one used), MNIST found by the usual rules; then "Use this model"."""
+    monkeypatch.setenv("DRAWDIGIT_MNIST_DIR", str(mnist_dir))
+    for digit, drawing in sideways_writer(2, 5):
+        add_sample(digit, drawing=drawing)
+    active = active_model_path()
+    active.parent.mkdir(parents=True)
+    active.write_bytes(b"a damaged model")
+    result = finetune_on_my_samples(FinetuneConfig(steps=5, mnist_eval=300))
+    assert any("could not be used" in warning for warning in result.warnings)
+    mnist = load_mnist(mnist_dir, verify=False)
+    bundled = load_checkpoint(bundled_model_path()).build_model()
+    started = evaluate(bundled, mnist.test_images[:300], mnist.test_labels[:300]).accuracy
+    assert result.mnist_before == started  # measured on the bundled model: it started there
+
+    written = activate_model(result.state_dict, result.model_config, result.metadata())
+    predictor, warnings = load_predictor()
+    assert warnings == [] and predictor.source.kind == "user"
+    assert predictor.source.metadata["source"] == "drawdigit fine-tune"
+    assert predictor.source.metadata["created"] == written["created"]
+    assert predictor.source.metadata["finetune_steps"] == 5

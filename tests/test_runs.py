@@ -4,6 +4,8 @@ model in use. One torch thread per run, so that the figures are reproducible."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -185,3 +187,18 @@ def test_accuracy_reads_uint8_and_float_images_alike(mnist: MnistData) -> None:
     assert len(calls) == 2  # before each chunk of 1,000
     drawn = preprocess(load_drawing(resource_path("samples", "digit-3.json")))  # floats
     assert accuracy(model, drawn[None], np.array([3])) == 1.0
+
+
+def test_a_job_can_be_built_without_torch() -> None:
+    """The training dialog builds its job on the GUI thread, which never imports torch."""
+    code = (
+        "import sys; import drawdigit.gui.training_worker; "
+        "from drawdigit.runs import MIXED_RECIPE, TrainingJob; "
+        "from drawdigit.training import PRESETS, TrainControl; "
+        "TrainingJob(config=PRESETS['seed']); TrainControl().cancel(); "
+        "print('torch' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == "False"

@@ -35,7 +35,7 @@ from drawdigit.runs import (
     report_run,
 )
 
-if TYPE_CHECKING:  # torch is imported in the worker thread, when a run starts
+if TYPE_CHECKING:  # torch is imported in the worker thread, when a run starts (runs.py)
     from drawdigit.training import TrainConfig, TrainControl, TrainingDone
 
 

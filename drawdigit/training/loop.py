@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Generator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -20,18 +20,13 @@ from drawdigit.model import DigitNet, ModelConfig, copy_state_dict, forward_for
 from drawdigit.store import Checkpoint
 from drawdigit.training.config import TrainConfig, TrainingError
 from drawdigit.training.evaluation import EVAL_BATCH, evaluate_tensors
-from drawdigit.training.events import (
-    BatchProgress,
-    EpochEnd,
-    EvalResult,
-    TrainControl,
-    TrainingDone,
-    TrainingEvent,
-    TrainingStarted,
-)
+from drawdigit.training.events import BatchProgress, EpochEnd, TrainingDone, TrainingStarted
 from drawdigit.training.optim import make_optimizer
 from drawdigit.training.tensors import Tensors, as_tensors, resolve_device, to_input
 from drawdigit.training.workers import Workers, reuse_freed_memory
+
+if TYPE_CHECKING:
+    from drawdigit.training.events import EvalResult, TrainControl, TrainingEvent
 
 # Smoothing of the per-batch loss shown in progress events (about a 50-batch window).
 LOSS_SMOOTHING = 0.98
