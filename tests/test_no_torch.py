@@ -15,9 +15,9 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "resources" / "samples" / "digit-3.json"
 
 
-def imported_modules(args: list[str], tmp_path: Path) -> tuple[set[str], str]:
+def imported_modules(args: list[str], tmp_path: Path, **extra_env: str) -> tuple[set[str], str]:
     """The top-level names of every module the process imported, and its stdout."""
-    env = dict(os.environ, DRAWDIGIT_DATA_DIR=str(tmp_path))
+    env = dict(os.environ, DRAWDIGIT_DATA_DIR=str(tmp_path), **extra_env)
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "drawdigit", *args],
         cwd=tmp_path,
@@ -44,3 +44,20 @@ def test_evaluate_does_not_import_torch(tmp_path: Path, mnist_dir: Path) -> None
     names, out = imported_modules(["evaluate", "--data-dir", str(mnist_dir)], tmp_path)
     assert "torch" not in names
     assert "MNIST test accuracy: 99." in out
+
+
+def test_the_window_answers_without_importing_torch(tmp_path: Path) -> None:
+    """``drawdigit`` with no command: the window opens a sample as soon as it is shown (as
+    if drawn while the model loads), quits once the answer is on screen, and never imports
+    torch on the way (the window, the recogniser, the model)."""
+    marker = tmp_path / "answered.txt"
+    names, _ = imported_modules(
+        [],
+        tmp_path,
+        QT_QPA_PLATFORM="offscreen",
+        DRAWDIGIT_EXIT_AFTER_PREDICTION=str(marker),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+    )
+    shown, answered, digit = marker.read_text(encoding="utf-8").split()
+    assert digit == "7" and float(answered) >= float(shown)
+    assert "PySide6" in names and "torch" not in names
