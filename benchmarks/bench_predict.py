@@ -11,6 +11,8 @@
    (the floor any Python tool that reads an image pays); ``predict`` with 1,000 files.
    The marginal cost of a file is (t(1,000 files) - t(1 file)) / 999. Each run also records
    whether the predict process imported torch (``-X importtime``).
+3. ``--evaluate``: the 10,000 MNIST test images through the numpy forward pass (what
+   ``drawdigit evaluate`` does) and through ``training.evaluate`` (torch, all its threads).
 
 ``--source DIR`` measures another checkout (e.g. the commit before a change, from
 ``git archive``) with this same script: its folder goes first on PYTHONPATH. Timings on a
@@ -144,6 +146,33 @@ def whole_processes(args: argparse.Namespace) -> None:
     print(f"{'predict imported torch':44s} {sum(torch_seen)} of {len(torch_seen)} runs")
 
 
+def evaluation(args: argparse.Namespace, runs: int = 3) -> None:
+    from drawdigit.inference import load_predictor
+    from drawdigit.mnist import load_mnist
+
+    data = load_mnist(REPO.parent / "shared" / "mnist")
+    predictor, _ = load_predictor(args.model)
+    images = data.test_images.astype(np.float32) / 255.0
+    seconds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        predictor.predict(images).argmax(axis=1)
+        seconds.append(time.perf_counter() - start)
+    report("evaluate 10,000 images, numpy (1 thread)", seconds)
+    import torch
+
+    from drawdigit.store import load_checkpoint_in_use
+    from drawdigit.training import evaluate
+
+    model = load_checkpoint_in_use(args.model)[0].build_model()
+    seconds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        evaluate(model, data.test_images, data.test_labels)
+        seconds.append(time.perf_counter() - start)
+    report(f"evaluate 10,000 images, torch ({torch.get_num_threads()} threads)", seconds)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=REPO, help="checkout to measure")
@@ -155,11 +184,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=1000, help="files in the big predict call")
     parser.add_argument("--torch", action="store_true", help="also time the torch forward")
     parser.add_argument("--skip-processes", action="store_true")
+    parser.add_argument("--evaluate", action="store_true", help="also time MNIST evaluation")
     args = parser.parse_args(argv)
     args.source = args.source.resolve()
     sys.path[:0] = [str(args.source), str(HERE)]
     print(f"source: {args.source}")
     in_process(args)
+    if args.evaluate:
+        evaluation(args)
     if not args.skip_processes:
         whole_processes(args)
     return 0
