@@ -29,16 +29,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 UNIPEN = REPO.parent / "shared" / "unipen-dev"
 
 
-def timings(function, items, repeat: int) -> np.ndarray:
+def timings(function, items, repeat: int) -> Any:
     """Per-item seconds, best of ``repeat`` runs for each item (drops scheduler hiccups)."""
+    import numpy as np
+
     best = np.full(len(items), np.inf)
     for _ in range(repeat):
         for i, item in enumerate(items):
@@ -48,7 +49,9 @@ def timings(function, items, repeat: int) -> np.ndarray:
     return best
 
 
-def report(name: str, seconds: np.ndarray | list[float]) -> None:
+def report(name: str, seconds: Any) -> None:
+    import numpy as np
+
     ms = np.asarray(seconds) * 1e3
     print(
         f"{name:44s} median {np.median(ms):8.3f} ms   p90 {np.percentile(ms, 90):8.3f} ms"
@@ -57,6 +60,7 @@ def report(name: str, seconds: np.ndarray | list[float]) -> None:
 
 
 def in_process(args: argparse.Namespace) -> None:
+    import numpy as np
     from unipen import load_unipen
 
     from drawdigit.inference import load_predictor
@@ -147,6 +151,8 @@ def whole_processes(args: argparse.Namespace) -> None:
 
 
 def evaluation(args: argparse.Namespace, runs: int = 3) -> None:
+    import numpy as np
+
     from drawdigit.inference import load_predictor
     from drawdigit.mnist import load_mnist
 
@@ -188,10 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.source = args.source.resolve()
     sys.path[:0] = [str(args.source), str(HERE)]
+    import drawdigit  # noqa: F401 - first, as in the app: it sets numpy's BLAS threads
+
     print(f"source: {args.source}")
-    in_process(args)
-    if args.evaluate:
+    if args.evaluate:  # first: in_process sets torch to one thread for its reference
         evaluation(args)
+    in_process(args)
     if not args.skip_processes:
         whole_processes(args)
     return 0

@@ -1,12 +1,12 @@
 """The seed CNN's forward pass in numpy: the same function as ``model.DigitNet``, no torch.
 
 Why: ``import torch`` costs 1-2.5 s, and one drawing needs only ~2.8 M multiply-adds. Each
-3x3 convolution is an im2col (a strided window view, copied into one (pixels, 9*C) matrix)
-times the kernel matrix: one BLAS call per layer. Activations stay channels-last (N, H, W, C)
-so the windows of all channels are one view; the flattening before ``fc1`` therefore reads
-(h, w, c) where torch reads (c, h, w), and fc1's columns are permuted once at load instead.
-ReLU comes after each max-pool (max and ReLU commute exactly), on a 4x smaller array.
-Everything is float32, like torch's CPU path; probabilities agree with torch to 1e-5
+3x3 convolution is an im2col (the 9 shifted views concatenated into one (pixels, 9*C)
+matrix) times the kernel matrix: one BLAS call per layer. Activations stay channels-last
+(N, H, W, C), so each shifted view copies whole rows; the flattening before ``fc1`` therefore
+reads (h, w, c) where torch reads (c, h, w), and fc1's columns are permuted once at load.
+Bias and ReLU come after each max-pool (both commute with max exactly), on a 4x smaller
+array. Everything is float32, like torch's CPU path; probabilities agree with torch to 1e-5
 (``tests/test_numpy_net.py`` checks all 10,000 MNIST test images).
 """
 
@@ -15,35 +15,37 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from drawdigit.model_config import INPUT_SIZE, KERNEL, ModelConfig
 
-# Images per pass for big batches: conv1's im2col and output take ~100 KB per image, so
-# 256 keeps a pass near 25 MB and in cache-friendly sizes; larger is no faster here.
-CHUNK = 256
+# Images per pass for big batches: conv1's im2col and output take ~100 KB per image, so a
+# pass of 64 stays near 6 MB, cache-sized; 8-256 measured alike within the noise of the
+# busy machine, while whole batches of thousands only cost memory.
+CHUNK = 64
 
 
-def _conv(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """A valid 3x3 convolution of channels-last ``x`` (N, H, W, C) -> (N, H-2, W-2, out).
+def _conv(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """A valid 3x3 convolution of channels-last ``x`` (N, H, W, C) -> (N, H-2, W-2, out),
+    without the bias (added after pooling, on a 4x smaller array: max(a + b) = max(a) + b).
 
-    ``kernel`` is (C*9, out) with rows in (c, kh, kw) order: the order of the window view's
-    trailing axes, so torch's (out, C, kh, kw) weight needs only a reshape and transpose.
+    im2col by concatenating the 9 shifted views along the channels: each copy moves whole
+    rows of W*C contiguous floats, where a window view's copy would move runs of 3.
+    ``kernel`` is (9*C, out) with rows in (kh, kw, c) order to match.
     """
     n, h, w, c = x.shape
     oh, ow = h - KERNEL + 1, w - KERNEL + 1
-    windows = sliding_window_view(x, (KERNEL, KERNEL), axis=(1, 2))  # (N, oh, ow, C, 3, 3)
-    columns = windows.reshape(n * oh * ow, c * KERNEL * KERNEL)  # the im2col copy
-    out = columns @ kernel
-    out += bias
-    return out.reshape(n, oh, ow, -1)
+    shifted = [x[:, i : i + oh, j : j + ow] for i in range(KERNEL) for j in range(KERNEL)]
+    columns = np.concatenate(shifted, axis=3).reshape(n * oh * ow, KERNEL * KERNEL * c)
+    return (columns @ kernel).reshape(n, oh, ow, -1)
 
 
-def _pool_relu(x: np.ndarray) -> np.ndarray:
-    """2x2 max-pooling, stride 2, odd edges dropped (torch's floor mode), then ReLU."""
-    n, h, w, c = x.shape
-    ph, pw = h // 2, w // 2
-    pooled = x[:, : 2 * ph, : 2 * pw].reshape(n, ph, 2, pw, 2, c).max(axis=(2, 4))
+def _pool_bias_relu(x: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """2x2 max-pooling, stride 2, odd edges dropped (torch's floor mode), + bias, ReLU."""
+    h, w = x.shape[1] // 2 * 2, x.shape[2] // 2 * 2
+    pooled = np.maximum(x[:, 0:h:2, 0:w:2], x[:, 0:h:2, 1:w:2])
+    np.maximum(pooled, x[:, 1:h:2, 0:w:2], out=pooled)
+    np.maximum(pooled, x[:, 1:h:2, 1:w:2], out=pooled)
+    pooled += bias
     return np.maximum(pooled, 0.0, out=pooled)
 
 
@@ -55,8 +57,8 @@ class NumpyDigitNet:
         w = {name: np.asarray(v, dtype=np.float32) for name, v in weights.items()}
         self.parameter_count = int(sum(v.size for v in w.values()))
 
-        def kernel(name: str) -> np.ndarray:  # (out, C, 3, 3) -> (C*9, out)
-            return np.ascontiguousarray(w[name].reshape(w[name].shape[0], -1).T)
+        def kernel(name: str) -> np.ndarray:  # (out, C, kh, kw) -> (kh*kw*C, out)
+            return np.ascontiguousarray(w[name].transpose(2, 3, 1, 0).reshape(-1, len(w[name])))
 
         self._k1, self._b1 = kernel("conv1.weight"), w["conv1.bias"].copy()
         self._k2, self._b2 = kernel("conv2.weight"), w["conv2.bias"].copy()
@@ -70,9 +72,10 @@ class NumpyDigitNet:
     def _chunk(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n = x.shape[0]
         x = x.reshape(n, INPUT_SIZE, INPUT_SIZE, 1)
-        x = _pool_relu(_conv(x, self._k1, self._b1))  # 26 -> 13
-        x = _pool_relu(_conv(x, self._k2, self._b2))  # 11 -> 5
-        x = _conv(x, self._k3, self._b3)  # 3x3
+        x = _pool_bias_relu(_conv(x, self._k1), self._b1)  # 26 -> 13
+        x = _pool_bias_relu(_conv(x, self._k2), self._b2)  # 11 -> 5
+        x = _conv(x, self._k3)  # 3x3
+        x += self._b3
         x = np.maximum(x, 0.0, out=x).reshape(n, -1)
         hidden = x @ self._fc1
         hidden += self._fc1_b
