@@ -194,7 +194,7 @@ def in_app_run(
     from drawdigit.gui.training_dialog import TrainingDialog
 
     window.open_training_dialog()
-    dialog: TrainingDialog = window._training_dialog
+    dialog: TrainingDialog = window.findChild(TrainingDialog)
     dialog.set_data_dir(data_dir)
     dialog.train_limit, dialog.test_limit = train_limit, 1000
     dialog.threads, dialog.drawing_threads = threads, fewer
@@ -210,8 +210,8 @@ def in_app_run(
     scribbler = Scribbler(window.canvas)
     meter = StallMeter()
     began = time.perf_counter()
+    dialog.state.batchProgress.connect(events.append)
     dialog.start_training()
-    dialog._run.worker.batchProgress.connect(events.append)
     meter.start()
     if drawing:
         scribbler.start()
@@ -220,9 +220,10 @@ def in_app_run(
     scribbler.stop()
     stall = meter.stop()
     window.recognizer.resultReady.disconnect(count_result)
+    dialog.state.batchProgress.disconnect(events.append)
     if dialog.outcome() is None:
         raise RuntimeError(dialog.status_text())
-    dialog.discard_result()
+    dialog.result_view.discard_result()
     return throughput(events), stall, results["n"] / seconds
 
 
@@ -254,11 +255,12 @@ def baseline_stall(app, window, seconds: float, drawing: bool) -> tuple[float, f
 def time_to_97(app, window, data_dir: Path, threads: int, preset: str) -> float:
     """Seconds from Start (from scratch, ``preset``, all 60,000 images) until the live test
     estimate (or an epoch's test accuracy) first reaches 97 %."""
-    from drawdigit.gui.training_dialog import TrainingDialog, _estimate_of
+    from drawdigit.gui.training.state import estimate_of
+    from drawdigit.gui.training_dialog import TrainingDialog
     from drawdigit.training import PRESETS
 
     window.open_training_dialog()
-    dialog: TrainingDialog = window._training_dialog
+    dialog: TrainingDialog = window.findChild(TrainingDialog)
     dialog.set_data_dir(data_dir)
     dialog.train_limit = dialog.test_limit = None
     dialog.threads = threads
@@ -268,7 +270,7 @@ def time_to_97(app, window, data_dir: Path, threads: int, preset: str) -> float:
     started = time.perf_counter()
 
     def on_batch(event) -> None:
-        estimate = _estimate_of(event)
+        estimate = estimate_of(event)
         if estimate is not None and estimate >= 0.97 and "t" not in reached:
             reached["t"] = time.perf_counter() - started
 
@@ -276,12 +278,14 @@ def time_to_97(app, window, data_dir: Path, threads: int, preset: str) -> float:
         if event.test_accuracy >= 0.97 and "t" not in reached:
             reached["t"] = time.perf_counter() - started
 
+    dialog.state.batchProgress.connect(on_batch)
+    dialog.state.epochEnded.connect(on_epoch)
     dialog.start_training()
-    dialog._run.worker.batchProgress.connect(on_batch)
-    dialog._run.worker.epochEnded.connect(on_epoch)
     wait_until(app, lambda: "t" in reached or not dialog.running(), timeout=600)
     dialog.cancel_training()
     wait_until(app, lambda: not dialog.running(), timeout=60)
+    dialog.state.batchProgress.disconnect(on_batch)
+    dialog.state.epochEnded.disconnect(on_epoch)
     return reached.get("t", float("nan"))
 
 

@@ -23,17 +23,17 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from unipen import Score, load_unipen, score  # noqa: E402
+from unipen import Score, load_unipen, score
 
-from drawdigit.preprocess import (  # noqa: E402
+from drawdigit.preprocess import (
     DEFAULT_STYLE,
     StrokeStyle,
     load_input,
     preprocess,
     rasterise,
 )
-from drawdigit.store import bundled_model_path, load_checkpoint  # noqa: E402
-from drawdigit.strokes import Drawing, load_drawing, pen_width  # noqa: E402
+from drawdigit.store import bundled_model_path, load_checkpoint
+from drawdigit.strokes import Drawing, load_drawing, pen_width
 
 # The renderings compared when choosing the default (see the report in README/issue 2).
 VARIANTS: dict[str, StrokeStyle] = {

@@ -78,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-dir", type=Path)
     evaluate.add_argument("--json", action="store_true")
 
-    predict = commands.add_parser("predict", help="classify images or strokes files")
+    predict = commands.add_parser(
+        "predict", help="answer for images or strokes files: a digit, a number, or not a digit"
+    )
     predict.add_argument("files", nargs="+", type=Path, metavar="FILE")
     predict.add_argument("--model", type=Path, help="model file (default: the model in use)")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -372,78 +374,68 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- predict
 
 
-# Files read before one batched forward pass: the per-call overhead is paid once per batch
-# while the output still streams, and memory stays bounded for any number of files.
-PREDICT_BATCH = 256
-
-
-def _read_inputs(paths: list[Path]) -> list[tuple[Path, Any, str | None]]:
-    """(path, 28x28 input or None when empty, error message or None) for each file."""
-    from drawdigit.preprocess import load_input
-
-    inputs = []
-    for path in paths:
-        try:
-            inputs.append((path, load_input(path), None))
-        except Exception as exc:  # every reader error type carries a clear message
-            message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
-            inputs.append((path, None, message))
-    return inputs
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from drawdigit.inference import Prediction
+    """One answer per file (see README "predict --json"): digit, unsure, number, not a
+    digit, or empty; a file that cannot be read is reported and the others still answered."""
+    from drawdigit.decide import load_decider
+    from drawdigit.preprocess import load_source
 
     predictor = _load_predictor_or_explain(args.model)
     if predictor is None:
         return 2
+    decider, warnings = load_decider(predictor)
+    for warning in warnings:
+        print(f"drawdigit: warning: {warning}", file=sys.stderr)
     failures = 0
-    for first in range(0, len(args.files), PREDICT_BATCH):
-        inputs = _read_inputs(args.files[first : first + PREDICT_BATCH])
-        images = [image for _, image, _ in inputs if image is not None]
-        answers = iter(predictor.predict(np.stack(images)) if images else [])
-        for path, image28, error in inputs:
-            if error is not None:
-                failures += 1
-                if args.json:
-                    print(json.dumps({"file": str(path), "error": error}))
-                else:
-                    print(f"{path}: error: {error}", file=sys.stderr)
-                continue
-            if image28 is None:
-                if args.json:
-                    print(
-                        json.dumps(
-                            {
-                                "file": str(path),
-                                "digit": None,
-                                "confidence": 0.0,
-                                "probabilities": [0.0] * 10,
-                                "empty": True,
-                            }
-                        )
-                    )
-                else:
-                    print(f"{path}: no digit (the drawing is empty)")
-                continue
-            prediction = Prediction.from_probabilities(next(answers))
+    for path in args.files:
+        try:
+            decision = decider.decide(load_source(path))
+        except Exception as exc:  # noqa: BLE001 - every reader error carries a clear message
+            failures += 1
+            message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
             if args.json:
-                print(
-                    json.dumps(
-                        {
-                            "file": str(path),
-                            "digit": prediction.digit,
-                            "confidence": prediction.confidence,
-                            "probabilities": [float(p) for p in prediction.probabilities],
-                        }
-                    )
-                )
+                print(json.dumps({"file": str(path), "error": message}))
             else:
-                note = f" (unsure; maybe {prediction.runner_up})" if prediction.unsure else ""
-                print(f"{path}: {prediction.digit}  {prediction.confidence * 100:.1f}%{note}")
+                print(f"{path}: error: {message}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps(_decision_json(path, decision)))
+        else:
+            print(f"{path}: {_decision_text(decision)}")
     return 1 if failures else 0
+
+
+def _decision_json(path: Path, decision) -> dict:
+    """The ``predict --json`` object: the keys it always had, plus the answer."""
+    row: dict = {"file": str(path), "answer": decision.kind, "digit": decision.digit}
+    if decision.whole is None:  # empty: as before
+        row.update(confidence=0.0, probabilities=[0.0] * 10, empty=True)
+        return row
+    row["confidence"] = decision.confidence
+    row["probabilities"] = [float(p) for p in decision.whole.probabilities]
+    if decision.kind == "number":
+        row["number"] = decision.number
+        row["digits"] = [
+            {"digit": p.digit, "confidence": p.confidence, "box": [round(v, 1) for v in p.box]}
+            for p in decision.parts
+        ]
+    return row
+
+
+def _decision_text(decision) -> str:
+    """The answer in plain words, as the window says it."""
+    kind = decision.kind
+    if kind == "empty":
+        return "no digit (the drawing is empty)"
+    if kind == "not-a-digit":
+        return f"not a digit ({decision.confidence * 100:.0f}% sure)"
+    if kind == "number":
+        each = ", ".join(f"{p.digit} {p.confidence * 100:.0f}%" for p in decision.parts)
+        return f"the number {decision.number}  ({each})"
+    if kind == "unsure":
+        first, second = decision.candidates
+        return f"not sure: {first} or {second}?  ({first} {decision.confidence * 100:.1f}%)"
+    return f"{decision.digit}  {decision.confidence * 100:.1f}%"
 
 
 # --------------------------------------------------------------------------- download

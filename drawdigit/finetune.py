@@ -353,18 +353,3 @@ def finetune_on_my_samples(
     result = finetune(images, labels, initial, mnist, config, progress, cancel)
     result.warnings = warnings + result.warnings
     return result
-
-
-# Their home until issue 17 was here; the training dialog and its tests still import them
-# from this module. Resolved on first use, since ``runs`` imports this module.
-_MOVED_TO_RUNS = frozenset(
-    {"MIXED_RECIPE", "MIXED_SHARE", "MixedReport", "PersonalMix", "mix_with_mnist", "mixed_report"}
-)
-
-
-def __getattr__(name: str) -> object:
-    if name in _MOVED_TO_RUNS:
-        from drawdigit import runs
-
-        return getattr(runs, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -82,7 +82,12 @@ class Predictor:
         return self.net.parameter_count
 
     def logits_and_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Logits (N, 10) and fc1's ReLU outputs (N, hidden) for an (N, 28, 28) batch."""
+        """Logits (N, 10) and fc1's ReLU outputs (N, 64) for an (N, 28, 28) batch.
+
+        The one call ``decide`` makes: every candidate part of a drawing goes through a
+        single forward pass, and the digit-ness head reads the hidden layer the network's
+        own answer is made from.
+        """
         return self.net.logits_and_features(batch)
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:

@@ -222,15 +222,39 @@ def load_image(path: Path | str) -> np.ndarray:
     return gray.astype(np.float32)
 
 
-def load_input(path: Path | str) -> np.ndarray | None:
-    """A strokes ``.json`` file or an image file -> the 28x28 input (None: no ink).
+def load_source(path: Path | str) -> Drawing | np.ndarray:
+    """A file as the ink it holds: a ``Drawing`` for a strokes file, else a grayscale image.
 
-    Raises ``StrokesError`` or ``ImageError`` naming the file when it cannot be used.
+    Decided by CONTENT, not by the name: a strokes file is JSON text, i.e. an object
+    (optionally after a byte-order mark and white space), so ``four.txt`` with strokes in
+    it is a drawing and a PNG named ``.json`` is a picture. Raises ``StrokesError`` or
+    ``ImageError`` naming the file when it cannot be used.
     """
     path = Path(path)
-    if path.suffix.lower() == ".json":
-        return preprocess(load_drawing(path))
-    return preprocess(load_image(path))
+    try:
+        with path.open("rb") as f:
+            head = f.read(64)
+    except FileNotFoundError as exc:
+        raise ImageError(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if _looks_like_json(head):
+        return load_drawing(path)
+    return load_image(path)
+
+
+def _looks_like_json(head: bytes) -> bool:
+    """A JSON object's first bytes: ``{`` after an optional UTF-8 BOM and white space."""
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{")
+
+
+def load_input(path: Path | str) -> np.ndarray | None:
+    """A strokes file or an image file -> the 28x28 input (None: no ink).
+
+    Which one it is, is decided by content (``load_source``). Raises ``StrokesError`` or
+    ``ImageError`` naming the file when it cannot be used.
+    """
+    return preprocess(load_source(path))
 
 
 __all__ = [
@@ -240,6 +264,7 @@ __all__ = [
     "StrokesError",
     "load_image",
     "load_input",
+    "load_source",
     "normalise_image",
     "preprocess",
     "rasterise",

@@ -4,7 +4,7 @@ A run is: load MNIST (and keep the first N images for quick runs), mix in the us
 samples when asked, load the model in use (to start from it, and to compare with it), fit,
 measure the model in use on the same test images, build the report (confusion matrix,
 gallery of the most confident mistakes, the kept-aside samples before and after), and save
-or activate the result. ``drawdigit train`` and ``gui.training_worker.TrainingWorker`` both
+or activate the result. ``drawdigit train`` and ``gui.training_worker.train_run`` both
 call :func:`prepare_run`, iterate :meth:`PreparedRun.fit` (each shows the events its own
 way) and call :func:`report_run`; they differ only in how they show progress and errors.
 

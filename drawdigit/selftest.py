@@ -225,7 +225,7 @@ def check_window(state: CheckState) -> str:
         painted = _wait_until(app, lambda: bool(shown), 20.0, "the window's first paint")
         ready = _wait_until(
             app,
-            lambda: window.model_ready() or getattr(window, "_model_state", "") == "failed",
+            lambda: window.model_state() != "loading",
             120.0,
             "loading the model in the window",
         )
@@ -374,7 +374,7 @@ def describe_environment() -> str:
         versions.append("torch (version unknown until loaded)")
     try:
         versions.append(f"PySide6 {__import__('PySide6').__version__}")
-    except Exception as exc:  # reported by the checks themselves
+    except (ImportError, OSError) as exc:  # reported by the checks themselves
         versions.append(f"PySide6 unavailable ({type(exc).__name__})")
     return f"drawdigit {__version__} self-test ({mode}, {platform.system()}; {', '.join(versions)})"
 
@@ -388,7 +388,7 @@ def iter_self_test(checks: list[Check] | None = None) -> Iterator[CheckResult]:
             detail, ok = check(state), True
         except CheckFailed as exc:
             detail, ok = str(exc), False
-        except Exception as exc:  # a crash is a failed check; the traceback names the cause
+        except Exception as exc:  # noqa: BLE001 - a crash is a failed check, named by its traceback
             last = traceback.extract_tb(exc.__traceback__)[-1]
             where = f"{Path(last.filename).name}:{last.lineno}"
             detail, ok = f"{type(exc).__name__}: {exc} (at {where})", False

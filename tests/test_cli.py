@@ -297,3 +297,63 @@ def test_output_cut_short_by_the_reader_ends_quietly() -> None:
     stderr = process.stderr.read()
     assert process.wait(timeout=120) in (0, 1)
     assert stderr == b""
+
+
+# --------------------------------------------------------------------------- honest answers
+
+
+def test_predict_json_says_the_answer_for_each_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from test_decide import DEJAVU, glyph, side_by_side
+
+    from drawdigit.strokes import save_drawing
+
+    number = tmp_path / "number.json"
+    save_drawing(number, side_by_side("4207"))
+    four = tmp_path / "four.txt"  # a strokes file is known by its content, not its name
+    four.write_text(SAMPLES[4].read_text())
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"width": 280, "height": 280, "strokes": []}))
+    files = [number, four, empty]
+    if DEJAVU:
+        letter = tmp_path / "letter.json"  # a PNG, whatever its name says
+        Image.fromarray(glyph("H", DEJAVU[0])).save(letter, format="PNG")
+        files.append(letter)
+    assert main(["predict", "--json", *map(str, files)]) == 0
+    rows = {Path(r["file"]).name: r for r in _json_lines(capsys.readouterr().out)}
+    old_keys = {"file", "digit", "confidence", "probabilities"}
+
+    n = rows["number.json"]
+    assert old_keys | {"answer", "number", "digits"} <= set(n)
+    assert (n["answer"], n["number"], n["digit"]) == ("number", "4207", None)
+    assert [d["digit"] for d in n["digits"]] == [4, 2, 0, 7]
+    boxes = [d["box"] for d in n["digits"]]
+    assert all(len(b) == 4 and b[0] < b[2] and b[1] < b[3] for b in boxes)
+    assert all(a[2] < b[0] for a, b in zip(boxes, boxes[1:], strict=False))
+    assert all(0.0 < d["confidence"] <= 1.0 for d in n["digits"])
+
+    f = rows["four.txt"]
+    assert (f["answer"], f["digit"]) == ("digit", 4) and "number" not in f
+    assert f["confidence"] == max(f["probabilities"])
+
+    e = rows["empty.json"]
+    assert (e["answer"], e["digit"], e["empty"]) == ("empty", None, True)
+    if DEJAVU:
+        assert (rows["letter.json"]["answer"], rows["letter.json"]["digit"]) == (
+            "not-a-digit",
+            None,
+        )
+
+
+def test_predict_says_the_answer_plainly(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from test_decide import side_by_side
+
+    from drawdigit.strokes import save_drawing
+
+    number = tmp_path / "n.json"
+    save_drawing(number, side_by_side("42"))
+    assert main(["predict", str(number), str(SAMPLES[5])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{number}: the number 42  (4 ")
+    assert lines[1].startswith(f"{SAMPLES[5]}: 5  ")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QColor, QMouseEvent
+from PySide6.QtGui import QColor, QInputDevice, QMouseEvent, QPointingDevice, QTabletEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -189,3 +190,97 @@ def test_set_drawing_keeps_the_files_canvas_size(canvas):
     assert canvas.pen_width() == pytest.approx(pen_width(400, 200))
     paper = canvas.paper_rect()
     assert paper.width() == pytest.approx(2 * paper.height())
+
+
+# ---------------------------------------------------------------------- a tablet pen
+
+
+def pen(pointer: QPointingDevice.PointerType, pressure: bool = True) -> QPointingDevice:
+    """A stylus as Qt describes one: its tip (``Pen``) or its eraser end (``Eraser``)."""
+    caps = QInputDevice.Capability.Position
+    if pressure:
+        caps |= QInputDevice.Capability.Pressure
+    return QPointingDevice("test stylus", 42, QInputDevice.DeviceType.Stylus, pointer, caps, 1, 2)
+
+
+def tablet_stroke(canvas: DrawingCanvas, device: QPointingDevice, points, pressure: float):
+    """One stroke as real QTabletEvents (press, moves, release) through document points."""
+    pixels = [canvas.to_widget(x, y) for x, y in points]
+    left = Qt.MouseButton.LeftButton
+    events = (
+        [(QTabletEvent.Type.TabletPress, pixels[0], left, left)]
+        + [(QTabletEvent.Type.TabletMove, p, Qt.MouseButton.NoButton, left) for p in pixels[1:]]
+        + [(QTabletEvent.Type.TabletRelease, pixels[-1], left, Qt.MouseButton.NoButton)]
+    )
+    for kind, pixel, button, buttons in events:
+        event = QTabletEvent(
+            kind,
+            device,
+            pixel,
+            canvas.mapToGlobal(pixel),
+            pressure,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            Qt.KeyboardModifier.NoModifier,
+            button,
+            buttons,
+        )
+        QApplication.sendEvent(canvas, event)
+        assert event.isAccepted(), "the canvas must take the pen's events (no mouse copies)"
+
+
+def ink_thickness(canvas: DrawingCanvas, x: int, y: int) -> int:
+    """Dark pixels in column ``x`` of the rendered document within 40 px of ``y``."""
+    image = canvas.render_document()
+    return sum(QColor(image.pixel(x, row)).lightness() < 128 for row in range(y - 40, y + 40))
+
+
+def test_pen_pressure_changes_the_line_on_screen_but_not_the_strokes(canvas):
+    tip = pen(QPointingDevice.PointerType.Pen)
+    tablet_stroke(canvas, tip, line((40, 70), (240, 70)), pressure=0.1)  # light
+    tablet_stroke(canvas, tip, line((40, 210), (240, 210)), pressure=1.0)  # heavy
+    width = canvas.pen_width()  # 20 document px; the line is 0.5 + pressure pens wide
+    light, heavy = ink_thickness(canvas, 140, 70), ink_thickness(canvas, 140, 210)
+    assert light == pytest.approx(0.6 * width, abs=2)
+    assert heavy == pytest.approx(1.5 * width, abs=2)
+    # Recognition and files get the pointer's path only, whatever the pressure: the same
+    # (x, y) points as the mouse gives for the same path, and the same normal-width ink.
+    strokes = canvas.drawing().strokes
+    expected = [line((40, 70), (240, 70)), line((40, 210), (240, 210))]
+    assert [len(stroke) for stroke in strokes] == [len(stroke) for stroke in expected]
+    assert np.allclose(np.array(strokes), np.array(expected), atol=1e-6)
+    canvas.clear()
+    draw(canvas, expected[1])
+    assert np.allclose(np.array(canvas.drawing().strokes[0]), np.array(expected[1]), atol=1.0)
+    assert ink_thickness(canvas, 140, 210) == pytest.approx(width, abs=2)
+
+
+def test_a_pen_without_pressure_draws_the_normal_line(canvas):
+    tablet_stroke(
+        canvas,
+        pen(QPointingDevice.PointerType.Pen, pressure=False),
+        line((40, 140), (240, 140)),
+        0.1,
+    )
+    assert ink_thickness(canvas, 140, 140) == pytest.approx(canvas.pen_width(), abs=2)
+
+
+def test_the_pens_eraser_end_erases(canvas):
+    draw(canvas, line((40, 140), (240, 140)))
+    before = canvas.drawing().strokes
+    assert not canvas.eraser_mode()
+    tablet_stroke(canvas, pen(QPointingDevice.PointerType.Eraser), line((140, 60), (140, 220)), 1.0)
+    pieces = canvas.drawing().strokes
+    assert len(pieces) == 2, "the eraser end cuts the line in two"
+    reach = 1.5 * canvas.pen_width()
+    assert all(abs(x - 140) > reach - 1.0 for stroke in pieces for x, _ in stroke)
+    assert not ink_at(canvas, 140, 140) and ink_at(canvas, 50, 140)
+    assert not canvas.eraser_mode()  # turning the pen over does not switch the tool
+    canvas.undo()  # one gesture, one undo step
+    assert canvas.drawing().strokes == before
+    # the tip draws again
+    tablet_stroke(canvas, pen(QPointingDevice.PointerType.Pen), line((140, 60), (140, 220)), 0.5)
+    assert len(canvas.drawing().strokes) == 2

@@ -97,3 +97,19 @@ def test_a_missing_model_is_reported(qtbot, user_data, monkeypatch, tmp_path):
         assert results[0].image28 is not None and results[0].prediction is None
     finally:
         rec.shutdown()
+
+
+def test_stopping_all_workers_ends_an_idle_recogniser(qtbot, recognizer):
+    from drawdigit.gui.workers import live_workers, stop_all_workers
+
+    with qtbot.waitSignal(recognizer.modelReady, timeout=TIMEOUT_MS):
+        recognizer.start()
+    (worker,) = [w for w in live_workers() if w.thread_name == "drawdigit-recognizer"]
+    assert worker.is_running()  # waiting for a drawing, in its own thread
+    stop_all_workers()  # what quitting the app does
+    assert not worker.is_running()
+    assert worker.wait(0)  # the thread has ended
+    answered = len(recognizer.results)
+    recognizer.submit(line(140))  # nobody is left to answer it, and nothing breaks
+    qtbot.wait(200)
+    assert len(recognizer.results) == answered

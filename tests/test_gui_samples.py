@@ -46,7 +46,7 @@ def show_and_wait(window: MainWindow, qtbot, d: int) -> None:
         lambda: (
             window.last_result() is not None
             and window.last_result().prediction is not None
-            and window.last_result().seq == window.recognizer._seq
+            and window.shows_current_answer()
         ),
         timeout=MODEL_TIMEOUT_MS,
     )
@@ -63,8 +63,8 @@ def test_typing_a_digit_after_a_guess_saves_a_corrected_sample(window, qtbot) ->
     # Enter confirms; it saves only with the "save confirmed samples" option on
     QTest.keyClick(window, Qt.Key.Key_Return)
     assert len(list_samples().samples) == 1
-    window.save_confirmed_action.trigger()
-    assert window.save_confirmed_action.isChecked()
+    window.commands.save_confirmed.trigger()
+    assert window.commands.save_confirmed.isChecked()
     QTest.keyClick(window, Qt.Key.Key_Return)
     labels = sorted(s.label for s in list_samples().samples)
     assert labels == sorted([3, window.last_result().prediction.digit])
@@ -124,16 +124,22 @@ def add_two_of_each() -> None:
 def test_finetune_runs_in_a_thread_and_its_model_can_be_used(window, qtbot) -> None:
     add_two_of_each()
     with qtbot.waitSignal(window.finetuneFinished, timeout=120_000) as blocker:
-        window.finetune_action.trigger()
-        assert not window.finetune_action.isEnabled()  # the GUI thread is free meanwhile
+        window.commands.finetune.trigger()
+        assert not window.commands.finetune.isEnabled()  # the GUI thread is free meanwhile
+        assert window.finetune.is_running() and window.finetune.bar.isVisible()
     result = blocker.args[0]
     assert result.train_count == 10 and result.heldout_count == 10
-    assert result.heldout_after is not None
-    assert window.finetune_action.isEnabled()
-    box = window._finetune_box
+    assert result.heldout_after is not None and not result.cancelled
+    qtbot.waitUntil(lambda: not window.finetune.is_running())
+    assert window.commands.finetune.isEnabled() and not window.finetune.bar.isVisible()
+    progress = window.finetune.last_progress()
+    assert progress is not None and progress.step == progress.steps
+    box = window.finetune.offer()
+    assert box is not None and box.isVisible()
     assert "held-out" in box.text() and "MNIST" in box.text()
     [use] = [b for b in box.buttons() if b.text() == "Use this model"]
     use.click()
+    assert window.finetune.offer() is None
     assert active_model_path().is_file()
     qtbot.waitUntil(lambda: window.model_ready(), timeout=MODEL_TIMEOUT_MS)
     assert window.model_source().kind == "user"
@@ -142,14 +148,20 @@ def test_finetune_runs_in_a_thread_and_its_model_can_be_used(window, qtbot) -> N
 
 def test_finetune_can_be_cancelled_from_the_status_bar(window, qtbot) -> None:
     add_two_of_each()
-    with qtbot.waitSignal(window.finetuneFinished, timeout=120_000) as blocker:
-        window.finetune_action.trigger()
-        assert window.finetune_bar.isVisible() and window.finetune_cancel.isEnabled()
-        qtbot.mouseClick(window.finetune_cancel, Qt.MouseButton.LeftButton)
-        assert not window.finetune_cancel.isEnabled()
-    result = blocker.args[0]
-    assert result.cancelled and result.steps_done < 80
-    assert not window.finetune_bar.isVisible() and window.finetune_action.isEnabled()
+    finished = []
+    window.finetuneFinished.connect(finished.append)
+    ended = qtbot.waitSignal(
+        window.finetune.runningChanged, timeout=120_000, check_params_cb=lambda on: not on
+    )
+    with ended:
+        window.commands.finetune.trigger()
+        assert window.finetune.bar.isVisible() and window.finetune.cancel_button.isEnabled()
+        qtbot.mouseClick(window.finetune.cancel_button, Qt.MouseButton.LeftButton)
+        assert not window.finetune.cancel_button.isEnabled()
+    progress = window.finetune.last_progress()
+    assert progress is None or progress.step < progress.steps  # stopped early
+    assert finished == []  # no result is reported ...
+    assert window.finetune.offer() is None  # ... or offered
+    assert not window.finetune.bar.isVisible() and window.commands.finetune.isEnabled()
     assert "cancelled" in window.statusBar().currentMessage()
-    assert getattr(window, "_finetune_box", None) is None  # nothing offered
     assert not active_model_path().exists()

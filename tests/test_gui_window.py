@@ -70,7 +70,7 @@ def open_window(qtbot):
         window.show()
         window.activateWindow()
         qtbot.waitExposed(window)
-        qtbot.waitUntil(lambda: window._model_state != "loading", timeout=MODEL_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: window.model_state() != "loading", timeout=MODEL_TIMEOUT_MS)
         return window
 
     yield make
@@ -132,7 +132,7 @@ def answer_for(window: MainWindow, qtbot) -> Prediction:
         lambda: (
             window.last_result() is not None
             and window.last_result().prediction is not None
-            and window.last_result().seq == window.recognizer._seq
+            and window.shows_current_answer()
         ),
         timeout=MODEL_TIMEOUT_MS,
     )
@@ -193,7 +193,7 @@ def test_canvas_and_saved_file_give_the_same_input_and_answer(real_window, qtbot
     draw(real_window, *SEVEN)
     shown = answer_for(real_window, qtbot)
     path = tmp_path / "seven.json"
-    assert real_window.save_to(path)
+    assert real_window.document.save_to(path)
     from_file = preprocess(load_drawing(path))
     assert np.array_equal(real_window.last_result().image28, from_file)
     # ... and the same answer as `drawdigit predict seven.json`
@@ -210,16 +210,16 @@ def test_canvas_and_saved_file_give_the_same_input_and_answer(real_window, qtbot
 def test_restore_bundled_model(open_window, throwaway_model, qtbot):
     window = open_window()
     assert window.model_source().kind == "user"
-    assert window.restore_model_action.isEnabled()
+    assert window.commands.restore_model.isEnabled()
     window.restore_bundled_model(confirm=False)
     assert not throwaway_model.exists()
     kept = list(throwaway_model.parent.glob("set-aside-*.pt"))
     assert len(kept) == 1 and kept[0].with_suffix(".json").is_file()
-    qtbot.waitUntil(lambda: window._model_state != "loading", timeout=MODEL_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.model_state() != "loading", timeout=MODEL_TIMEOUT_MS)
     assert window.model_ready(), window.model_label.toolTip()
     assert window.model_source().kind == "bundled"
     assert "bundled" in window.model_label.text()
-    assert not window.restore_model_action.isEnabled()
+    assert not window.commands.restore_model.isEnabled()
 
 
 # ---------------------------------------------------------------------- behaviour
@@ -233,17 +233,17 @@ def test_empty_canvas_never_shows_a_digit(window, qtbot):
     assert panel.shown_digit() not in ("", "…")
     # Clear right after drawing, without waiting: late answers must not reappear.
     draw(window, *ONE)
-    window.clear_action.trigger()
+    window.commands.clear.trigger()
     assert panel.shown_digit() == "" and panel.headline_label.text() == "Draw a digit"
     qtbot.wait(300)
     assert panel.shown_digit() == "" and panel.bars.probabilities() is None
     assert panel.input_view.image() is None
     assert window.last_result() is None
     # Undo back to an empty canvas: the hint again
-    window.undo_action.trigger()
+    window.commands.undo.trigger()
     answer_for(window, qtbot)
     while window.canvas.undo_stack.canUndo():
-        window.undo_action.trigger()
+        window.commands.undo.trigger()
     qtbot.wait(300)
     assert window.canvas.is_empty()
     assert panel.shown_digit() == "" and panel.headline_label.text() == "Draw a digit"
@@ -287,7 +287,7 @@ def test_keyboard_undo_redo_clear_and_eraser(window, qtbot):
     )
     assert len(canvas.drawing().strokes) == 2
     QTest.keyClick(window, Qt.Key.Key_E)
-    assert window.eraser_action.isChecked() and canvas.eraser_mode()
+    assert window.commands.eraser.isChecked() and canvas.eraser_mode()
     draw(window, polyline((60, 170), (230, 170)))  # erases across the 4's bar
     assert all(
         abs(y - 170) > canvas.pen_width() for stroke in canvas.drawing().strokes for _, y in stroke
@@ -306,11 +306,11 @@ def test_save_then_reopen_gives_the_same_strokes(window, qtbot, tmp_path):
     draw(window, *FOUR)
     drawing = window.canvas.drawing()
     path = tmp_path / "four.json"
-    assert window.save_to(path)
+    assert window.document.save_to(path)
     assert not window.isWindowModified()
     assert window.windowTitle().startswith("four.json")
     assert load_drawing(path) == drawing
-    window.clear_action.trigger()
+    window.commands.clear.trigger()
     assert window.open_path(path)
     assert window.canvas.drawing() == drawing
     qtbot.waitUntil(lambda: window.last_result() is not None)
@@ -318,7 +318,7 @@ def test_save_then_reopen_gives_the_same_strokes(window, qtbot, tmp_path):
     # a strokes file under another name is recognised by its content
     renamed = tmp_path / "four.txt"
     renamed.write_bytes(path.read_bytes())
-    window.clear_action.trigger()
+    window.commands.clear.trigger()
     assert window.open_path(renamed)
     assert window.canvas.drawing() == drawing
 
@@ -366,9 +366,9 @@ def test_dropping_an_image_shows_and_classifies_it(window, qtbot, tmp_path):
     draw(window, *ZERO)
     answer_for(window, qtbot)
     png = tmp_path / "zero.png"
-    assert window.export_drawing_png(png)
+    assert window.document.export_drawing_png(png)
     strokes = window.canvas.drawing()
-    window.clear_action.trigger()
+    window.commands.clear.trigger()
     drop(window, png)
     picture = window.canvas.picture()
     assert picture is not None and picture.name == "zero.png"
@@ -377,11 +377,11 @@ def test_dropping_an_image_shows_and_classifies_it(window, qtbot, tmp_path):
     from drawdigit.preprocess import load_image
 
     assert np.array_equal(window.last_result().image28, preprocess(load_image(png)))
-    assert not window.save_action.isEnabled()  # an image is not strokes
+    assert not window.commands.save.isEnabled()  # an image is not strokes
     # Drawing on the image starts a new drawing; Undo brings the image back.
     draw(window, *ONE)
     assert window.canvas.picture() is None and len(window.canvas.drawing().strokes) == 1
-    window.undo_action.trigger()
+    window.commands.undo.trigger()
     assert window.canvas.picture() is picture
     # A dropped strokes file replaces the image with its strokes.
     saved = tmp_path / "zero.json"
@@ -395,8 +395,8 @@ def test_export_drawing_and_model_input_as_png(window, qtbot, tmp_path):
     answer_for(window, qtbot)
     drawing_png = tmp_path / "drawing.png"
     input_png = tmp_path / "input.png"
-    assert window.export_drawing_png(drawing_png)
-    assert window.export_input_png(input_png)
+    assert window.document.export_drawing_png(drawing_png)
+    assert window.document.export_input_png(input_png)
     exported = QImage(str(drawing_png))
     assert (exported.width(), exported.height()) == (280, 280)
     assert exported.pixelColor(140, 62).lightness() < 100  # ink on the 7's bar
@@ -421,22 +421,23 @@ def test_model_status_and_about_box(window):
         assert text in about
 
 
-def test_a_damaged_user_model_is_reported_and_the_app_stays_usable(open_window, qtbot):
+def test_a_damaged_user_model_falls_back_to_the_bundled_one_with_a_warning(open_window, qtbot):
+    """A damaged active model must not leave the user without recognition: the bundled
+    model is loaded instead, and a box says the user's model could not be used."""
     path = active_model_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"not a model")
     window = open_window()
-    # load_predictor falls back to the bundled model with a warning; without bundled
-    # weights the model fails to load. Either way: a message, and drawing still works.
-    if window.model_ready():
-        qtbot.waitUntil(lambda: len(visible_boxes(window)) == 1)
-        assert "could not be used" in visible_boxes(window)[0].text()
-        visible_boxes(window)[0].accept()
-    else:
-        assert "none" in window.model_label.text()
+    assert window.model_ready(), window.model_label.toolTip()
+    assert window.model_source().kind == "bundled"
+    assert "bundled" in window.model_label.text()
+    qtbot.waitUntil(lambda: len(visible_boxes(window)) == 1)
+    box = visible_boxes(window)[0]
+    assert "could not be used" in box.text() and str(path) in box.text()
+    box.accept()
+    assert path.read_bytes() == b"not a model"  # the user's file is left for them to see
     draw(window, *ONE)
-    qtbot.waitUntil(lambda: window.last_result() is not None)
-    assert window.last_result().image28 is not None
+    assert answer_for(window, qtbot).digit == 1
 
 
 def test_a_drawing_made_before_the_model_is_ready_is_recognised(qtbot, throwaway_model):
@@ -458,11 +459,15 @@ def test_a_drawing_made_before_the_model_is_ready_is_recognised(qtbot, throwaway
         QApplication.sendEvent(canvas, event)
     assert len(canvas.drawing().strokes) == 1
     assert not window.recognizer.started
-    assert window.panel.headline_label.text() == "Draw a digit" or window.last_result() is None
+    assert window.model_state() == "loading"
+    # No answer yet: the panel says it is waiting for the model and asserts no digit.
+    assert window.last_result() is None
+    assert window.panel.shown_digit() == "…"
+    assert window.panel.headline_label.text() == "Loading model…"
     window.show()
     qtbot.waitExposed(window)
     prediction = answer_for(window, qtbot)
-    assert window.last_result().seq == window.recognizer._seq
+    assert window.shows_current_answer()
     assert window.panel.shown_digit() in (str(prediction.digit), "?")
 
 
@@ -495,3 +500,41 @@ def test_pointer_events_reach_the_canvas_at_any_position(window):
     QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, corner)
     (stroke,) = canvas.drawing().strokes
     assert len(stroke) == 1 and stroke[0][0] < 3 and stroke[0][1] < 3
+
+
+def test_only_one_local_file_can_be_dropped(window, tmp_path):
+    """Several files, or a web address, are refused at drag-enter: nothing opens."""
+    paths = [tmp_path / "a.json", tmp_path / "b.json"]
+    for path in paths:
+        save_drawing(path, Drawing(280.0, 280.0, [[(140.0, 40.0), (140.0, 240.0)]]))
+    for urls in (
+        [QUrl.fromLocalFile(str(path)) for path in paths],
+        [QUrl("https://example.com/seven.json")],
+    ):
+        mime = QMimeData()
+        mime.setUrls(urls)
+        enter = QDragEnterEvent(
+            QPoint(200, 200),
+            Qt.DropAction.CopyAction,
+            mime,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
+        QApplication.sendEvent(window, enter)
+        assert not enter.isAccepted()
+    assert window.canvas.is_empty() and window.document.path() is None
+
+
+def test_modified_follows_the_undo_stack(window, tmp_path):
+    """The title's modified mark: set by a stroke, cleared by Save, and by undoing back to
+    the saved drawing."""
+    draw(window, *ONE)
+    assert window.isWindowModified() and window.windowTitle().startswith("Untitled")
+    path = tmp_path / "one.json"
+    assert window.document.save_to(path)
+    assert not window.isWindowModified() and window.document.path() == path
+    draw(window, *SEVEN)
+    assert window.isWindowModified() and window.document.is_modified()
+    window.commands.undo.trigger()
+    assert not window.isWindowModified()
+    assert window.windowTitle() == "one.json[*] — drawdigit"

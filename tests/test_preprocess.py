@@ -254,7 +254,7 @@ def test_bad_image_files_raise_image_error(tmp_path: Path) -> None:
         load_image(tmp_path / "clear.png")
 
 
-def test_load_input_dispatches_on_the_suffix(drawings: list[Drawing], tmp_path: Path) -> None:
+def test_load_input_dispatches_on_the_content(drawings: list[Drawing], tmp_path: Path) -> None:
     save_drawing(tmp_path / "d.json", drawings[2])
     assert np.array_equal(load_input(tmp_path / "d.json"), preprocess(drawings[2]))
     save_drawing(tmp_path / "blank.json", Drawing(280, 280, []))
@@ -262,9 +262,12 @@ def test_load_input_dispatches_on_the_suffix(drawings: list[Drawing], tmp_path: 
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(StrokesError, match="bad.json"):
         load_input(tmp_path / "bad.json")
-    (tmp_path / "bad.jpg").write_text("{}")
-    with pytest.raises(ImageError, match="bad.jpg"):
+    (tmp_path / "bad.jpg").write_text("{}")  # JSON inside: a (bad) strokes file, by content
+    with pytest.raises(StrokesError, match="bad.jpg"):
         load_input(tmp_path / "bad.jpg")
+    (tmp_path / "bad.json").write_text("not an image either")
+    with pytest.raises(ImageError, match="bad.json"):
+        load_input(tmp_path / "bad.json")
 
 
 def test_rasterise_draws_in_output_pixels() -> None:

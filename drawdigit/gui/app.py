@@ -5,6 +5,9 @@ and ``import torch`` alone takes longer than that. So this module and everything
 window needs at construction import Qt only; the model is loaded by the recogniser's thread
 once the window has painted.
 
+From ``run_gui`` on, an uncaught exception is written to the crash log in the user data
+folder and shown in a box (``gui/crashlog.py``) instead of only reaching stderr.
+
 ``DRAWDIGIT_EXIT_AFTER_SHOWN=<file>``: for ``benchmarks/bench_gui.py``. When the window
 has painted for the first time, write ``time.monotonic()`` (a clock shared by all processes
 on Linux and macOS) to that file and quit, so launch-to-window time can be measured from a
@@ -62,8 +65,10 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 def run_gui(argv: list[str] | None = None) -> int:
     """Show the main window and run the event loop; returns the exit status."""
     app = create_application(argv)
+    from drawdigit.gui.crashlog import install_crash_log
     from drawdigit.gui.main_window import MainWindow
 
+    crash_log = install_crash_log(app)  # from here on, a bug is logged and shown, not fatal
     window = MainWindow()
     marker = os.environ.get(EXIT_AFTER_SHOWN_ENV)
     if marker:
@@ -78,7 +83,10 @@ def run_gui(argv: list[str] | None = None) -> int:
     if prediction_marker:
         _exit_after_first_prediction(app, window, Path(prediction_marker))
     window.show()
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        crash_log.uninstall()
 
 
 def _exit_after_first_prediction(app: QApplication, window: object, marker: Path) -> None:

@@ -1,13 +1,24 @@
-"""The answer side of the window: the digit, how sure the network is, and what it saw.
+"""The answer side of the window: the answer, how sure it is, and what the network saw.
 
-The panel only displays; the window decides what to show. Its states:
+The panel only displays; ``decide`` decides. Its states:
 - empty canvas: a hint ("Draw a digit"), never a digit or bars;
 - waiting: a drawing but no answer yet ("Loading model…", or why there is no model);
-- an answer: the digit large with its confidence, or, when ``Prediction.unsure``, a plain
-  "Not sure — 4 or 9?" and a question mark instead of asserting a digit;
-- always, once there is ink: the 28x28 input magnified, pixel for pixel, and the bars.
+- an answer (``show_decision``), said plainly: a sure digit large with its confidence;
+  "Not sure — 4 or 9?" with a question mark instead of asserting a digit; "Not a digit";
+  a number ("42") with each digit's confidence;
+- once there is ink: every 28x28 input the network read (one per digit of a number),
+  magnified pixel for pixel, and for a single digit the bars of its ten probabilities.
+
+No flashing while drawing: the window calls ``set_stroke_active(True)`` at pen down and
+``set_stroke_active(False)`` at pen up. While a stroke is being drawn, "not sure" and "not a
+digit" answers are held back (a half-drawn digit is often one of them) and the panel keeps
+its last answer; at the stroke's end the latest answer is shown, whatever it is. Sure digits
+and numbers are shown live. (Chosen over a pause timer: it needs no timer, never shows a
+held answer late, and is what a person expects, the answer settling when the pen lifts.)
+
 Colours come from the palette (light and dark themes); the 28x28 view is MNIST's own look,
-white ink on black, as the network sees it.
+white ink on black, as the network sees it. ``show_prediction`` / ``set_model_input`` are
+the older single-digit entry points, kept for callers not yet on ``show_decision``.
 """
 
 from __future__ import annotations
@@ -18,28 +29,22 @@ from PySide6.QtCore import QEvent, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from drawdigit.gui.images import gray_to_qimage
+
 if TYPE_CHECKING:
     import numpy as np
 
+    from drawdigit.decide import Decision
     from drawdigit.inference import Prediction
 
 
-def image28_to_qimage(image28: np.ndarray) -> QImage:
-    """The float [0, 1] network input as an 8-bit grayscale QImage (a deep copy)."""
-    import numpy as np
-
-    pixels = np.ascontiguousarray(np.clip(image28, 0.0, 1.0) * 255.0 + 0.5, dtype=np.float32)
-    data = pixels.astype(np.uint8)
-    height, width = data.shape
-    return QImage(data.tobytes(), width, height, width, QImage.Format.Format_Grayscale8).copy()
-
-
 class ModelInputView(QWidget):
-    """The 28x28 input magnified with nearest-neighbour sampling, with a faint pixel grid."""
+    """The 28x28 inputs magnified with nearest-neighbour sampling and a faint pixel grid,
+    side by side (one per digit of a number), each as large as the width allows."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._image: QImage | None = None
+        self._images: list[QImage] = []
         self.setMinimumSize(112, 112)
         self.setMaximumHeight(28 * 12)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -49,34 +54,45 @@ class ModelInputView(QWidget):
         return QSize(224, 224)
 
     def set_image(self, image: QImage | None) -> None:
-        self._image = image
+        self.set_images([] if image is None else [image])
+
+    def set_images(self, images: list[QImage]) -> None:
+        self._images = list(images)
         self.update()
 
     def image(self) -> QImage | None:
-        return self._image
+        return self._images[0] if self._images else None
 
-    def _square(self) -> QRectF:
-        side = min(self.width(), self.height())
+    def images(self) -> list[QImage]:
+        return list(self._images)
+
+    def _squares(self) -> list[QRectF]:
+        count = max(1, len(self._images))
+        gap = 6.0 if count > 1 else 0.0
+        side = min((self.width() - gap * (count - 1)) / count, float(self.height()))
         side -= side % 28 if side >= 56 else 0  # whole pixels per input pixel: crisp edges
-        return QRectF((self.width() - side) / 2, 0, side, side)  # top: under its title
+        total = side * count + gap * (count - 1)
+        left = (self.width() - total) / 2
+        return [QRectF(left + k * (side + gap), 0, side, side) for k in range(count)]
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
-        square = self._square()
-        painter.fillRect(square, QColor(0, 0, 0))
-        if self._image is not None:
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-            painter.drawImage(square, self._image)
-        cell = square.width() / 28.0
-        if cell >= 5:
-            painter.setPen(QPen(QColor(255, 255, 255, 22), 1))
-            for i in range(1, 28):
-                x = square.left() + i * cell
-                y = square.top() + i * cell
-                painter.drawLine(int(x), int(square.top()), int(x), int(square.bottom()) - 1)
-                painter.drawLine(int(square.left()), int(y), int(square.right()) - 1, int(y))
-        painter.setPen(QPen(self.palette().mid().color(), 1))
-        painter.drawRect(square.adjusted(0, 0, -1, -1))
+        images: list[QImage | None] = list(self._images) or [None]
+        for square, image in zip(self._squares(), images, strict=True):
+            painter.fillRect(square, QColor(0, 0, 0))
+            if image is not None:
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+                painter.drawImage(square, image)
+            cell = square.width() / 28.0
+            if cell >= 5:
+                painter.setPen(QPen(QColor(255, 255, 255, 22), 1))
+                for i in range(1, 28):
+                    x = square.left() + i * cell
+                    y = square.top() + i * cell
+                    painter.drawLine(int(x), int(square.top()), int(x), int(square.bottom()) - 1)
+                    painter.drawLine(int(square.left()), int(y), int(square.right()) - 1, int(y))
+            painter.setPen(QPen(self.palette().mid().color(), 1))
+            painter.drawRect(square.adjusted(0, 0, -1, -1))
         painter.end()
 
 
@@ -159,6 +175,10 @@ class ProbabilityBars(QWidget):
         painter.end()
 
 
+# Answers that are held back while a stroke is being drawn (see the module docstring).
+HELD_WHILE_DRAWING = ("unsure", "not-a-digit")
+
+
 class PredictionPanel(QWidget):
     """The digit, a sentence about it, the bars, and the 28x28 view, top to bottom."""
 
@@ -200,6 +220,8 @@ class PredictionPanel(QWidget):
         layout.addWidget(self.input_view, 1)
         layout.addStretch(0)
         self.setMinimumWidth(230)
+        self._stroke_active = False
+        self._held: Decision | None = None
         self.show_empty()
 
     def sizeHint(self) -> QSize:
@@ -209,18 +231,22 @@ class PredictionPanel(QWidget):
 
     def show_empty(self) -> None:
         """Empty canvas: a hint, nothing that looks like an answer."""
+        self._held = None
         self._set_digit("", muted=True)
         self.headline_label.setText("Draw a digit")
         self.bars.set_probabilities(None, None)
         self.input_view.set_image(None)
+        self._set_input_title(1)
 
     def show_waiting(self, message: str) -> None:
         """Ink but no answer yet (model loading, or no model)."""
+        self._held = None
         self._set_digit("…", muted=True)
         self.headline_label.setText(message)
         self.bars.set_probabilities(None, None)
 
     def show_prediction(self, prediction: Prediction) -> None:
+        """The older single-digit answer (no "number" or "not a digit")."""
         probabilities = [float(p) for p in prediction.probabilities]
         if prediction.unsure:
             self._set_digit("?", muted=True)
@@ -231,7 +257,72 @@ class PredictionPanel(QWidget):
         self.bars.set_probabilities(probabilities, prediction.digit)
 
     def set_model_input(self, image28: np.ndarray | None) -> None:
-        self.input_view.set_image(None if image28 is None else image28_to_qimage(image28))
+        self.input_view.set_image(None if image28 is None else gray_to_qimage(image28))
+        self._set_input_title(1)
+
+    # ------------------------------------------------------------------ decisions
+
+    def show_decision(self, decision: Decision) -> None:
+        """THE entry point: show any answer of ``decide`` (see the module docstring).
+
+        While a stroke is active an unsure or not-a-digit answer is held back until
+        ``set_stroke_active(False)``; what the network sees is always updated.
+        """
+        images = decision.images
+        self.input_view.set_images([gray_to_qimage(im) for im in images])
+        self._set_input_title(len(images))
+        if self._stroke_active and decision.kind in HELD_WHILE_DRAWING:
+            self._held = decision
+            return
+        self._held = None
+        self._show_answer(decision)
+
+    def set_stroke_active(self, active: bool) -> None:
+        """Pen down (True) / pen up (False): an answer held back while drawing shows at pen up."""
+        self._stroke_active = active
+        if not active and self._held is not None:
+            held, self._held = self._held, None
+            self._show_answer(held)
+
+    def is_holding(self) -> bool:
+        """True while an answer is held back until the stroke ends."""
+        return self._held is not None
+
+    def headline(self) -> str:
+        """The sentence under the big glyph, as shown."""
+        return self.headline_label.text()
+
+    def _show_answer(self, decision: Decision) -> None:
+        kind = decision.kind
+        whole = decision.whole
+        if kind == "empty" or whole is None:
+            self.show_empty()
+            return
+        probabilities = [float(p) for p in whole.probabilities]
+        if kind == "digit":
+            self._set_digit(str(decision.digit), muted=False)
+            self.headline_label.setText(f"{decision.confidence * 100:.0f}% sure")
+            self.bars.set_probabilities(probabilities, decision.digit)
+        elif kind == "unsure":
+            first, second = decision.candidates or (whole.digit, whole.runner_up)
+            self._set_digit("?", muted=True)
+            self.headline_label.setText(f"Not sure — {first} or {second}?")
+            self.bars.set_probabilities(probabilities, first)
+        elif kind == "number":
+            self._set_digit(decision.number or "", muted=False)
+            each = " · ".join(f"{p.digit}: {p.confidence * 100:.0f}%" for p in decision.parts)
+            self.headline_label.setText(f"A number: {each}")
+            self.bars.set_probabilities(None, None)  # the bars are for one digit
+        else:  # not-a-digit
+            self._set_digit("×", muted=True)
+            self.headline_label.setText("Not a digit")
+            self.bars.set_probabilities(None, None)
+
+    def _set_input_title(self, count: int) -> None:
+        if count > 1:
+            self.input_title.setText(f"What the model sees ({count} digits, 28 × 28 each)")
+        else:
+            self.input_title.setText("What the model sees (28 × 28)")
 
     def shown_digit(self) -> str:
         """The big glyph as shown: a digit, "?" when unsure, or "" / "…" with no answer."""

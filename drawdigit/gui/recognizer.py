@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal
+
+from drawdigit.gui.workers import GeneratorWorker
 
 if TYPE_CHECKING:  # numpy and torch are imported in the worker thread, not at import time
     import numpy as np
 
+    from drawdigit.decide import Decision
     from drawdigit.inference import Prediction, Predictor
 
 
@@ -37,34 +41,70 @@ class RecognitionResult:
     prediction: Prediction | None  # None: no ink, or no model (yet)
     seconds: float  # preprocessing + classification time in the worker
     error: str | None = None
+    # The answer of ``decide`` (digit, unsure, number, not-a-digit, empty); None: no model
+    # yet, or an error. ``image28`` / ``prediction`` are the whole ink read as one digit.
+    decision: Decision | None = None
 
 
 class _Inbox:
-    """A one-slot mailbox: ``put`` replaces what is waiting (latest wins)."""
+    """A one-slot mailbox: ``put`` replaces what is waiting (latest wins).
+
+    It also carries the requests to (re)load the model, which go before any drawing, and
+    ``cancel`` for shutdown; ``wait`` blocks the worker's thread until one of those comes.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._item: tuple[int, Any] | None = None
-        self._wake_pending = False
+        self._load: tuple[Path | None] | None = None
+        self._closed = False
 
-    def put(self, item: tuple[int, Any]) -> bool:
-        """Leave ``item``; True when the worker must be woken (no wake-up is on its way)."""
+    def put(self, item: tuple[int, Any]) -> None:
+        """Leave ``item`` in place of whatever waits; wake the worker if it is idle."""
         with self._lock:
             self._item = item
-            if self._wake_pending:
-                return False
-            self._wake_pending = True
-            return True
+            self._lock.notify_all()
 
     def take(self) -> tuple[int, Any] | None:
         with self._lock:
             item, self._item = self._item, None
-            self._wake_pending = False
             return item
+
+    def request_load(self, path: Path | None) -> None:
+        with self._lock:
+            self._load = (path,)
+            self._lock.notify_all()
+
+    def cancel(self) -> None:
+        """Close the inbox: the worker's ``wait`` returns None and its generator ends.
+
+        The inbox is the worker's control (``GeneratorWorker(control=...)``), so ``quit``
+        and ``stop_all_workers`` wake a worker waiting for a drawing."""
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._closed
+
+    def _has_job(self) -> bool:
+        return self._closed or self._load is not None or self._item is not None
+
+    def wait(self) -> tuple[str, Any] | None:
+        """The next job: ("load", path) before ("answer", None); None once closed."""
+        with self._lock:
+            self._lock.wait_for(self._has_job)
+            if self._closed:
+                return None
+            if self._load is not None:
+                (path,), self._load = self._load, None
+                return "load", path
+            return "answer", None
 
 
 class _Worker(QObject):
-    """Lives in the recogniser's thread; only ever called through queued signals."""
+    """Its methods run in the recogniser's thread (``_serve``); it answers by signals only."""
 
     modelLoading = Signal()
     modelReady = Signal(object, list)  # ModelSource, warnings (list[str])
@@ -77,7 +117,6 @@ class _Worker(QObject):
         self._predictor: Predictor | None = None
         self._last: tuple[int, Any] | None = None
 
-    @Slot(object)
     def load_model(self, path: Path | None) -> None:
         """(Re)load the model in use; then answer the latest drawing with it."""
         self.modelLoading.emit()
@@ -95,7 +134,6 @@ class _Worker(QObject):
         if item is not None:
             self._answer(item)
 
-    @Slot()
     def process(self) -> None:
         item = self._inbox.take()
         if item is not None:
@@ -107,17 +145,41 @@ class _Worker(QObject):
         started = time.perf_counter()
         image28 = None
         prediction = None
+        decision = None
         error = None
         try:
+            from drawdigit.decide import Decision, load_decider
+            from drawdigit.inference import Prediction
             from drawdigit.preprocess import preprocess
 
-            image28 = None if source is None else preprocess(source)
-            if image28 is not None and self._predictor is not None:
-                prediction = self._predictor.classify(image28)
+            if source is None:
+                decision = Decision("empty")
+            elif self._predictor is None:
+                image28 = preprocess(source)  # no model (yet): show what it will see
+            else:
+                decider = getattr(self, "_decider", None)
+                if decider is None or decider.predictor is not self._predictor:
+                    decider, _ = load_decider(self._predictor)  # once per model
+                    self._decider = decider
+                decision = decider.decide(source)
+                if decision.whole is not None:  # the single-digit fields, as before
+                    image28 = decision.whole.image28
+                    prediction = Prediction.from_probabilities(decision.whole.network_probabilities)
         except Exception as exc:  # noqa: BLE001 - a bad image must not kill the worker
             error = str(exc) or type(exc).__name__
         seconds = time.perf_counter() - started
-        self.resultReady.emit(RecognitionResult(seq, image28, prediction, seconds, error))
+        self.resultReady.emit(RecognitionResult(seq, image28, prediction, seconds, error, decision))
+
+
+def _serve(worker: _Worker, inbox: _Inbox) -> Iterator[None]:
+    """The recogniser's work, run by a ``GeneratorWorker``: load and answer until closed."""
+    while (job := inbox.wait()) is not None:
+        kind, path = job
+        if kind == "load":
+            worker.load_model(path)
+        else:
+            worker.process()
+        yield None
 
 
 class Recognizer(QObject):
@@ -125,14 +187,14 @@ class Recognizer(QObject):
 
     Signals arrive in the GUI thread. ``submit`` returns a sequence number that the matching
     ``resultReady`` carries, so the caller can drop answers to drawings it has moved past.
+    The thread is a ``workers.GeneratorWorker`` running ``_serve``, so quitting the app stops
+    it like every other worker.
     """
 
     modelLoading = Signal()
     modelReady = Signal(object, list)
     modelFailed = Signal(str)
     resultReady = Signal(object)
-    _wake = Signal()
-    _load = Signal(object)
 
     def __init__(self, model_path: Path | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -141,20 +203,15 @@ class Recognizer(QObject):
         self._seq = 0
         self._started = False
         self._stopped = False
-        self._thread = QThread(self)
-        self._thread.setObjectName("drawdigit-recognizer")
         self._worker = _Worker(self._inbox)
-        self._worker.moveToThread(self._thread)
-        self._wake.connect(self._worker.process)
-        self._load.connect(self._worker.load_model)
+        # Emitted in the worker's thread, queued to this object's (the GUI) thread.
         self._worker.modelLoading.connect(self.modelLoading)
         self._worker.modelReady.connect(self.modelReady)
         self._worker.modelFailed.connect(self.modelFailed)
         self._worker.resultReady.connect(self.resultReady)
-        self._thread.finished.connect(self._worker.deleteLater)
-        app = QCoreApplication.instance()
-        if app is not None:  # never leave a running QThread behind at exit
-            app.aboutToQuit.connect(self.shutdown)
+        self._thread = GeneratorWorker(
+            _serve, self._worker, self._inbox, control=self._inbox, name="drawdigit-recognizer"
+        )
 
     @property
     def started(self) -> bool:
@@ -165,8 +222,8 @@ class Recognizer(QObject):
         if self._started or self._stopped:
             return
         self._started = True
+        self._inbox.request_load(self._model_path)
         self._thread.start()
-        self._load.emit(self._model_path)
 
     def reload_model(self) -> None:
         """Load the model in use again (after a new one was activated or the user's removed)."""
@@ -175,18 +232,17 @@ class Recognizer(QObject):
             return
         if self._stopped:
             return
-        self._load.emit(self._model_path)
+        self._inbox.request_load(self._model_path)
 
     def submit(self, source: Any) -> int:
         """Queue a ``Drawing`` or a grayscale image (None: nothing) for recognition."""
         self._seq += 1
-        if self._inbox.put((self._seq, source)) and self._started:
-            self._wake.emit()
+        self._inbox.put((self._seq, source))
         return self._seq
 
     def shutdown(self) -> None:
         """Stop the thread for good (waits for a model load in progress to finish)."""
         self._stopped = True
-        if self._thread.isRunning():
-            self._thread.quit()
-            self._thread.wait()
+        self._inbox.cancel()
+        if self._started:
+            self._thread.stop()

@@ -1,23 +1,19 @@
-"""The personal samples dialog, and the worker thread that fine-tunes on them.
+"""The personal samples dialog.
 
 The dialog shows every sample as a thumbnail of the 28x28 input the network learns from,
 sorted by label, with counts per digit; samples can be deleted, relabelled, exported to a
 zip and imported from one (``drawdigit.samples`` does the file work). A damaged sample file
 is skipped and named in the dialog, never an exception.
-
-``FinetuneRunner`` runs ``finetune.finetune_on_my_samples`` in a ``QThread`` (never on the
-GUI thread) and reports through signals only, like ``recognizer.py``: torch work in the
-worker, plain values across threads.
+Fine-tuning on the samples is run from the main window (``gui/window/finetune.py``).
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSize, Qt, QThread, Signal, Slot
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -35,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from drawdigit.gui.prediction_panel import image28_to_qimage
+from drawdigit.gui.images import gray_icon
 from drawdigit.samples import (
     Sample,
     SampleError,
@@ -52,12 +48,7 @@ ZIP_FILTER = "Sample archives (*.zip);;All files (*)"
 
 def _thumbnail(sample: Sample) -> QIcon:
     image = sample.input28()
-    if image is None:
-        return QIcon()
-    pixmap = QPixmap.fromImage(image28_to_qimage(image)).scaled(
-        THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
-    )
-    return QIcon(pixmap)
+    return QIcon() if image is None else gray_icon(image, THUMB)
 
 
 class SamplesDialog(QDialog):
@@ -231,72 +222,3 @@ class SamplesDialog(QDialog):
         if warnings:
             text += "\n\n" + "\n".join(warnings[:10])
         QMessageBox.information(self, "Import Samples", text)
-
-
-# ---------------------------------------------------------------------- fine-tuning
-
-
-class _FinetuneWorker(QObject):
-    progress = Signal(object)  # FinetuneProgress
-    finished = Signal(object)  # FinetuneResult
-    failed = Signal(str)
-
-    def __init__(self, cancel: threading.Event) -> None:
-        super().__init__()
-        self._cancel = cancel
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            from drawdigit.finetune import finetune_on_my_samples
-
-            result = finetune_on_my_samples(progress=self.progress.emit, cancel=self._cancel)
-        except Exception as exc:  # reported to the user; the app stays up
-            self.failed.emit(str(exc) or type(exc).__name__)
-            return
-        self.finished.emit(result)
-
-
-class FinetuneRunner(QObject):
-    """Runs one fine-tune in its own QThread; signals arrive in the GUI thread."""
-
-    progress = Signal(object)
-    finished = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._thread: QThread | None = None
-        self._worker: _FinetuneWorker | None = None
-        self._cancel = threading.Event()
-
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
-
-    def start(self) -> None:
-        if self.running():
-            return
-        self._cancel.clear()
-        thread = QThread()
-        worker = _FinetuneWorker(self._cancel)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.progress.connect(self.progress)
-        worker.finished.connect(self.finished)
-        worker.failed.connect(self.failed)
-        worker.finished.connect(thread.quit)
-        worker.failed.connect(thread.quit)
-        self._thread, self._worker = thread, worker
-        thread.start()
-
-    def cancel(self) -> None:
-        """Ask the run to stop before its next step; ``finished`` still comes, marked
-        ``cancelled``."""
-        self._cancel.set()
-
-    def shutdown(self) -> None:
-        """Stop a run between steps and wait for the thread (on window close)."""
-        self._cancel.set()
-        if self._thread is not None:
-            self._thread.quit()
-            self._thread.wait()

@@ -1,42 +1,38 @@
-"""Training and MNIST download off the GUI thread, for the training dialog.
+"""The training dialog's work off the GUI thread: a run, the warm-up, the MNIST download.
 
-Why this shape (the pattern of Qt's mandelbrot example and superqt's ``_qthreading``):
-- A worker ``QObject`` is moved to a ``QThread`` and its ``run`` slot is started by the
-  thread's ``started`` signal. It never touches a widget: it re-emits the engine's events as
-  signals carrying plain values (small frozen dataclasses of numbers, copied numpy arrays,
-  and at the end a copied CPU ``state_dict``), which Qt queues to the GUI thread.
-- ``errored(str)`` and then ``finished()`` are emitted on every path, so the dialog can
-  always put itself back in a usable state, whatever happened in the thread.
-- Cancel and pause go through ``training.TrainControl``, which ``fit`` checks before every
-  batch; the dialog never waits on the worker except when it closes (cancel, then
-  ``thread.quit(); thread.wait()``), and that wait is at most one batch long.
+Each is a plain generator or function run by ``workers.GeneratorWorker`` (a QThread per
+job, the superqt pattern): it never touches a widget and hands plain values to the GUI
+thread (small frozen dataclasses of numbers, copied numpy arrays, and at the end a copied
+CPU ``state_dict``) by yielding them or returning them.
+
+- :func:`train_run` is ``drawdigit.runs``' run (``prepare_run``, ``fit``, ``report_run``, the
+  same as ``drawdigit train``'s) as a generator: it yields a :class:`Stage` (what it is
+  doing, for the status line) and the engine's events (``TrainingStarted``,
+  ``BatchProgress``, ``EpochEnd``) and returns the ``runs.RunReport``; a cancel ends it as
+  the worker's ``aborted``, any failure as ``errored`` (``runs.describe_error`` words it).
+- Cancel and pause go through :class:`RunControl` (a ``training.TrainControl``, the worker's
+  control), which ``fit`` checks before every batch: a stop is never more than one batch
+  away.
 
 Thread counts: see :func:`training_threads`.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
-import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from drawdigit.gui.workers import WorkCancelled, WorkerControl
+from drawdigit.runs import RunCancelled, RunReport, TrainingJob, prepare_run, report_run
+from drawdigit.training import TrainControl
 
-from drawdigit.runs import (
-    RunCancelled,
-    RunReport,
-    TrainingJob,
-    describe_error,
-    prepare_run,
-    report_run,
-)
-
-if TYPE_CHECKING:  # torch is imported in the worker thread, when a run starts (runs.py)
-    from drawdigit.training import TrainConfig, TrainControl, TrainingDone
+if TYPE_CHECKING:  # numpy/torch are imported in the worker thread, when a run starts
+    from drawdigit.mnist import MnistData
+    from drawdigit.training import TrainConfig
 
 
 def training_threads(cores: int | None = None) -> int:
@@ -61,107 +57,88 @@ def drawing_threads(cores: int | None = None) -> int:
     return max(1, training_threads(cores) - 1)
 
 
-# The run itself (data, samples, starting model, report) is ``drawdigit.runs``'s; the dialog
-# imports the job and result types from here (the result under its old name).
-TrainingOutcome = RunReport
-
-
 # --------------------------------------------------------------------------- training
 
 
-class TrainingWorker(QObject):
-    """Runs one training job in its thread; talks only through signals.
+@dataclass(frozen=True)
+class Stage:
+    """What a run is doing now, for the status line (reported by :func:`train_run`)."""
 
-    Signals, in order: ``stage`` (what it is doing, for the status line), ``started``
-    (``training.TrainingStarted``), many ``batchProgress`` (``training.BatchProgress``), an
-    ``epochEnded`` (``training.EpochEnd``) per epoch, then one of ``resultReady``
-    (:class:`TrainingOutcome`), ``cancelled`` or ``errored`` (a message for the user), and
-    always ``finished`` last. The events are frozen dataclasses of numbers, safe to share.
+    text: str
+
+
+class RunControl(TrainControl):
+    """``training.TrainControl`` that can also report to the worker (``bind_report``).
+
+    ``runs.prepare_run`` and ``report_run`` tell what they do through a callback; this
+    turns each into a :class:`Stage` emitted as the worker's ``yielded``, in order with the
+    events the generator yields.
     """
 
-    stage = Signal(str)
-    started = Signal(object)
-    batchProgress = Signal(object)
-    epochEnded = Signal(object)
-    resultReady = Signal(object)
-    cancelled = Signal()
-    errored = Signal(str)
-    finished = Signal()
-
-    def __init__(self, job: TrainingJob, control: TrainControl) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.job = job
-        self.control = control
+        self._report: Callable[[Any], None] | None = None
 
-    @Slot()
-    def run(self) -> None:
-        try:
-            self._run()
-        except RunCancelled:
-            self.cancelled.emit()
-        except BaseException as exc:  # noqa: BLE001 - every failure ends the run with a message
-            self.errored.emit(describe_error(exc))
-        finally:
-            self.finished.emit()
+    def bind_report(self, emit: Callable[[Any], None]) -> None:
+        self._report = emit
 
-    def _check_cancel(self) -> None:
-        if self.control.cancelled:
-            raise RunCancelled
+    def stage(self, text: str) -> None:
+        if self._report is not None:
+            self._report(Stage(text))
 
-    def _run(self) -> None:
-        from drawdigit.training import BatchProgress, EpochEnd, TrainingDone, TrainingStarted
+    def check(self) -> None:
+        """Raise ``WorkCancelled`` if a stop was asked for (between the run's steps)."""
+        if self.cancelled:
+            raise WorkCancelled
 
-        stage, check = self.stage.emit, self._check_cancel
-        prepared = prepare_run(self.job, stage=stage, check_cancel=check)
+
+def train_run(job: TrainingJob, control: RunControl) -> Iterator[Any]:
+    """One run, for ``GeneratorWorker(train_run, job, control, control=control)``.
+
+    Yields the engine's events in order (and reports :class:`Stage` through ``control``)
+    and returns the ``RunReport``; raises ``WorkCancelled`` when cancelled.
+    """
+    from drawdigit.training import TrainingDone
+
+    try:
+        prepared = prepare_run(job, control.stage, control.check)
         done: TrainingDone | None = None
-        for event in prepared.fit(control=self.control):
-            if isinstance(event, BatchProgress):
-                self.batchProgress.emit(event)
-            elif isinstance(event, EpochEnd):
-                self.epochEnded.emit(event)
-            elif isinstance(event, TrainingStarted):
-                self.started.emit(event)
-                self.stage.emit("Training…")
-            elif isinstance(event, TrainingDone):
+        for event in prepared.fit(control):
+            if isinstance(event, TrainingDone):
                 done = event
-        self.resultReady.emit(report_run(prepared, done, stage=stage, check_cancel=check))
+            else:
+                yield event
+        control.check()
+        report: RunReport = report_run(prepared, done, control.stage, control.check)
+    except RunCancelled as exc:  # fit ended without a finished model: it was cancelled
+        raise WorkCancelled from exc
+    return report
 
 
 # --------------------------------------------------------------------------- warm-up
 
 
-class WarmUpWorker(QObject):
-    """Gets a run ready before Start is pressed: warms torch up once, and loads MNIST.
+def prepare_ahead(config: TrainConfig | None, data_dir: Path | None) -> MnistData | None:
+    """Get a run ready before Start is pressed: warm torch up once, and load MNIST.
 
     Why warm up: the first batch of the first run imports a good part of torch lazily (the
     optimisers pull in ``torch._dynamo``, sympy...) and initialises the CPU kernels. Imports
     hold the GIL for long stretches, so done at Start they froze the GUI thread for up to
     half a second in the middle of a run. Done here, on fake batches, nobody is watching a
     progress bar yet. Why load MNIST here: reading and checking the four files takes most
-    of a second, which Start would otherwise wait for.
+    of a second, which Start would otherwise wait for. Returns the data (None: no folder,
+    or it could not be read; a run started on it reports why).
     """
+    try:
+        if config is not None:
+            warm_up(config)
+        if data_dir is not None:
+            from drawdigit.mnist import load_mnist
 
-    dataReady = Signal(str, object)  # the folder, its MnistData
-    finished = Signal()
-
-    def __init__(self, config: TrainConfig | None, data_dir: Path | None) -> None:
-        super().__init__()
-        self.config = config
-        self.data_dir = data_dir
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            if self.config is not None:
-                warm_up(self.config)
-            if self.data_dir is not None:
-                from drawdigit.mnist import load_mnist
-
-                self.dataReady.emit(str(self.data_dir), load_mnist(self.data_dir))
-        except Exception:  # noqa: BLE001, S110 - an optimisation only; a run reports errors
-            pass
-        finally:
-            self.finished.emit()
+            return load_mnist(data_dir)
+    except Exception:  # noqa: BLE001 - an optimisation only; a run reports errors
+        pass
+    return None
 
 
 def warm_up(config: TrainConfig) -> None:
@@ -202,115 +179,45 @@ class DownloadStatus:
     files_total: int
 
 
-class DownloadWorker(QObject):
-    """Fetches MNIST into ``dest`` in its thread; ``cancel()`` is safe from any thread."""
+def download(dest: Path, mirrors: tuple[str, ...] | None, control: WorkerControl) -> str:
+    """Fetch MNIST into ``dest``; progress goes out as :class:`DownloadStatus` through
+    ``control.report`` (at most ~20 a second, and every file's end). Returns the folder.
 
-    progress = Signal(object)  # DownloadStatus, at most ~20 per second
-    succeeded = Signal(str)  # the folder now holding the four files
-    cancelled = Signal()
-    errored = Signal(str)
-    finished = Signal()
+    Cancel (``control.event``) ends it as the worker's ``aborted``; finished files stay.
+    """
+    from drawdigit.download import DownloadCancelled, download_mnist
 
-    def __init__(self, dest: Path, mirrors: tuple[str, ...] | None = None) -> None:
-        super().__init__()
-        self.dest = Path(dest)
-        self.mirrors = mirrors
-        self._cancel = threading.Event()
-        self._last_report = 0.0
+    last = [0.0]
 
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    @Slot()
-    def run(self) -> None:
-        from drawdigit.download import DownloadCancelled, DownloadError, download_mnist
-
-        kwargs: dict[str, Any] = {"progress": self._report, "cancel": self._cancel}
-        if self.mirrors is not None:
-            kwargs["mirrors"] = self.mirrors
-        try:
-            download_mnist(self.dest, timeout=15, **kwargs)
-        except DownloadCancelled:
-            self.cancelled.emit()
-        except DownloadError as exc:
-            self.errored.emit(str(exc))
-        except OSError as exc:
-            self.errored.emit(f"Cannot write to {self.dest}: {exc.strerror or exc}")
-        except Exception as exc:  # noqa: BLE001 - report anything, keep the app usable
-            self.errored.emit(f"Download failed: {exc} ({type(exc).__name__})")
-        else:
-            self.succeeded.emit(str(self.dest))
-        finally:
-            self.finished.emit()
-
-    def _report(self, p: Any) -> None:
-        """Called per 64 KiB chunk: pass on at most 20 a second, and every file's end."""
+    def report(p: Any) -> None:
         now = time.monotonic()
         complete = p.bytes_total is not None and p.bytes_done >= p.bytes_total
-        if not complete and now - self._last_report < 0.05:
+        if not complete and now - last[0] < 0.05:
             return
-        self._last_report = now
-        self.progress.emit(
+        last[0] = now
+        control.report(
             DownloadStatus(p.file, p.bytes_done, p.bytes_total, p.files_done, p.files_total)
         )
 
-
-# --------------------------------------------------------------------------- running
-
-
-# Every started WorkerThread until its thread has finished: a QThread object destroyed while
-# its thread runs aborts the process, so one must never be garbage collected early, even if
-# the window that started it goes away without closing first.
-_LIVE: set[WorkerThread] = set()
-
-
-class WorkerThread:
-    """A worker object and its thread, started together and stopped together.
-
-    ``stop()`` asks the worker to end (``stop_request``), then ``quit()`` and ``wait()``:
-    the thread has finished when it returns, so nothing is destroyed while still running.
-    """
-
-    def __init__(self, worker: QObject, stop_request: Any, name: str) -> None:
-        self.worker = worker
-        self.stop_request = stop_request
-        self.thread = QThread()
-        self.thread.setObjectName(name)
-        worker.moveToThread(self.thread)
-        self.thread.started.connect(worker.run)
-        # Direct: quit as soon as the worker is done, even while the GUI thread is busy.
-        worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
-
-    def start(self) -> None:
-        _LIVE.add(self)
-        self.thread.start()
-
-    def join(self) -> None:
-        """After the worker's ``finished``: wait for the thread to leave its event loop."""
-        self.thread.wait()
-        _LIVE.discard(self)
-
-    def is_running(self) -> bool:
-        return self.thread.isRunning()
-
-    def stop(self) -> None:
-        self.stop_request()
-        self.thread.quit()
-        self.thread.wait()
-        _LIVE.discard(self)
+    kwargs: dict[str, Any] = {"progress": report, "cancel": control.event}
+    if mirrors is not None:
+        kwargs["mirrors"] = mirrors
+    try:
+        download_mnist(dest, timeout=15, **kwargs)
+    except DownloadCancelled as exc:
+        raise WorkCancelled from exc
+    return str(dest)
 
 
-def stop_all_workers() -> None:
-    """Stop every worker thread still running (the application is quitting)."""
-    for handle in list(_LIVE):
-        try:
-            handle.stop()
-        except RuntimeError:  # its QThread is already gone: nothing left to stop
-            _LIVE.discard(handle)
+def describe_download_error(exc: BaseException, dest: Path) -> str:
+    """One clear sentence for a download that failed."""
+    from drawdigit.download import DownloadError
 
-
-# Last line of defence: Python's exit must not destroy a QThread that is still running.
-atexit.register(stop_all_workers)
+    if isinstance(exc, DownloadError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"Cannot write to {dest}: {exc.strerror or exc}"
+    return f"Download failed: {exc} ({type(exc).__name__})"
 
 
 def with_threads(config: TrainConfig, threads: int | None) -> TrainConfig:

@@ -1,0 +1,245 @@
+"""One honest answer for any ink: a digit, "not sure", a number, "not a digit", or nothing.
+
+The network alone gives every drawing a digit, usually a confident one: an H is a sure 4, "42"
+is a 4, a screenshot is a 0. ``decide`` is the one place (window, CLI and tests all call it)
+that turns ink into one of five answers:
+
+- ``digit``: one digit, sure (its calibrated confidence reaches ``Thresholds.sure``);
+- ``unsure``: one digit, not sure; the two candidates are given;
+- ``number``: two or more digits side by side, each read by the network;
+- ``not-a-digit``: the digit-ness head says this is not a digit (letters, symbols, scribbles);
+- ``empty``: no ink.
+
+How: ``segment.cut`` splits the ink into groups (strokes overlapping horizontally; columns of
+a picture) and every candidate digit over up to two neighbouring groups; all candidates go
+through the network in ONE forward pass (``Predictor.logits_and_features``). Each candidate
+gets a calibrated probability for its best digit and a digit-ness (P(one digit), from the
+head in ``digitness``); its strength is their product. A dynamic programme over the groups
+finds the split whose digits are strongest together; a number is answered when that split
+has two or more digits of about one height, each plausible, that beat reading the whole ink
+as one digit. Otherwise the whole ink is one candidate digit: a very low digit-ness says
+"not a digit"; a high probability AND a high digit-ness say a sure digit; anything between
+is "not sure", with the two candidates.
+
+Confidences are calibrated: on real pen-drawn digits a "90%" is right about 90% of the time
+(benchmarks/bench_decide.py measures it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from drawdigit.digitness import Digitness, Thresholds, load_digitness, softmax
+from drawdigit.segment import NEAR_GAP, Box, Pieces, cut
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from drawdigit.inference import Prediction, Predictor
+    from drawdigit.strokes import Drawing
+
+KINDS = ("digit", "unsure", "number", "not-a-digit", "empty")
+# A digit whose ink lies in several horizontally separate groups is rare (2% of the
+# pen-drawn single digits of unipen-dev have two groups, none more), and its pieces nearly
+# touch (segment.NEAR_GAP). Reading ink whose groups lie further apart as ONE digit (the
+# whole drawing, when it may be a number) multiplies its strength by this prior for each
+# such gap. Chosen by looking at the dev sets (see README, "Honest answers").
+MERGE_PRIOR = 0.1
+# The digits of a number are written at about one height: none below this share of the
+# tallest (the small rings of a "%" are not two 0s around a 1). Also dev-set chosen.
+NUMBER_HEIGHT_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Part:
+    """One piece of ink read as one digit: the whole drawing, or one digit of a number.
+
+    ``probabilities``: calibrated, (10,); ``network_probabilities``: the network's own softmax
+    (what ``predict --json`` reported before calibration existed). ``confidence`` is the
+    calibrated P(``digit`` is right | this is a digit); ``digitness`` is P(this is one digit)
+    from the head (1.0 without a head). ``box`` is in the input's pixels
+    (x0, y0, x1, y1); ``image28`` is exactly what the network saw for this part.
+    """
+
+    digit: int
+    confidence: float
+    digitness: float
+    probabilities: np.ndarray
+    network_probabilities: np.ndarray
+    box: Box
+    image28: np.ndarray
+    prior: float = 1.0  # MERGE_PRIOR for each far-apart pair of groups it joins
+
+    @property
+    def runner_up(self) -> int:
+        return int(np.argsort(self.probabilities)[-2])
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer for one drawing; everything the window, the CLI and the tests show.
+
+    ``kind``: one of ``KINDS``. ``digit``: the best single digit for digit and unsure, else
+    None. ``confidence``: how likely the answer is right, calibrated: for digit and unsure
+    the digit's probability, for a number all its digits' together, for not-a-digit
+    1 - digit-ness.
+    ``candidates``: for unsure, the two digits it hesitates between. ``whole``: the whole ink
+    read as one digit (None only when empty; for a number it is what one digit would have
+    been). ``parts``: the digits of a number, left to right (empty for the other kinds).
+    """
+
+    kind: str
+    digit: int | None = None
+    confidence: float = 0.0
+    candidates: tuple[int, int] | None = None
+    whole: Part | None = None
+    parts: tuple[Part, ...] = field(default_factory=tuple)
+
+    @property
+    def number(self) -> str | None:
+        """The digits of a number as text ("4207"); None for the other kinds."""
+        return "".join(str(p.digit) for p in self.parts) if self.kind == "number" else None
+
+    @property
+    def images(self) -> list[np.ndarray]:
+        """What the model sees: every digit of a number, else the whole ink (none if empty)."""
+        if self.parts:
+            return [p.image28 for p in self.parts]
+        return [] if self.whole is None else [self.whole.image28]
+
+    def prediction(self) -> Prediction | None:
+        """The whole ink as the older single-digit ``Prediction`` (calibrated), or None."""
+        from drawdigit.inference import Prediction
+
+        if self.whole is None:
+            return None
+        return Prediction.from_probabilities(self.whole.probabilities)
+
+
+class Decider:
+    """The network plus the digit-ness head: ``decide(ink) -> Decision``.
+
+    Thread-safe as far as the predictor is (no state changes after construction).
+    """
+
+    def __init__(self, predictor: Predictor, digitness: Digitness | None) -> None:
+        self.predictor = predictor
+        self.digitness = digitness
+        self.thresholds = digitness.thresholds if digitness is not None else Thresholds()
+
+    def decide(self, source: Drawing | np.ndarray | None) -> Decision:
+        """The answer for a ``Drawing`` or a grayscale picture (None: empty)."""
+        pieces = None if source is None else cut(source)
+        if pieces is None:
+            return Decision("empty")
+        parts = self._read(pieces)
+        whole = parts[(pieces.whole.first, pieces.whole.last)]
+        number = self._best_split(pieces, parts)
+        t = self.thresholds
+        if self._is_number(number, whole):
+            assert number is not None
+            confidence = math.prod(p.confidence for p in number)
+            return Decision("number", confidence=confidence, whole=whole, parts=number)
+        if whole.digitness < t.not_digit:
+            return Decision("not-a-digit", confidence=1.0 - whole.digitness, whole=whole)
+        if whole.confidence >= t.sure and whole.digitness >= t.sure_digitness:
+            return Decision("digit", whole.digit, whole.confidence, whole=whole)
+        return Decision(
+            "unsure", whole.digit, whole.confidence, (whole.digit, whole.runner_up), whole
+        )
+
+    def _is_number(self, split: tuple[Part, ...] | None, whole: Part) -> bool:
+        """Two or more digits, each plausible, that together beat one digit for the whole."""
+        t = self.thresholds
+        if split is None or len(split) < 2:
+            return False
+        if any(p.confidence < t.number_part or p.digitness < t.not_digit for p in split):
+            return False
+        heights = [p.box[3] - p.box[1] for p in split]
+        if min(heights) < NUMBER_HEIGHT_SHARE * max(heights):
+            return False
+        return math.prod(_strength(p) for p in split) > _strength(whole)
+
+    def _read(self, pieces: Pieces) -> dict[tuple[int, int], Part]:
+        """Every candidate through the network in one batch."""
+        batch = np.stack([c.image28 for c in pieces.candidates])
+        logits, hidden = self.predictor.logits_and_features(batch)
+        raw = softmax(logits.astype(np.float64))
+        if self.digitness is not None:
+            probs = self.digitness.calibrate(logits)
+            digitness = self.digitness.probability(hidden)
+        else:
+            probs = raw
+            digitness = np.ones(len(batch))
+        out = {}
+        for k, c in enumerate(pieces.candidates):
+            digit = int(np.argmax(probs[k]))
+            out[(c.first, c.last)] = Part(
+                digit=digit,
+                confidence=float(probs[k, digit]),
+                digitness=float(digitness[k]),
+                probabilities=probs[k],
+                network_probabilities=raw[k],
+                box=c.box,
+                image28=c.image28,
+                prior=math.prod(
+                    MERGE_PRIOR if gap > NEAR_GAP else 1.0 for gap in pieces.gaps[c.first : c.last]
+                ),
+            )
+        return out
+
+    @staticmethod
+    def _best_split(pieces: Pieces, parts: dict[tuple[int, int], Part]) -> tuple[Part, ...] | None:
+        """The split of groups 0..G-1 into consecutive parts with the highest product of
+        confidences (dynamic programme), or None with a single group."""
+        n = pieces.groups
+        if n < 2:
+            return None
+        best = [0.0] + [-math.inf] * n  # best[j]: log-score of groups 0..j-1
+        back = [0] * (n + 1)
+        for j in range(1, n + 1):
+            for i in range(j):
+                part = parts.get((i, j - 1))
+                if part is None or best[i] == -math.inf:
+                    continue
+                score = best[i] + math.log(max(_strength(part), 1e-12))
+                if score > best[j]:
+                    best[j], back[j] = score, i
+        if best[n] == -math.inf:
+            return None
+        split, j = [], n
+        while j > 0:
+            i = back[j]
+            split.append(parts[(i, j - 1)])
+            j = i
+        return tuple(split[::-1])
+
+
+def _strength(part: Part) -> float:
+    """How surely a piece of ink is this one digit: P(a digit) x P(this digit | a digit),
+    times the prior against joining far-apart groups into one digit."""
+    return part.digitness * part.confidence * part.prior
+
+
+def load_decider(predictor: Predictor, head_path: Path | None = None) -> tuple[Decider, list[str]]:
+    """A decider for ``predictor`` with the (bundled) digit-ness head, and any warnings.
+
+    The head only fits the network it was made for; with another model (a retrained one) the
+    decider still calibrates nothing and answers only digit / unsure / number.
+    """
+    from drawdigit.store import ModelFileError
+
+    try:
+        head = load_digitness(head_path)
+    except ModelFileError as exc:
+        return Decider(predictor, None), [f"No 'not a digit' answers: {exc}"]
+    if not head.matches(predictor.source.path):
+        return Decider(predictor, None), [
+            "The 'not a digit' model was made for the bundled network; with this model "
+            "only digits, numbers and 'not sure' are answered."
+        ]
+    return Decider(predictor, head), []

@@ -1,0 +1,250 @@
+"""The training settings: a preset, or the options one by one, as a ``TrainConfig``.
+
+The controls show the fields a person chooses (epochs, batch size, learning rate,
+optimiser, schedule, augmentation, starting model, device); every other field comes from
+the preset or config last shown (:meth:`SettingsView.config`). Editing a control names the
+preset the controls now match, or Custom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QSpinBox,
+    QWidget,
+)
+
+if TYPE_CHECKING:
+    from drawdigit.training import TrainConfig
+
+MINE = "mine"  # the preset for "MNIST + my samples"
+PRESET_LABELS = {
+    "seed": "Seed notebook (5 epochs, RMSprop, batch 64)",
+    "best": "Best for drawings",
+    MINE: "My samples: 1 epoch from the model in use",
+}
+CUSTOM = "custom"
+OPTIMIZERS = (("rmsprop", "RMSprop"), ("adam", "Adam"))
+SCHEDULES = (("constant", "Constant"), ("onecycle", "One-cycle (warm up, then anneal)"))
+BATCH_SIZES = (16, 32, 64, 128, 256, 512)
+# What the controls show; two configs that agree on these are the same preset.
+SHOWN = ("epochs", "batch_size", "lr", "optimizer", "schedule", "augment", "from_scratch")
+
+
+def select_data(combo: QComboBox, value: Any, add: bool = False) -> None:
+    """Select the item whose data is ``value`` (added first if ``add`` and it is missing)."""
+    index = combo.findData(value)
+    if index < 0 and add:
+        combo.addItem(str(value), value)
+        index = combo.count() - 1
+    if index >= 0:
+        combo.setCurrentIndex(index)
+
+
+def same_settings(a: Any, b: Any) -> bool:
+    """Whether two configs agree on everything the dialog shows."""
+    return all(getattr(a, name) == getattr(b, name) for name in SHOWN)
+
+
+def available_devices() -> list[tuple[str, str]]:
+    """Choices for the device box: always auto and CPU, plus each kind of GPU found."""
+    devices = [("auto", "Automatic"), ("cpu", "CPU")]
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            devices.append(("cuda", f"GPU ({torch.cuda.get_device_name(0)})"))
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            devices.append(("mps", "GPU (Apple Metal)"))
+    except Exception:  # noqa: BLE001 - no GPU support at all: CPU only
+        pass
+    return devices
+
+
+def preset_label(key: str, config: Any) -> str:
+    if key in PRESET_LABELS:
+        return PRESET_LABELS[key]
+    name = key.replace("_", " ").capitalize()
+    return f"{name} ({config.epochs} epochs, {config.optimizer}, batch {config.batch_size})"
+
+
+class SettingsView(QGroupBox):
+    """The "Settings" box. ``presetChosen(key)`` when the user picks a preset."""
+
+    presetChosen = Signal(str)
+
+    def __init__(
+        self,
+        presets: dict[str, TrainConfig],
+        devices: list[tuple[str, str]] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__("Settings", parent)
+        self.presets = presets
+        self._base: TrainConfig = next(iter(presets.values()))
+        self._applying = False
+        form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+
+        self.preset_combo = QComboBox()
+        for key, config in presets.items():
+            self.preset_combo.addItem(preset_label(key, config), key)
+        self.preset_combo.addItem("Custom", CUSTOM)
+        self.preset_combo.setToolTip(
+            "Ready-made settings. The seed notebook's recipe reproduces the original Keras "
+            "training; “Best for drawings” adds augmentation so hand-drawn digits are "
+            "recognised better. Changing any setting below switches to Custom."
+        )
+        self.preset_combo.activated.connect(self._on_preset_chosen)
+        # On a row of its own, full width: the seed preset's name is long.
+        form.addRow(QLabel("Preset:"))
+        form.addRow(self.preset_combo)
+
+        self.epochs_spin = QSpinBox()
+        self.epochs_spin.setRange(1, 100)
+        self.epochs_spin.setToolTip("Passes over the 60,000 training images")
+        form.addRow("Epochs:", self.epochs_spin)
+
+        self.batch_combo = QComboBox()
+        for size in BATCH_SIZES:
+            self.batch_combo.addItem(str(size), size)
+        self.batch_combo.setToolTip(
+            "Images per optimisation step. Smaller batches take more steps per epoch; larger "
+            "ones run faster per image but may need a higher learning rate"
+        )
+        form.addRow("Batch size:", self.batch_combo)
+
+        self.lr_spin = QDoubleSpinBox()
+        self.lr_spin.setDecimals(5)
+        self.lr_spin.setRange(0.00001, 1.0)
+        self.lr_spin.setSingleStep(0.0001)
+        self.lr_spin.setToolTip(
+            "Step size of the optimiser (the peak rate with the one-cycle schedule); "
+            "0.001 is the usual value for RMSprop and Adam"
+        )
+        form.addRow("Learning rate:", self.lr_spin)
+
+        self.optimizer_combo = QComboBox()
+        for key, label in OPTIMIZERS:
+            self.optimizer_combo.addItem(label, key)
+        self.optimizer_combo.setToolTip(
+            "RMSprop is what the seed notebook used; Adam often converges a little faster"
+        )
+        form.addRow("Optimiser:", self.optimizer_combo)
+
+        self.schedule_combo = QComboBox()
+        for key, label in SCHEDULES:
+            self.schedule_combo.addItem(label, key)
+        self.schedule_combo.setToolTip(
+            "How the learning rate changes during the run: constant (as in the seed "
+            "notebook), or one-cycle: a short warm-up, then a slow decrease"
+        )
+        form.addRow("Schedule:", self.schedule_combo)
+
+        self.augment_check = QCheckBox("Augment the training images")
+        self.augment_check.setToolTip(
+            "Randomly shift, rotate, scale and thicken the training digits each batch, so "
+            "the network copes with digits drawn with a mouse or a pen, not only scanned "
+            "ones. Slower to reach a given MNIST accuracy."
+        )
+        form.addRow("", self.augment_check)
+
+        self.start_combo = QComboBox()
+        self.start_combo.addItem("The model in use", False)
+        self.start_combo.addItem("Scratch (random weights)", True)
+        self.start_combo.setToolTip(
+            "Fine-tune the model that answers now, or train a new one from random weights"
+        )
+        form.addRow("Start from:", self.start_combo)
+
+        self.device_combo = QComboBox()
+        self.device_combo.setToolTip("Where to train: the CPU, or a graphics card")
+        for key, label in devices if devices is not None else available_devices():
+            self.device_combo.addItem(label, key)
+        self.device_label = QLabel("Device:")
+        form.addRow(self.device_label, self.device_combo)
+        has_gpu = self.device_combo.count() > 2
+        self.device_combo.setVisible(has_gpu)
+        self.device_label.setVisible(has_gpu)
+
+        for signal in (
+            self.epochs_spin.valueChanged,
+            self.batch_combo.currentIndexChanged,
+            self.lr_spin.valueChanged,
+            self.optimizer_combo.currentIndexChanged,
+            self.schedule_combo.currentIndexChanged,
+            self.augment_check.toggled,
+            self.start_combo.currentIndexChanged,
+        ):
+            signal.connect(self._on_setting_edited)
+
+    def preset(self) -> str:
+        """The preset the controls match, or ``"custom"``."""
+        return self.preset_combo.currentData()
+
+    def apply_preset(self, key: str) -> None:
+        """Show the preset ``key`` in the controls."""
+        self._show_config(self.presets[key])
+        select_data(self.preset_combo, key)
+
+    def config(self) -> TrainConfig:
+        """The settings shown, as a ``TrainConfig`` (other fields from the preset or config
+        they started from)."""
+        return replace(
+            self._base,
+            epochs=self.epochs_spin.value(),
+            batch_size=int(self.batch_combo.currentData()),
+            lr=round(self.lr_spin.value(), 6),
+            optimizer=self.optimizer_combo.currentData(),
+            schedule=self.schedule_combo.currentData(),
+            augment=self.augment_check.isChecked(),
+            from_scratch=bool(self.start_combo.currentData()),
+            device=self.device_combo.currentData(),
+        )
+
+    def set_config(self, config: TrainConfig) -> None:
+        """Show ``config`` in the controls and train with it (tests, benchmarks)."""
+        self._show_config(config)
+        self._on_setting_edited()
+
+    def _show_config(self, config: TrainConfig) -> None:
+        """Put ``config`` in the controls; it is also the base for what they do not show."""
+        self._applying = True
+        try:
+            self.epochs_spin.setValue(int(config.epochs))
+            select_data(self.batch_combo, int(config.batch_size), add=True)
+            self.lr_spin.setValue(float(config.lr))
+            select_data(self.optimizer_combo, config.optimizer)
+            select_data(self.schedule_combo, config.schedule)
+            self.augment_check.setChecked(bool(config.augment))
+            select_data(self.start_combo, bool(config.from_scratch))
+            select_data(self.device_combo, config.device)
+        finally:
+            self._applying = False
+        self._base = config
+
+    @Slot(int)
+    def _on_preset_chosen(self, index: int) -> None:
+        key = self.preset_combo.itemData(index)
+        if key != CUSTOM:
+            self.apply_preset(key)
+        self.presetChosen.emit(key)
+
+    @Slot()
+    def _on_setting_edited(self) -> None:
+        """Name the preset the controls now match, or say Custom."""
+        if self._applying:
+            return
+        current = self.config()
+        matching = [key for key, preset in self.presets.items() if same_settings(current, preset)]
+        select_data(self.preset_combo, matching[0] if matching else CUSTOM)

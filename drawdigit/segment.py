@@ -1,0 +1,267 @@
+"""Cut ink into the pieces a number may be made of, and the candidate digits those pieces form.
+
+A person writes a number digit by digit, side by side; a single digit may take several strokes
+(a 4, a 5, a crossed 7, a European 1) whose strokes overlap horizontally. So strokes are first
+joined into *groups* wherever they overlap horizontally by a good part of the narrower one;
+then every run of up to ``MAX_GROUPS_PER_PART`` neighbouring groups (ordered by x) is a
+*candidate part*. ``decide`` reads all candidates in one forward pass and keeps the split the
+network is surest of (a dynamic programme over the groups), so grouping only has to avoid
+joining two digits: joining too little is repaired by the candidates that span several groups.
+
+Pictures have no strokes: their groups are the runs of ink columns between empty columns
+(digits of a number written side by side do not share a column), with specks dropped.
+
+Every candidate goes through the same ``preprocess`` as a whole drawing, so a part of a number
+looks to the network exactly like the same digit drawn alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from drawdigit.preprocess import INK_THRESHOLD, MIN_CONTRAST, preprocess
+from drawdigit.strokes import Drawing, pen_width
+
+# Strokes whose x-extents (pen included) overlap by at least this share of the narrower one
+# belong to one group: the bar of a 4 or a 5, the cross of a 7 lie over their stem.
+OVERLAP_SHARE = 0.5
+# A candidate part spans at most this many groups: no single digit of unipen-dev has more
+# than two (2% have two); each candidate costs a rendering and a forward pass.
+MAX_GROUPS_PER_PART = 2
+# Two groups whose ink boxes are further apart than this share of their height are not
+# joined into one candidate digit: the pieces of one digit nearly touch (a 4 whose stem stands
+# just right of its bar), the digits of a number do not. Chosen by looking at the dev sets.
+NEAR_GAP = 0.15
+# At most this many groups are considered; beyond it the narrowest gaps are closed first.
+MAX_GROUPS = 10
+# Picture columns: a column is ink when its brightest ink pixel passes INK_THRESHOLD; a run of
+# ink columns narrower than this share of the ink's height is a speck of noise, not a digit.
+SPECK_SHARE = 0.04
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in the input's pixels
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate digit: groups ``first``..``last`` (inclusive), its box and 28x28 input."""
+
+    first: int
+    last: int
+    box: Box
+    image28: np.ndarray
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """The ink cut into ``groups`` (left to right) and every candidate part over them."""
+
+    groups: int
+    candidates: list[Candidate]
+    whole: Candidate  # the whole ink as one digit (also in ``candidates``)
+    # For each pair of neighbouring groups: the horizontal gap between their ink boxes as a
+    # share of the taller one's height (negative: the boxes overlap a little).
+    gaps: list[float]
+
+
+def _relative_gaps(boxes: list[Box]) -> list[float]:
+    gaps = []
+    for a, b in zip(boxes, boxes[1:], strict=False):
+        height = max(a[3] - a[1], b[3] - b[1], 1e-6)
+        gaps.append((b[0] - a[2]) / height)
+    return gaps
+
+
+def cut(source: Drawing | np.ndarray) -> Pieces | None:
+    """The groups and candidate parts of a drawing or a grayscale picture; None: no ink."""
+    if isinstance(source, Drawing):
+        return _cut_drawing(source)
+    return _cut_image(np.asarray(source))
+
+
+# --------------------------------------------------------------------------- strokes
+
+
+def stroke_groups(drawing: Drawing) -> list[list[int]]:
+    """Indices of the non-empty strokes, joined into groups by horizontal overlap, by x."""
+    pen = pen_width(drawing.width, drawing.height)
+    spans = sorted(
+        (box[0] - pen / 2, box[2] + pen / 2, i)
+        for i, box in enumerate(stroke_boxes(drawing))
+        if box is not None
+    )
+    groups: list[tuple[float, float, list[int]]] = []
+    for x0, x1, i in spans:
+        joined = False
+        for g, (g0, g1, members) in enumerate(groups):
+            overlap = min(x1, g1) - max(x0, g0)
+            narrower = min(x1 - x0, g1 - g0)
+            if overlap >= OVERLAP_SHARE * narrower:
+                groups[g] = (min(x0, g0), max(x1, g1), [*members, i])
+                joined = True
+                break
+        if not joined:
+            groups.append((x0, x1, [i]))
+    groups = _merge_overlapping(groups)
+    while len(groups) > MAX_GROUPS:
+        gaps = [groups[k + 1][0] - groups[k][1] for k in range(len(groups) - 1)]
+        k = int(np.argmin(gaps))
+        a, b = groups[k], groups[k + 1]
+        groups[k : k + 2] = [(a[0], max(a[1], b[1]), a[2] + b[2])]
+    return [sorted(members) for _, _, members in groups]
+
+
+def _merge_overlapping(
+    groups: list[tuple[float, float, list[int]]],
+) -> list[tuple[float, float, list[int]]]:
+    """Join groups that became overlapping after growing, until none does; sort by x."""
+    changed = True
+    while changed:
+        changed = False
+        groups.sort(key=lambda g: (g[0] + g[1]) / 2)
+        for k in range(len(groups) - 1):
+            (a0, a1, am), (b0, b1, bm) = groups[k], groups[k + 1]
+            if min(a1, b1) - max(a0, b0) >= OVERLAP_SHARE * min(a1 - a0, b1 - b0):
+                groups[k : k + 2] = [(min(a0, b0), max(a1, b1), am + bm)]
+                changed = True
+                break
+    return groups
+
+
+def _cut_drawing(drawing: Drawing) -> Pieces | None:
+    groups = stroke_groups(drawing)
+    if not groups:
+        return None
+
+    def strokes_of(first: int, last: int) -> Drawing:
+        indices = sorted(i for g in groups[first : last + 1] for i in g)
+        return Drawing(drawing.width, drawing.height, [drawing.strokes[i] for i in indices])
+
+    each = stroke_boxes(drawing)
+
+    def box_of(first: int, last: int) -> Box:
+        inside = [each[i] for g in groups[first : last + 1] for i in g]
+        return _union([b for b in inside if b is not None])
+
+    def render(first: int, last: int) -> tuple[Box, np.ndarray | None]:
+        return box_of(first, last), preprocess(strokes_of(first, last))
+
+    boxes = [box_of(g, g) for g in range(len(groups))]
+    return _assemble(boxes, render, (box_of(0, len(groups) - 1), preprocess(drawing)))
+
+
+def _assemble(
+    boxes: list[Box],
+    render: Callable[[int, int], tuple[Box, np.ndarray | None]],
+    whole: tuple[Box, np.ndarray | None],
+) -> Pieces | None:
+    """The candidates over groups with these ink ``boxes``: each group, each pair of NEAR
+    groups, and the ``whole`` ink (box and 28x28); ``render(first, last)`` makes one."""
+    n = len(boxes)
+    if whole[1] is None:
+        return None
+    gaps = _relative_gaps(boxes)
+    candidates = []
+    for first in range(n):
+        for last in range(first, min(n, first + MAX_GROUPS_PER_PART)):
+            if (first, last) == (0, n - 1) or any(g > NEAR_GAP for g in gaps[first:last]):
+                continue  # the whole comes last; far-apart groups are not one digit
+            box, image28 = render(first, last)
+            if image28 is not None:
+                candidates.append(Candidate(first, last, box, image28))
+    candidates.append(Candidate(0, n - 1, whole[0], whole[1]))
+    return Pieces(n, candidates, candidates[-1], gaps)
+
+
+def stroke_boxes(drawing: Drawing) -> list[Box | None]:
+    """Each stroke's point box (x0, y0, x1, y1); None for an empty stroke."""
+    out: list[Box | None] = []
+    for stroke in drawing.strokes:
+        if not stroke:
+            out.append(None)
+            continue
+        xs, ys = zip(*stroke, strict=True)
+        out.append((float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys))))
+    return out
+
+
+def _union(boxes: list[Box]) -> Box:
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+# --------------------------------------------------------------------------- pictures
+
+
+def _ink_mask(gray: np.ndarray) -> np.ndarray | None:
+    """Ink strength in [0, 1] (ink bright) the way ``normalise_image`` sees it; None: blank."""
+    from drawdigit.preprocess import _to_unit_gray
+
+    g = _to_unit_gray(gray)
+    if g.size == 0:
+        return None
+    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
+    background = float(np.median(border))
+    if background > 0.5:
+        g = 1.0 - g
+        background = 1.0 - background
+    contrast = float(g.max()) - background
+    if contrast < MIN_CONTRAST:
+        return None
+    return np.clip((g - background) / contrast, 0.0, 1.0)
+
+
+def image_groups(ink: np.ndarray) -> list[tuple[int, int]]:
+    """Column ranges [c0, c1) of the runs of ink columns, specks dropped, left to right."""
+    mask = ink > INK_THRESHOLD
+    columns = mask.any(axis=0)
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not columns.any():
+        return []
+    height = rows[-1] - rows[0] + 1
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], columns.astype(np.int8), [0]])))
+    runs = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    keep = [r for r in runs if r[1] - r[0] >= SPECK_SHARE * height or _mass(mask, r) > 0.2]
+    runs = keep or runs
+    while len(runs) > MAX_GROUPS:
+        gaps = [runs[k + 1][0] - runs[k][1] for k in range(len(runs) - 1)]
+        k = int(np.argmin(gaps))
+        runs[k : k + 2] = [(runs[k][0], runs[k + 1][1])]
+    return runs
+
+
+def _mass(mask: np.ndarray, run: tuple[int, int]) -> float:
+    """A run's share of all the ink (a narrow but heavy run, e.g. a "1", is not a speck)."""
+    return float(mask[:, run[0] : run[1]].sum()) / max(1.0, float(mask.sum()))
+
+
+def _cut_image(image: np.ndarray) -> Pieces | None:
+    ink = _ink_mask(image)
+    if ink is None:
+        return None
+    runs = image_groups(ink)
+    if not runs:
+        return None
+
+    def render(first: int, last: int) -> tuple[Box, np.ndarray | None]:
+        c0, c1 = runs[first][0], runs[last][1]
+        part = np.zeros_like(ink)
+        part[:, c0:c1] = ink[:, c0:c1]
+        return _column_box(ink, c0, c1), preprocess(part)
+
+    boxes = [_column_box(ink, c0, c1) for c0, c1 in runs]
+    # The whole picture is read exactly as a single digit always was: from the original.
+    whole_box = _column_box(ink, runs[0][0], runs[-1][1])
+    return _assemble(boxes, render, (whole_box, preprocess(image)))
+
+
+def _column_box(ink: np.ndarray, c0: int, c1: int) -> Box:
+    rows = np.flatnonzero((ink[:, c0:c1] > INK_THRESHOLD).any(axis=1))
+    top, bottom = (rows[0], rows[-1]) if rows.size else (0, ink.shape[0] - 1)
+    return (float(c0), float(top), float(c1 - 1), float(bottom))

@@ -1,0 +1,126 @@
+"""The prediction panel says each answer of ``decide`` plainly and never flashes while drawing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from drawdigit.decide import Decision, Part
+from drawdigit.gui.prediction_panel import PredictionPanel
+from drawdigit.inference import Prediction
+
+
+def part(digit: int, confidence: float, runner_up: int = 0, x0: float = 0.0) -> Part:
+    probabilities = np.full(10, (1.0 - confidence) / 9)
+    probabilities[digit] = confidence
+    if runner_up != digit:  # the runner-up takes most of the rest
+        probabilities[runner_up] = (1.0 - confidence) * 0.9
+        others = [d for d in range(10) if d not in (digit, runner_up)]
+        probabilities[others] = (1.0 - confidence) * 0.1 / len(others)
+    image = np.zeros((28, 28), dtype=np.float32)
+    image[4:24, 12 + digit % 3] = 1.0
+    return Part(digit, confidence, 0.99, probabilities, probabilities, (x0, 0, x0 + 50, 80), image)
+
+
+def digit(d: int, confidence: float) -> Decision:
+    return Decision("digit", d, confidence, whole=part(d, confidence))
+
+
+def unsure(d: int, other: int) -> Decision:
+    return Decision("unsure", d, 0.48, (d, other), part(d, 0.48, other))
+
+
+def number(*pairs: tuple[int, float]) -> Decision:
+    parts = tuple(part(d, c, x0=60.0 * k) for k, (d, c) in enumerate(pairs))
+    score = float(np.prod([c for _, c in pairs]))
+    return Decision("number", None, score, whole=part(pairs[0][0], 0.4), parts=parts)
+
+
+@pytest.fixture
+def panel(qtbot) -> PredictionPanel:
+    widget = PredictionPanel()
+    qtbot.addWidget(widget)
+    widget.resize(300, 600)
+    widget.show()
+    return widget
+
+
+def test_each_kind_is_said_plainly(panel: PredictionPanel) -> None:
+    panel.show_decision(digit(7, 0.934))
+    assert (panel.shown_digit(), panel.headline()) == ("7", "93% sure")
+    assert panel.bars.probabilities() is not None and len(panel.input_view.images()) == 1
+
+    panel.show_decision(unsure(4, 9))
+    assert (panel.shown_digit(), panel.headline()) == ("?", "Not sure — 4 or 9?")
+    assert panel.bars.probabilities() is not None
+
+    panel.show_decision(number((4, 0.99), (2, 0.97)))
+    assert panel.shown_digit() == "42"
+    assert panel.headline() == "A number: 4: 99% · 2: 97%"
+    assert panel.bars.probabilities() is None  # the bars are for one digit
+    assert len(panel.input_view.images()) == 2  # what the model sees: every digit
+    assert "2 digits" in panel.input_title.text()
+
+    not_digit = Decision("not-a-digit", None, 0.97, whole=part(4, 0.9))
+    panel.show_decision(not_digit)
+    assert panel.headline() == "Not a digit" and panel.shown_digit() != "4"
+    assert panel.bars.probabilities() is None
+    assert len(panel.input_view.images()) == 1
+
+    panel.show_decision(Decision("empty"))
+    assert (panel.shown_digit(), panel.headline()) == ("", "Draw a digit")
+    assert panel.input_view.images() == []
+
+
+def test_unsure_and_not_a_digit_never_flash_while_a_stroke_is_drawn(
+    panel: PredictionPanel,
+) -> None:
+    panel.show_decision(digit(4, 0.95))
+    panel.set_stroke_active(True)
+    panel.show_decision(unsure(4, 9))  # a half-drawn stroke
+    assert panel.headline() == "95% sure" and panel.is_holding()
+    panel.show_decision(Decision("not-a-digit", None, 0.9, whole=part(1, 0.9)))
+    assert panel.shown_digit() == "4"
+    assert len(panel.input_view.images()) == 1  # what it sees still follows the pen
+    panel.show_decision(number((4, 0.99), (2, 0.98)))  # sure answers are shown live
+    assert panel.shown_digit() == "42" and not panel.is_holding()
+    panel.show_decision(unsure(2, 7))
+    assert panel.shown_digit() == "42"
+    panel.set_stroke_active(False)  # pen up: the latest answer, whatever it is
+    assert panel.headline() == "Not sure — 2 or 7?" and not panel.is_holding()
+    panel.show_decision(Decision("not-a-digit", None, 0.9, whole=part(1, 0.9)))
+    assert panel.headline() == "Not a digit"  # no stroke: shown at once
+
+
+def test_the_older_single_digit_entry_points_still_work(panel: PredictionPanel) -> None:
+    probabilities = np.zeros(10)
+    probabilities[[3, 8]] = [0.55, 0.45]
+    panel.show_prediction(Prediction.from_probabilities(probabilities))
+    assert (panel.shown_digit(), panel.headline()) == ("?", "Not sure — 3 or 8?")
+    panel.set_model_input(np.ones((28, 28), dtype=np.float32))
+    assert panel.input_view.image() is not None
+    panel.show_waiting("Loading model…")
+    assert panel.shown_digit() == "…"
+
+
+def test_the_recognizer_decides_and_the_panel_shows_every_digit(qtbot, panel) -> None:
+    """End to end with the bundled model: a number drawn on the canvas reaches the panel."""
+    from test_decide import side_by_side
+
+    from drawdigit.gui.recognizer import Recognizer
+
+    recognizer = Recognizer()
+    results = []
+    recognizer.resultReady.connect(results.append)
+    try:
+        recognizer.start()
+        recognizer.submit(side_by_side("42"))
+        qtbot.waitUntil(lambda: bool(results), timeout=90_000)
+    finally:
+        recognizer.shutdown()
+    result = results[-1]
+    assert result.error is None and result.decision is not None
+    assert (result.decision.kind, result.decision.number) == ("number", "42")
+    assert result.prediction is not None and result.image28 is not None  # as before
+    panel.show_decision(result.decision)
+    assert panel.shown_digit() == "42" and len(panel.input_view.images()) == 2
