@@ -19,12 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from drawdigit.model_config import ModelConfig
-from drawdigit.torch_file import TorchFileError, read_torch_file
 
 if TYPE_CHECKING:  # torch is for training only: recognition and the window never import it
+    import numpy as np
     import torch
 
     from drawdigit.model import DigitNet
@@ -186,6 +184,8 @@ class Checkpoint:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The weights as float32 numpy arrays, whatever they were given as."""
+        import numpy as np
+
         return {name: np.asarray(v, dtype=np.float32) for name, v in self.weights.items()}
 
     def build_model(self) -> DigitNet:
@@ -255,6 +255,10 @@ def load_checkpoint(path: Path) -> Checkpoint:
                 f"{path}: weights do not match the checksum in {meta_file.name} "
                 "(damaged or partly written)"
             )
+    import numpy as np  # here, not at import: the window imports this module before it shows
+
+    from drawdigit.torch_file import TorchFileError, read_torch_file
+
     try:
         raw = read_torch_file(data)
     except TorchFileError as exc:  # damaged, foreign, or it names code to run
@@ -279,6 +283,8 @@ def load_checkpoint(path: Path) -> Checkpoint:
 def _checked_weights(state: Any, config: ModelConfig) -> dict[str, np.ndarray]:
     """The state_dict as float32 arrays, after the checks ``load_state_dict(strict=True)``
     makes: exactly the config's names, each with its shape, each a number array."""
+    import numpy as np
+
     if not isinstance(state, dict):
         raise ValueError("state_dict is not a mapping")
     expected = config.parameter_shapes()
