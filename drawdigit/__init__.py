@@ -9,5 +9,5 @@ __version__ = "0.1.0"
 # (measured: 300 files in `drawdigit predict`, 2.16 s with one thread, 6.16 s with two),
 # and it competes with the GUI thread and training. It reads this once, when numpy is
 # first imported, which in the app is after this line; an explicit setting wins. torch's
-# own thread pools (training) do not read it.
+# own thread pools (training: MKL and OpenMP in the x86 wheels) do not read it.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
