@@ -8,7 +8,8 @@ Prints, with medians:
    and quits; the clock is shared by all processes;
 2. launch to first prediction: a child process starts the app the way ``run_gui`` does,
    draws a "1" with mouse events the moment the window shows (while the model is still
-   loading) and stops when the answer is on screen;
+   loading) and stops when the answer is on screen; then, idle for 2 s, its memory (RSS)
+   and whether torch was imported;
 3. while drawing with synthetic pointer events at 120 Hz: the GUI thread's time from a
    pointer event to the segment painted, recognition updates per second, the worker's ms
    per update and the latency from drawing change to answer shown;
@@ -94,8 +95,22 @@ def bench_first_prediction(runs: int) -> list[dict[str, float]]:
     return out
 
 
+IDLE_SECONDS = 2  # after the first answer, before the idle memory is read
+
+
+def _rss_mb() -> float:
+    """This process's resident memory (Linux /proc), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def child_first_prediction() -> int:
-    """Start like run_gui, draw a 1 as soon as the window shows, exit on the answer."""
+    """Start like run_gui, draw a 1 as soon as the window shows; IDLE_SECONDS after the
+    answer, read the idle memory (RSS, before any training) and exit."""
+    from PySide6.QtCore import QTimer
+
     t0 = float(os.environ["BENCH_T0"])
     from drawdigit.gui.app import create_application
 
@@ -113,12 +128,17 @@ def child_first_prediction() -> int:
     def ready(*_args) -> None:
         marks["model_ready"] = time.monotonic() - t0
 
+    def idle_then_quit() -> None:
+        marks["idle_rss_mb"] = _rss_mb()
+        marks["torch"] = "torch" in sys.modules
+        window.close()
+        app.quit()
+
     def answer(result) -> None:
         if result.prediction is not None and "first_prediction" not in marks:
             marks["first_prediction"] = time.monotonic() - t0
             marks["digit"] = result.prediction.digit
-            window.close()
-            app.quit()
+            QTimer.singleShot(IDLE_SECONDS * 1000, idle_then_quit)
 
     window.firstShown.connect(shown)
     window.recognizer.modelReady.connect(ready)
@@ -363,6 +383,9 @@ def main() -> int:
         marks = bench_first_prediction(args.first_prediction_runs)
         for key in ("shown", "drawn", "model_ready", "first_prediction"):
             print(_median_line(f"2. launch -> {key.replace('_', ' ')}", [m[key] for m in marks]))
+        rss = statistics.median(m["idle_rss_mb"] for m in marks)
+        print(f"   idle memory {IDLE_SECONDS} s after the first answer: median RSS {rss:.0f} MB")
+        print(f"   torch imported by then: {sum(m.get('torch', False) for m in marks)} runs")
 
     os.environ.update(_env())
     from drawdigit.gui.app import create_application

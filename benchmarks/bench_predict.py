@@ -1,36 +1,45 @@
-"""Time from a drawing to probabilities, as the app does it on every stroke.
+"""How fast a drawing becomes an answer: in process, and as a whole ``drawdigit predict``.
 
-    python benchmarks/bench_predict.py [--model PATH] [--threads 1] [--limit N] [--repeat R]
+    python benchmarks/bench_predict.py [--source DIR] [--limit N] [--repeat R] [--runs K]
 
-Over the unipen-dev drawings (real pen input, ~160 points each, up to ~700): median and
-90th percentile of preprocessing alone (strokes -> 28x28) and of preprocessing + the forward
-pass on the CPU (``Predictor.predict``, softmax included), with the torch thread count the
-app uses. The target is a median of at most 2 ms for the whole path. Timings on a shared
-machine are noisy: compare medians taken in the same conditions.
+1. In process, over the unipen-dev drawings (real pen input): medians and p90 of preprocess
+   (strokes -> 28x28), the forward pass alone (28x28 -> probabilities,
+   ``Predictor.predict``) and both together; with ``--torch`` also the torch network
+   (``Checkpoint.build_model``, one thread, as the app used it before issue 12).
+2. Whole processes, interleaved ``--runs`` times so both see the same machine load:
+   ``python -m drawdigit predict one.json``; a bare ``python -c "import numpy, PIL.Image"``
+   (the floor any Python tool that reads an image pays); ``predict`` with 1,000 files.
+   The marginal cost of a file is (t(1,000 files) - t(1 file)) / 999. Each run also records
+   whether the predict process imported torch (``-X importtime``).
+3. ``--evaluate``: the 10,000 MNIST test images through the numpy forward pass (what
+   ``drawdigit evaluate`` does) and through ``training.evaluate`` (torch, all its threads).
+
+``--source DIR`` measures another checkout (e.g. the commit before a change, from
+``git archive``) with this same script: its folder goes first on PYTHONPATH. Timings on a
+shared machine are noisy: compare medians taken in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from unipen import load_unipen
-
-from drawdigit.inference import load_predictor
-from drawdigit.preprocess import preprocess
-from drawdigit.strokes import load_drawing
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+UNIPEN = REPO.parent / "shared" / "unipen-dev"
 
 
-def timings(function, items, repeat: int) -> np.ndarray:
+def timings(function, items, repeat: int) -> Any:
     """Per-item seconds, best of ``repeat`` runs for each item (drops scheduler hiccups)."""
+    import numpy as np
+
     best = np.full(len(items), np.inf)
     for _ in range(repeat):
         for i, item in enumerate(items):
@@ -40,52 +49,159 @@ def timings(function, items, repeat: int) -> np.ndarray:
     return best
 
 
-def report(name: str, seconds: np.ndarray) -> None:
-    ms = seconds * 1e3
+def report(name: str, seconds: Any) -> None:
+    import numpy as np
+
+    ms = np.asarray(seconds) * 1e3
     print(
-        f"{name:34s} median {np.median(ms):6.3f} ms   p90 {np.percentile(ms, 90):6.3f} ms"
-        f"   max {ms.max():6.3f} ms"
+        f"{name:44s} median {np.median(ms):8.3f} ms   p90 {np.percentile(ms, 90):8.3f} ms"
+        f"   n={len(ms)}"
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, help="model file (default: the app's choice)")
-    parser.add_argument("--data-dir", type=Path, help="unipen-dev folder")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (app: 1)")
-    parser.add_argument("--limit", type=int, default=2000, help="drawings to time")
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+def in_process(args: argparse.Namespace) -> None:
+    import numpy as np
+    from unipen import load_unipen
+
+    from drawdigit.inference import load_predictor
+    from drawdigit.preprocess import preprocess
+    from drawdigit.strokes import load_drawing
 
     predictor, warnings = load_predictor(args.model)
     for warning in warnings:
         print("warning:", warning)
     samples = load_unipen(args.data_dir)[: args.limit]
     drawings = [load_drawing(s.path) for s in samples]
-    points = np.array([d.point_count for d in drawings])
-    print(f"model: {predictor.source.describe()} ({predictor.source.path})")
-    print(
-        f"{len(drawings)} drawings, points per drawing: median {np.median(points):.0f},"
-        f" max {points.max()}; torch threads: {torch.get_num_threads()}\n"
-    )
-    for d in drawings[:50]:  # warm-up: first calls allocate and JIT-dispatch
-        predictor.predict(preprocess(d))
-
+    images = [preprocess(d) for d in drawings[:500]]
+    print(f"model: {predictor.source.describe()}; {len(drawings)} drawings")
+    for image in images[:50]:  # warm-up: first calls allocate
+        predictor.predict(image)
     report("preprocess (strokes -> 28x28)", timings(preprocess, drawings, args.repeat))
-    report(
-        "forward (28x28 -> probabilities)",
-        timings(predictor.predict, [preprocess(d) for d in drawings[:500]], args.repeat),
-    )
+    report("forward (28x28 -> probabilities)", timings(predictor.predict, images, args.repeat))
     report(
         "preprocess + forward",
         timings(lambda d: predictor.predict(preprocess(d)), drawings, args.repeat),
     )
-    longest = sorted(drawings, key=lambda d: d.point_count)[-20:]
+    batch = np.stack(images)
     report(
-        f"  the 20 longest (>= {longest[0].point_count} points)",
-        timings(lambda d: predictor.predict(preprocess(d)), longest, args.repeat),
+        f"forward, one batch of {len(batch)}, per drawing",
+        timings(lambda b: predictor.predict(b), [batch] * 5, 1) / len(batch),
     )
+    if args.torch:
+        import torch
+
+        from drawdigit.store import load_checkpoint_in_use
+
+        torch.set_num_threads(1)
+        model = load_checkpoint_in_use(args.model)[0].build_model()
+
+        def torch_forward(image: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                x = torch.from_numpy(image.reshape(1, 1, 28, 28))
+                return torch.softmax(model(x), dim=1).numpy()
+
+        for image in images[:50]:
+            torch_forward(image)
+        report("torch forward, 1 thread (reference)", timings(torch_forward, images, args.repeat))
+
+
+def _run(command: list[str], env: dict[str, str], cwd: str) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{command[:4]} failed: {done.stderr[-2000:]}")
+    return seconds, done.stderr
+
+
+def whole_processes(args: argparse.Namespace) -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(args.source), env.get("PYTHONPATH", "")])
+    with tempfile.TemporaryDirectory() as data_dir:
+        env["DRAWDIGIT_DATA_DIR"] = data_dir  # the bundled model, as a new user has it
+        files = sorted((args.data_dir or UNIPEN).glob("*.json"))[: args.files]
+        predict = [sys.executable, "-m", "drawdigit", "predict"]
+        commands = {
+            "bare: python -c 'import numpy, PIL.Image'": [
+                sys.executable,
+                "-c",
+                "import numpy, PIL.Image",
+            ],
+            "drawdigit predict one.json": predict + [str(files[0])],
+            f"drawdigit predict ({len(files)} files)": predict + [str(f) for f in files],
+        }
+        seconds: dict[str, list[float]] = {name: [] for name in commands}
+        torch_seen = []
+        for _ in range(args.runs):
+            for name, command in commands.items():
+                seconds[name].append(_run(command, env, data_dir)[0])
+            _, log = _run(
+                [sys.executable, "-X", "importtime", *predict[1:], str(files[0])], env, data_dir
+            )
+            torch_seen.append(
+                any(line.split("|")[-1].strip() == "torch" for line in log.splitlines())
+            )
+    for name, values in seconds.items():
+        report(name, values)
+    names = list(commands)
+    bare, one, many = (statistics.median(seconds[n]) for n in names)
+    print(f"{'predict one / bare':44s} {one / bare:8.2f} x")
+    print(f"{'marginal cost per file':44s} {(many - one) / (len(files) - 1) * 1e3:8.3f} ms")
+    print(f"{'predict imported torch':44s} {sum(torch_seen)} of {len(torch_seen)} runs")
+
+
+def evaluation(args: argparse.Namespace, runs: int = 3) -> None:
+    import numpy as np
+
+    from drawdigit.inference import load_predictor
+    from drawdigit.mnist import load_mnist
+
+    data = load_mnist(REPO.parent / "shared" / "mnist")
+    predictor, _ = load_predictor(args.model)
+    images = data.test_images.astype(np.float32) / 255.0
+    seconds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        predictor.predict(images).argmax(axis=1)
+        seconds.append(time.perf_counter() - start)
+    report("evaluate 10,000 images, numpy (1 thread)", seconds)
+    import torch
+
+    from drawdigit.store import load_checkpoint_in_use
+    from drawdigit.training import evaluate
+
+    model = load_checkpoint_in_use(args.model)[0].build_model()
+    seconds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        evaluate(model, data.test_images, data.test_labels)
+        seconds.append(time.perf_counter() - start)
+    report(f"evaluate 10,000 images, torch ({torch.get_num_threads()} threads)", seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, default=REPO, help="checkout to measure")
+    parser.add_argument("--model", type=Path, help="model file (default: the app's choice)")
+    parser.add_argument("--data-dir", type=Path, help="unipen-dev folder")
+    parser.add_argument("--limit", type=int, default=2000, help="drawings to time in process")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=7, help="whole-process runs of each kind")
+    parser.add_argument("--files", type=int, default=1000, help="files in the big predict call")
+    parser.add_argument("--torch", action="store_true", help="also time the torch forward")
+    parser.add_argument("--skip-processes", action="store_true")
+    parser.add_argument("--evaluate", action="store_true", help="also time MNIST evaluation")
+    args = parser.parse_args(argv)
+    args.source = args.source.resolve()
+    sys.path[:0] = [str(args.source), str(HERE)]
+    import drawdigit  # noqa: F401 - first, as in the app: it sets numpy's BLAS threads
+
+    print(f"source: {args.source}")
+    if args.evaluate:  # first: in_process sets torch to one thread for its reference
+        evaluation(args)
+    in_process(args)
+    if not args.skip_processes:
+        whole_processes(args)
     return 0
 
 

@@ -3,6 +3,9 @@
 The model in use is the user's active model when one is saved and valid, else the bundled
 one; an explicit path overrides both. A damaged user model never stops the app: it is
 reported as a warning and the bundled model answers instead.
+
+No torch on this path: the checkpoint is read by ``store`` with numpy and the network runs
+as ``numpy_net.NumpyDigitNet``, so the first answer never waits for ``import torch``.
 """
 
 from __future__ import annotations
@@ -12,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch.nn import functional as F
 
+from drawdigit.numpy_net import NumpyDigitNet, softmax
 from drawdigit.store import Checkpoint, load_checkpoint_in_use
 
 # Below this confidence, or with the runner-up this close, the app says it is unsure.
@@ -69,42 +71,33 @@ class ModelSource:
 
 
 class Predictor:
-    """A loaded, frozen network. Thread-safe for concurrent ``predict`` calls."""
+    """A loaded, frozen network (numpy). Thread-safe for concurrent calls."""
 
     def __init__(self, checkpoint: Checkpoint, source: ModelSource) -> None:
-        self.model = checkpoint.build_model()
-        self.model.requires_grad_(False)
+        self.net = NumpyDigitNet(checkpoint.config, checkpoint.arrays())
         self.source = source
+
+    @property
+    def parameter_count(self) -> int:
+        return self.net.parameter_count
+
+    def logits_and_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Logits (N, 10) and fc1's ReLU outputs (N, 64) for an (N, 28, 28) batch.
+
+        The one call ``decide`` makes: every candidate part of a drawing goes through a
+        single forward pass, and the digit-ness head reads the hidden layer the network's
+        own answer is made from.
+        """
+        return self.net.logits_and_features(batch)
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
         """Probabilities for a (28, 28) input or a (N, 28, 28) batch: (10,) or (N, 10)."""
         x = np.asarray(inputs, dtype=np.float32)
-        single = x.ndim == 2
-        batch = torch.from_numpy(np.ascontiguousarray(x.reshape(-1, 1, 28, 28)))
-        with torch.inference_mode():
-            probs = torch.softmax(self.model(batch), dim=1).numpy()
-        return probs[0] if single else probs
+        probs = softmax(self.net.logits_and_features(x)[0])
+        return probs[0] if x.ndim == 2 else probs
 
     def classify(self, image28: np.ndarray) -> Prediction:
         return Prediction.from_probabilities(self.predict(image28))
-
-    def logits_and_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Logits (N, 10) and the 64 hidden features (N, 64) of a (N, 28, 28) batch.
-
-        The one call ``decide`` makes: every candidate part of a drawing goes through a
-        single forward pass, and the digit-ness head reads the hidden layer the network's
-        own answer is made from. Kept small so a numpy forward pass can replace it.
-        """
-        x = np.asarray(batch, dtype=np.float32).reshape(-1, 1, 28, 28)
-        model = self.model
-        with torch.inference_mode():
-            t = torch.from_numpy(np.ascontiguousarray(x))
-            t = F.max_pool2d(F.relu(model.conv1(t)), 2)
-            t = F.max_pool2d(F.relu(model.conv2(t)), 2)
-            t = F.relu(model.conv3(t))
-            hidden = F.relu(model.fc1(torch.flatten(t, 1)))
-            logits = model.fc2(hidden)
-        return logits.numpy(), hidden.numpy()
 
 
 def load_predictor(path: Path | None = None) -> tuple[Predictor, list[str]]:

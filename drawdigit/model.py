@@ -4,44 +4,30 @@ Conv2D(32,3x3,relu) -> MaxPool2 -> Conv2D(64,3x3,relu) -> MaxPool2 -> Conv2D(64,
 -> Flatten(576) -> Dense(64,relu) -> Dense(10). The module returns logits: training uses
 ``cross_entropy`` on them (the same as Keras' categorical cross-entropy on softmax outputs)
 and inference applies the softmax. The config is saved inside every checkpoint so a model
-can be rebuilt from its file alone.
+can be rebuilt from its file alone. ``ModelConfig`` lives in the torch-free
+``model_config`` and is re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-INPUT_SIZE = 28
-NUM_CLASSES = 10
+from drawdigit.model_config import INPUT_SIZE, NUM_CLASSES, ModelConfig
 
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Shape of the network. The defaults are the seed notebook's; change them only knowingly."""
-
-    conv1: int = 32
-    conv2: int = 64
-    conv3: int = 64
-    hidden: int = 64
-    num_classes: int = NUM_CLASSES
-
-    def to_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ModelConfig:
-        """Rebuild from a checkpoint's dict; unknown keys are an error, not silently dropped."""
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        values = {k: int(v) for k, v in data.items()}
-        return cls(**values)
+__all__ = [
+    "INPUT_SIZE",
+    "NUM_CLASSES",
+    "DigitNet",
+    "ModelConfig",
+    "copy_state_dict",
+    "count_parameters",
+    "fast_forward",
+    "forward_for",
+]
 
 
 class DigitNet(nn.Module):

@@ -3,8 +3,10 @@
 Made for the frozen app first: a PyInstaller bundle that builds fine can still miss a data
 file, a Qt plugin or a lazily imported torch module, and only running the real code paths
 shows it. So each check goes the way the app goes - the model is loaded by
-``load_predictor()`` as the GUI loads it, the bundled sample drawings and an image file go
-through ``preprocess`` as the canvas and ``drawdigit predict`` send them, the real main window
+``load_predictor()`` as the GUI loads it (numpy only: these recognition checks run first
+and fail if they import torch, so a bundle must recognise without it), the bundled sample
+drawings and an image file go through ``preprocess`` as the canvas and ``drawdigit
+predict`` send them, the real main window
 opens (offscreen when there is no display) and a few real training batches run through
 ``training.fit`` with an optimizer (which imports ``torch._dynamo``, sympy and ``_inductor``,
 the parts a trimmed bundle most easily loses).
@@ -59,6 +61,7 @@ class CheckState:
 
     predictor: Any = None
     samples: dict[int, Path] = field(default_factory=dict)
+    torch_at_start: bool = field(default_factory=lambda: "torch" in sys.modules)
 
 
 def sample_path(digit: int) -> Path:
@@ -92,8 +95,9 @@ def check_model(state: CheckState) -> str:
 
     predictor, warnings = load_predictor()
     state.predictor = predictor
-    parameters = sum(p.numel() for p in predictor.model.parameters())
-    detail = f"{predictor.source.describe()}, {parameters:,} parameters"
+    if "torch" in sys.modules and not state.torch_at_start:
+        raise CheckFailed("loading the model imported torch; recognition must not need it")
+    detail = f"{predictor.source.describe()}, {predictor.parameter_count:,} parameters, no torch"
     if warnings:
         detail += " (" + "; ".join(warnings) + ")"
     return detail
@@ -119,6 +123,8 @@ def check_samples(state: CheckState) -> str:
         lowest = min(lowest, (prediction.confidence, path.name))
     if wrong:
         raise CheckFailed("; ".join(wrong))
+    if "torch" in sys.modules and not state.torch_at_start:
+        raise CheckFailed("recognising the samples imported torch; it must not need it")
     count = len(state.samples)
     return f"{count}/{count} recognised (lowest confidence {lowest[0]:.3f}: {lowest[1]})"
 
@@ -353,14 +359,23 @@ CHECKS: list[Check] = [
 
 
 def describe_environment() -> str:
-    """One line: what is being tested (version, frozen or not, Python, torch, Qt)."""
+    """One line: what is being tested (version, frozen or not, Python, torch, Qt).
+
+    torch's version is read from its package metadata, not by importing it: the
+    recognition checks must show that they run before torch is loaded.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
     mode = "frozen app" if getattr(sys, "frozen", False) else "from source"
     versions = [f"Python {platform.python_version()}"]
-    for module, attribute in (("torch", "__version__"), ("PySide6", "__version__")):
-        try:
-            versions.append(f"{module} {getattr(__import__(module), attribute)}")
-        except (ImportError, OSError) as exc:  # reported by the checks themselves
-            versions.append(f"{module} unavailable ({type(exc).__name__})")
+    try:
+        versions.append(f"torch {version('torch')}")
+    except PackageNotFoundError:  # a bundle may not carry the metadata; training checks it
+        versions.append("torch (version unknown until loaded)")
+    try:
+        versions.append(f"PySide6 {__import__('PySide6').__version__}")
+    except (ImportError, OSError) as exc:  # reported by the checks themselves
+        versions.append(f"PySide6 unavailable ({type(exc).__name__})")
     return f"drawdigit {__version__} self-test ({mode}, {platform.system()}; {', '.join(versions)})"
 
 

@@ -1,8 +1,9 @@
 """Where files live, and how they are written: resources, the user's data dir, checkpoints.
 
 Everything that touches disk for models goes through here so that the rules hold everywhere:
-writes are atomic (temp file + fsync + rename), checkpoints are read with
-``torch.load(weights_only=True)`` (never arbitrary unpickling) and validated before use.
+writes are atomic (temp file + fsync + rename), checkpoints are read without torch by
+``torch_file.read_torch_file`` (a whitelist unpickler: never arbitrary unpickling) and
+validated before use, so answering a drawing never waits for ``import torch``.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # torch loads lazily: the window must show before torch is imported
+from drawdigit.model_config import ModelConfig
+
+if TYPE_CHECKING:  # torch is for training only: recognition and the window never import it
+    import numpy as np
     import torch
 
-    from drawdigit.model import DigitNet, ModelConfig
+    from drawdigit.model import DigitNet
 
 FORMAT_VERSION = 1
 BUNDLED_MODEL_NAME = "drawdigit.pt"
@@ -155,12 +159,34 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 @dataclass
 class Checkpoint:
-    """A model file's content: enough to rebuild the network and say where it came from."""
+    """A model file's content: enough to rebuild the network and say where it came from.
+
+    ``weights`` maps each parameter's name to its values: float32 numpy arrays when read
+    from a file (no torch needed to answer with them), or torch tensors when a training
+    run built the checkpoint. ``state_dict`` gives them as tensors for the training side.
+    """
 
     config: ModelConfig
-    state_dict: dict[str, torch.Tensor]
+    weights: Mapping[str, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+
+    @property
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The weights as CPU tensors (imports torch): for ``load_state_dict`` in training."""
+        import torch
+
+        return {name: torch.as_tensor(values) for name, values in self.weights.items()}
+
+    @state_dict.setter
+    def state_dict(self, state: Mapping[str, Any]) -> None:
+        self.weights = dict(state)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The weights as float32 numpy arrays, whatever they were given as."""
+        import numpy as np
+
+        return {name: np.asarray(v, dtype=np.float32) for name, v in self.weights.items()}
 
     def build_model(self) -> DigitNet:
         from drawdigit.model import DigitNet
@@ -238,16 +264,14 @@ def load_checkpoint(path: Path) -> Checkpoint:
                 f"{path}: weights do not match the checksum in {meta_file.name} "
                 "(damaged or partly written)"
             )
-    import io
+    import numpy as np  # here, not at import: the window imports this module before it shows
 
-    import torch
-
-    from drawdigit.model import ModelConfig
+    from drawdigit.torch_file import TorchFileError, read_torch_file
 
     try:
-        raw = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for foreign/damaged files
-        raise ModelFileError(f"{path}: not a readable model file ({type(exc).__name__})") from exc
+        raw = read_torch_file(data)
+    except TorchFileError as exc:  # damaged, foreign, or it names code to run
+        raise ModelFileError(f"{path}: not a readable model file ({exc})") from exc
     if not isinstance(raw, dict) or raw.get("format") != "drawdigit-model":
         raise ModelFileError(f"{path}: not a drawdigit model file")
     version = raw.get("format_version")
@@ -256,15 +280,36 @@ def load_checkpoint(path: Path) -> Checkpoint:
     try:
         config = ModelConfig.from_dict(raw["model_config"])
         metadata = json.loads(raw.get("metadata_json", "{}"))
-        state_dict = dict(raw["state_dict"])
-        checkpoint = Checkpoint(config, state_dict, metadata, path)
-        model = checkpoint.build_model()  # validates names and shapes
+        weights = _checked_weights(raw["state_dict"], config)
     except Exception as exc:
         raise ModelFileError(f"{path}: model content is invalid ({exc})") from exc
-    for tensor in model.state_dict().values():
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+    for values in weights.values():
+        if not np.isfinite(values).all():
             raise ModelFileError(f"{path}: model weights contain NaN or infinity")
-    return checkpoint
+    return Checkpoint(config, weights, metadata, path)
+
+
+def _checked_weights(state: Any, config: ModelConfig) -> dict[str, np.ndarray]:
+    """The state_dict as float32 arrays, after the checks ``load_state_dict(strict=True)``
+    makes: exactly the config's names, each with its shape, each a number array."""
+    import numpy as np
+
+    if not isinstance(state, dict):
+        raise ValueError("state_dict is not a mapping")
+    expected = config.parameter_shapes()
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ValueError(f"missing keys {missing}, unexpected keys {unexpected}")
+    weights = {}
+    for name, shape in expected.items():
+        values = state[name]
+        if not isinstance(values, np.ndarray) or values.dtype.kind not in "fiub":
+            raise ValueError(f"{name} is not a tensor of numbers")
+        if values.shape != shape:
+            raise ValueError(f"size mismatch for {name}: {values.shape} in the file, {shape} here")
+        with np.errstate(over="ignore"):  # a float64 beyond float32 becomes inf: refused below
+            weights[name] = values.astype(np.float32)  # as load_state_dict copies into float32
+    return weights
 
 
 # --------------------------------------------------------------------------- the model in use

@@ -59,6 +59,7 @@ def test_self_test_command_passes_from_source(tmp_path: Path) -> None:
     for name, line in zip(names, lines[1 : 1 + len(names)], strict=True):
         assert line.startswith("OK    ") and name in line, line
     assert "10/10 recognised" in out
+    assert "parameters, no torch" in out  # the recognition checks ran before torch loaded
     assert "shows 7 for digit-7.json" in out
     assert "made from the bundled samples" in out
     assert lines[-1].startswith("self-test passed: 6/6")

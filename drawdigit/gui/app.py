@@ -31,7 +31,19 @@ EXIT_AFTER_PREDICTION_ENV = "DRAWDIGIT_EXIT_AFTER_PREDICTION"
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
-    """The QApplication with drawdigit's names (QSettings use them) and icon."""
+    """The QApplication with drawdigit's names (QSettings use them) and icon.
+
+    Pointer events are never merged: by default Qt keeps only the last of the mouse and
+    tablet moves queued while the event loop is busy, and a "3" drawn while the model
+    loaded came out as one straight line. The canvas keeps every distinct point it gets;
+    these two attributes make sure it gets them all (set before the QApplication exists,
+    and again on one that already does: Qt reads them as events arrive).
+    """
+    for attribute in (
+        Qt.ApplicationAttribute.AA_CompressHighFrequencyEvents,
+        Qt.ApplicationAttribute.AA_CompressTabletEvents,
+    ):
+        QApplication.setAttribute(attribute, False)
     existing = QApplication.instance()
     if isinstance(existing, QApplication):
         app = existing

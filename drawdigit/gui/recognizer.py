@@ -1,9 +1,9 @@
 """Recognition off the GUI thread: load the model, preprocess and classify drawings.
 
 Why a thread, and why this shape:
-- ``import torch`` alone takes over a second, so the window is shown first and the model is
-  loaded here afterwards; the window says "loading model…" meanwhile and whatever is drawn
-  in that time is recognised as soon as the model is ready.
+- Loading the model reads a file and checks it (numpy only, no torch: ``inference``), so
+  it happens here, after the window is shown; the window says "loading model…" meanwhile
+  and whatever is drawn in that time is recognised as soon as the model is ready.
 - Drawing must never wait for the network. The GUI thread only hands over plain values (a
   ``Drawing`` copy, or an image's pixel array) and gets plain values back (the 28x28 input
   as a numpy array and a ``Prediction``); the worker never touches a widget.
@@ -121,13 +121,8 @@ class _Worker(QObject):
         """(Re)load the model in use; then answer the latest drawing with it."""
         self.modelLoading.emit()
         try:
-            import torch
+            from drawdigit.inference import load_predictor  # numpy only: no torch to wait for
 
-            from drawdigit.inference import load_predictor
-
-            # One thread: a single 28x28 image is faster without intra-op parallelism, and
-            # the GUI thread keeps the other core.
-            torch.set_num_threads(1)
             predictor, warnings = load_predictor(path)
         except Exception as exc:  # noqa: BLE001 - any failure: report it, keep drawing usable
             self._predictor = None
