@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # torch is for training only: recognition and the window neve
 FORMAT_VERSION = 1
 BUNDLED_MODEL_NAME = "drawdigit.pt"
 ACTIVE_MODEL_NAME = "active.pt"
+MAX_SIDECAR_BYTES = 1_000_000  # a metadata .json is a few hundred bytes
 
 
 class ModelFileError(Exception):
@@ -249,21 +251,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelFileError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    meta_file = metadata_path(path)
-    if meta_file.is_file():
-        try:
-            recorded = json.loads(meta_file.read_text("utf-8")).get("sha256")
-        except (OSError, ValueError, AttributeError):
-            recorded = None  # a damaged sidecar is only informational; the weights decide
-        if recorded and recorded != hashlib.sha256(data).hexdigest():
-            raise ModelFileError(
-                f"{path}: weights do not match the checksum in {meta_file.name} "
-                "(damaged or partly written)"
-            )
+    data = _read_matching_pair(path)
     import numpy as np  # here, not at import: the window imports this module before it shows
 
     from drawdigit.torch_file import TorchFileError, read_torch_file
@@ -287,6 +275,34 @@ def load_checkpoint(path: Path) -> Checkpoint:
         if not np.isfinite(values).all():
             raise ModelFileError(f"{path}: model weights contain NaN or infinity")
     return Checkpoint(config, weights, metadata, path)
+
+
+def _read_matching_pair(path: Path) -> bytes:
+    """The weights' bytes, checked against the sha256 in the sidecar ``.json`` when it has one.
+
+    A model can be activated between the two reads (weights, then sidecar): a mismatch is
+    read once more before it is called damage, so a reader during an activation never
+    reports a false checksum error. A damaged sidecar is only informational.
+    """
+    for attempt in range(2):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ModelFileError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        meta_file = metadata_path(path)
+        recorded = None  # no sidecar, or a damaged one: the weights decide
+        # Only a regular, small sidecar is read: never a FIFO or a link to /dev/zero.
+        if meta_file.is_file() and meta_file.stat().st_size <= MAX_SIDECAR_BYTES:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                recorded = json.loads(meta_file.read_text("utf-8")).get("sha256")
+        if not recorded or recorded == hashlib.sha256(data).hexdigest():
+            return data
+        if attempt == 0:
+            time.sleep(0.05)  # let an activation in progress finish its renames
+    raise ModelFileError(
+        f"{path}: weights do not match the checksum in {meta_file.name} "
+        "(damaged or partly written)"
+    )
 
 
 def _checked_weights(state: Any, config: ModelConfig) -> dict[str, np.ndarray]:

@@ -320,3 +320,24 @@ def test_a_failed_save_gives_its_new_name_back(tmp_path: Path) -> None:
     with pytest.raises(AttributeError):
         save_trained_new(tmp_path, done)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sidecar_that_is_no_regular_file_is_not_read(tmp_path: Path) -> None:
+    """A ``.json`` linked to /dev/zero (or a FIFO) must not be read without end."""
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, DigitNet().state_dict(), ModelConfig(), {"test_accuracy": 0.5})
+    sidecar = metadata_path(path)
+    sidecar.unlink()
+    sidecar.symlink_to("/dev/zero")
+    assert load_checkpoint(path).metadata["test_accuracy"] == 0.5  # the weights decide
+
+
+def test_a_sidecar_written_for_other_weights_is_still_refused(tmp_path: Path) -> None:
+    """Re-reading once (an activation may be in progress) must not hide real damage."""
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, DigitNet().state_dict(), ModelConfig())
+    meta = json.loads(metadata_path(path).read_text())
+    meta["sha256"] = "0" * 64
+    metadata_path(path).write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match="do not match the checksum"):
+        load_checkpoint(path)
