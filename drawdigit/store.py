@@ -300,8 +300,7 @@ def _read_matching_pair(path: Path) -> bytes:
         if attempt == 0:
             time.sleep(0.05)  # let an activation in progress finish its renames
     raise ModelFileError(
-        f"{path}: weights do not match the checksum in {meta_file.name} "
-        "(damaged or partly written)"
+        f"{path}: weights do not match the checksum in {meta_file.name} (damaged or partly written)"
     )
 
 
