@@ -643,3 +643,10 @@ def test_typing_the_same_correction_twice_keeps_one_sample(window, qtbot) -> Non
     assert window.correct(1)
     assert [s.label for s in list_samples().samples] == [1]
     assert window.statusBar().currentMessage().startswith("Already in your samples")
+
+
+def test_a_model_without_the_not_a_digit_head_says_so(window, qtbot) -> None:
+    """A retrained model has no digit-ness head of its own: the window says what it lacks
+    (status bar and the model's tooltip), once, without a box."""
+    qtbot.waitUntil(lambda: "not a digit" in window.model_label.toolTip(), timeout=10_000)
+    assert visible_boxes(window) == []

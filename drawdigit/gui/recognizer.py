@@ -28,7 +28,7 @@ from drawdigit.gui.workers import GeneratorWorker
 if TYPE_CHECKING:  # numpy and torch are imported in the worker thread, not at import time
     import numpy as np
 
-    from drawdigit.decide import Decision
+    from drawdigit.decide import Decider, Decision
     from drawdigit.inference import Prediction, Predictor
 
 
@@ -108,6 +108,7 @@ class _Worker(QObject):
 
     modelLoading = Signal()
     modelReady = Signal(object, list)  # ModelSource, warnings (list[str])
+    modelNote = Signal(str)  # what this model cannot answer (e.g. no "not a digit")
     modelFailed = Signal(str)
     resultReady = Signal(object)  # RecognitionResult
 
@@ -115,21 +116,26 @@ class _Worker(QObject):
         super().__init__()
         self._inbox = inbox
         self._predictor: Predictor | None = None
+        self._decider: Decider | None = None
         self._last: tuple[int, Any] | None = None
 
     def load_model(self, path: Path | None) -> None:
         """(Re)load the model in use; then answer the latest drawing with it."""
         self.modelLoading.emit()
         try:
+            from drawdigit.decide import load_decider
             from drawdigit.inference import load_predictor  # numpy only: no torch to wait for
 
             predictor, warnings = load_predictor(path)
+            decider, notes = load_decider(predictor)  # once per model
         except Exception as exc:  # noqa: BLE001 - any failure: report it, keep drawing usable
-            self._predictor = None
+            self._predictor = self._decider = None
             self.modelFailed.emit(str(exc) or type(exc).__name__)
         else:
-            self._predictor = predictor
+            self._predictor, self._decider = predictor, decider
             self.modelReady.emit(predictor.source, list(warnings))
+            for note in notes:
+                self.modelNote.emit(note)
         item = self._inbox.take() or self._last
         if item is not None:
             self._answer(item)
@@ -148,20 +154,16 @@ class _Worker(QObject):
         decision = None
         error = None
         try:
-            from drawdigit.decide import Decision, load_decider
+            from drawdigit.decide import Decision
             from drawdigit.inference import Prediction
             from drawdigit.preprocess import preprocess
 
             if source is None:
                 decision = Decision("empty")
-            elif self._predictor is None:
+            elif self._decider is None:
                 image28 = preprocess(source)  # no model (yet): show what it will see
             else:
-                decider = getattr(self, "_decider", None)
-                if decider is None or decider.predictor is not self._predictor:
-                    decider, _ = load_decider(self._predictor)  # once per model
-                    self._decider = decider
-                decision = decider.decide(source)
+                decision = self._decider.decide(source)
                 if decision.whole is not None:  # the single-digit fields, as before
                     image28 = decision.whole.image28
                     prediction = Prediction.from_probabilities(decision.whole.network_probabilities)
@@ -193,6 +195,7 @@ class Recognizer(QObject):
 
     modelLoading = Signal()
     modelReady = Signal(object, list)
+    modelNote = Signal(str)
     modelFailed = Signal(str)
     resultReady = Signal(object)
 
@@ -207,6 +210,7 @@ class Recognizer(QObject):
         # Emitted in the worker's thread, queued to this object's (the GUI) thread.
         self._worker.modelLoading.connect(self.modelLoading)
         self._worker.modelReady.connect(self.modelReady)
+        self._worker.modelNote.connect(self.modelNote)
         self._worker.modelFailed.connect(self.modelFailed)
         self._worker.resultReady.connect(self.resultReady)
         self._thread = GeneratorWorker(

@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
         self.recognizer.modelLoading.connect(self._on_model_loading)
         self.recognizer.modelReady.connect(self._on_model_ready)
         self.recognizer.modelFailed.connect(self._on_model_failed)
+        self.recognizer.modelNote.connect(self._on_model_note)
         self.recognizer.resultReady.connect(self._on_result)
         # A window deleted without being closed must still stop the thread first (Qt aborts
         # when a running QThread is destroyed); children still exist when this is emitted.
@@ -249,6 +250,13 @@ class MainWindow(QMainWindow):
         self._set_model_state("ready", text, text, str(source.path))
         if warnings:
             show_message(self, QMessageBox.Icon.Warning, "Model", "\n\n".join(warnings))
+
+    @Slot(str)
+    def _on_model_note(self, note: str) -> None:
+        """What the model in use cannot answer: in the status bar and the model's tooltip
+        (not a box: it holds every time this model loads, it is no error)."""
+        self.statusBar().showMessage(note, 15000)
+        self.model_label.setToolTip(f"{self.model_label.toolTip()}\n{note}".strip())
 
     @Slot(str)
     def _on_model_failed(self, message: str) -> None:
