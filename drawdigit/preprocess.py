@@ -30,6 +30,7 @@ The choices, measured on unipen-dev (6,209 pen-drawn digits) with fifteen models
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -256,6 +257,10 @@ def load_source(path: Path | str) -> Drawing | np.ndarray:
     """
     path = Path(path)
     try:
+        info = path.stat()  # never blocks, unlike opening a FIFO
+        if not stat.S_ISREG(info.st_mode):
+            kind = "it is a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise ImageError(f"{path}: cannot read ({kind}; pipes and devices are not read)")
         with path.open("rb") as f:
             head = f.read(64)
     except FileNotFoundError as exc:
