@@ -69,9 +69,10 @@ def draw_strokes(
     for s in strokes:
         points = [tuple(p) for p in s]
         if len(points) > 1:
-            draw.line(points, fill=ink, width=max(1, round(width)), joint="curve")
-        for x, y in (points[0], points[-1]):
-            draw.ellipse([x - r, y - r, x + r, y + r], fill=ink)
+            draw.line(points, fill=ink, width=max(1, round(width)))
+        if width > 2:  # round joints and ends (Pillow's wide joints leave gaps)
+            for x, y in points:
+                draw.ellipse([x - r, y - r, x + r, y + r], fill=ink)
     return layer
 
 
@@ -154,10 +155,13 @@ def photo(drawing: Drawing, rng: np.random.Generator, size: tuple[int, int] = (8
             image[h - edge :, :] = table
     out = Image.fromarray((np.clip(image, 0, 1) * 255).astype(np.uint8), "RGB")
     # slight perspective and rotation
-    tilt = rng.uniform(-0.00012, 0.00012, 2)
-    coeffs = (1 + rng.uniform(-0.03, 0.03), rng.uniform(-0.05, 0.05), 0, rng.uniform(-0.05, 0.05))
-    coeffs += (1 + rng.uniform(-0.03, 0.03), 0, float(tilt[0]), float(tilt[1]))
-    out = out.transform((w, h), Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR)
+    tilt = rng.uniform(-0.04, 0.04, 2) / np.array([w, h])  # up to 4% narrower at one end
+    shear = rng.uniform(-0.05, 0.05, 2)
+    coeffs = (1.0, float(shear[0]), 0.0, float(shear[1]), 1.0, 0.0, float(tilt[0]), float(tilt[1]))
+    table = tuple(int(v) for v in rng.integers(40, 160, 3))
+    out = out.transform(
+        (w, h), Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR, fillcolor=table
+    )
     out = out.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.5)))
     noisy = np.asarray(out, np.float32) + rng.normal(0, rng.uniform(2, 8), (h, w, 3))
     out = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8), "RGB")

@@ -328,17 +328,24 @@ def _paper_brightness(gray: np.ndarray) -> np.ndarray:
 
     h, w = gray.shape
     cell = max(1, int(np.ceil(max(h, w) / GRID_CELLS)))
-    gh, gw = -(-h // cell), -(-w // cell)
-    padded = np.pad(gray, ((0, gh * cell - h), (0, gw * cell - w)), mode="edge")
-    grid = padded.reshape(gh, cell, gw, cell).max(axis=(1, 3))
+    grid = _blocks(gray, cell, mode="edge").max(axis=(1, 3))
     grid = ndimage.grey_closing(grid, size=(CLOSING_CELLS, CLOSING_CELLS), mode="nearest")
     grid = ndimage.uniform_filter(grid, 3, mode="nearest")
     # cell centres -> pixel centres: enlarge the grid to the padded size and cut
+    gh, gw = grid.shape
     big = Image.fromarray(grid.astype(np.float32), mode="F").resize(
         (gw * cell, gh * cell), Image.Resampling.BILINEAR
     )
     paper = np.asarray(big, dtype=np.float32)[:h, :w]
     return np.maximum(paper, 1.0 / 64)
+
+
+def _blocks(a: np.ndarray, f: int, mode: str = "constant") -> np.ndarray:
+    """``a`` padded to whole f x f blocks, as (rows, f, cols, f): reduce over axes 1 and 3."""
+    h, w = a.shape
+    gh, gw = -(-h // f), -(-w // f)
+    padded = np.pad(a, ((0, gh * f - h), (0, gw * f - w)), mode=mode)
+    return padded.reshape(gh, f, gw, f)
 
 
 def _ruled_lines(mask: np.ndarray) -> np.ndarray:
@@ -425,10 +432,14 @@ def _stroke_weight(digit: np.ndarray, tone: np.ndarray) -> np.ndarray:
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     near = ndimage.binary_dilation(digit[r0:r1, c0:c1])
     patch = (tone[r0:r1, c0:c1] * near).astype(np.float32)
+    mask = digit[r0:r1, c0:c1]
     if max(patch.shape) > DETAIL:
-        patch = resize_longer_side(patch, DETAIL)
-    patch = np.pad(patch, 4 + int(0.1 * max(patch.shape)))
-    mask = patch > INK_FRACTION
+        # block means for the ink, block maxima for the shape: a hairline stays a line
+        f = -(-max(patch.shape) // DETAIL)
+        patch = _blocks(patch, f).mean(axis=(1, 3))
+        mask = _blocks(mask, f).max(axis=(1, 3))
+    pad = 4 + int(0.1 * max(patch.shape))
+    patch, mask = np.pad(patch, pad), np.pad(mask, pad)
     if not mask.any():
         return patch
     inside = ndimage.distance_transform_edt(mask)
