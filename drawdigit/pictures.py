@@ -43,8 +43,8 @@ WORK_SIDE = 1024
 # The paper's brightness is estimated on a grid of this many cells along the longer side and
 # closed over CLOSING_CELLS cells: ink narrower than ~CLOSING_CELLS/GRID_CELLS of the picture
 # is removed from the estimate, larger dark regions (shadows, the table) are kept in it.
-GRID_CELLS = 32
-CLOSING_CELLS = 7
+GRID_CELLS = 48
+CLOSING_CELLS = 9
 # An image whose ink differs from its paper by less than this (after flattening) has no digit.
 MIN_CONTRAST = 0.15
 # Ink is darker than the paper by more than this many noise deviations...
@@ -225,31 +225,35 @@ def digit_ink(ink: np.ndarray, sigma: float) -> np.ndarray | None:
     # ink well above the noise (seeds), so faint pencil stays whole but shadows do not seed.
     smooth = ndimage.uniform_filter(ink, 3)
     mask = smooth > floor
+    if float(smooth[mask].max(initial=0.0)) < MIN_CONTRAST:
+        return None
+    # Marks along the border (the table, the sheet's edge, a shadow's rim) go first, while
+    # other ink stands out: they must not set the scale the digit is measured against, nor
+    # be cut into pieces that no longer reach the border by the ruling's removal below.
+    labels, count, areas, strength, boxes = _components(mask, smooth)
+    h, w = mask.shape
+    candidates = (areas >= 3) & (strength * 2.0 >= MIN_CONTRAST)
+    marks = np.array([_is_border_mark(box, h, w) for box in boxes], bool)
+    if (candidates & ~marks).any():
+        mask &= ~np.isin(labels, np.flatnonzero(marks) + 1)
     mask &= ~_ruled_lines(mask)
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    labels, count, areas, strength, boxes = _components(mask, smooth)
     if count == 0:
         return None
     index = np.arange(1, count + 1)
-    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
-    if float(smooth[mask].max()) < MIN_CONTRAST:
-        return None
-    # a mark's strength: its mean ink (a shadow may hold a few dark pixels, a stroke is dark
-    # along its whole length)
-    strength = ndimage.mean(smooth, labels, index)
-    strongest = float(strength.max())
-    boxes = ndimage.find_objects(labels)
-    h, w = mask.shape
     # The digit is the most pen line, not the most ink: a mark's length is its area over its
     # width (twice its deepest distance to the paper), so a dark blob (the table, a shadow's
     # core, a thumb) cannot outweigh the strokes.
     depth = np.zeros(count + 1, np.int32)  # (ndimage.maximum sorts: 10x slower)
     np.maximum.at(depth, labels[mask], ndimage.distance_transform_cdt(mask, "chessboard")[mask])
-    weight = areas / (2.0 * depth[1:] - 1.0) * strength
-    joinable = (strength >= INK_FRACTION * strongest) & (areas >= 3)
+    # (weighed by contrast squared: a shadow's long soft rim is faint along all its length)
+    weight = areas / (2.0 * depth[1:] - 1.0) * strength**2
+    candidates = (areas >= 3) & (strength >= floor)
+    if not candidates.any():
+        return None
+    strongest = float(strength[candidates].max())
+    joinable = candidates & (strength >= INK_FRACTION * strongest)
     joinable &= weight >= SPECK_FRACTION * weight[joinable].max()
-    border = np.array([_is_border_mark(box, h, w) for box in boxes])
-    if (joinable & ~border).any():
-        joinable &= ~border
     seeds = joinable & (strength >= SEED_FRACTION * strongest)
     if not seeds.any():
         return None
@@ -320,17 +324,16 @@ def _ink_is_dark(gray: np.ndarray) -> bool:
 
 
 def _paper_brightness(gray: np.ndarray) -> np.ndarray:
-    """The paper's brightness under each pixel, from a coarse grid: the brightest pixel of
-    each cell, then a grey closing over CLOSING_CELLS cells (ink is gone, shadows stay), then
+    """The paper's brightness under each pixel, from a coarse grid: the mean of each cell
+    (noise averages out; the brightest pixel would follow it), then a grey closing over CLOSING_CELLS cells (ink is gone, shadows stay), then
     smoothly enlarged back. Dividing by it turns uneven light into even paper."""
     from PIL import Image
     from scipy import ndimage
 
     h, w = gray.shape
     cell = max(1, int(np.ceil(max(h, w) / GRID_CELLS)))
-    grid = _blocks(gray, cell, mode="edge").max(axis=(1, 3))
+    grid = _blocks(gray, cell, mode="edge").mean(axis=(1, 3))
     grid = ndimage.grey_closing(grid, size=(CLOSING_CELLS, CLOSING_CELLS), mode="nearest")
-    grid = ndimage.uniform_filter(grid, 3, mode="nearest")
     # cell centres -> pixel centres: enlarge the grid to the padded size and cut
     gh, gw = grid.shape
     big = Image.fromarray(grid.astype(np.float32), mode="F").resize(
@@ -338,6 +341,18 @@ def _paper_brightness(gray: np.ndarray) -> np.ndarray:
     )
     paper = np.asarray(big, dtype=np.float32)[:h, :w]
     return np.maximum(paper, 1.0 / 64)
+
+
+def _components(mask: np.ndarray, smooth: np.ndarray) -> tuple:
+    """Labels (8-connected), count, and per component: area, mean ink, bounding box."""
+    from scipy import ndimage
+
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    if count == 0:
+        return labels, 0, areas, np.zeros(0), []
+    strength = np.asarray(ndimage.mean(smooth, labels, np.arange(1, count + 1)))
+    return labels, count, areas, strength, ndimage.find_objects(labels)
 
 
 def _blocks(a: np.ndarray, f: int, mode: str = "constant") -> np.ndarray:
