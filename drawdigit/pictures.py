@@ -225,7 +225,7 @@ def digit_ink(ink: np.ndarray, sigma: float) -> np.ndarray | None:
     # ink well above the noise (seeds), so faint pencil stays whole but shadows do not seed.
     smooth = ndimage.uniform_filter(ink, 3)
     mask = smooth > floor
-    if float(smooth[mask].max(initial=0.0)) < MIN_CONTRAST:
+    if float(ink[mask].max(initial=0.0)) < MIN_CONTRAST:
         return None
     # Marks along the border (the table, the sheet's edge, a shadow's rim) go first, while
     # other ink stands out: they must not set the scale the digit is measured against, nor
@@ -262,7 +262,7 @@ def digit_ink(ink: np.ndarray, sigma: float) -> np.ndarray | None:
     digit = np.isin(labels, index[group])
     # The ink's own tone: a high quantile over the digit's pixels (a pen's core, not its
     # anti-aliased edge), so a faint pencil and a black marker both reach 1.
-    peak = float(np.percentile(smooth[digit], 90))
+    peak = float(np.percentile(ink[digit], 90))
     if peak < MIN_CONTRAST:
         return None
     tone = np.clip(ink / peak, 0.0, 1.0)
