@@ -198,7 +198,8 @@ def confidences(right: np.ndarray, confidence: np.ndarray) -> str:
 
 
 def real_images(predictor) -> dict:
-    rows = list(csv.DictReader(open(REAL_DIR / "labels.csv", newline="", encoding="utf-8")))
+    with open(REAL_DIR / "labels.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
     inputs = [load_input(REAL_DIR / r["file"]) for r in rows]
     digits, confidence = answers(predictor, inputs)
     labels = np.array([int(r["label"]) for r in rows])
