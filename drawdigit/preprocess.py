@@ -8,6 +8,8 @@ pen-drawn digits (benchmarks/bench_unipen.py).
 
 ``preprocess`` is the ONE function the canvas, the CLI and the tests call, so a drawing on
 screen, its saved strokes file and ``drawdigit predict drawing.json`` give the same input.
+Pictures (photos, scans, paint-program drawings) go through it too; how they are read and
+cleaned (orientation, paper vs ink, light, shadows, stroke weight) is ``drawdigit.pictures``.
 
 Strokes are rendered without Qt, straight at 28x28: each pixel's distance to the nearest
 pen segment gives its coverage through a linear ramp (the pen is a disc swept along the
@@ -82,9 +84,10 @@ def preprocess(
 ) -> np.ndarray | None:
     """The (28, 28) float32 network input in [0, 1], ink bright; None when there is no ink.
 
-    ``source``: a ``Drawing`` (strokes), or a grayscale image of any size (uint8, bool or
-    float; dark ink on light paper is inverted automatically). ``style`` only matters for
-    strokes and exists so the benchmarks can compare alternatives.
+    ``source``: a ``Drawing`` (strokes), or a picture of any size: grayscale (uint8, bool or
+    float) or RGB/RGBA, dark ink on light paper or the other way round (see
+    ``drawdigit.pictures``). ``style`` only matters for strokes and exists so the benchmarks
+    can compare alternatives.
     """
     if isinstance(source, Drawing):
         return render_drawing(source, style)
