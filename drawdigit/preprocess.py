@@ -8,6 +8,8 @@ pen-drawn digits (benchmarks/bench_unipen.py).
 
 ``preprocess`` is the ONE function the canvas, the CLI and the tests call, so a drawing on
 screen, its saved strokes file and ``drawdigit predict drawing.json`` give the same input.
+Pictures (photos, scans, paint-program drawings) go through it too; how they are read and
+cleaned (orientation, paper vs ink, light, shadows, stroke weight) is ``drawdigit.pictures``.
 
 Strokes are rendered without Qt, straight at 28x28: each pixel's distance to the nearest
 pen segment gives its coverage through a linear ramp (the pen is a disc swept along the
@@ -37,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from drawdigit.pictures import ImageError, load_image, normalise_picture, read_picture
 from drawdigit.strokes import Drawing, StrokesError, load_drawing, pen_width
 
 SIZE = 28  # the network's input side
@@ -46,10 +49,8 @@ BOX = 20.0  # MNIST: the ink's longer side, in pixels
 CENTRE = 14.0
 # Sub-pixel centring re-renders when the first placement misses the centre by more than this.
 COM_TOLERANCE = 0.25
-# Below this a pixel is not ink (images: relative to the ink's contrast).
+# Below this a pixel is not ink (pictures: relative to the ink's contrast).
 INK_THRESHOLD = 0.2
-# An image whose ink differs from its background by less than this has no digit.
-MIN_CONTRAST = 0.15
 # The work per drawing is bounded (see render_drawing): a person's digit is a few strokes
 # and 50-150 px of path at 28x28 (unipen-dev, -notdigits, -numbers: at most 9 strokes and
 # 112 resampled points).
@@ -59,10 +60,6 @@ MAX_EXACT_POINTS = 20_000
 COVER_CELL = 0.25  # px: the grid a huge drawing's ink is reduced to (<= 0.18 px off)
 COVER_SAMPLES = 4_000_000  # path samples per huge drawing before sampling gets sparser
 RENDER_CHUNK = 4_096  # segments per step when rendering (~10 MB)
-
-
-class ImageError(Exception):
-    """An image file cannot be read as a picture of a digit; the message names the file."""
 
 
 @dataclass(frozen=True)
@@ -97,9 +94,10 @@ def preprocess(
 ) -> np.ndarray | None:
     """The (28, 28) float32 network input in [0, 1], ink bright; None when there is no ink.
 
-    ``source``: a ``Drawing`` (strokes), or a grayscale image of any size (uint8, bool or
-    float; dark ink on light paper is inverted automatically). ``style`` only matters for
-    strokes and exists so the benchmarks can compare alternatives.
+    ``source``: a ``Drawing`` (strokes), or a picture of any size: grayscale (uint8, bool or
+    float) or RGB/RGBA, dark ink on light paper or the other way round (see
+    ``drawdigit.pictures``). ``style`` only matters for strokes and exists so the benchmarks
+    can compare alternatives.
     """
     if isinstance(source, Drawing):
         return render_drawing(source, style)
@@ -181,70 +179,11 @@ def _brightest_at_one(image: np.ndarray) -> np.ndarray:
 
 
 def normalise_image(image: np.ndarray) -> np.ndarray | None:
-    """A grayscale picture of a digit -> MNIST-style 28x28, or None when it shows no ink."""
-    gray = _to_unit_gray(image)
-    if gray.size == 0:
-        return None
-    # Background = what the border mostly is; dark paper with light ink is MNIST's way round.
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    background = float(np.median(border))
-    if background > 0.5:
-        gray = 1.0 - gray
-        background = 1.0 - background
-    contrast = float(gray.max()) - background
-    if contrast < MIN_CONTRAST:
-        return None
-    ink = np.clip((gray - background) / contrast, 0.0, 1.0)
-    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
-    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
-    ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    ink = np.where(ink > INK_THRESHOLD * 0.5, ink, 0.0).astype(np.float32)
-    patch = _soften(_resize_longer_side(ink, BOX))
-    mass = float(patch.sum())
-    if mass <= 1e-6:
-        return None
-    cy, cx = _centre_of_mass(patch, mass)
-    return _brightest_at_one(_place(patch, CENTRE - cy, CENTRE - cx))
+    """A picture of a digit -> MNIST-style 28x28, or None when it shows no ink.
 
-
-def load_image(path: Path | str) -> np.ndarray:
-    """Read an image file as a float32 grayscale array in [0, 1] (1 = white).
-
-    Transparency is composited onto a background that contrasts with the ink, so a PNG of
-    black (or white) ink on a transparent background reads as a digit. Raises ``ImageError``
-    naming the file for anything unreadable or empty.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    try:
-        with Image.open(path) as opened:
-            opened.load()
-            image = opened.copy()
-    except FileNotFoundError as exc:
-        raise ImageError(f"{path}: no such file") from exc
-    except (UnidentifiedImageError, SyntaxError) as exc:
-        raise ImageError(f"{path}: not an image Pillow can read") from exc
-    except (OSError, ValueError) as exc:  # truncated or damaged data
-        raise ImageError(f"{path}: damaged or unreadable image ({exc})") from exc
-    if image.width == 0 or image.height == 0:
-        raise ImageError(f"{path}: the image is empty (0 pixels)")
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        gray = np.asarray(image.convert("F"), dtype=np.float32)
-        top = float(gray.max())
-        return gray / (top if top > 1.0 else 1.0)
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-    rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
-    gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    if has_alpha:
-        alpha = rgba[..., 3]
-        if alpha.max() <= 0.0:
-            raise ImageError(f"{path}: the image is fully transparent")
-        # Ink is what is opaque; put it on paper of the opposite brightness.
-        ink_level = float((gray * alpha).sum() / alpha.sum())
-        paper = 1.0 if ink_level < 0.5 else 0.0
-        gray = gray * alpha + paper * (1.0 - alpha)
-    return gray.astype(np.float32)
+    The picture side (orientation, paper vs ink, light, shadows, stroke weight) lives in
+    ``drawdigit.pictures``; this name stays for the callers that predate it."""
+    return normalise_picture(image)
 
 
 def load_source(path: Path | str) -> Drawing | np.ndarray:
@@ -296,6 +235,7 @@ __all__ = [
     "load_source",
     "normalise_image",
     "preprocess",
+    "read_picture",
     "rasterise",
     "render_drawing",
 ]
@@ -525,51 +465,7 @@ def _shift_integer(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return out
 
 
-# --------------------------------------------------------------------------- images
-
-
-def _to_unit_gray(image: np.ndarray) -> np.ndarray:
-    """Any numeric image -> float32 in [0, 1]; colour is averaged to gray."""
-    a = np.asarray(image)
-    if a.ndim == 3 and a.shape[2] in (3, 4):
-        # Colour: the mean of the channels; integer data goes through the float branch below.
-        a = a[..., :3].astype(np.float32).mean(axis=2) / (
-            255.0 if np.issubdtype(a.dtype, np.integer) else 1.0
-        )
-    if a.ndim != 2:
-        raise ValueError(f"expected a grayscale image (H, W), got shape {a.shape}")
-    if a.dtype == np.bool_:
-        return a.astype(np.float32)
-    if np.issubdtype(a.dtype, np.integer):
-        top = 255.0 if a.dtype == np.uint8 or a.max(initial=0) <= 255 else float(a.max())
-        return a.astype(np.float32) / top
-    a = np.nan_to_num(a.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-    if a.size and a.max() > 1.0:  # floats on a 0..255 scale
-        a = a / 255.0
-    return np.clip(a, 0.0, 1.0)
-
-
-def _resize_longer_side(ink: np.ndarray, box: float) -> np.ndarray:
-    """Scale so the longer side is ``box`` px, anti-aliased (area-weighted when shrinking)."""
-    from PIL import Image
-
-    h, w = ink.shape
-    scale = box / max(h, w)
-    new_w = max(1, round(w * scale))
-    new_h = max(1, round(h * scale))
-    resized = Image.fromarray(ink, mode="F").resize((new_w, new_h), Image.Resampling.BILINEAR)
-    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
-
-
-def _soften(patch: np.ndarray, side: float = 0.15) -> np.ndarray:
-    """A light separable [0.15, 0.7, 0.15] blur (one pixel wider): a picture's edges are
-    crisp after resizing; this brings them near the soft edge the strokes are rendered with
-    (on unipen drawings saved as PNG: 97.4% -> 97.8% unflagged, the strokes giving 97.6%)."""
-    centre = 1.0 - 2.0 * side
-    padded = np.pad(patch, 2)
-    rows = side * padded[:-2] + centre * padded[1:-1] + side * padded[2:]
-    out = side * rows[:, :-2] + centre * rows[:, 1:-1] + side * rows[:, 2:]
-    return out.astype(np.float32)
+# --------------------------------------------------------------------------- shared
 
 
 def _centre_of_mass(image: np.ndarray, mass: float) -> tuple[float, float]:
@@ -579,24 +475,3 @@ def _centre_of_mass(image: np.ndarray, mass: float) -> tuple[float, float]:
     cy = float(image.sum(axis=1) @ rows) / mass
     cx = float(image.sum(axis=0) @ cols) / mass
     return cy, cx
-
-
-def _place(patch: np.ndarray, dy: float, dx: float) -> np.ndarray:
-    """Put ``patch`` into the 28x28 field shifted by (dy, dx) px; sub-pixel = bilinear."""
-    iy, ix = int(np.floor(dy)), int(np.floor(dx))
-    fy, fx = dy - iy, dx - ix
-    h, w = patch.shape
-    padded = np.zeros((h + 1, w + 1), dtype=np.float32)
-    padded[:h, :w] += patch * ((1 - fy) * (1 - fx))
-    padded[1:, :w] += patch * (fy * (1 - fx))
-    padded[:h, 1:] += patch * ((1 - fy) * fx)
-    padded[1:, 1:] += patch * (fy * fx)
-    out = np.zeros((SIZE, SIZE), dtype=np.float32)
-    top, left = iy, ix
-    sy0, sx0 = max(0, -top), max(0, -left)
-    dy0, dx0 = max(0, top), max(0, left)
-    hh = min(h + 1 - sy0, SIZE - dy0)
-    ww = min(w + 1 - sx0, SIZE - dx0)
-    if hh > 0 and ww > 0:
-        out[dy0 : dy0 + hh, dx0 : dx0 + ww] = padded[sy0 : sy0 + hh, sx0 : sx0 + ww]
-    return out

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drawdigit.preprocess import INK_THRESHOLD, MIN_CONTRAST, preprocess
+from drawdigit.pictures import MIN_CONTRAST, unit_gray
+from drawdigit.preprocess import INK_THRESHOLD, preprocess
 from drawdigit.strokes import Drawing, pen_width
 
 # Strokes whose x-extents (pen included) overlap by at least this share of the narrower one
@@ -201,9 +202,8 @@ def _union(boxes: list[Box]) -> Box:
 
 def _ink_mask(gray: np.ndarray) -> np.ndarray | None:
     """Ink strength in [0, 1] (ink bright) the way ``normalise_image`` sees it; None: blank."""
-    from drawdigit.preprocess import _to_unit_gray
-
-    g = _to_unit_gray(gray)
+    a = np.asarray(gray)
+    g = unit_gray(a[..., :3].mean(axis=2) if a.ndim == 3 else a)
     if g.size == 0:
         return None
     border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])

@@ -91,7 +91,7 @@ EXCLUDED_MODULES = [
     "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "PySide6.QtTest",
     # optional extras of pyqtgraph, numpy and torch that the app never reaches
     "pyqtgraph.opengl", "pyqtgraph.examples", "pyqtgraph.jupyter", "OpenGL",
-    "matplotlib", "scipy", "pandas", "IPython", "jupyter_client", "h5py", "cupy", "numba",
+    "matplotlib", "pandas", "IPython", "jupyter_client", "h5py", "cupy", "numba",
     "torch.utils.tensorboard", "tensorboard", "torchvision", "triton", "onnx", "onnxruntime",
     "onnxscript", "expecttest", "hypothesis", "pytest", "_pytest", "pytestqt",
     "torch.utils.benchmark", "torch.utils.hipify",

@@ -1,0 +1,203 @@
+"""Pictures of a digit (photos, scans, paint programs) reach the network like a clean drawing.
+
+Every picture is made here: a digit drawn with Pillow, then put on dim, coloured, shadowed
+or cut-off paper, turned under an EXIF tag, made huge or a decompression bomb. The clean
+picture's 28x28 input is the reference the spoiled ones must come back to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter
+
+from drawdigit.pictures import WORK_SIDE, ImageError, read_picture
+from drawdigit.preprocess import CENTRE, load_image, normalise_image, preprocess
+
+# A "4" and a "7" in a 100x100 box: asymmetric, so a wrong orientation cannot pass.
+FOUR = [[(62, 8), (14, 66), (88, 66)], [(62, 8), (62, 94)]]
+SEVEN = [[(14, 12), (84, 12), (42, 94)]]
+
+
+def digit_layer(
+    size: tuple[int, int], strokes, pen: float, box: tuple[int, int, int]
+) -> np.ndarray:
+    """Ink coverage (H, W) in [0, 1]: ``strokes`` scaled into the square ``box`` = (x, y, side)."""
+    x0, y0, side = box
+    layer = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(layer)
+    for stroke in strokes:
+        points = [(x0 + x * side / 100, y0 + y * side / 100) for x, y in stroke]
+        draw.line(points, fill=255, width=max(1, round(pen)))
+        if pen > 2:
+            r = pen / 2
+            for x, y in points:
+                draw.ellipse([x - r, y - r, x + r, y + r], fill=255)
+    return np.asarray(layer, np.float32) / 255.0
+
+
+def on_paper(layer: np.ndarray, paper=(1.0, 1.0, 1.0), ink=(0.0, 0.0, 0.0)) -> np.ndarray:
+    """RGB uint8: ``ink`` where the layer is, ``paper`` elsewhere."""
+    a = layer[..., None]
+    rgb = np.array(paper, np.float32) * (1 - a) + np.array(ink, np.float32) * a
+    return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+
+@pytest.fixture(scope="module")
+def clean() -> dict[str, np.ndarray]:
+    """The reference 28x28 inputs: black 8 px strokes on white, 400x400."""
+    return {
+        name: preprocess(on_paper(digit_layer((400, 400), strokes, 8, (100, 100, 200))))
+        for name, strokes in (("four", FOUR), ("seven", SEVEN))
+    }
+
+
+# EXIF orientation -> the turn that, applied to upright pixels, makes a file that the tag
+# turns upright again (Pillow's exif_transpose applies the inverse of these).
+STORED = {
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+
+
+@pytest.mark.parametrize("tag", sorted(STORED))
+def test_every_exif_orientation_reads_upright(tag: int, tmp_path: Path) -> None:
+    upright = on_paper(digit_layer((300, 200), SEVEN, 8, (60, 40, 150)), paper=(0.9, 0.9, 0.85))
+    stored = Image.fromarray(upright)
+    if STORED[tag] is not None:
+        stored = stored.transpose(STORED[tag])
+    exif = Image.Exif()
+    exif[0x0112] = tag
+    path = tmp_path / f"tag{tag}.png"
+    stored.save(path, exif=exif.tobytes())
+    picture = read_picture(path)
+    assert np.array_equal(picture.rgb, upright)  # what the window shows
+    assert picture.gray.shape == (200, 300)
+    assert np.array_equal(preprocess(picture.gray), preprocess(upright))
+
+
+def test_light_ink_on_dark_paper_equals_dark_on_light(clean) -> None:
+    layer = digit_layer((400, 400), FOUR, 8, (100, 100, 200))
+    light_on_dark = preprocess(on_paper(layer, paper=(0.05,) * 3, ink=(0.95,) * 3))
+    assert correlation(light_on_dark, clean["four"]) > 0.98
+
+
+def test_dim_paper_is_still_paper(clean) -> None:
+    """Paper at 40% gray (a photo taken in a dim room) is not light ink on dark paper."""
+    layer = digit_layer((400, 400), FOUR, 8, (100, 100, 200))
+    dim = on_paper(layer, paper=(0.4,) * 3, ink=(0.08,) * 3)
+    out = preprocess(dim)
+    assert out is not None and correlation(out, clean["four"]) > 0.98
+    # the old reading (median of the border > 0.5 means paper) took the paper for ink
+    assert out[0, 0] == 0.0 and out.mean() < 0.25
+
+
+def test_shadow_touching_the_border_is_not_ink(clean) -> None:
+    h = w = 600
+    layer = digit_layer((w, h), SEVEN, 10, (250, 150, 260))
+    rgb = on_paper(layer, paper=(0.92, 0.92, 0.9), ink=(0.1, 0.1, 0.15)).astype(np.float32)
+    shadow = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(shadow).polygon([(0, 0), (220, 0), (160, h), (0, h)], fill=255)
+    shade = np.asarray(shadow.filter(ImageFilter.GaussianBlur(12)), np.float32) / 255
+    rgb *= (1 - 0.55 * shade)[..., None]
+    out = preprocess(rgb.astype(np.uint8))
+    assert correlation(out, clean["seven"]) > 0.95
+
+
+def test_paper_edge_and_table_are_dropped(clean) -> None:
+    h, w = 500, 600
+    layer = digit_layer((w, h), FOUR, 9, (160, 120, 240))
+    rgb = on_paper(layer, paper=(0.95, 0.93, 0.88), ink=(0.05, 0.05, 0.1))
+    rgb[:, 500:] = (70, 55, 40)  # the table beyond the sheet's right edge
+    rgb[440:, :] = (70, 55, 40)  # and below it
+    rgb[:, 497:500] = (150, 150, 150)  # the sheet's shaded edge
+    out = preprocess(rgb)
+    assert correlation(out, clean["four"]) > 0.95
+
+
+@pytest.mark.parametrize(
+    "paper, ink",
+    [
+        ((1.0, 0.78, 0.84), (0.75, 0.1, 0.12)),  # red ink on pink paper
+        ((0.98, 0.92, 0.45), (0.12, 0.18, 0.6)),  # blue ink on a yellow note
+        ((0.6, 0.72, 0.92), (0.1, 0.12, 0.35)),  # dark blue ink on a blue note
+    ],
+)
+def test_coloured_ink_on_coloured_paper(paper, ink, clean) -> None:
+    layer = digit_layer((400, 400), FOUR, 8, (100, 100, 200))
+    out = preprocess(on_paper(layer, paper=paper, ink=ink))
+    assert correlation(out, clean["four"]) > 0.98
+
+
+def test_ruled_and_squared_paper(clean) -> None:
+    layer = digit_layer((500, 500), FOUR, 8, (150, 150, 200))
+    lines = np.zeros((500, 500), np.float32)
+    lines[::25, :] = lines[:, ::25] = 0.5  # squared paper, lines half as dark as the ink
+    out = preprocess(on_paper(np.maximum(layer, lines), ink=(0.1, 0.2, 0.5)))
+    assert correlation(out, clean["four"]) > 0.93
+
+
+def test_a_one_pixel_line_gets_mnist_weight(clean) -> None:
+    """A hairline in a large picture reaches the network as thick as a drawn stroke."""
+    thin = preprocess(on_paper(digit_layer((1200, 1200), FOUR, 1, (300, 300, 600))))
+    assert correlation(thin, clean["four"]) > 0.9
+    ink, reference = float((thin > 0.5).sum()), float((clean["four"] > 0.5).sum())
+    assert 0.7 < ink / reference < 1.4
+
+
+def test_a_fat_marker_is_thinned(clean) -> None:
+    fat = preprocess(on_paper(digit_layer((400, 400), FOUR, 40, (100, 100, 200))))
+    assert correlation(fat, clean["four"]) > 0.9
+    assert (fat > 0.5).sum() < 1.5 * (clean["four"] > 0.5).sum()
+
+
+def test_a_huge_photo_is_reduced_first(tmp_path: Path, clean) -> None:
+    layer = digit_layer((6000, 4500), FOUR, 30, (1800, 1200, 2000))
+    path = tmp_path / "huge.jpg"
+    Image.fromarray(on_paper(layer, paper=(0.9, 0.9, 0.88))).save(path, quality=85)
+    picture = read_picture(path)
+    # decoded at 1/8 size straight from the JPEG (the smallest that keeps WORK_SIDE/2)
+    assert picture.rgb.shape[:2] == (563, 750) and max(picture.rgb.shape) <= WORK_SIDE
+    assert correlation(preprocess(picture.gray), clean["four"]) > 0.95
+    assert correlation(normalise_image(np.asarray(Image.open(path))), clean["four"]) > 0.95
+
+
+def test_a_decompression_bomb_is_refused_with_a_message(tmp_path: Path) -> None:
+    """A tiny file that would decode to over twice Pillow's pixel limit (~180 million)."""
+    side = int((2 * Image.MAX_IMAGE_PIXELS) ** 0.5) + 100
+    path = tmp_path / "bomb.png"
+    Image.new("1", (side, side), 1).save(path, optimize=True)
+    assert path.stat().st_size < 1_000_000
+    with pytest.raises(ImageError, match="too large") as info:
+        load_image(path)
+    assert str(path) in str(info.value)
+
+
+def test_no_digit_gives_none() -> None:
+    paper = np.full((300, 400, 3), (250, 230, 120), np.uint8)  # a blank yellow note
+    assert preprocess(paper) is None
+    rng = np.random.default_rng(1)
+    noise = np.clip(rng.normal(150, 4, (300, 400)), 0, 255).astype(np.uint8)
+    assert preprocess(noise) is None
+
+
+def test_output_is_centred_and_boxed(clean) -> None:
+    out = clean["seven"]
+    index = np.arange(28)
+    mass = out.sum()
+    assert abs(out.sum(axis=1) @ index / mass - CENTRE) < 0.1
+    assert abs(out.sum(axis=0) @ index / mass - CENTRE) < 0.1
+    rows = np.flatnonzero((out > 0.2).any(axis=1))
+    assert 18 <= rows[-1] - rows[0] + 1 <= 23
