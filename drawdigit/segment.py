@@ -203,7 +203,11 @@ def _union(boxes: list[Box]) -> Box:
 def _ink_mask(gray: np.ndarray) -> np.ndarray | None:
     """Ink strength in [0, 1] (ink bright) the way ``normalise_image`` sees it; None: blank."""
     a = np.asarray(gray)
-    g = unit_gray(a[..., :3].mean(axis=2) if a.ndim == 3 else a)
+    if a.ndim == 3 and a.shape[2] in (3, 4):
+        a = a[..., :3].mean(axis=2)
+    if a.ndim != 2:
+        raise ValueError(f"expected a picture (H, W) or (H, W, 3|4), got shape {a.shape}")
+    g = unit_gray(a)
     if g.size == 0:
         return None
     border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
