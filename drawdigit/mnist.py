@@ -274,20 +274,25 @@ def has_all_files(data_dir: Path) -> bool:
     return Path(data_dir).is_dir() and not missing_files(data_dir)
 
 
+def _complete_folder(folder: Path, role: str) -> Path:
+    """``folder`` if it holds all four files; else a ``MnistError`` naming all that is missing,
+    so the user learns everything in one go rather than one file at a time."""
+    if not folder.is_dir():
+        raise MnistError(f"{folder}: no such folder ({role})")
+    missing = missing_files(folder)
+    if missing:
+        listed = ", ".join(f"{name}[.gz]" for name in missing)
+        raise MnistError(f"{folder}: missing MNIST file(s): {listed}")
+    return folder
+
+
 def load_mnist(data_dir: Path | str, verify: bool = True) -> MnistData:
     """Read the four files from ``data_dir``, checking structure and (by default) MD5s.
 
     A missing folder or files raise :class:`MnistError` listing all that is missing, so
     the user learns everything in one go rather than one file at a time.
     """
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise MnistError(f"{data_dir}: no such folder (expected the four MNIST files there)")
-    missing = missing_files(data_dir)
-    if missing:
-        raise MnistError(
-            f"{data_dir}: missing MNIST file(s): " + ", ".join(f"{name}[.gz]" for name in missing)
-        )
+    data_dir = _complete_folder(Path(data_dir), "expected the four MNIST files there")
     arrays: dict[str, np.ndarray] = {}
     for name, spec in MNIST_FILES.items():
         path = find_file(data_dir, name)
@@ -331,16 +336,7 @@ def find_data_dir(explicit: Path | str | None = None) -> Path | None:
     point me at the data". Only existence is checked here; :func:`load_mnist` verifies.
     """
     if explicit is not None:
-        explicit = Path(explicit)
-        if not explicit.is_dir():
-            raise MnistError(f"{explicit}: no such folder (given as the MNIST data folder)")
-        missing = missing_files(explicit)
-        if missing:
-            raise MnistError(
-                f"{explicit}: missing MNIST file(s): "
-                + ", ".join(f"{name}[.gz]" for name in missing)
-            )
-        return explicit
+        return _complete_folder(Path(explicit), "given as the MNIST data folder")
     for _source, folder in data_dir_candidates():
         if has_all_files(folder):
             return folder

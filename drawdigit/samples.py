@@ -176,6 +176,17 @@ def _file_for(root: Path, content: dict[str, Any]) -> tuple[Path, str]:
     return root / str(content["label"]) / f"{digest[:32]}.json", digest
 
 
+def _image28(value: Any, where: str) -> np.ndarray:
+    """A sample's stored 28x28 input, checked: numbers, finite, clipped to [0, 1]."""
+    try:
+        image = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise SampleError(f"{where}: image28 is not a 28x28 array of numbers") from exc
+    if image.shape != (28, 28) or not np.isfinite(image).all():
+        raise SampleError(f"{where}: image28 is not a 28x28 array of finite numbers")
+    return image.clip(0.0, 1.0)
+
+
 def add_sample(
     label: int,
     drawing: Drawing | None = None,
@@ -230,13 +241,7 @@ def read_sample(path: Path) -> Sample:
         except StrokesError as exc:
             raise SampleError(str(exc)) from exc
     elif "image28" in data:
-        try:
-            image28 = np.asarray(data["image28"], dtype=np.float32)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise SampleError(f"{path}: image28 is not a 28x28 array of numbers") from exc
-        if image28.shape != (28, 28) or not np.isfinite(image28).all():
-            raise SampleError(f"{path}: image28 is not a 28x28 array of finite numbers")
-        image28 = image28.clip(0.0, 1.0)
+        image28 = _image28(data["image28"], str(path))
     else:
         raise SampleError(f"{path}: has neither a drawing nor an image28")
     digest = content_hash(_content(label, drawing, image28))
@@ -392,13 +397,7 @@ def _import_entry(archive: zipfile.ZipFile, entry: Any, source: str, root: Path 
     except (StrokesError, zipfile.BadZipFile) as exc:
         raise SampleError(f"{where}: not valid JSON ({exc})") from exc
     if isinstance(data, dict) and "image28" in data and "strokes" not in data:
-        try:
-            image = np.asarray(data["image28"], dtype=np.float32)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise SampleError(f"{where}: image28 is not a 28x28 array of numbers") from exc
-        if image.shape != (28, 28) or not np.isfinite(image).all():
-            raise SampleError(f"{where}: image28 is not a 28x28 array of finite numbers")
-        return add_sample(label, image28=image.clip(0.0, 1.0), root=root)
+        return add_sample(label, image28=_image28(data["image28"], where), root=root)
     try:
         drawing = Drawing.from_dict(data, where)
     except StrokesError as exc:
