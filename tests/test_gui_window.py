@@ -650,3 +650,123 @@ def test_a_model_without_the_not_a_digit_head_says_so(window, qtbot) -> None:
     (status bar and the model's tooltip), once, without a box."""
     qtbot.waitUntil(lambda: "not a digit" in window.model_label.toolTip(), timeout=10_000)
     assert visible_boxes(window) == []
+
+
+# ---------------------------------------------------------------------- unsaved drawings
+
+
+def save_question(window: MainWindow, qtbot) -> QMessageBox:
+    """The one visible "save the changes?" box, once it is up."""
+    qtbot.waitUntil(lambda: len(visible_boxes(window)) == 1)
+    box = visible_boxes(window)[0]
+    assert box.windowTitle() == "Unsaved Drawing" and "Save the changes" in box.text()
+    return box
+
+
+def answer(window: MainWindow, qtbot, choice: QMessageBox.StandardButton) -> None:
+    """Click one of the question's buttons with the mouse, as a user would."""
+    box = save_question(window, qtbot)
+    qtbot.mouseClick(box.button(choice), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not visible_boxes(window))
+
+
+def test_undoing_an_open_gives_back_the_file_before_it(window, qtbot, tmp_path):
+    """After Open then Undo, the title names the file the drawing came from and Ctrl+S
+    writes there: never the earlier drawing over the file that was opened."""
+    opened = tmp_path / "opened.json"
+    save_drawing(opened, Drawing(280.0, 280.0, ZERO))
+    opened_bytes = opened.read_bytes()
+    draw(window, *ONE)
+    assert window.open_path(opened)
+    window.commands.undo.trigger()
+    assert window.windowTitle().startswith("Untitled") and window.document.path() is None
+    window.commands.redo.trigger()
+    assert window.windowTitle() == "opened.json[*] — drawdigit"
+    assert not window.isWindowModified()
+
+    window.commands.undo.trigger()
+    before = tmp_path / "before.json"
+    assert window.document.save_to(before)
+    draw(window, *SEVEN)
+    assert window.open_path(opened)
+    window.commands.undo.trigger()  # back to ONE + SEVEN, which came from before.json
+    assert window.windowTitle() == "before.json[*] — drawdigit" and window.isWindowModified()
+    QTest.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert opened.read_bytes() == opened_bytes
+    assert len(load_drawing(before).strokes) == 2
+    assert not window.isWindowModified()
+    window.commands.redo.trigger()  # the opened file, as it still is on disk: unchanged
+    assert window.document.path() == opened and not window.isWindowModified()
+
+
+def test_dropping_a_file_on_a_changed_drawing_asks_to_save_first(window, qtbot, tmp_path):
+    opened = tmp_path / "zero.json"
+    save_drawing(opened, Drawing(280.0, 280.0, ZERO))
+    draw(window, *ONE)
+    drawing = window.canvas.drawing()
+    drop(window, opened)
+    answer(window, qtbot, QMessageBox.StandardButton.Cancel)
+    assert window.canvas.drawing() == drawing and window.document.path() is None
+    drop(window, opened)
+    answer(window, qtbot, QMessageBox.StandardButton.Discard)
+    assert window.document.path() == opened and not window.isWindowModified()
+    assert len(window.canvas.drawing().strokes) == len(ZERO)
+    # An unchanged drawing is replaced without a question.
+    drop(window, opened)
+    assert visible_boxes(window) == [] and window.document.path() == opened
+
+
+def test_open_sample_over_changed_drawing_can_save_it_first(window, qtbot, tmp_path):
+    path = tmp_path / "one.json"
+    draw(window, *ONE)
+    assert window.document.save_to(path)
+    draw(window, *SEVEN)
+    menu = window.commands.samples_menu
+    window.document.fill_samples_menu(menu)
+    menu.actions()[0].trigger()
+    answer(window, qtbot, QMessageBox.StandardButton.Save)
+    assert len(load_drawing(path).strokes) == 2  # saved to the file it came from
+    assert window.document.path() is None  # a sample opens untitled
+    assert window.windowTitle().startswith("Untitled") and not window.isWindowModified()
+
+
+def test_file_new_asks_then_starts_an_untitled_drawing(window, qtbot, tmp_path):
+    assert "&New" in [a.text() for a in window.menuBar().actions()[0].menu().actions()]
+    path = tmp_path / "one.json"
+    draw(window, *ONE)
+    assert window.document.save_to(path)
+    QTest.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert visible_boxes(window) == []  # saved: nothing to ask
+    assert window.canvas.is_empty() and window.windowTitle().startswith("Untitled")
+    window.commands.undo.trigger()  # New is an undo step: the drawing and its file return
+    assert window.document.path() == path and not window.isWindowModified()
+    draw(window, *SEVEN)
+    QTest.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    answer(window, qtbot, QMessageBox.StandardButton.Cancel)
+    assert len(window.canvas.drawing().strokes) == 2
+    QTest.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    answer(window, qtbot, QMessageBox.StandardButton.Discard)
+    assert window.canvas.is_empty() and window.document.path() is None
+    assert not window.isWindowModified()
+    assert len(load_drawing(path).strokes) == 1  # discarded, not saved
+
+
+def test_quitting_with_a_changed_drawing_asks(window, qtbot, tmp_path):
+    path = tmp_path / "one.json"
+    draw(window, *ONE)
+    assert window.document.save_to(path)
+    draw(window, *SEVEN)
+    window.commands.quit.trigger()
+    answer(window, qtbot, QMessageBox.StandardButton.Cancel)
+    assert window.isVisible()
+    window.close()
+    answer(window, qtbot, QMessageBox.StandardButton.Save)
+    qtbot.waitUntil(lambda: not window.isVisible())
+    assert len(load_drawing(path).strokes) == 2
+
+
+def test_quitting_can_discard_the_changes(window, qtbot):
+    draw(window, *ONE)
+    window.close()
+    answer(window, qtbot, QMessageBox.StandardButton.Discard)
+    qtbot.waitUntil(lambda: not window.isVisible())

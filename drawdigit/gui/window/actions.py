@@ -71,6 +71,13 @@ class WindowActions:
         act = partial(make_action, window)  # every action belongs to the window
 
         # File
+        self.new = act(
+            "&New",
+            document.new_drawing,
+            [std.New],
+            "Start a new drawing",
+            QIcon.fromTheme(theme.DocumentNew),
+        )
         self.open = act(
             "&Open…",
             document.open_file_dialog,
@@ -178,7 +185,7 @@ class WindowActions:
         """File, Edit, Model and Help in the window's menu bar."""
         bar = window.menuBar()
         file_menu = bar.addMenu("&File")
-        file_menu.addAction(self.open)
+        file_menu.addActions([self.new, self.open])
         file_menu.addMenu(self.samples_menu)
         file_menu.addSeparator()
         file_menu.addActions([self.save, self.save_as])

@@ -2,7 +2,12 @@
 
 ``Document`` holds the file the drawing came from (a strokes file it may be saved back to)
 or the name of the image shown, and reads "modified" from the canvas's undo stack (clean
-at the last open or save). It handles the window's drag and drop through an event filter,
+at the last open or save). Opening is an undo step, so which file the drawing came from is
+tied to the undo stack too: each open, save or New records the command it happened after,
+and undoing past an open brings back the file (or "Untitled") from before it, so Save can
+never write an earlier drawing over the file that was opened. Open, New and drop ask to
+save a changed drawing first (a window-modal box; the window asks the same before it
+closes). It handles the window's drag and drop through an event filter,
 so the window need not forward its drop events. Every failure is a window-modal message box
 that leaves the drawing as it was; files are written atomically.
 """
@@ -10,11 +15,13 @@ that leaves the drawing as it was; files are written atomically.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QObject, QUrl, Signal
-from PySide6.QtGui import QDropEvent, QImage
+import shiboken6
+from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QDropEvent, QImage, QUndoCommand
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from drawdigit.gui.images import gray_to_qimage
@@ -25,12 +32,27 @@ if TYPE_CHECKING:
     import numpy as np
 
     from drawdigit.gui.canvas import DrawingCanvas
+    from drawdigit.strokes import Drawing
 
 OPEN_FILTER = (
     "Drawings and images (*.json *.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.pgm *.ppm);;"
     "Drawings (*.json);;Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.pgm *.ppm);;"
     "All files (*)"
 )
+
+
+@dataclass(frozen=True, eq=False)  # each record is itself: compared by identity
+class _Source:
+    """Where the drawing came from, from one point of the undo history on: ``index`` is the
+    stack's index then and ``command`` the step just before it (None at index 0)."""
+
+    index: int
+    command: QUndoCommand | None
+    path: Path | None
+    name: str
+
+
+_Loaded = tuple["Drawing | None", "np.ndarray | None", "QImage | None"]
 
 
 class Document(QObject):
@@ -50,8 +72,10 @@ class Document(QObject):
         self._window = window
         self._canvas = canvas
         self._model_input = model_input
-        self._path: Path | None = None  # the strokes file being edited
-        self._source_name = ""  # the image shown, when it is one
+        self._sources: list[_Source] = []  # oldest first; none: an untitled drawing
+        self._shown: tuple[Path | None, str] = (None, "")
+        self._question: QMessageBox | None = None  # the save question, while it is open
+        canvas.undo_stack.indexChanged.connect(self._on_index_changed)
         window.setAcceptDrops(True)
         window.installEventFilter(self)
 
@@ -59,56 +83,175 @@ class Document(QObject):
 
     def path(self) -> Path | None:
         """The strokes file Save writes to (None: Save asks for a name)."""
-        return self._path
+        return self._current()[0]
 
     def display_name(self) -> str:
         """The name for the title bar: the file, the image, or "Untitled"."""
-        if self._path is not None:
-            return self._path.name
-        return self._source_name or "Untitled"
+        path, name = self._current()
+        if path is not None:
+            return path.name
+        return name or "Untitled"
 
     def is_modified(self) -> bool:
-        """Changed since it was opened or saved (undoing back to that point is clean)."""
-        return not self._canvas.undo_stack.isClean()
+        """Changed since it was opened or saved: undoing back to that point is clean, as is
+        undoing past an Open back to the unchanged drawing of the file before it (unless
+        that file has been written from another drawing since)."""
+        stack = self._canvas.undo_stack
+        if stack.isClean():
+            return False
+        source = self._current_source()
+        if source is None or source.path is None or source.index != stack.index():
+            return True
+        # The drawing is exactly as it was read or written at ``source``; unchanged unless
+        # the same file was written later from another point of the history.
+        later = self._sources[self._sources.index(source) + 1 :]
+        return any(
+            s.path == source.path and (s.index != source.index or s.command is not source.command)
+            for s in later
+        )
+
+    def needs_saving(self) -> bool:
+        """Whether leaving this drawing loses work: changed, and strokes to lose (an empty
+        canvas or an image, which is a file already, has nothing to save)."""
+        return self.is_modified() and not self._canvas.is_empty() and self._canvas.picture() is None
+
+    def _current(self) -> tuple[Path | None, str]:
+        """The file and name the drawing came from (``_current_source``)."""
+        source = self._current_source()
+        return (None, "") if source is None else (source.path, source.name)
+
+    def _current_source(self) -> _Source | None:
+        """The latest source in the undo history up to now (the one at the highest index;
+        of several at one index, the last recorded). None: an untitled drawing."""
+        stack = self._canvas.undo_stack
+        index = stack.index()
+        best: _Source | None = None
+        for source in self._sources:
+            if source.index > index or (best is not None and source.index < best.index):
+                continue  # undone past it (Redo may bring it back), or older
+            if source.command is None or (
+                shiboken6.isValid(source.command)
+                and stack.command(source.index - 1) is source.command
+            ):
+                best = source
+        return best
 
     def _set_source(self, path: Path | None, source_name: str = "") -> None:
-        self._path = path
-        self._source_name = source_name
-        self.changed.emit()
+        """From the undo stack's state now on, the drawing is ``path`` (or the image named)."""
+        stack = self._canvas.undo_stack
+        index = stack.index()
+        command = stack.command(index - 1) if index > 0 else None
+        # Drop sources whose step was undone and then replaced: they can never return.
+        self._sources = [s for s in self._sources if s.index <= stack.count()]
+        self._sources.append(_Source(index, command, path, source_name))
+        self._on_index_changed()
+
+    def _on_index_changed(self) -> None:
+        current = self._current()
+        if current != self._shown:
+            self._shown = current
+            self.changed.emit()
+
+    # ------------------------------------------------------------------ asking to save
+
+    def ask_to_save(self, doing: str, proceed: Callable[[], object]) -> None:
+        """Run ``proceed`` once a changed drawing is saved or discarded; Cancel (or Escape)
+        runs nothing. A window-modal box that returns at once, as every box of the window;
+        unchanged drawings go on at once. ``doing`` ends the question ("before opening…")."""
+        if not self.needs_saving():
+            proceed()
+            return
+        if self._question is not None:
+            self._question.raise_()
+            return
+        buttons = QMessageBox.StandardButton
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Unsaved Drawing",
+            f"Save the changes to “{self.display_name()}” before {doing}?",
+            buttons.Save | buttons.Discard | buttons.Cancel,
+            self._window,
+        )
+        box.setInformativeText("If you don't save, your changes are lost.")
+        box.setDefaultButton(buttons.Save)
+        box.setEscapeButton(buttons.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+
+        def answered(button: object) -> None:
+            self._question = None
+            choice = box.standardButton(button)  # type: ignore[arg-type]
+            if choice == buttons.Discard or (choice == buttons.Save and self.save()):
+                proceed()
+
+        box.buttonClicked.connect(answered)
+        box.rejected.connect(lambda: setattr(self, "_question", None))
+        self._question = box
+        box.open()
+
+    def new_drawing(self) -> None:
+        """File > New: asks to save a changed drawing, then a blank untitled sheet (an undo
+        step, like Clear: Undo brings the drawing back with its file)."""
+        self.ask_to_save("starting a new drawing", self._new_now)
+
+    def _new_now(self) -> None:
+        self._canvas.clear()
+        self._canvas.undo_stack.setClean()
+        self._set_source(None)
+        self.status.emit("New drawing", 3000)
 
     # ------------------------------------------------------------------ open
 
     def open_file_dialog(self) -> None:
+        """File > Open: asks to save a changed drawing first, then which file to open."""
+        self.ask_to_save("opening another file", self._choose_and_open)
+
+    def _choose_and_open(self) -> None:
         name, _ = QFileDialog.getOpenFileName(
             self._window, "Open Drawing or Image", last_dir(), OPEN_FILTER
         )
         if name:
             self.open_path(Path(name))
 
+    def ask_and_open(self, path: Path | str) -> None:
+        """A dropped file: read first (a bad file only says so, and nothing is asked), then
+        ask to save a changed drawing, then show it."""
+        path = Path(path)
+        loaded = self._read(path)
+        if loaded is not None:
+            self.ask_to_save(f"opening “{path.name}”", lambda: self._show(path, loaded))
+
     def open_path(self, path: Path | str) -> bool:
         """Show a strokes file or an image; a bad file gets a message box and changes nothing.
 
         A strokes file is known by its content, so one saved under another suffix opens too.
+        Asks nothing: the File menu and drops ask to save first (``ask_to_save``).
         """
+        path = Path(path)
+        loaded = self._read(path)
+        if loaded is None:
+            return False
+        self._show(path, loaded)
+        return True
+
+    def _read(self, path: Path) -> _Loaded | None:
+        """The file's drawing, or its pixels and image; None (after a message) if unreadable."""
         from drawdigit.preprocess import ImageError, load_source
         from drawdigit.strokes import Drawing, StrokesError
 
-        path = Path(path)
-        drawing = None
-        pixels = None
         try:
             source = load_source(path)  # by content, as ``drawdigit predict`` reads it
             if isinstance(source, Drawing):
-                drawing = source
-            else:
-                pixels = source
-            image = None if pixels is None else gray_to_qimage(pixels)
+                return source, None, None
+            return None, source, gray_to_qimage(source)
         except (StrokesError, ImageError) as exc:
             self._open_failed(path, str(exc))
-            return False
         except (OSError, ValueError) as exc:
             self._open_failed(path, f"{path}: {exc}")
-            return False
+        return None
+
+    def _show(self, path: Path, loaded: _Loaded) -> None:
+        drawing, pixels, image = loaded
         if drawing is not None:
             self._canvas.set_drawing(drawing)
             self._canvas.undo_stack.setClean()
@@ -120,7 +263,6 @@ class Document(QObject):
             self._set_source(None, path.name)
         remember_dir(path)
         self.status.emit(f"Opened {path}", 5000)
-        return True
 
     def _open_failed(self, path: Path, message: str) -> None:
         show_message(
@@ -146,7 +288,11 @@ class Document(QObject):
             return
         for file in files:
             action = menu.addAction(file.stem.replace("-", " ").capitalize())
-            action.triggered.connect(lambda _checked=False, f=file: self.open_sample(f))
+            action.triggered.connect(lambda _checked=False, f=file: self.ask_and_open_sample(f))
+
+    def ask_and_open_sample(self, path: Path) -> None:
+        """File > Open Sample: asks to save a changed drawing first."""
+        self.ask_to_save("opening a sample", lambda: self.open_sample(path))
 
     def open_sample(self, path: Path) -> bool:
         """Open a bundled sample as an untitled drawing: Save never overwrites a sample."""
@@ -158,9 +304,11 @@ class Document(QObject):
     # ------------------------------------------------------------------ save
 
     def save(self) -> bool:
-        if self._path is None:
+        """Save back to the file this drawing came from; Save As when it came from none."""
+        path = self.path()
+        if path is None:
             return self.save_as_dialog()
-        return self.save_to(self._path)
+        return self.save_to(path)
 
     def save_as_dialog(self) -> bool:
         if self._canvas.picture() is not None:
@@ -171,7 +319,8 @@ class Document(QObject):
                 "An image is shown, not a drawing: use Export Drawing as PNG to save it.",
             )
             return False
-        start = str(self._path) if self._path else str(Path(last_dir()) / "digit.json")
+        path = self.path()
+        start = str(path) if path else str(Path(last_dir()) / "digit.json")
         name, _ = QFileDialog.getSaveFileName(
             self._window, "Save Drawing", start, "Drawings (*.json)"
         )
@@ -223,7 +372,8 @@ class Document(QObject):
             self.export_input_png(name)
 
     def _ask_png_name(self, title: str, default: str) -> Path | None:
-        stem = self._path.stem + "-" if self._path else ""
+        path = self.path()
+        stem = path.stem + "-" if path else ""
         start = str(Path(last_dir()) / f"{stem}{default}")
         name, _ = QFileDialog.getSaveFileName(self._window, title, start, "PNG images (*.png)")
         if not name:
@@ -280,7 +430,7 @@ class Document(QObject):
             else:
                 event.acceptProposedAction()
                 if kind == QEvent.Type.Drop:
-                    self.open_path(path)
+                    self.ask_and_open(path)
             return True
         return super().eventFilter(watched, event)
 

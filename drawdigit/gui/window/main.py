@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self._shown_once = False
         self._training_dialog: Any = None
         self._samples_dialog: Any = None
+        self._discard_on_close = False  # the user has answered the save question: close
 
         self.canvas = DrawingCanvas()
         self.panel = PredictionPanel()
@@ -430,9 +431,19 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ close
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        """Ask to save a changed drawing first (window-modal, returns at once: the close
+        waits for the answer, and Cancel keeps the window open)."""
+        if not self._discard_on_close and self.document.needs_saving():
+            event.ignore()
+            self.document.ask_to_save("quitting", self._close_after_asking)
+            return
         save_geometry(self)
         if self._training_dialog is not None:
             self._training_dialog.close()
         self.finetune.shutdown()
         self.recognizer.shutdown()
         super().closeEvent(event)
+
+    def _close_after_asking(self) -> None:
+        self._discard_on_close = True
+        self.close()
