@@ -156,4 +156,4 @@ def test_what_the_model_sees_ends_at_its_frame(qtbot, count, width, height) -> N
             assert shot.pixel(right, y) == frame
             if right + 1 < width:
                 assert shot.pixel(right + 1, y) == background, (right + 1, y)
-        assert (shot.pixel(square.x(), rows[1])) == frame  # and it starts at its frame
+        assert shot.pixel(square.x(), rows[1]) == frame  # and it starts at its frame
