@@ -54,7 +54,7 @@ class FinetuneController(QObject):
         self.label = QLabel("Fine-tuning on your samples…")
         self.bar = QProgressBar()
         self.bar.setRange(0, 100)
-        self.bar.setFixedWidth(120)
+        self.bar.setFixedWidth(80)  # the model line beside it must still fit at 640 px
         self.bar.setFormat("%p%")
         self.bar.setAccessibleName("Fine-tuning on your samples")
         self.bar.setToolTip("Fine-tuning on your samples: a new model that you can then use")
