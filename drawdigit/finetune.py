@@ -32,6 +32,7 @@ import torch
 from torch.nn import functional as F
 
 from drawdigit.augment import AugmentConfig, augment_batch
+from drawdigit.inference import FINETUNE_SOURCE
 from drawdigit.mnist import MnistData
 from drawdigit.model import DigitNet, ModelConfig, copy_state_dict, forward_for
 from drawdigit.store import Checkpoint
@@ -127,7 +128,7 @@ class FinetuneResult:
     def metadata(self) -> dict[str, object]:
         """JSON-able facts for the saved model's metadata."""
         return {
-            "source": "drawdigit fine-tune",
+            "source": FINETUNE_SOURCE,  # how ModelSource.describe tells it from a retraining
             "finetune_heldout_before": self.heldout_before,
             "finetune_heldout_after": self.heldout_after,
             "finetune_samples": self.train_count,

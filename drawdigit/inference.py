@@ -23,6 +23,10 @@ from drawdigit.store import Checkpoint, load_checkpoint_in_use
 UNSURE_CONFIDENCE = 0.6
 UNSURE_MARGIN = 0.2
 
+# ``metadata["source"]`` of a model made by ``finetune`` (written there; read by ``describe``
+# so that a fine-tuned model is not called "retrained").
+FINETUNE_SOURCE = "drawdigit fine-tune"
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -66,7 +70,9 @@ class ModelSource:
             return f"bundled model{acc}"
         date = str(self.metadata.get("created", ""))[:10]
         when = f" on {date}" if date else ""
-        label = "retrained model" if self.kind == "user" else f"model {self.path.name}"
+        tuned = self.metadata.get("source") == FINETUNE_SOURCE
+        user_label = "fine-tuned model" if tuned else "retrained model"
+        label = user_label if self.kind == "user" else f"model {self.path.name}"
         return f"{label}{when}{acc}"
 
 

@@ -124,3 +124,36 @@ def test_the_recognizer_decides_and_the_panel_shows_every_digit(qtbot, panel) ->
     assert result.prediction is not None and result.image28 is not None  # as before
     panel.show_decision(result.decision)
     assert panel.shown_digit() == "42" and len(panel.input_view.images()) == 2
+
+
+@pytest.mark.parametrize(
+    ("count", "width", "height"),
+    [(0, 225, 224), (1, 225, 224), (1, 241, 200), (2, 301, 200), (3, 317, 120)],
+)
+def test_what_the_model_sees_ends_at_its_frame(qtbot, count, width, height) -> None:
+    """Odd widths centre the squares on half pixels: the dark fill and the image then ran one
+    column past the 1 px frame. Every column right of each frame must be the background."""
+    from PySide6.QtGui import QColor, QImage
+
+    from drawdigit.gui.images import gray_to_qimage
+    from drawdigit.gui.prediction_panel import ModelInputView
+
+    view = ModelInputView()
+    qtbot.addWidget(view)
+    view.resize(width, height)
+    view.set_images([gray_to_qimage(np.ones((28, 28), dtype=np.float32))] * count)
+    background = view.palette().window().color().rgb()
+    frame = view.palette().mid().color().rgb()
+    shot = QImage(view.size(), QImage.Format.Format_RGB32)
+    shot.fill(QColor(background))
+    view.render(shot)
+    rows = (5, height // 2)
+    drawn = [x for x in range(width) if shot.pixel(x, rows[1]) != background]
+    assert drawn, "nothing was painted"
+    for square in view._squares():
+        right = square.x() + square.width() - 1  # the frame's last column
+        for y in rows:
+            assert shot.pixel(right, y) == frame
+            if right + 1 < width:
+                assert shot.pixel(right + 1, y) == background, (right + 1, y)
+        assert shot.pixel(square.x(), rows[1]) == frame  # and it starts at its frame

@@ -131,6 +131,7 @@ def add_two_of_each() -> None:
 
 def test_finetune_runs_in_a_thread_and_its_model_can_be_used(window, qtbot) -> None:
     add_two_of_each()
+    window.update_finetune_action()  # added behind the window's back
     with qtbot.waitSignal(window.finetuneFinished, timeout=120_000) as blocker:
         window.commands.finetune.trigger()
         assert not window.commands.finetune.isEnabled()  # the GUI thread is free meanwhile
@@ -156,6 +157,7 @@ def test_finetune_runs_in_a_thread_and_its_model_can_be_used(window, qtbot) -> N
 
 def test_finetune_can_be_cancelled_from_the_status_bar(window, qtbot) -> None:
     add_two_of_each()
+    window.update_finetune_action()  # added behind the window's back
     finished = []
     window.finetuneFinished.connect(finished.append)
     ended = qtbot.waitSignal(

@@ -770,3 +770,73 @@ def test_quitting_can_discard_the_changes(window, qtbot):
     window.close()
     answer(window, qtbot, QMessageBox.StandardButton.Discard)
     qtbot.waitUntil(lambda: not window.isVisible())
+
+
+def test_finetune_is_offered_only_when_there_are_samples(window, qtbot) -> None:
+    """No samples: Fine-tune is greyed out and says how to add one; a correction enables it,
+    deleting the last sample in My Samples greys it out again."""
+    action = window.commands.finetune
+    assert not action.isEnabled()
+    assert "type the right digit" in action.toolTip()
+    assert action.statusTip() == action.toolTip()
+    draw(window, *SEVEN)
+    answer_for(window, qtbot)
+    assert window.correct(1)
+    assert action.isEnabled() and "type the right digit" not in action.toolTip()
+    window.open_samples_dialog()
+    dialog = window._samples_dialog
+    qtbot.waitExposed(dialog)
+    dialog.select_rows([0])
+    assert dialog.delete_selected() == 1
+    assert not action.isEnabled() and "type the right digit" in action.toolTip()
+
+
+def test_finetune_progress_has_a_label_while_it_runs(window, qtbot) -> None:
+    """The status bar says what the bar measures, and the action stays off during the run."""
+    for strokes, label in ((SEVEN, 1), (FOUR, 9)):
+        window.canvas.clear()
+        draw(window, *strokes)
+        answer_for(window, qtbot)
+        assert window.correct(label)
+    controller = window.finetune
+    assert not controller.label.isVisible()
+    ended = qtbot.waitSignal(
+        controller.runningChanged, timeout=120_000, check_params_cb=lambda on: not on
+    )
+    with ended:
+        window.commands.finetune.trigger()
+        assert controller.label.isVisible() and controller.bar.isVisible()
+        assert controller.label.text() == "Fine-tuning on your samples…"
+        assert not window.commands.finetune.isEnabled()
+        controller.cancel()
+    assert not controller.label.isVisible() and window.commands.finetune.isEnabled()
+
+
+def test_a_fine_tuned_model_is_called_fine_tuned(open_window, user_data) -> None:
+    """The status line names the model from the metadata fine-tuning writes, not "retrained"."""
+    from datetime import datetime, timezone
+
+    from drawdigit.finetune import FinetuneResult
+    from drawdigit.store import activate_model
+
+    torch.manual_seed(0)
+    result = FinetuneResult(
+        state_dict=DigitNet().state_dict(),
+        model_config=ModelConfig(),
+        heldout_before=0.5,
+        heldout_after=0.75,
+        mnist_before=0.99,
+        mnist_after=0.9875,
+        train_count=12,
+        heldout_count=4,
+        steps_done=80,
+        seconds=3.0,
+        train_seconds=2.0,
+    )
+    activate_model(result.state_dict, result.model_config, result.metadata())
+    window = open_window()
+    assert window.model_ready(), window.model_label.toolTip()
+    today = datetime.now(timezone.utc).date().isoformat()
+    text = window.model_label.text()
+    assert f"fine-tuned model on {today}" in text and "retrained" not in text
+    assert "98.75%" in text

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
@@ -66,14 +66,17 @@ class ModelInputView(QWidget):
     def images(self) -> list[QImage]:
         return list(self._images)
 
-    def _squares(self) -> list[QRectF]:
+    def _squares(self) -> list[QRect]:
+        """Whole-pixel squares: a fractional left edge or side (an odd width centred, a
+        side not a multiple of 28) made the fill and the image round one way and the 1 px
+        frame the other, leaving a dark column outside the frame's right edge."""
         count = max(1, len(self._images))
-        gap = 6.0 if count > 1 else 0.0
-        side = min((self.width() - gap * (count - 1)) / count, float(self.height()))
+        gap = 6 if count > 1 else 0
+        side = min((self.width() - gap * (count - 1)) // count, self.height())
         side -= side % 28 if side >= 56 else 0  # whole pixels per input pixel: crisp edges
         total = side * count + gap * (count - 1)
-        left = (self.width() - total) / 2
-        return [QRectF(left + k * (side + gap), 0, side, side) for k in range(count)]
+        left = (self.width() - total) // 2
+        return [QRect(left + k * (side + gap), 0, side, side) for k in range(count)]
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -86,12 +89,15 @@ class ModelInputView(QWidget):
             cell = square.width() / 28.0
             if cell >= 5:
                 painter.setPen(QPen(QColor(255, 255, 255, 22), 1))
+                top, bottom = square.top(), square.bottom()  # QRect: the last pixel inside
+                left, right = square.left(), square.right()
                 for i in range(1, 28):
-                    x = square.left() + i * cell
-                    y = square.top() + i * cell
-                    painter.drawLine(int(x), int(square.top()), int(x), int(square.bottom()) - 1)
-                    painter.drawLine(int(square.left()), int(y), int(square.right()) - 1, int(y))
+                    x = left + round(i * cell)
+                    y = top + round(i * cell)
+                    painter.drawLine(x, top, x, bottom)
+                    painter.drawLine(left, y, right, y)
             painter.setPen(QPen(self.palette().mid().color(), 1))
+            # An aliased 1 px outline of a QRect covers width() + 1 columns: one less fits.
             painter.drawRect(square.adjusted(0, 0, -1, -1))
         painter.end()
 

@@ -57,6 +57,13 @@ def make_action(
     return action
 
 
+FINETUNE_TIP = "Teach the model your handwriting (a few seconds)"
+# Why fine-tuning is greyed out, and the one way to change that from the window.
+FINETUNE_NEEDS_SAMPLES_TIP = (
+    "No samples yet: draw a digit, then type the right digit (0-9) to keep it as a sample"
+)
+
+
 class WindowActions:
     """The window's actions by name (``open``, ``save``, ``undo``, ``clear``, ``finetune``…).
 
@@ -149,12 +156,7 @@ class WindowActions:
             "&Train…", window.open_training_dialog, ["Ctrl+T"], "Train the network on MNIST"
         )
         self.samples = act("My &Samples…", window.open_samples_dialog, [], "Your labelled drawings")
-        self.finetune = act(
-            "&Fine-tune on My Samples",
-            window.finetune.start,
-            [],
-            "Teach the model your handwriting (a few seconds)",
-        )
+        self.finetune = act("&Fine-tune on My Samples", window.finetune.start, [], FINETUNE_TIP)
         self.save_confirmed = act(
             "Save &Confirmed Drawings",
             set_save_confirmed_samples,
@@ -205,9 +207,18 @@ class WindowActions:
         model_menu.addActions([self.train, self.reload_model, self.restore_model])
         model_menu.addSeparator()
         model_menu.addActions([self.samples, self.finetune, self.save_confirmed])
+        model_menu.setToolTipsVisible(True)  # a greyed-out Fine-tune says why
 
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([self.about, self.about_qt])
+
+    def update_finetune(self, *, samples: int, running: bool) -> None:
+        """Fine-tuning needs samples and runs one at a time; without samples the tips say how
+        to add one, instead of a run that can only fail."""
+        self.finetune.setEnabled(samples > 0 and not running)
+        tip = FINETUNE_TIP if samples > 0 else FINETUNE_NEEDS_SAMPLES_TIP
+        self.finetune.setToolTip(tip)
+        self.finetune.setStatusTip(tip)
 
     def update_enabled(
         self,

@@ -1,7 +1,7 @@
 """Fine-tune on My Samples from the main window: run, show progress, offer the result.
 
 ``FinetuneController`` runs ``finetune.finetune_on_my_samples`` on a ``workers.
-GeneratorWorker`` (never on the GUI thread; torch is imported there, not here), shows a
+GeneratorWorker`` (never on the GUI thread; torch is imported there, not here), shows a label,
 progress bar and a Cancel button in the status bar while it runs, then offers the new model
 in a window-modal box: "Use this model" saves it as the active model and asks the window to
 reload; "Discard" keeps nothing. Cancel stops the run between steps and offers nothing.
@@ -12,7 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QMessageBox, QProgressBar, QStatusBar, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QStatusBar,
+    QToolButton,
+    QWidget,
+)
 
 from drawdigit.formatting import percent
 from drawdigit.gui.window.messages import show_message
@@ -43,17 +50,20 @@ class FinetuneController(QObject):
         self._worker: GeneratorWorker | None = None
         self._offer: QMessageBox | None = None
         self._last_progress: FinetuneProgress | None = None
-        # Shown while a run is on: how far it is, and a way out.
+        # Shown while a run is on: what runs, how far it is, and a way out.
+        self.label = QLabel("Fine-tuning on your samples…")
         self.bar = QProgressBar()
         self.bar.setRange(0, 100)
-        self.bar.setFixedWidth(140)
-        self.bar.setFormat("Fine-tuning %p%")
-        self.bar.setToolTip("Fine-tuning on your samples")
+        self.bar.setFixedWidth(80)  # the model line beside it must still fit at 640 px
+        self.bar.setFormat("%p%")
+        self.bar.setAccessibleName("Fine-tuning on your samples")
+        self.bar.setToolTip("Fine-tuning on your samples: a new model that you can then use")
+        self.label.setBuddy(self.bar)
         self.cancel_button = QToolButton()
         self.cancel_button.setText("Cancel")
         self.cancel_button.setToolTip("Stop fine-tuning; the model in use stays as it is")
         self.cancel_button.clicked.connect(self.cancel)
-        for widget in (self.bar, self.cancel_button):
+        for widget in (self.label, self.bar, self.cancel_button):
             status_bar.addWidget(widget)
             widget.hide()
 
@@ -86,6 +96,7 @@ class FinetuneController(QObject):
         self._status_bar.clearMessage()
         self.bar.setRange(0, 0)  # busy until the first step is reported
         self.cancel_button.setEnabled(True)
+        self.label.show()
         self.bar.show()
         self.cancel_button.show()
         self.runningChanged.emit(True)
@@ -134,6 +145,7 @@ class FinetuneController(QObject):
 
     def _on_finished(self) -> None:
         self._worker = None
+        self.label.hide()
         self.bar.hide()
         self.cancel_button.hide()
         self.runningChanged.emit(False)

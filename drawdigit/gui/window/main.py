@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer, Signal, Slot, qVersion
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot, qVersion
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSizePolicy, QWidget
 
@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
 
         self._update_title()
         self._update_actions()
+        self.update_finetune_action()
         self._on_model_loading()
         restore_geometry(self)
 
@@ -340,12 +341,23 @@ class MainWindow(QMainWindow):
     def _on_samples_saved(self) -> None:
         if self._samples_dialog is not None:
             self._samples_dialog.refresh()
+        self.update_finetune_action()
+
+    @Slot()
+    def update_finetune_action(self) -> None:
+        """Enable Fine-tune when there are samples (counted, not read: cheap) and no run is on;
+        called whenever the samples may have changed: a correction, the samples dialog
+        (delete, relabel, import), the window coming back to the front (another program)."""
+        from drawdigit.samples import count_samples
+
+        self.commands.update_finetune(samples=count_samples(), running=self.finetune.is_running())
 
     def open_samples_dialog(self) -> None:
         from drawdigit.gui.samples_view import SamplesDialog
 
         if self._samples_dialog is None:
             self._samples_dialog = SamplesDialog(self)
+            self._samples_dialog.samplesChanged.connect(self.update_finetune_action)
         else:
             self._samples_dialog.refresh()
         self._show_dialog(self._samples_dialog)
@@ -357,7 +369,7 @@ class MainWindow(QMainWindow):
 
     @Slot(bool)
     def _on_finetune_running(self, running: bool) -> None:
-        self.commands.finetune.setEnabled(not running)  # one run at a time
+        self.update_finetune_action()  # one run at a time
 
     # ------------------------------------------------------------------ files
 
@@ -429,6 +441,12 @@ class MainWindow(QMainWindow):
         QMessageBox.aboutQt(self, "About Qt")
 
     # ------------------------------------------------------------------ close
+
+    def changeEvent(self, event: QEvent) -> None:
+        # Back to the front: samples may have been added or deleted outside the window.
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.update_finetune_action()
+        super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Ask to save a changed drawing first (window-modal, returns at once: the close
