@@ -311,6 +311,8 @@ def _read_matching_pair(path: Path) -> bytes:
         if meta_file.is_file() and meta_file.stat().st_size <= MAX_SIDECAR_BYTES:
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 recorded = json.loads(meta_file.read_text("utf-8")).get("sha256")
+        if not isinstance(recorded, str):  # a checksum of the wrong type says nothing
+            recorded = None
         if not recorded or recorded == hashlib.sha256(data).hexdigest():
             return data
         if attempt == 0:

@@ -421,3 +421,12 @@ def test_metadata_of_the_wrong_type_is_ignored(tmp_path: Path, metadata_json: ob
     assert source.describe() == "retrained model"
     good = ModelSource("bundled", tmp_path / "m.pt", {"test_accuracy": 0.9931})
     assert good.describe() == "bundled model, MNIST test accuracy 99.31%"
+
+
+@pytest.mark.parametrize("sidecar", ['{"sha256": [1]}', '{"sha256": 5}', "[1]", '"text"'])
+def test_a_sidecar_of_the_wrong_type_is_only_informational(tmp_path: Path, sidecar: str) -> None:
+    """A sidecar whose checksum is not a string says nothing about the weights: ignored."""
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, DigitNet().state_dict(), ModelConfig(), {"test_accuracy": 0.5})
+    metadata_path(path).write_text(sidecar)
+    assert load_checkpoint(path).metadata["test_accuracy"] == 0.5
