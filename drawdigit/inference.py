@@ -64,13 +64,20 @@ class ModelSource:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
-        accuracy = self.metadata.get("test_accuracy")
-        acc = f", MNIST test accuracy {accuracy * 100:.2f}%" if accuracy is not None else ""
+        """A one-line description. The metadata comes from a file the user may have made
+        or damaged: values of the wrong type (an accuracy "high", a date [1]) are left out,
+        never an error, so a usable model is never held up by how it is described."""
+        metadata = self.metadata if isinstance(self.metadata, dict) else {}
+        accuracy = metadata.get("test_accuracy")
+        acc = ""
+        if type(accuracy) in (int, float) and 0.0 <= accuracy <= 1.0:  # not bool, not NaN
+            acc = f", MNIST test accuracy {accuracy * 100:.2f}%"
         if self.kind == "bundled":
             return f"bundled model{acc}"
-        date = str(self.metadata.get("created", ""))[:10]
+        created = metadata.get("created")
+        date = created[:10] if isinstance(created, str) else ""
         when = f" on {date}" if date else ""
-        tuned = self.metadata.get("source") == FINETUNE_SOURCE
+        tuned = metadata.get("source") == FINETUNE_SOURCE
         user_label = "fine-tuned model" if tuned else "retrained model"
         label = user_label if self.kind == "user" else f"model {self.path.name}"
         return f"{label}{when}{acc}"

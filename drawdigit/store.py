@@ -32,6 +32,10 @@ FORMAT_VERSION = 1
 BUNDLED_MODEL_NAME = "drawdigit.pt"
 ACTIVE_MODEL_NAME = "active.pt"
 MAX_SIDECAR_BYTES = 1_000_000  # a metadata .json is a few hundred bytes
+# What reading a model file may take: the largest network ModelConfig accepts, as float64,
+# once for the storages and once for the tensors built from them (torch_file checks the
+# declared sizes against it before allocating anything).
+_MAX_READ_BYTES = 2 * 8 * ModelConfig.largest().parameter_count()
 
 
 class ModelFileError(Exception):
@@ -257,7 +261,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
     from drawdigit.torch_file import TorchFileError, read_torch_file
 
     try:
-        raw = read_torch_file(data)
+        raw = read_torch_file(data, max_bytes=_MAX_READ_BYTES)
     except TorchFileError as exc:  # damaged, foreign, or it names code to run
         raise ModelFileError(f"{path}: not a readable model file ({exc})") from exc
     if not isinstance(raw, dict) or raw.get("format") != "drawdigit-model":
@@ -267,14 +271,26 @@ def load_checkpoint(path: Path) -> Checkpoint:
         raise ModelFileError(f"{path}: model format version {version!r} is not supported")
     try:
         config = ModelConfig.from_dict(raw["model_config"])
-        metadata = json.loads(raw.get("metadata_json", "{}"))
         weights = _checked_weights(raw["state_dict"], config)
     except Exception as exc:
         raise ModelFileError(f"{path}: model content is invalid ({exc})") from exc
     for values in weights.values():
         if not np.isfinite(values).all():
             raise ModelFileError(f"{path}: model weights contain NaN or infinity")
-    return Checkpoint(config, weights, metadata, path)
+    return Checkpoint(config, weights, _readable_metadata(raw.get("metadata_json")), path)
+
+
+def _readable_metadata(text: Any) -> dict[str, Any]:
+    """The metadata as a dict, or an empty one: it only describes the model (accuracy,
+    date, recipe), so metadata that is not a JSON object never makes a good model unusable.
+    Readers still check each value's type (``inference.ModelSource.describe``)."""
+    if not isinstance(text, str):
+        return {}
+    try:
+        metadata = json.loads(text)
+    except (ValueError, RecursionError):
+        return {}
+    return metadata if isinstance(metadata, dict) else {}
 
 
 def _read_matching_pair(path: Path) -> bytes:
@@ -295,6 +311,8 @@ def _read_matching_pair(path: Path) -> bytes:
         if meta_file.is_file() and meta_file.stat().st_size <= MAX_SIDECAR_BYTES:
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 recorded = json.loads(meta_file.read_text("utf-8")).get("sha256")
+        if not isinstance(recorded, str):  # a checksum of the wrong type says nothing
+            recorded = None
         if not recorded or recorded == hashlib.sha256(data).hexdigest():
             return data
         if attempt == 0:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import io
+import math
 import pickle
 import zipfile
 from typing import Any
@@ -39,6 +40,10 @@ _STORAGE_DTYPES = {
 }
 
 
+# data.pkl holds names, shapes and short metadata: a few kB for any model this app reads.
+_MAX_PICKLE_BYTES = 16_000_000
+
+
 class TorchFileError(ValueError):
     """The bytes are not a torch.save zip this reader accepts (damaged, foreign or unsafe)."""
 
@@ -50,48 +55,73 @@ class _StorageType:
         self.dtype = dtype
 
 
-def _rebuild_tensor(
-    storage: np.ndarray,
-    offset: int,
-    size: tuple[int, ...],
-    stride: tuple[int, ...],
-    requires_grad: bool = False,
-    backward_hooks: Any = None,
-    metadata: Any = None,
-) -> np.ndarray:
-    """``torch._utils._rebuild_tensor_v2`` for numpy: a view checked to stay in bounds, copied."""
-    if not isinstance(storage, np.ndarray) or storage.ndim != 1:
-        raise TorchFileError("a tensor without a storage")
-    values = (offset, *size, *stride)
-    if not all(type(v) is int and v >= 0 for v in values) or len(size) != len(stride):
-        raise TorchFileError("a tensor with an invalid size, stride or offset")
-    if backward_hooks:
-        raise TorchFileError("a tensor with backward hooks")
-    if 0 in size:
-        return np.zeros(size, dtype=storage.dtype)
-    last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
-    if last >= storage.size:
-        raise TorchFileError("a tensor reaches past the end of its storage")
-    item = storage.itemsize
-    view = np.lib.stride_tricks.as_strided(
-        storage[offset:], shape=size, strides=[s * item for s in stride], writeable=False
-    )
-    return np.array(view, order="C")  # owns its memory, writable, contiguous
-
-
 class _Unpickler(pickle.Unpickler):
-    """Resolves only the whitelisted globals; storages come from the zip, not the pickle."""
+    """Resolves only the whitelisted globals; storages come from the zip, not the pickle.
 
-    def __init__(self, data: bytes, archive: zipfile.ZipFile, prefix: str, byteorder: str) -> None:
+    Every storage read and every tensor built is charged, at its declared size and before
+    any memory is taken for it, against ``max_bytes``: a few-kB file whose storage inflates
+    to gigabytes, or whose zero strides spread one number over a huge tensor, is refused
+    instead of allocated.
+    """
+
+    def __init__(
+        self,
+        data: bytes,
+        archive: zipfile.ZipFile,
+        prefix: str,
+        byteorder: str,
+        max_bytes: int | None,
+    ) -> None:
         super().__init__(io.BytesIO(data))
         self._archive = archive
         self._prefix = prefix
         self._byteorder = byteorder
         self._storages: dict[str, np.ndarray] = {}
+        self._bytes_left = max_bytes
+
+    def _charge(self, nbytes: int, what: str) -> None:
+        if self._bytes_left is None:
+            return
+        if nbytes > self._bytes_left:
+            raise TorchFileError(f"{what} is larger than any model this app reads")
+        self._bytes_left -= nbytes
+
+    def _rebuild_tensor(
+        self,
+        storage: np.ndarray,
+        offset: int,
+        size: tuple[int, ...],
+        stride: tuple[int, ...],
+        requires_grad: bool = False,
+        backward_hooks: Any = None,
+        metadata: Any = None,
+    ) -> np.ndarray:
+        """``torch._utils._rebuild_tensor_v2`` for numpy: a view checked to stay in bounds,
+        then copied (its size charged first)."""
+        if not isinstance(storage, np.ndarray) or storage.ndim != 1:
+            raise TorchFileError("a tensor without a storage")
+        if not isinstance(size, tuple) or not isinstance(stride, tuple):
+            raise TorchFileError("a tensor with an invalid size or stride")
+        values = (offset, *size, *stride)
+        if not all(type(v) is int and v >= 0 for v in values) or len(size) != len(stride):
+            raise TorchFileError("a tensor with an invalid size, stride or offset")
+        if backward_hooks:
+            raise TorchFileError("a tensor with backward hooks")
+        self._charge(math.prod(size) * storage.itemsize, f"a tensor of shape {size}")
+        if 0 in size:
+            return np.zeros(size, dtype=storage.dtype)
+        last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
+        if last >= storage.size:
+            raise TorchFileError("a tensor reaches past the end of its storage")
+        item = storage.itemsize
+        view = np.lib.stride_tricks.as_strided(
+            storage[offset:], shape=size, strides=[s * item for s in stride], writeable=False
+        )
+        return np.array(view, order="C")  # owns its memory, writable, contiguous
 
     def find_class(self, module: str, name: str) -> Any:
         if module == "torch._utils" and name == "_rebuild_tensor_v2":
-            return _rebuild_tensor
+            return self._rebuild_tensor
         if module == "torch" and name in _STORAGE_DTYPES:
             return _StorageType(np.dtype(self._byteorder + _STORAGE_DTYPES[name]))
         if module == "collections" and name == "OrderedDict":
@@ -106,9 +136,13 @@ class _Unpickler(pickle.Unpickler):
             raise TorchFileError("a storage of an unknown type")
         if key not in self._storages:
             try:
-                raw = self._archive.read(f"{self._prefix}/data/{key}")
+                info = self._archive.getinfo(f"{self._prefix}/data/{key}")
             except KeyError:
                 raise TorchFileError(f"storage {key!r} is missing") from None
+            # The zip's declared size, before inflating: reading stops there (and the CRC
+            # check fails) if the entry holds more.
+            self._charge(info.file_size, f"storage {key!r}")
+            raw = self._archive.read(info)
             if len(raw) % storage_type.dtype.itemsize:
                 raise TorchFileError(f"storage {key!r} is truncated")
             self._storages[key] = np.frombuffer(raw, dtype=storage_type.dtype)
@@ -118,9 +152,12 @@ class _Unpickler(pickle.Unpickler):
         return storage
 
 
-def read_torch_file(data: bytes) -> Any:
+def read_torch_file(data: bytes, max_bytes: int | None = None) -> Any:
     """The object a ``torch.save`` zip holds, tensors as numpy arrays; ``TorchFileError``
     (or ``zipfile.BadZipFile``/``pickle.UnpicklingError`` wrapped in it) for anything else.
+
+    ``max_bytes`` bounds the memory the storages and tensors may take together, checked
+    against their declared sizes before each is read or built (None: no bound).
     """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -135,9 +172,10 @@ def read_torch_file(data: bytes) -> Any:
                 order = archive.read(f"{prefix}/byteorder").decode("ascii", "replace")
             if order not in ("little", "big"):
                 raise TorchFileError(f"unknown byte order {order!r}")
-            unpickler = _Unpickler(
-                archive.read(pickles[0]), archive, prefix, "<" if order == "little" else ">"
-            )
+            if archive.getinfo(pickles[0]).file_size > _MAX_PICKLE_BYTES:
+                raise TorchFileError("the archive's pickle is larger than any model's")
+            byteorder = "<" if order == "little" else ">"
+            unpickler = _Unpickler(archive.read(pickles[0]), archive, prefix, byteorder, max_bytes)
             return unpickler.load()
     except TorchFileError:
         raise

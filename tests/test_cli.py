@@ -403,3 +403,21 @@ def test_a_device_that_is_not_there_is_refused_before_any_data(
     err = capsys.readouterr().err
     assert code == 2 and "no CUDA GPU" in err and "absent" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("accuracy", ["high", [1]])
+def test_evaluate_ignores_metadata_of_the_wrong_type(
+    mnist_dir: Path, capsys: pytest.CaptureFixture, accuracy: object
+) -> None:
+    """A model whose metadata says "test_accuracy": "high" is still evaluated."""
+    import torch
+
+    from drawdigit.model import DigitNet, ModelConfig
+    from drawdigit.store import save_checkpoint
+
+    torch.manual_seed(0)
+    meta = {"test_accuracy": accuracy, "created": ["not", "a", "date"]}
+    save_checkpoint(active_model_path(), DigitNet().state_dict(), ModelConfig(), meta)
+    assert main(["evaluate", "--data-dir", str(mnist_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "model: retrained model (" in out and "MNIST test accuracy:" in out

@@ -840,3 +840,18 @@ def test_a_fine_tuned_model_is_called_fine_tuned(open_window, user_data) -> None
     text = window.model_label.text()
     assert f"fine-tuned model on {today}" in text and "retrained" not in text
     assert "98.75%" in text
+
+
+def test_a_model_with_metadata_of_the_wrong_type_gets_ready_and_answers(open_window, qtbot):
+    """Metadata like "test_accuracy": "high" only describes the model: the window must not
+    stay at "Model: loading…", it becomes ready and answers with that model."""
+    torch.manual_seed(0)
+    meta = {"test_accuracy": "high", "created": ["2024"], "recipe": "test"}
+    save_checkpoint(active_model_path(), DigitNet().state_dict(), ModelConfig(), meta)
+    window = open_window()
+    assert window.model_ready(), window.model_label.toolTip()
+    assert window.model_source().kind == "user"
+    assert "high" not in window.model_label.text()
+    draw(window, *ONE)
+    assert answer_for(window, qtbot).digit in range(10)
+    assert "loading" not in window.about_text()

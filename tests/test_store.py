@@ -341,3 +341,92 @@ def test_a_sidecar_written_for_other_weights_is_still_refused(tmp_path: Path) ->
     metadata_path(path).write_text(json.dumps(meta))
     with pytest.raises(ModelFileError, match="do not match the checksum"):
         load_checkpoint(path)
+
+
+def _raw_checkpoint(path: Path, config: dict, metadata_json: object = "{}") -> Path:
+    """A drawdigit model file written by hand: the config and metadata say what the test
+    wants, the weights are whatever shapes that config implies (none for absurd ones)."""
+    try:
+        shapes = ModelConfig(**config).parameter_shapes()
+        state = {name: torch.zeros(shape) for name, shape in shapes.items()}
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        state = {}
+    if any(v.numel() > 10_000_000 for v in state.values()):
+        state = {}
+    raw = {
+        "format": "drawdigit-model",
+        "format_version": 1,
+        "model_config": config,
+        "state_dict": state,
+        "metadata_json": metadata_json,
+    }
+    torch.save(raw, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"num_classes": 1},
+        {"num_classes": 2},
+        {"num_classes": 11},
+        {"hidden": 0},
+        {"conv1": -3},
+        {"conv2": 100_000},
+        {"conv3": 2.5},
+        {"hidden": True},
+        {"hidden": "64"},
+        {"conv1": 10**30},
+    ],
+)
+def test_configs_the_app_cannot_use_are_refused(tmp_path: Path, config: dict) -> None:
+    """Exactly 10 classes and positive, bounded layer sizes, or a clear ModelFileError."""
+    with pytest.raises(ValueError):
+        ModelConfig.from_dict(config)
+    path = _raw_checkpoint(tmp_path / "m.pt", config)
+    with pytest.raises(ModelFileError, match=f"{path}: .*model config"):
+        load_checkpoint(path)
+
+
+def test_the_default_config_and_smaller_ones_still_load(tmp_path: Path) -> None:
+    for config in ({}, {"hidden": 32}, {"conv1": 8, "conv2": 16, "conv3": 16, "hidden": 16}):
+        assert load_checkpoint(_raw_checkpoint(tmp_path / "m.pt", config)).config == ModelConfig(
+            **config
+        )
+
+
+@pytest.mark.parametrize(
+    "metadata_json",
+    [
+        '{"test_accuracy": "high", "created": 5}',
+        '{"test_accuracy": [1], "created": ["2024"]}',
+        '{"test_accuracy": NaN}',
+        "[1]",
+        '"a string"',
+        "not json",
+        7,
+    ],
+)
+def test_metadata_of_the_wrong_type_is_ignored(tmp_path: Path, metadata_json: object) -> None:
+    """Metadata only describes a model: wrong types in it never stop the model being used."""
+    from drawdigit.inference import ModelSource
+
+    checkpoint = load_checkpoint(_raw_checkpoint(tmp_path / "m.pt", {}, metadata_json))
+    assert isinstance(checkpoint.metadata, dict)
+    for kind in ("bundled", "user", "file"):
+        text = ModelSource(kind, tmp_path / "m.pt", checkpoint.metadata).describe()
+        assert "accuracy" not in text and "high" not in text
+    # ModelSource built by other callers with any dict is just as tolerant.
+    source = ModelSource("user", tmp_path / "m.pt", {"test_accuracy": "x", "created": 3})
+    assert source.describe() == "retrained model"
+    good = ModelSource("bundled", tmp_path / "m.pt", {"test_accuracy": 0.9931})
+    assert good.describe() == "bundled model, MNIST test accuracy 99.31%"
+
+
+@pytest.mark.parametrize("sidecar", ['{"sha256": [1]}', '{"sha256": 5}', "[1]", '"text"'])
+def test_a_sidecar_of_the_wrong_type_is_only_informational(tmp_path: Path, sidecar: str) -> None:
+    """A sidecar whose checksum is not a string says nothing about the weights: ignored."""
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, DigitNet().state_dict(), ModelConfig(), {"test_accuracy": 0.5})
+    metadata_path(path).write_text(sidecar)
+    assert load_checkpoint(path).metadata["test_accuracy"] == 0.5

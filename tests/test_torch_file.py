@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import tracemalloc
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -134,3 +135,108 @@ def test_weights_of_the_wrong_kind_are_refused(tmp_path: Path) -> None:
     save_checkpoint(tmp_path / "missing.pt", state, DigitNet().config)
     with pytest.raises(ModelFileError, match="invalid.*fc1.bias"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+# ---------------------------------------------------------------- declared sizes before memory
+
+
+class _StorageRef:
+    def __init__(self, numel: int) -> None:
+        self.numel = numel
+
+
+class _TensorRef:
+    """Pickles as torch pickles a tensor, with whatever size and stride the test declares."""
+
+    def __init__(self, numel: int, size: tuple[int, ...], stride: tuple[int, ...]) -> None:
+        self.storage, self.size, self.stride = _StorageRef(numel), size, stride
+
+    def __reduce__(self):
+        return (
+            torch._utils._rebuild_tensor_v2,
+            (self.storage, 0, self.size, self.stride, False, OrderedDict()),
+        )
+
+
+class _Pickler(pickle.Pickler):
+    def persistent_id(self, obj: object):
+        if isinstance(obj, _StorageRef):
+            return ("storage", torch.FloatStorage, "0", "cpu", obj.numel)
+        return None
+
+
+def _archive(tensor: _TensorRef, storage_bytes: int) -> bytes:
+    """A torch.save-like zip, its storage deflated (a small file for a large storage) and
+    written in chunks, so that building it never holds the declared size in memory."""
+    pickled = io.BytesIO()
+    _Pickler(pickled, protocol=2).dump({"t": tensor})
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", pickled.getvalue())
+        with archive.open("archive/data/0", "w", force_zip64=True) as storage:
+            chunk = bytes(1 << 20)
+            for start in range(0, storage_bytes, len(chunk)):
+                storage.write(chunk[: storage_bytes - start])
+    return out.getvalue()
+
+
+def _peak_bytes_while(call) -> int:
+    tracemalloc.start()
+    try:
+        call()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_a_small_file_declaring_a_huge_tensor_is_refused_before_allocating() -> None:
+    """A tiny storage seen through zero strides as a 200 MB tensor: refused for its size,
+    never copied into memory."""
+    data = _archive(_TensorRef(1, (10_000, 5_000), (0, 0)), 4)
+    assert len(data) < 2_000
+    assert np.array_equal(
+        read_torch_file(_archive(_TensorRef(1, (3, 2), (0, 0)), 4))["t"], np.zeros((3, 2))
+    )
+
+    def read() -> None:
+        with pytest.raises(TorchFileError, match="larger than"):
+            read_torch_file(data, max_bytes=10_000_000)
+
+    assert _peak_bytes_while(read) < 5_000_000
+
+
+def test_a_compressed_huge_storage_is_refused_before_it_is_inflated() -> None:
+    numel = 50_000_000  # 200 MB of float32 zeros, a few hundred kB deflated
+    data = _archive(_TensorRef(numel, (numel,), (1,)), numel * 4)
+    assert len(data) < 1_000_000
+
+    def read() -> None:
+        with pytest.raises(TorchFileError, match="larger than"):
+            read_torch_file(data, max_bytes=10_000_000)
+
+    assert _peak_bytes_while(read) < 5_000_000
+
+
+def test_a_model_file_declaring_huge_layers_is_refused_with_little_memory(tmp_path: Path) -> None:
+    """The store bounds what a file may declare by the largest model ModelConfig allows."""
+    pickled = io.BytesIO()
+    huge = _TensorRef(1, (20_000, 20_000), (0, 0))  # 1.6 GB if it were ever built
+    _Pickler(pickled, protocol=2).dump(
+        {
+            "format": "drawdigit-model",
+            "format_version": 1,
+            "model_config": {"conv1": 32, "conv2": 64, "conv3": 64, "hidden": 64},
+            "state_dict": {"fc1.weight": huge},
+        }
+    )
+    path = tmp_path / "huge.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", pickled.getvalue())
+        archive.writestr("archive/data/0", bytes(4))
+
+    def load() -> None:
+        with pytest.raises(ModelFileError, match="larger than"):
+            load_checkpoint(path)
+
+    assert _peak_bytes_while(load) < 5_000_000
