@@ -38,10 +38,10 @@ def test_bundled_model_matches_torch_on_all_mnist_test_images(mnist_dir: Path) -
 
 
 @pytest.mark.parametrize(
-    "config", [ModelConfig(), ModelConfig(conv1=8, conv2=16, conv3=12, hidden=20, num_classes=7)]
+    "config", [ModelConfig(), ModelConfig(conv1=8, conv2=16, conv3=12, hidden=20)]
 )
 def test_any_config_and_batch_size_matches_torch(tmp_path: Path, config: ModelConfig) -> None:
-    """Random weights with non-zero biases and an unusual shape catch a wrong layout (a
+    """Random weights with non-zero biases and unusual layer sizes catch a wrong layout (a
     transposed kernel, fc1's (c, h, w) flattening) that trained weights might hide."""
     torch.manual_seed(1)
     model = DigitNet(config)
