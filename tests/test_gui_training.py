@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from drawdigit.gui.training.settings_view import SettingsView, available_devices
+from drawdigit.gui.training.settings_view import SettingsView
 from drawdigit.gui.training_dialog import TrainingDialog
-from drawdigit.gui.training_worker import drawing_threads, training_threads
+from drawdigit.gui.training_worker import available_devices, drawing_threads, training_threads
 from drawdigit.gui.workers import live_workers, stop_all_workers
 from drawdigit.store import active_model_path
 

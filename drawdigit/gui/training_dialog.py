@@ -38,6 +38,7 @@ from drawdigit.gui.training.result_view import ResultView
 from drawdigit.gui.training.settings_view import MINE, SettingsView
 from drawdigit.gui.training.state import RunState
 from drawdigit.gui.training_worker import (
+    DevicesFound,
     RunControl,
     Stage,
     prepare_ahead,
@@ -302,10 +303,21 @@ class TrainingDialog(QDialog):
         if config is None and data_dir is None:
             return
         worker = GeneratorWorker(prepare_ahead, config, data_dir, name="drawdigit-warm-up")
+        worker.yielded.connect(self._on_warm_up_step)
         worker.returned.connect(lambda data: self._on_data_ready(data_dir, data))
         worker.finished.connect(self._on_warm_up_finished)
         self._warm = worker
         worker.start()
+
+    @Slot(object)
+    def _on_warm_up_step(self, step: Stage | DevicesFound) -> None:
+        """ "Loading PyTorch…", then what comes next; the devices torch found."""
+        if self.sender() is not self._warm:
+            return
+        if isinstance(step, DevicesFound):
+            self.settings_view.set_devices(list(step.devices))
+        else:
+            self.state.prepare(step.text, step.error)
 
     def _on_data_ready(self, folder: Path | None, data: Any) -> None:
         if data is not None and self.isVisible() and folder == self.data_dir():
@@ -317,6 +329,7 @@ class TrainingDialog(QDialog):
             return
         self._warm_done = True
         self._warm = None
+        self.state.prepare(None)
         folder = self.data_dir()
         if folder is not None and (self._cached_data is None or self._cached_data[0] != folder):
             QTimer.singleShot(0, self._start_warm_up)  # the folder changed meanwhile
@@ -455,6 +468,7 @@ class TrainingDialog(QDialog):
         run, warm = self._run, self._warm
         self._run = self._warm = None  # what they still emit is stale from here on
         self.responsiveness.detach()
+        self.state.prepare(None)
         if self.state.active:
             self.state.cancelled(why)
         for worker in (run, warm):

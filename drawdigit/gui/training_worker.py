@@ -14,14 +14,24 @@ CPU ``state_dict``) by yielding them or returning them.
   control), which ``fit`` checks before every batch: a stop is never more than one batch
   away.
 
+- :func:`load_torch` imports torch in a worker thread in the way that holds the GIL least
+  (see there); :func:`prepare_ahead` runs it, warms up and reads MNIST before Start, and
+  says what it is doing (``Stage``) and which devices it found (``DevicesFound``).
+
 Thread counts: see :func:`training_threads`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
+import importlib.util
 import os
+import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,9 +72,13 @@ def drawing_threads(cores: int | None = None) -> int:
 
 @dataclass(frozen=True)
 class Stage:
-    """What a run is doing now, for the status line (reported by :func:`train_run`)."""
+    """What a run (or the preparation ahead of one) is doing now, for the status line."""
 
     text: str
+    error: bool = False
+
+
+LOADING_TORCH = "Loading PyTorch…"
 
 
 class RunControl(TrainControl):
@@ -101,6 +115,9 @@ def train_run(job: TrainingJob, control: RunControl) -> Iterator[Any]:
     from drawdigit.training import TrainingDone
 
     try:
+        if not torch_loaded():
+            yield Stage(LOADING_TORCH)  # Start pressed before the warm-up had loaded it
+        load_torch()
         prepared = prepare_run(job, control.stage, control.check)
         done: TrainingDone | None = None
         for event in prepared.fit(control):
@@ -115,11 +132,134 @@ def train_run(job: TrainingJob, control: RunControl) -> Iterator[Any]:
     return report
 
 
+# --------------------------------------------------------------------------- loading torch
+
+_torch_lock = threading.Lock()
+_torch_ready = threading.Event()
+
+
+def torch_loaded() -> bool:
+    """Whether :func:`load_torch` has finished in this process."""
+    return _torch_ready.is_set()
+
+
+def load_torch() -> None:
+    """Import torch (in a worker thread) so that the GUI thread keeps running meanwhile.
+
+    An import holds the GIL for every step done in C, and two such steps of ``import
+    torch`` froze the event loop for far longer than a drawing tolerates (measured with a
+    10 ms timer on the 2-core machine, benchmarks/bench_gui_training.py ``--torch-load``):
+
+    - the dynamic loader mapping and relocating ``libtorch_cpu.so`` (415 MB) while the
+      import machinery holds the GIL: one stall of 0.6-1.2 s. Here the library is loaded
+      first by calling libc's ``dlopen`` through ctypes, which lets go of the GIL during a
+      foreign call; the import then finds it loaded (:func:`_preload_torch_libraries`);
+    - full garbage collections, triggered by the ~10^6 objects the import creates, each
+      walking all of them with the GIL held: 80-430 ms each, several per import. The
+      collector is paused for the import and what it made is then frozen
+      (:func:`collections_paused`).
+
+    ``sys.setswitchinterval`` does not help here: it only hands the GIL over between
+    bytecodes, and neither step runs any. Safe to call from several threads: the first
+    loads, the others wait for it.
+    """
+    with _torch_lock:
+        if _torch_ready.is_set():
+            return
+        with collections_paused():
+            _preload_torch_libraries()
+            import torch  # noqa: F401
+        _torch_ready.set()
+
+
+@contextlib.contextmanager
+def collections_paused() -> Iterator[None]:
+    """No garbage collection inside; afterwards ``gc.freeze`` (what was made stays).
+
+    Why freeze: the objects an import makes live as long as the process; frozen, the
+    collections to come never walk them again (each would stall the GUI thread for the
+    time of a walk over them all). The cost: reference cycles that became garbage inside
+    the block are kept, not freed (a few, from imports).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+def _preload_torch_libraries() -> list[str]:
+    """``dlopen`` torch's global dependencies and ``libtorch_cpu.so`` without the GIL.
+
+    The same flags as torch's own loading (its ``libtorch_global_deps`` global, the rest as
+    ``torch._C``'s dependencies: local, resolved now), so nothing differs once the import
+    has run. Linux only (elsewhere the import loads them as usual); returns the paths
+    loaded here, none where the libraries are not found.
+    """
+    if not sys.platform.startswith("linux"):
+        return []
+    try:
+        spec = importlib.util.find_spec("torch")
+    except (ImportError, ValueError):
+        return []
+    if spec is None or not spec.origin:
+        return []
+    lib = Path(spec.origin).parent / "lib"
+    libc = ctypes.CDLL(None)
+    dlopen = libc.dlopen
+    dlopen.restype = ctypes.c_void_p
+    dlopen.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    loaded = []
+    for name, mode in (
+        ("libtorch_global_deps.so", os.RTLD_GLOBAL | os.RTLD_LAZY),
+        ("libtorch_cpu.so", os.RTLD_NOW | os.RTLD_LOCAL),
+    ):
+        path = lib / name
+        # A foreign call: ctypes releases the GIL until dlopen returns.
+        if path.is_file() and dlopen(os.fsencode(path), mode):
+            loaded.append(str(path))
+    return loaded
+
+
+def available_devices() -> list[tuple[str, str]]:
+    """Choices for the device box: always auto and CPU, plus each kind of GPU found.
+
+    Imports torch: call it in a worker thread (:func:`prepare_ahead` does).
+    """
+    devices = [("auto", "Automatic"), ("cpu", "CPU")]
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            devices.append(("cuda", f"GPU ({torch.cuda.get_device_name(0)})"))
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            devices.append(("mps", "GPU (Apple Metal)"))
+    except Exception:  # noqa: BLE001 - no GPU support at all: CPU only
+        pass
+    return devices
+
+
 # --------------------------------------------------------------------------- warm-up
 
 
-def prepare_ahead(config: TrainConfig | None, data_dir: Path | None) -> MnistData | None:
-    """Get a run ready before Start is pressed: warm torch up once, and load MNIST.
+@dataclass(frozen=True)
+class DevicesFound:
+    """The devices torch can train on here (``available_devices``), once it is loaded."""
+
+    devices: tuple[tuple[str, str], ...]
+
+
+def prepare_ahead(
+    config: TrainConfig | None, data_dir: Path | None
+) -> Generator[Stage | DevicesFound, None, MnistData | None]:
+    """Get a run ready before Start is pressed: load torch and warm it up once, load MNIST.
+
+    Yields a :class:`Stage` for each step (for the dialog's status line) and, once torch is
+    loaded, the :class:`DevicesFound`; returns the data.
 
     Why warm up: the first batch of the first run imports a good part of torch lazily (the
     optimisers pull in ``torch._dynamo``, sympy...) and initialises the CPU kernels. Imports
@@ -129,15 +269,29 @@ def prepare_ahead(config: TrainConfig | None, data_dir: Path | None) -> MnistDat
     of a second, which Start would otherwise wait for. Returns the data (None: no folder,
     or it could not be read; a run started on it reports why).
     """
-    try:
-        if config is not None:
-            warm_up(config)
-        if data_dir is not None:
+    if config is not None:
+        if not torch_loaded():
+            yield Stage(LOADING_TORCH)
+        try:
+            load_torch()
+        except Exception as exc:  # noqa: BLE001 - ImportError, a broken install: say so
+            yield Stage(f"PyTorch could not be loaded ({exc}); training needs it.", error=True)
+            return None
+        yield DevicesFound(tuple(available_devices()))
+        yield Stage("Getting training ready…")
+        try:
+            with collections_paused():  # the warm-up's lazy imports (see load_torch)
+                warm_up(config)
+        except Exception:  # noqa: BLE001 - an optimisation only; a run reports errors
+            pass
+    if data_dir is not None:
+        yield Stage("Reading MNIST…")
+        try:
             from drawdigit.mnist import load_mnist
 
             return load_mnist(data_dir)
-    except Exception:  # noqa: BLE001 - an optimisation only; a run reports errors
-        pass
+        except Exception:  # noqa: BLE001 - a run on it reports why
+            pass
     return None
 
 

@@ -39,7 +39,7 @@ class ProgressView(QWidget):
         area = QVBoxLayout(self)
         area.setContentsMargins(0, 0, 0, 0)
         area.setSpacing(4)
-        self.status_label = QLabel("Ready.")
+        self.status_label = QLabel(state.status)
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         area.addWidget(self.status_label)
@@ -85,6 +85,19 @@ class ProgressView(QWidget):
         state.epochEnded.connect(self._on_epoch)
         state.phaseChanged.connect(self._on_phase)
         state.outcomeChanged.connect(self._on_outcome)
+        state.preparingChanged.connect(self._on_preparing)
+
+    def _set_busy(self, busy: bool) -> None:
+        """A moving bar (no figure yet: loading PyTorch, reading MNIST) or the run's share."""
+        if busy:
+            self.progress_bar.setRange(0, 0)
+        elif self.progress_bar.maximum() == 0:
+            self.progress_bar.setRange(0, 1000)
+
+    @Slot(bool)
+    def _on_preparing(self, preparing: bool) -> None:
+        if not self.state.active:
+            self._set_busy(preparing)
 
     @Slot(str, bool)
     def _show_status(self, text: str, error: bool) -> None:
@@ -94,6 +107,7 @@ class ProgressView(QWidget):
     @Slot(int)
     def _on_run_started(self, epochs: int) -> None:
         self.charts.reset(epochs)
+        self._set_busy(True)  # until the first batch
         self.progress_bar.setValue(0)
         for label in self.stat_labels.values():
             label.setText("–")
@@ -101,6 +115,8 @@ class ProgressView(QWidget):
 
     @Slot(str)
     def _on_phase(self, _phase: str) -> None:
+        if not self.state.active:
+            self._set_busy(self.state.preparing)
         if not self.state.active and self._timer.isActive():
             self._timer.stop()
             # The last points, drawn in an event-loop turn of their own (a short stall each).
@@ -109,6 +125,7 @@ class ProgressView(QWidget):
     @Slot(object)
     def _on_outcome(self, outcome: Any) -> None:
         if outcome is not None:
+            self._set_busy(False)
             self.progress_bar.setValue(1000)
 
     @Slot(object)
@@ -140,6 +157,7 @@ class ProgressView(QWidget):
         event = state.last_batch
         if event is None:
             return
+        self._set_busy(False)
         if state.outcome is None:
             self.progress_bar.setValue(int(1000 * min(1.0, max(0.0, float(event.fraction)))))
         s = self.stat_labels

@@ -55,20 +55,7 @@ def same_settings(a: Any, b: Any) -> bool:
     return all(getattr(a, name) == getattr(b, name) for name in SHOWN)
 
 
-def available_devices() -> list[tuple[str, str]]:
-    """Choices for the device box: always auto and CPU, plus each kind of GPU found."""
-    devices = [("auto", "Automatic"), ("cpu", "CPU")]
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            devices.append(("cuda", f"GPU ({torch.cuda.get_device_name(0)})"))
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            devices.append(("mps", "GPU (Apple Metal)"))
-    except Exception:  # noqa: BLE001 - no GPU support at all: CPU only
-        pass
-    return devices
+CPU_ONLY = [("auto", "Automatic"), ("cpu", "CPU")]
 
 
 def preset_label(key: str, config: Any) -> str:
@@ -169,13 +156,9 @@ class SettingsView(QGroupBox):
 
         self.device_combo = QComboBox()
         self.device_combo.setToolTip("Where to train: the CPU, or a graphics card")
-        for key, label in devices if devices is not None else available_devices():
-            self.device_combo.addItem(label, key)
         self.device_label = QLabel("Device:")
         form.addRow(self.device_label, self.device_combo)
-        has_gpu = self.device_combo.count() > 2
-        self.device_combo.setVisible(has_gpu)
-        self.device_label.setVisible(has_gpu)
+        self.set_devices(devices if devices is not None else CPU_ONLY)
 
         for signal in (
             self.epochs_spin.valueChanged,
@@ -187,6 +170,19 @@ class SettingsView(QGroupBox):
             self.start_combo.currentIndexChanged,
         ):
             signal.connect(self._on_setting_edited)
+
+    def set_devices(self, devices: list[tuple[str, str]]) -> None:
+        """The devices to offer (``training_worker.available_devices``, found once torch is
+        loaded in the background: asking torch on the GUI thread would import it there).
+        The box shows only when there is a GPU to choose; the choice made is kept."""
+        chosen = self.device_combo.currentData() or self._base.device
+        self.device_combo.clear()
+        for key, label in devices:
+            self.device_combo.addItem(label, key)
+        select_data(self.device_combo, chosen)
+        has_gpu = self.device_combo.count() > 2
+        self.device_combo.setVisible(has_gpu)
+        self.device_label.setVisible(has_gpu)
 
     def preset(self) -> str:
         """The preset the controls match, or ``"custom"``."""
