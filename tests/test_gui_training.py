@@ -766,3 +766,141 @@ def test_the_run_state_model_goes_through_its_phases_and_the_views_follow(qtbot)
     state.failed("Training failed: boom.")
     assert state.phase is Phase.FAILED and ended == ["cancelled", "error"]
     assert state.status_is_error and "boom" in view.status_label.text()
+
+
+# --------------------------------------------------------------------------- loading PyTorch
+
+FRESH_APP = """
+import json, os, sys, time
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+settings = QSettings(sys.argv[2], QSettings.Format.IniFormat)
+"""
+
+
+def run_fresh(script: str, *args: str, timeout: float = 300) -> dict:
+    """Run ``script`` in a new interpreter (this one has loaded torch long ago); it prints
+    one JSON object last."""
+    import json
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_APP + script, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_dialog_opens_without_torch_and_start_waits_for_it(mnist_dir, tmp_path):
+    # Opening the dialog must not import torch on the GUI thread (it used to, for the device
+    # box: seconds of a frozen window); Start is usable at once and the run loads it first.
+    script = """
+from drawdigit.gui.training_dialog import TrainingDialog
+dialog = TrainingDialog(data_dir=sys.argv[1], train_limit=1000, test_limit=200,
+                        settings=settings)
+dialog.show()
+opened = {"torch": "torch" in sys.modules, "start": dialog.start_button.isEnabled()}
+seen = []
+dialog.state.statusChanged.connect(lambda text, _error: seen.append(text))
+dialog.start_training()
+end = time.monotonic() + 240
+while dialog.running() and time.monotonic() < end:
+    app.processEvents()
+    time.sleep(0.005)
+print(json.dumps({"opened": opened, "seen": seen, "done": dialog.outcome() is not None,
+                  "status": dialog.status_text()}))
+"""
+    result = run_fresh(script, str(mnist_dir), str(tmp_path / "s.ini"))
+    assert result["opened"] == {"torch": False, "start": True}
+    assert result["done"], result["status"]
+    seen = result["seen"]
+    assert seen[:2] == ["Starting…", "Loading PyTorch…"], seen
+    assert seen[-1].startswith("Done")
+
+
+def test_torch_loads_without_a_full_collection_and_with_libtorch_mapped_first(tmp_path):
+    # What held the GIL longest while torch loads (see training_worker.load_torch): mapping
+    # libtorch_cpu inside the import, and full garbage collections over what it made.
+    script = """
+import gc
+from drawdigit.gui import training_worker as tw
+full = []
+gc.callbacks.append(
+    lambda phase, info: full.append(1) if phase == "start" and info["generation"] == 2 else None
+)
+preloaded = tw._preload_torch_libraries()
+with open("/proc/self/maps") as maps:
+    mapped = "libtorch_cpu.so" in maps.read()
+before = "torch" in sys.modules
+tw.load_torch()
+print(json.dumps({"preloaded": preloaded, "mapped": mapped, "before": before,
+                  "full": len(full), "enabled": gc.isenabled(), "frozen": gc.get_freeze_count(),
+                  "loaded": tw.torch_loaded() and "torch" in sys.modules}))
+"""
+    result = run_fresh(script, "", str(tmp_path / "s.ini"))
+    if sys.platform.startswith("linux"):
+        assert any(path.endswith("libtorch_cpu.so") for path in result["preloaded"])
+        assert result["mapped"] and not result["before"]
+    assert result["loaded"]
+    assert result["full"] == 0  # no full collection while torch was imported
+    assert result["enabled"] and result["frozen"] > 10_000
+
+
+def test_opening_the_dialog_shows_loading_pytorch_then_ready(qtbot, mnist_dir, monkeypatch):
+    import threading
+
+    from drawdigit.gui import training_worker
+
+    # As in a fresh app: torch not loaded yet (here: load_torch has not run in this test).
+    monkeypatch.setattr(training_worker, "_torch_ready", threading.Event())
+    dialog = TrainingDialog(data_dir=mnist_dir, train_limit=TRAIN_LIMIT, test_limit=TEST_LIMIT)
+    qtbot.addWidget(dialog)
+    OPEN_DIALOGS.append(dialog)
+    seen: list[tuple[str, bool, bool]] = []
+    bar = dialog.progress_view.progress_bar
+    dialog.state.statusChanged.connect(
+        lambda text, _error: seen.append(
+            (text, bar.maximum() == 0, dialog.start_button.isEnabled())
+        )
+    )
+    dialog.show()
+    qtbot.waitUntil(dialog.warmed_up, timeout=RUN_TIMEOUT_MS)
+    assert [text for text, _busy, _start in seen] == [
+        "Loading PyTorch…",
+        "Getting training ready…",
+        "Reading MNIST…",
+        "Ready to train.",
+    ]
+    assert [busy for _text, busy, _start in seen] == [True, True, True, False]
+    assert all(start for _text, _busy, start in seen)  # Start never waits for the user
+    assert dialog.progress_view.status_label.text() == "Ready to train."
+    assert dialog.settings_view.device_combo.count() >= 2  # filled in by the worker
+
+
+def test_fine_tune_says_loading_pytorch_first(qtbot, monkeypatch):
+    import threading
+
+    from PySide6.QtWidgets import QMainWindow
+
+    from drawdigit.gui import training_worker
+    from drawdigit.gui.window.finetune import RUNNING_TEXT, FinetuneController
+
+    monkeypatch.setattr(training_worker, "_torch_ready", threading.Event())
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    controller = FinetuneController(window, window.statusBar())
+    window.show()
+    labels: list[str] = []
+    controller.start()
+    labels.append(controller.label.text())
+    controller._worker.yielded.connect(
+        lambda event: labels.append(controller.label.text()) if isinstance(event, str) else None
+    )
+    qtbot.waitUntil(lambda: not controller.is_running(), timeout=RUN_TIMEOUT_MS)
+    # (no samples here: the run then fails, which test_gui_window covers)
+    assert labels[:3] == [RUNNING_TEXT, "Loading PyTorch…", RUNNING_TEXT]
