@@ -17,6 +17,14 @@ What it prints:
    notebook's presets) until the live test estimate (or an epoch's test accuracy) first
    reaches 97 %; the estimate is measured every 2 s of training, so that is the resolution.
 
+``--torch-load N`` instead measures the longest event-loop stall while torch loads, each
+time in a fresh process: the main window is shown, strokes are drawn on its canvas (as
+above), and the training dialog is opened, which loads torch in the background
+(``training_worker.load_torch``); the stall is measured from the opening until torch is
+loaded. ``plain`` is the same with a bare ``import torch`` in a thread instead, for
+comparison, and ``none`` measures 6 s of drawing with nothing loading (what the machine
+and the app cost by themselves). Prints each run, the medians and the load average.
+
 Images/s are taken from the events' own clock (images between the 5th and the last batch
 event, over the elapsed time between them), so start-up and the final evaluation are not
 counted in either the headless or the in-app figure. On a shared machine the figures are
@@ -289,7 +297,129 @@ def time_to_97(app, window, data_dir: Path, threads: int, preset: str) -> float:
     return reached.get("t", float("nan"))
 
 
+# --------------------------------------------------------------------------- torch loading
+
+
+def torch_load_once(variant: str) -> tuple[float, float, float, list[float]]:
+    """In this (fresh) process: (longest stall in s, seconds until torch was loaded,
+    seconds to open the dialog, the stalls over 50 ms) while drawing."""
+    import threading
+
+    from PySide6.QtWidgets import QApplication
+
+    from drawdigit.gui import training_worker
+    from drawdigit.gui.app import create_application
+    from drawdigit.gui.main_window import MainWindow
+
+    app = QApplication.instance() or create_application([sys.argv[0]])
+    window = MainWindow()
+    window.show()
+    wait_until(app, lambda: window.model_ready() or window._model_state == "failed", 120)
+    loaded = threading.Event()
+    if variant == "none":
+
+        def opening() -> None:
+            threading.Timer(6.0, loaded.set).start()  # the machine and the app alone
+
+    elif variant == "plain":
+
+        def plain_import() -> None:
+            import torch  # noqa: F401
+
+            loaded.set()
+
+        def opening() -> None:
+            threading.Thread(target=plain_import, daemon=True).start()
+
+    else:
+
+        def opening() -> None:
+            window.open_training_dialog()
+
+    scribbler = Scribbler(window.canvas)
+    meter = StallMeter()
+    gaps: list[float] = []
+    tick = meter._tick
+
+    def recording_tick() -> None:
+        before = meter.last
+        tick()
+        gaps.append(meter.last - before - 0.010)
+
+    meter.timer.timeout.disconnect(tick)
+    meter.timer.timeout.connect(recording_tick)
+    scribbler.start()
+    wait_until(app, lambda: scribbler.strokes >= 1, 30)
+    meter.start()
+    began = time.perf_counter()
+    opening()
+    opened = time.perf_counter() - began
+
+    def is_loaded() -> bool:
+        return loaded.is_set() if variant != "app" else training_worker.torch_loaded()
+
+    wait_until(app, is_loaded, 300)
+    seconds = time.perf_counter() - began
+    stall = meter.stop()
+    scribbler.stop()
+    window.close()
+    return stall, seconds, opened, [g for g in gaps if g > 0.05]
+
+
+def torch_load_report(repeats: int) -> int:
+    """Run :func:`torch_load_once` in fresh processes, alternating variants; print medians."""
+    import json
+    import subprocess
+
+    results: dict[str, list[tuple[float, float, float]]] = {"app": [], "plain": [], "none": []}
+    loads = []
+    for repeat in range(repeats):
+        for variant in results:
+            loads.append(os.getloadavg()[0])
+            out = subprocess.run(
+                [sys.executable, __file__, "--torch-load-child", variant],
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=True,
+            ).stdout
+            stall, seconds, opened, long_gaps = json.loads(out.strip().splitlines()[-1])
+            results[variant].append((stall, seconds, opened))
+            shown = ", ".join(f"{g * 1000:.0f}" for g in long_gaps)
+            print(
+                f"  {repeat + 1}/{repeats} {variant:<5}: longest stall {stall * 1000:4.0f} ms, "
+                f"loaded after {seconds:.1f} s (opening took {opened * 1000:.0f} ms); "
+                f"stalls > 50 ms: [{shown}]",
+                flush=True,
+            )
+    print(f"\nload average (1 min) during the runs: {min(loads):.1f}-{max(loads):.1f}")
+    names = {
+        "app": "training dialog (load_torch)",
+        "plain": "bare import torch in a thread",
+        "none": "no loading (6 s): the baseline",
+    }
+    for variant, rows in results.items():
+        stalls = sorted(r[0] for r in rows)
+        print(
+            f"  {names[variant]:<31} longest stall median {statistics.median(stalls) * 1000:4.0f}"
+            f" ms (all: {', '.join(f'{x * 1000:.0f}' for x in stalls)}), loaded after "
+            f"{statistics.median(r[1] for r in rows):.1f} s"
+        )
+    return 0
+
+
 # --------------------------------------------------------------------------- main
+
+
+def isolate_settings() -> None:
+    """Never touch the person's own models or settings: a private data dir and QSettings."""
+    from PySide6.QtCore import QSettings
+
+    scratch = Path(tempfile.mkdtemp(prefix="drawdigit-bench-"))
+    os.environ.setdefault("DRAWDIGIT_DATA_DIR", str(scratch / "data"))
+    os.environ.setdefault("DRAWDIGIT_MNIST_DIR", str(REPO.parent / "shared" / "mnist"))
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(scratch / "settings"))
 
 
 def main() -> int:
@@ -299,7 +429,21 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="1 repeat, 6,000 images")
     parser.add_argument("--skip-97", action="store_true", help="skip the time-to-97 %% run")
+    parser.add_argument(
+        "--torch-load", type=int, metavar="N", help="only: stalls while torch loads, N runs each"
+    )
+    parser.add_argument(
+        "--torch-load-child", choices=("app", "plain", "none"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
+    if args.torch_load:
+        return torch_load_report(args.torch_load)
+    if args.torch_load_child:
+        import json
+
+        isolate_settings()
+        print(json.dumps(torch_load_once(args.torch_load_child)))
+        return 0
     if args.quick:
         args.repeats, args.train_limit = 1, 6000
 
@@ -324,14 +468,8 @@ def main() -> int:
         if stall is not None:
             stalls.setdefault(name, []).append(stall)
 
-    # Never touch the person's own models or settings: a private data dir and QSettings.
-    scratch = Path(tempfile.mkdtemp(prefix="drawdigit-bench-"))
-    os.environ.setdefault("DRAWDIGIT_DATA_DIR", str(scratch / "data"))
-    from PySide6.QtCore import QSettings
+    isolate_settings()
     from PySide6.QtWidgets import QApplication
-
-    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(scratch / "settings"))
 
     from drawdigit.gui.app import create_application
     from drawdigit.gui.main_window import MainWindow

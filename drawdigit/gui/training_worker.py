@@ -254,12 +254,13 @@ class DevicesFound:
 
 
 def prepare_ahead(
-    config: TrainConfig | None, data_dir: Path | None
+    config: TrainConfig | None, data_dir: Path | None, modules: tuple[str, ...] = ()
 ) -> Generator[Stage | DevicesFound, None, MnistData | None]:
-    """Get a run ready before Start is pressed: load torch and warm it up once, load MNIST.
+    """Get a run ready before Start is pressed: import ``modules`` (the charts' pyqtgraph),
+    load torch and warm it up once, load MNIST.
 
     Yields a :class:`Stage` for each step (for the dialog's status line) and, once torch is
-    loaded, the :class:`DevicesFound`; returns the data.
+    loaded, :class:`DevicesFound`; returns the data.
 
     Why warm up: the first batch of the first run imports a good part of torch lazily (the
     optimisers pull in ``torch._dynamo``, sympy...) and initialises the CPU kernels. Imports
@@ -269,9 +270,14 @@ def prepare_ahead(
     of a second, which Start would otherwise wait for. Returns the data (None: no folder,
     or it could not be read; a run started on it reports why).
     """
+    loading = config is not None and not torch_loaded()
+    if loading:
+        yield Stage(LOADING_TORCH)
+    if modules:
+        with collections_paused():  # as for torch (see load_torch)
+            for name in modules:
+                importlib.import_module(name)
     if config is not None:
-        if not torch_loaded():
-            yield Stage(LOADING_TORCH)
         try:
             load_torch()
         except Exception as exc:  # noqa: BLE001 - ImportError, a broken install: say so

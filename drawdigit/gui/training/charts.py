@@ -137,7 +137,7 @@ class TrainingCharts(QWidget):
         foreground: QColor,
         legend_offset: tuple[int, int],
     ) -> pg.PlotWidget:
-        plot = pg.PlotWidget(background=background)
+        plot = pg.PlotWidget(background=background, enableMenu=False)  # no menus to build
         plot.setMinimumHeight(140)
         item = plot.getPlotItem()
         item.setTitle(title, color=foreground.name(), size="10pt")

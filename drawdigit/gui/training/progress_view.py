@@ -1,5 +1,12 @@
 """A run's progress: the status line, the progress bar, the numbers grid and the charts.
 
+Why the charts come later: importing pyqtgraph takes about a second (it materialises every
+Qt class PySide6 would create lazily) and building the two plots 0.25-0.4 s more, all on the
+GUI thread. Done when the dialog opened, both froze the main window while the user might
+be drawing. The dialog imports the module in its warm-up thread (``CHARTS_MODULE``), and
+the plots are built when a run starts (:meth:`ProgressView.build_charts`), when the user
+has just pressed Start rather than drawing.
+
 Why a timer: the worker's events come once per batch (tens a second). They are only
 recorded as they arrive (``RunState`` keeps the latest, the charts append to buffers), and
 a 10 Hz timer redraws the numbers and one of the two charts in turn, so no event-loop turn
@@ -8,14 +15,19 @@ is long however fast training goes.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from drawdigit.formatting import percent
-from drawdigit.gui.training.charts import TrainingCharts
 from drawdigit.gui.training.state import RunState, estimate_of, fmt_time
+
+if TYPE_CHECKING:
+    from drawdigit.gui.training.charts import TrainingCharts
+
+CHARTS_MODULE = "drawdigit.gui.training.charts"  # pyqtgraph: imported off the GUI thread
 
 REFRESH_HZ = 10  # timer ticks per second; the two charts take turns, 5 redraws/s each
 STATS = (
@@ -72,10 +84,15 @@ class ProgressView(QWidget):
             self.stat_labels[key] = value
         area.addLayout(grid)
 
-        self.charts = TrainingCharts()
-        self.charts.setToolTip(
-            "Top: loss (lower is better). Bottom: accuracy in percent. The x axis counts epochs."
-        )
+        self.charts: TrainingCharts | None = None
+        self.charts_page = QWidget()  # the Progress tab: the charts, once built
+        page = QVBoxLayout(self.charts_page)
+        page.setContentsMargins(0, 0, 0, 0)
+        self._charts_note = QLabel("Loss and accuracy are charted here as training goes.")
+        self._charts_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._charts_note.setStyleSheet("color: palette(mid);")
+        page.addWidget(self._charts_note)
+        self._epochs = 1
         self._timer = QTimer(self)
         self._timer.setInterval(1000 // REFRESH_HZ)
         self._timer.timeout.connect(self.refresh)
@@ -86,6 +103,21 @@ class ProgressView(QWidget):
         state.phaseChanged.connect(self._on_phase)
         state.outcomeChanged.connect(self._on_outcome)
         state.preparingChanged.connect(self._on_preparing)
+
+    def build_charts(self) -> TrainingCharts:
+        """Make the charts (once; imports pyqtgraph here if the warm-up has not yet)."""
+        if self.charts is None:
+            module = importlib.import_module(CHARTS_MODULE)
+            charts = module.TrainingCharts()
+            charts.setToolTip(
+                "Top: loss (lower is better). Bottom: accuracy in percent. "
+                "The x axis counts epochs."
+            )
+            charts.reset(self._epochs)
+            self._charts_note.hide()
+            self.charts_page.layout().addWidget(charts)
+            self.charts = charts
+        return self.charts
 
     def _set_busy(self, busy: bool) -> None:
         """A moving bar (no figure yet: loading PyTorch, reading MNIST) or the run's share."""
@@ -106,7 +138,8 @@ class ProgressView(QWidget):
 
     @Slot(int)
     def _on_run_started(self, epochs: int) -> None:
-        self.charts.reset(epochs)
+        self._epochs = epochs
+        self.build_charts().reset(epochs)
         self._set_busy(True)  # until the first batch
         self.progress_bar.setValue(0)
         for label in self.stat_labels.values():
@@ -130,15 +163,16 @@ class ProgressView(QWidget):
 
     @Slot(object)
     def _on_batch(self, event: Any) -> None:
+        charts = self.build_charts()
         x = (event.epoch - 1) + event.batch / max(1, event.batches)
-        self.charts.add_batch(x, float(event.loss), float(event.accuracy))
+        charts.add_batch(x, float(event.loss), float(event.accuracy))
         estimate = estimate_of(event)
         if estimate is not None:
-            self.charts.add_estimate(x, estimate)
+            charts.add_estimate(x, estimate)
 
     @Slot(object)
     def _on_epoch(self, event: Any) -> None:
-        self.charts.add_epoch(
+        self.build_charts().add_epoch(
             float(event.epoch),
             float(event.train_loss),
             getattr(event, "test_loss", None),
@@ -152,7 +186,8 @@ class ProgressView(QWidget):
     @Slot()
     def refresh(self, everything: bool = False) -> None:
         """Redraw the charts and numbers with whatever arrived since the last time."""
-        self.charts.refresh(everything)
+        if self.charts is not None:
+            self.charts.refresh(everything)
         state = self.state
         event = state.last_batch
         if event is None:
