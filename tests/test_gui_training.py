@@ -521,7 +521,7 @@ def test_presets_and_tooltips(qtbot, mnist_dir):
     view = dialog.settings_view
     labels = [view.preset_combo.itemText(i) for i in range(view.preset_combo.count())]
     assert "Seed notebook (5 epochs, RMSprop, batch 64)" in labels
-    assert "Best for drawings" in labels
+    assert "Best for drawings (15 epochs, Adam, batch 128)" in labels
 
     view.preset_combo.setCurrentIndex(view.preset_combo.findData("seed"))
     view.preset_combo.activated.emit(view.preset_combo.currentIndex())  # as a user's choice
@@ -904,3 +904,67 @@ def test_fine_tune_says_loading_pytorch_first(qtbot, monkeypatch):
     qtbot.waitUntil(lambda: not controller.is_running(), timeout=RUN_TIMEOUT_MS)
     # (no samples here: the run then fails, which test_gui_window covers)
     assert labels[:3] == [RUNNING_TEXT, "Loading PyTorch…", RUNNING_TEXT]
+
+
+# --------------------------------------------------------------------------- defaults and layout
+
+
+def test_the_default_preset_is_fast_and_names_agree_everywhere(qtbot, mnist_dir):
+    from drawdigit.gui.training.settings_view import same_settings
+    from drawdigit.training import PRESETS
+
+    dialog = make_dialog(qtbot, mnist_dir)
+    view = dialog.settings_view
+    assert view.preset() == "fast"
+    assert same_settings(dialog.config(), PRESETS["fast"])
+    # The optimiser is "Adam"/"RMSprop" wherever it is named, never the config's key.
+    texts = [
+        combo.itemText(i) for combo in dialog.findChildren(QComboBox) for i in range(combo.count())
+    ]
+    assert "Fast (2 epochs, Adam, batch 128)" in texts
+    assert not [text for text in texts if "adam" in text or "rmsprop" in text]
+
+
+def test_the_dialog_is_smaller_than_the_main_window_and_nothing_is_cut_off(qtbot, mnist_dir):
+    from PySide6.QtWidgets import QApplication
+
+    dialog = make_dialog(qtbot, mnist_dir)
+    assert dialog.width() < 940 and dialog.height() <= 640  # the main window's default
+    assert dialog.width() <= 640 - 8  # fits beside a 640-pixel window on a 1280 screen
+    view = dialog.settings_view
+    for size in (dialog.size(), dialog.minimumSizeHint()):
+        dialog.resize(size)
+        dialog.tabs.setCurrentIndex(0)
+        QApplication.processEvents()
+        assert dialog.size() == size
+        for widget in (view, view.schedule_combo, view.preset_combo, dialog.start_button):
+            shown = widget.visibleRegion().boundingRect()
+            assert shown == widget.rect(), (size, type(widget).__name__, shown, widget.rect())
+        for combo in view.findChildren(QComboBox):
+            if combo.isVisible():  # the whole of the longest choice fits
+                assert combo.width() >= combo.sizeHint().width(), combo.toolTip()[:40]
+
+
+def test_the_dialog_goes_beside_the_main_window_not_over_its_canvas():
+    from PySide6.QtCore import QRect, QSize
+
+    from drawdigit.gui.training.placement import place_beside
+
+    screen = QRect(0, 0, 1280, 900)
+    size, minimum = QSize(600, 640), QSize(534, 633)
+    # A 640x500 window: the dialog goes to its right, at its full size.
+    window = QRect(0, 0, 640, 500)
+    rect = place_beside(window, QRect(14, 60, 340, 340), size, minimum, screen)
+    assert rect.size() == size and not rect.intersects(window) and screen.contains(rect)
+    # Room only when shrunk a little: it is, down to its minimum at most.
+    window = QRect(80, 0, 640, 500)
+    rect = place_beside(window, QRect(94, 60, 340, 340), size, minimum, screen)
+    assert rect.width() == 1280 - 720 - 8 and not rect.intersects(window)
+    # A 940x640 window on this screen leaves no room: the corner that hides no canvas.
+    window, canvas = QRect(0, 0, 940, 640), QRect(37, 31, 503, 503)
+    rect = place_beside(window, canvas, size, minimum, screen)
+    assert screen.contains(rect) and not rect.intersects(canvas)
+    # A canvas on the right: the dialog goes left.
+    canvas = QRect(600, 31, 300, 503)
+    rect = place_beside(window, canvas, size, minimum, screen)
+    assert rect.left() == 0 and not rect.intersects(canvas)

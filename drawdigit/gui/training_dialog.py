@@ -19,7 +19,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, QTimer, Signal, Slot
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QObject,
+    QPoint,
+    QRect,
+    QSettings,
+    QSize,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -32,6 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from drawdigit.gui.training.data_view import DataView, button
+from drawdigit.gui.training.placement import place_beside
 from drawdigit.gui.training.progress_view import CHARTS_MODULE, ProgressView
 from drawdigit.gui.training.responsiveness import Responsiveness
 from drawdigit.gui.training.result_view import ResultView
@@ -49,6 +61,7 @@ from drawdigit.gui.training_worker import (
 from drawdigit.gui.workers import GeneratorWorker
 from drawdigit.runs import MIXED_RECIPE, RunReport, TrainingJob, describe_error
 from drawdigit.training import PRESETS
+from drawdigit.training.config import DEFAULT_PRESET
 
 if TYPE_CHECKING:
     from drawdigit.training import TrainConfig
@@ -56,7 +69,10 @@ if TYPE_CHECKING:
 # The live test estimate (1,000 test images) as often as every second of training, where
 # that is cheap; fit() spaces estimates further apart on slow machines (<= ~5 % of the time).
 QUICK_EVAL_SECONDS = 1.0
-RESULT_TAB = 1
+SETTINGS_TAB, PROGRESS_TAB, RESULT_TAB = 0, 1, 2
+# Smaller than the main window (940x640): beside it on a 1280-pixel screen next to a
+# 640-pixel window. The least it can be is what its layout needs (nothing cut off).
+DEFAULT_SIZE = (600, 640)
 
 
 def _settings() -> QSettings:
@@ -91,8 +107,7 @@ class TrainingDialog(QDialog):
         self.setWindowTitle("Train the Network")
         self.setModal(False)
         self.setSizeGripEnabled(True)
-        self.setMinimumSize(940, 600)
-        self.resize(1080, 720)
+        self._placed = False
         self.train_limit = train_limit
         self.test_limit = test_limit
         self.threads: int | None = training_threads()
@@ -108,10 +123,10 @@ class TrainingDialog(QDialog):
         self.progress_view = ProgressView(self.state)
         self.result_view = ResultView(self.state)
         self._build()
+        self.resize(QSize(*DEFAULT_SIZE).expandedTo(self.minimumSizeHint()))
         self._connect()
         self.data_view.choose_initial(data_dir)
-        presets = self.settings_view.presets
-        self.settings_view.apply_preset("seed" if "seed" in presets else next(iter(presets)))
+        self.settings_view.apply_preset(DEFAULT_PRESET)
         self._watch_parent()
         app = QCoreApplication.instance()
         if app is not None:
@@ -121,14 +136,36 @@ class TrainingDialog(QDialog):
     # ================================================================== composition
 
     def _build(self) -> None:
-        root = QHBoxLayout(self)
+        """Status and numbers on top, then tabs (Settings, Progress, Result), then the
+        buttons: one column, so the dialog can stand beside the main window rather than
+        over it (see ``training.placement``)."""
+        root = QVBoxLayout(self)
         root.setContentsMargins(12, 12, 12, 12)
-        root.setSpacing(14)
+        root.setSpacing(8)
+        root.addWidget(self.progress_view)
 
-        left = QVBoxLayout()
-        left.setSpacing(10)
-        left.addWidget(self.data_view)
-        left.addWidget(self.settings_view)
+        settings_page = QWidget()
+        page = QVBoxLayout(settings_page)
+        page.addWidget(self.data_view)
+        page.addWidget(self.settings_view)
+        page.addStretch(1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(settings_page, "Settings")
+        self.tabs.addTab(self.progress_view.charts_page, "Progress")
+        self.tabs.addTab(self.result_view, "Result")
+        self.tabs.setTabEnabled(RESULT_TAB, False)
+        self.tabs.setTabToolTip(SETTINGS_TAB, "Where the data comes from, and how to train")
+        self.tabs.setTabToolTip(PROGRESS_TAB, "Loss and accuracy as training goes")
+        self.tabs.setTabToolTip(RESULT_TAB, "The finished model: accuracy, confusions, mistakes")
+        root.addWidget(self.tabs, 1)
+
+        hint = QLabel(
+            "You can keep drawing while training runs: the model in use keeps answering "
+            "until you choose “Use this model”."
+        )
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: palette(mid);")
+        root.addWidget(hint)
         row = QHBoxLayout()
         self.start_button = button(
             "Start", "Start training with these settings (Ctrl+Return)", self.start_training
@@ -143,40 +180,14 @@ class TrainingDialog(QDialog):
             "use stays as it is",
             self.cancel_training,
         )
-        for widget in (self.start_button, self.pause_button, self.cancel_button):
-            row.addWidget(widget)
-        left.addLayout(row)
-        hint = QLabel(
-            "You can keep drawing while training runs: the model in use keeps answering "
-            "until you choose “Use this model”."
-        )
-        hint.setWordWrap(True)
-        hint.setStyleSheet("color: palette(mid);")
-        left.addWidget(hint)
-        left.addStretch(1)
         self.close_button: QPushButton = button(
             "Close", "Close this window (a run in progress is cancelled)", self.close
         )
-        row = QHBoxLayout()
+        for widget in (self.start_button, self.pause_button, self.cancel_button):
+            row.addWidget(widget)
         row.addStretch(1)
         row.addWidget(self.close_button)
-        left.addLayout(row)
-        left_widget = QWidget()
-        left_widget.setLayout(left)
-        left_widget.setFixedWidth(360)
-        root.addWidget(left_widget, 0)
-
-        right = QVBoxLayout()
-        right.setSpacing(8)
-        right.addWidget(self.progress_view)
-        self.tabs = QTabWidget()
-        self.tabs.addTab(self.progress_view.charts_page, "Progress")
-        self.tabs.addTab(self.result_view, "Result")
-        self.tabs.setTabEnabled(RESULT_TAB, False)
-        self.tabs.setTabToolTip(0, "Loss and accuracy as training goes")
-        self.tabs.setTabToolTip(RESULT_TAB, "The finished model: accuracy, confusions, mistakes")
-        right.addWidget(self.tabs, 1)
-        root.addLayout(right, 1)
+        root.addLayout(row)
 
     def _connect(self) -> None:
         state = self.state
@@ -209,7 +220,7 @@ class TrainingDialog(QDialog):
 
     @Slot()
     def _show_progress_tab(self) -> None:
-        self.tabs.setCurrentIndex(0)
+        self.tabs.setCurrentIndex(PROGRESS_TAB)
         self.tabs.setTabEnabled(RESULT_TAB, False)
 
     @Slot(object)
@@ -479,6 +490,9 @@ class TrainingDialog(QDialog):
         self._update_controls()
 
     def showEvent(self, event: QShowEvent) -> None:
+        if not self._placed:  # the first time only: later, where the user left it
+            self._placed = True
+            self._place_beside_parent()
         super().showEvent(event)
         self.data_view.refresh_sample_count()
         QTimer.singleShot(0, self._start_warm_up)
@@ -492,6 +506,31 @@ class TrainingDialog(QDialog):
         self.shutdown(" (the window was closed)")
         self._cached_data = None  # ~55 MB: not kept while the dialog is closed
         super().reject()
+
+    def _place_beside_parent(self) -> None:
+        """Beside (or below) the main window where the screen has room, else where it
+        covers the least of the canvas (``training.placement.place_beside``)."""
+        parent = self.parentWidget()
+        if parent is None:
+            return
+        window = parent.window()
+        screen = window.screen() or self.screen()
+        canvas = getattr(window, "canvas", None)
+        canvas_rect = (
+            QRect(canvas.mapToGlobal(QPoint(0, 0)), canvas.size())
+            if isinstance(canvas, QWidget)
+            else window.frameGeometry()
+        )
+        frame = window.frameGeometry().size() - window.geometry().size()
+        rect = place_beside(
+            window.frameGeometry(),
+            canvas_rect,
+            self.size() + frame,
+            self.minimumSizeHint() + frame,
+            screen.availableGeometry(),
+        )
+        self.resize(rect.size() - frame)
+        self.move(rect.topLeft())
 
     def _watch_parent(self) -> None:
         """Close with the parent window, so no run outlives the window it belongs to."""

@@ -30,15 +30,21 @@ if TYPE_CHECKING:
 CHARTS_MODULE = "drawdigit.gui.training.charts"  # pyqtgraph: imported off the GUI thread
 
 REFRESH_HZ = 10  # timer ticks per second; the two charts take turns, 5 redraws/s each
+# key, caption, tooltip, the widest value it shows (its label is that wide, fixed)
 STATS = (
-    ("epoch", "Epoch", "Current epoch and batch"),
-    ("speed", "Images/s", "Training speed, images per second"),
-    ("elapsed", "Elapsed", "Time since Start, without pauses"),
-    ("eta", "Remaining", "Estimated time left"),
-    ("loss", "Loss", "Training loss, smoothed over recent batches"),
-    ("train_acc", "Train acc.", "Accuracy on the training images of this epoch so far"),
-    ("estimate", "Test estimate", "Accuracy on a test subset, measured during the epoch"),
-    ("test_acc", "Test acc.", "Accuracy on the whole test set at the last epoch's end"),
+    ("epoch", "Epoch", "Current epoch and batch", "00/00 · 0000/0000"),
+    ("speed", "Images/s", "Training speed, images per second", "00,000"),
+    ("elapsed", "Elapsed", "Time since Start, without pauses", "0:00:00"),
+    ("eta", "Remaining", "Estimated time left", "0:00:00"),
+    ("loss", "Loss", "Training loss, smoothed over recent batches", "0.0000"),
+    ("train_acc", "Train acc.", "Accuracy on the training images of this epoch so far", "100.00%"),
+    (
+        "estimate",
+        "Test estimate",
+        "Accuracy on a test subset, measured during the epoch",
+        "100.00%",
+    ),
+    ("test_acc", "Test acc.", "Accuracy on the whole test set at the last epoch's end", "100.00%"),
 )
 
 
@@ -66,7 +72,7 @@ class ProgressView(QWidget):
         grid.setHorizontalSpacing(16)
         grid.setVerticalSpacing(2)
         self.stat_labels: dict[str, QLabel] = {}
-        for index, (key, title, tip) in enumerate(STATS):
+        for index, (key, title, tip, widest) in enumerate(STATS):
             caption = QLabel(title)
             caption.setToolTip(tip)
             caption.setStyleSheet("color: palette(mid);")
@@ -77,7 +83,7 @@ class ProgressView(QWidget):
             value.setFont(font)
             # A fixed width: changing numbers must never re-lay out the dialog (and so
             # resize and fully redraw the charts) several times a second.
-            value.setFixedWidth(value.fontMetrics().horizontalAdvance("00/00 · 0000/0000"))
+            value.setFixedWidth(value.fontMetrics().horizontalAdvance(widest) + 4)
             row, col = divmod(index, 4)
             grid.addWidget(caption, row * 2, col)
             grid.addWidget(value, row * 2 + 1, col)
