@@ -131,6 +131,15 @@ class StallMeter:
 # --------------------------------------------------------------------------- a whole run
 
 
+def use_anyway(qtbot, result) -> None:
+    """Click "Use this model", and "Use it anyway" if it asks (a less accurate model)."""
+    qtbot.mouseClick(result.use_button, Qt.MouseButton.LeftButton)
+    box = result.confirm_box
+    if box is not None:
+        use = [b for b in box.buttons() if b.text() == "Use it anyway"][0]
+        qtbot.mouseClick(use, Qt.MouseButton.LeftButton)
+
+
 def test_run_ends_with_result_and_use_this_model_activates_it(qtbot, mnist_dir, user_data):
     from drawdigit.inference import load_predictor
 
@@ -175,11 +184,37 @@ def test_run_ends_with_result_and_use_this_model_activates_it(qtbot, mnist_dir, 
     assert "New model" in result.result_label.text()
     assert not active_model_path().exists()  # nothing saved before the user says so
 
+    # Numbers read alike: the status, the Elapsed figure and the result give one time.
+    from drawdigit.gui.training.state import fmt_time
+
+    took = fmt_time(outcome.done.seconds)
+    assert f"after {took}." in dialog.status_text()
+    assert dialog.progress_view.stat_labels["elapsed"].text() == took
+    assert dialog.progress_view.stat_labels["eta"].text() == "0:00"
+    assert f"trained in {took}" in result.result_label.text()
+    assert dialog.progress_view.progress_bar.text() == "100%"
+
+    # A model worse than the one in use (3,000 images, one epoch, against the bundled
+    # model's 99.47%) is only used once the user says so, told by how much.
+    worse = (outcome.current_accuracy - outcome.test_accuracy) * 100
+    assert worse > 0
+    qtbot.mouseClick(result.use_button, Qt.MouseButton.LeftButton)
+    box = result.confirm_box
+    assert box is not None and box.isVisible()
+    assert f"{worse:.2f} points less accurate" in box.text()
+    assert f"{outcome.current_accuracy * 100:.2f}%" in box.text()
+    keep = [b for b in box.buttons() if b.text() == "Keep the model in use"][0]
+    with qtbot.assertNotEmitted(dialog.modelActivated):
+        qtbot.mouseClick(keep, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: result.confirm_box is None, timeout=5000)
+    assert not active_model_path().exists() and result.use_button.isEnabled()
+
     # A save that fails (the models folder is blocked by a file) is reported; nothing changes.
     blocker = user_data / "models"
+    blocker.rmdir()  # empty: Start checked that a model could be saved there
     blocker.write_text("not a folder")
     with qtbot.assertNotEmitted(dialog.modelActivated):
-        qtbot.mouseClick(result.use_button, Qt.MouseButton.LeftButton)
+        use_anyway(qtbot, result)
     assert "Could not save" in result.result_note.text()
     assert result.use_button.isEnabled()  # the user can try again
     assert not active_model_path().exists()
@@ -187,13 +222,16 @@ def test_run_ends_with_result_and_use_this_model_activates_it(qtbot, mnist_dir, 
 
     blocker.unlink()
     with qtbot.waitSignal(dialog.modelActivated, timeout=5000) as activated:
-        qtbot.mouseClick(result.use_button, Qt.MouseButton.LeftButton)
+        use_anyway(qtbot, result)
     assert activated.args == [active_model_path()]
     assert active_model_path().is_file()
     predictor, warnings = load_predictor()
     assert warnings == []
     assert predictor.source.kind == "user"
     assert predictor.source.metadata["test_accuracy"] == pytest.approx(outcome.done.test_accuracy)
+    # "Model in use" says so at once (it named the bundled model until now).
+    assert "Model in use: this new model" in result.result_label.text()
+    assert "bundled" not in result.result_label.text()
     assert not result.use_button.isEnabled()
 
 
@@ -218,6 +256,8 @@ def test_cancel_mid_run_leaves_the_model_in_use(qtbot, mnist_dir):
     assert load_predictor()[0].source.kind == "bundled"  # the CLI's answer source too
     assert "unchanged" in dialog.status_text()
     assert dialog.start_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.progress_view.stat_labels["eta"].text() == "–", timeout=5000)
+    assert dialog.progress_view.stat_labels["elapsed"].text() != "–"  # what it did stays
 
 
 def test_pause_stops_progress_until_resume(qtbot, mnist_dir):
@@ -319,7 +359,7 @@ def test_use_this_model_reloads_the_main_windows_model(qtbot, mnist_dir, monkeyp
     start(qtbot, dialog)
     wait_end(qtbot, dialog)
     assert dialog.outcome() is not None, dialog.status_text()
-    qtbot.mouseClick(dialog.result_view.use_button, Qt.MouseButton.LeftButton)
+    use_anyway(qtbot, dialog.result_view)
     qtbot.waitUntil(
         lambda: window.model_ready() and window.model_source().kind == "user", timeout=60_000
     )
@@ -398,8 +438,9 @@ def test_download_fails_then_retry_succeeds(qtbot, mnist_dir, http_root):
     qtbot.mouseClick(dialog.data_view.download_button, Qt.MouseButton.LeftButton)
     assert dialog.downloading()
     qtbot.waitUntil(lambda: not dialog.downloading(), timeout=30_000)
-    assert "Download failed" in dialog.data_view.download_label.text()
-    assert "404" in dialog.data_view.download_label.text()
+    message = dialog.data_view.download_label.text()
+    assert "Download failed" in message and "404" in message
+    assert "http" not in message and "\n" not in message  # short: no URLs, one line
     assert dialog.data_view.download_button.text() == "Retry download"
     assert dialog.data_dir() is None and not dialog.start_button.isEnabled()
 
@@ -704,7 +745,7 @@ def test_mnist_plus_my_samples_reports_the_kept_aside_samples(qtbot, mnist_dir, 
     assert "kept-aside samples" in text and "1 damaged" in text
 
     with qtbot.waitSignal(dialog.modelActivated, timeout=5000):
-        qtbot.mouseClick(dialog.result_view.use_button, Qt.MouseButton.LeftButton)
+        use_anyway(qtbot, dialog.result_view)
     metadata = load_predictor()[0].source.metadata
     assert metadata["personal_samples"] == 30
     assert metadata["personal_heldout_after"] == pytest.approx(personal.after)
@@ -968,3 +1009,39 @@ def test_the_dialog_goes_beside_the_main_window_not_over_its_canvas():
     canvas = QRect(600, 31, 300, 503)
     rect = place_beside(window, canvas, size, minimum, screen)
     assert rect.left() == 0 and not rect.intersects(canvas)
+
+
+def test_a_failed_downloads_message_goes_when_data_is_found_or_the_dialog_reopens(
+    qtbot, mnist_dir, http_root
+):
+    url, _root = http_root  # serves nothing: every file is a 404
+    dialog = make_dialog(qtbot, None, mirrors=(url,))
+    label = dialog.data_view.download_label
+
+    def fail() -> None:
+        qtbot.mouseClick(dialog.data_view.download_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not dialog.downloading(), timeout=30_000)
+        assert label.isVisible() and "Download failed" in label.text()
+
+    fail()
+    dialog.close()
+    dialog.show()
+    assert not label.isVisible()
+    fail()
+    assert dialog.set_data_dir(mnist_dir)
+    assert not label.isVisible() and label.text() == ""
+
+
+def test_a_data_folder_that_cannot_hold_the_model_is_found_before_the_run(
+    qtbot, mnist_dir, user_data
+):
+    (user_data / "models").write_text("a file where the models folder goes")
+    dialog = make_dialog(qtbot, mnist_dir)
+    dialog.set_config(quick_config(dialog))
+    with qtbot.assertNotEmitted(dialog.runStarted):
+        qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    assert not dialog.running()
+    assert dialog.state.status_is_error
+    assert "could not be saved" in dialog.status_text()
+    assert str(user_data / "models") in dialog.status_text()
+    assert "DRAWDIGIT_DATA_DIR" in dialog.status_text()

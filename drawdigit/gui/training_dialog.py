@@ -54,12 +54,14 @@ from drawdigit.gui.training_worker import (
     RunControl,
     Stage,
     prepare_ahead,
+    save_folder_problem,
     train_run,
     training_threads,
     with_threads,
 )
 from drawdigit.gui.workers import GeneratorWorker
 from drawdigit.runs import MIXED_RECIPE, RunReport, TrainingJob, describe_error
+from drawdigit.store import active_model_path
 from drawdigit.training import PRESETS
 from drawdigit.training.config import DEFAULT_PRESET
 
@@ -360,6 +362,10 @@ class TrainingDialog(QDialog):
         folder = self.data_dir()
         if self._run is not None or folder is None or self.downloading():
             return
+        problem = save_folder_problem(active_model_path().parent)
+        if problem is not None:
+            self.state.set_status(problem, error=True)
+            return
         config = with_threads(self.config(), self.threads)
         if config.quick_eval_seconds > QUICK_EVAL_SECONDS:
             config = replace(config, quick_eval_seconds=QUICK_EVAL_SECONDS)
@@ -493,6 +499,8 @@ class TrainingDialog(QDialog):
         if not self._placed:  # the first time only: later, where the user left it
             self._placed = True
             self._place_beside_parent()
+        elif not event.spontaneous():  # reopened: last time's failed download is history
+            self.data_view.forget_download_error()
         super().showEvent(event)
         self.data_view.refresh_sample_count()
         QTimer.singleShot(0, self._start_warm_up)

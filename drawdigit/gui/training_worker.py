@@ -370,14 +370,35 @@ def download(dest: Path, mirrors: tuple[str, ...] | None, control: WorkerControl
 
 
 def describe_download_error(exc: BaseException, dest: Path) -> str:
-    """One clear sentence for a download that failed."""
+    """One short sentence for a download that failed (no URLs: ``DownloadError.summary``)."""
     from drawdigit.download import DownloadError
 
     if isinstance(exc, DownloadError):
-        return str(exc)
+        return exc.summary[:1].upper() + exc.summary[1:]
     if isinstance(exc, OSError):
         return f"Cannot write to {dest}: {exc.strerror or exc}"
     return f"Download failed: {exc} ({type(exc).__name__})"
+
+
+def save_folder_problem(folder: Path) -> str | None:
+    """Why a trained model could not be saved in ``folder`` (None: it can be).
+
+    Checked at Start (a folder made and a file written and removed: milliseconds), so a
+    read-only data folder is found before a run rather than after it.
+    """
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        return (
+            f"A trained model could not be saved in {folder} ({reason}). Make that folder "
+            "writable, or set DRAWDIGIT_DATA_DIR to one that is; nothing was trained."
+        )
+    return None
 
 
 def with_threads(config: TrainConfig, threads: int | None) -> TrainConfig:

@@ -64,7 +64,7 @@ class ProgressView(QWidget):
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setValue(0)
-        self.progress_bar.setFormat("%p %")
+        self.progress_bar.setFormat("%p%")
         self.progress_bar.setToolTip("Progress of the whole run")
         area.addWidget(self.progress_bar)
 
@@ -204,8 +204,14 @@ class ProgressView(QWidget):
         s = self.stat_labels
         s["epoch"].setText(f"{event.epoch}/{event.epochs} · {event.batch}/{event.batches}")
         s["speed"].setText(f"{event.images_per_second:,.0f}")
-        s["elapsed"].setText(fmt_time(event.elapsed))
-        s["eta"].setText(fmt_time(event.eta))
+        if state.active:
+            s["elapsed"].setText(fmt_time(event.elapsed))
+            s["eta"].setText(fmt_time(event.eta))
+        elif state.outcome is not None:  # the same time as the status line and the result
+            s["elapsed"].setText(fmt_time(state.outcome.done.seconds))
+            s["eta"].setText(fmt_time(0))
+        else:  # cancelled or failed: nothing remains
+            s["eta"].setText(fmt_time(None))
         s["loss"].setText(f"{event.loss:.4f}")
         s["train_acc"].setText(percent(event.accuracy, 2))
         s["estimate"].setText(percent(state.last_estimate, 2))
