@@ -1045,3 +1045,46 @@ def test_a_data_folder_that_cannot_hold_the_model_is_found_before_the_run(
     assert "could not be saved" in dialog.status_text()
     assert str(user_data / "models") in dialog.status_text()
     assert "DRAWDIGIT_DATA_DIR" in dialog.status_text()
+
+
+def test_the_charts_line_up_have_axis_titles_start_at_0_and_zoom_into_accuracy(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    from drawdigit.gui.training.charts import TrainingCharts
+
+    charts = TrainingCharts()
+    qtbot.addWidget(charts)
+    charts.resize(500, 400)
+    charts.show()
+    charts.reset(2)
+    QApplication.processEvents()
+    for index, title in ((0, "loss"), (1, "accuracy (%)")):
+        plot = (charts.loss_plot, charts.accuracy_plot)[index]
+        assert plot.getPlotItem().getAxis("left").labelText == title
+        assert plot.getPlotItem().getAxis("bottom").labelText == "epoch"
+    lefts = (charts.plot_left(0), charts.plot_left(1))
+    assert lefts[0] == lefts[1]
+
+    # The first epoch: loss from 2.3 down, accuracy from 10% up. Loss from 0; accuracy from
+    # 50%, the floor below its second half (52-95%).
+    for step in range(1, 51):
+        x = step / 50
+        charts.add_batch(x, 2.3 * (1 - x) + 0.1, 0.1 + 0.85 * x)
+    charts.add_epoch(1.0, 0.3, 0.2, 0.96)
+    charts.refresh(everything=True)
+    QApplication.processEvents()
+    low, high = charts.y_range(0)
+    assert low == 0 and 2.4 <= high <= 2.6
+    assert charts.y_range(1) == pytest.approx((50.0, 100.5))
+    # The second epoch, everything above 95%: the accuracy axis shows 95-100%.
+    for step in range(1, 51):
+        x = 1 + step / 50
+        charts.add_batch(x, 0.05, 0.985)
+        charts.add_estimate(x, 0.975)
+    charts.add_epoch(2.0, 0.05, 0.04, 0.988)
+    charts.refresh(everything=True)
+    QApplication.processEvents()
+    assert charts.y_range(1) == pytest.approx((95.0, 100.1))
+    assert charts.y_range(0)[0] == 0
+    # The plot areas still line up, the labels having changed ("0.5" -> "96", "2.0").
+    assert (charts.plot_left(0), charts.plot_left(1)) == lefts
