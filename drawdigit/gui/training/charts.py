@@ -20,6 +20,7 @@ AXIS_WIDTH = 52  # px, fixed: both plot areas start at the same x, whatever the 
 # The accuracy axis starts at the highest of these below the recent points (the second
 # half of the run so far): 95-100% once they are all above 95%, where the action is.
 ACCURACY_FLOORS = (99.0, 98.0, 95.0, 90.0, 80.0, 50.0, 0.0)
+BELOW = 0.04  # share of a y range shown below its floor, so the floor's label (0) shows
 BLUE = "#1f77b4"
 ORANGE = "#ff7f0e"
 GREEN = "#2ca02c"
@@ -104,8 +105,8 @@ class TrainingCharts(QWidget):
             item = plot.getPlotItem()
             item.setDownsampling(auto=True, mode="peak")
             item.setClipToView(True)
-        self.loss_plot.getPlotItem().setLimits(yMin=0)
-        self.accuracy_plot.getPlotItem().setLimits(yMin=0, yMax=100.5)
+        self.loss_plot.getPlotItem().setLimits(yMin=-1)
+        self.accuracy_plot.getPlotItem().setLimits(yMin=-5, yMax=101)
         self._set_ranges(1)
 
         layout = QVBoxLayout(self)
@@ -171,8 +172,8 @@ class TrainingCharts(QWidget):
         """The whole run on the x axis from the start (the curves show progress too), and
         y ranges from 0 while there is no data (:meth:`_fit_y` follows the data)."""
         self.loss_plot.setXRange(0, epochs, padding=0.02)
-        self.loss_plot.setYRange(0, 2.5, padding=0)
-        self.accuracy_plot.setYRange(0, 100.5, padding=0)
+        _show_y(self.loss_plot, 0, 2.5)
+        _show_y(self.accuracy_plot, 0, 100.5)
 
     def _fit_y(self, index: int) -> None:
         """Loss: from 0 to a little above the highest point. Accuracy: up to 100%, from the
@@ -181,7 +182,7 @@ class TrainingCharts(QWidget):
         if index == 0:
             values = [y for _curve, series in self._pairs[0] for y in series.y]
             if values:
-                self.loss_plot.setYRange(0, max(values) * 1.08 or 1.0, padding=0)
+                _show_y(self.loss_plot, 0, max(values) * 1.08 or 1.0)
             return
         points = [
             point
@@ -193,7 +194,7 @@ class TrainingCharts(QWidget):
         half = max(x for x, _y in points) / 2
         lowest = min(y for x, y in points if x >= half)
         floor = next(f for f in ACCURACY_FLOORS if f <= lowest)
-        self.accuracy_plot.setYRange(floor, 100.5 if floor < 90 else 100.1, padding=0)
+        _show_y(self.accuracy_plot, floor, 100.5 if floor < 90 else 100.1)
 
     def reset(self, epochs: int = 1) -> None:
         """Empty the charts for a new run of ``epochs`` epochs."""
@@ -258,7 +259,7 @@ class TrainingCharts(QWidget):
         """The y range shown: 0 the loss chart, 1 the accuracy chart (tests)."""
         plot = (self.loss_plot, self.accuracy_plot)[index]
         low, high = plot.getPlotItem().getViewBox().viewRange()[1]
-        return float(low), float(high)
+        return float(low) + BELOW * (high - low) / (1 + BELOW), float(high)
 
     def plot_left(self, index: int) -> int:
         """Where the plot area of chart ``index`` starts, in this widget's pixels (tests)."""
@@ -273,3 +274,9 @@ class TrainingCharts(QWidget):
             "estimate": len(self._estimate),
             "epoch": len(self._test_acc),
         }
+
+
+def _show_y(plot: pg.PlotWidget, low: float, high: float) -> None:
+    """Show ``low``..``high`` with a sliver below ``low``: pyqtgraph leaves out a tick label
+    that sits on the very edge, and the floor ("0", "95") is the one that tells the scale."""
+    plot.setYRange(low - BELOW * (high - low), high, padding=0)
