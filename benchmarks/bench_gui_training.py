@@ -20,10 +20,12 @@ What it prints:
 ``--torch-load N`` instead measures the longest event-loop stall while torch loads, each
 time in a fresh process: the main window is shown, strokes are drawn on its canvas (as
 above), and the training dialog is opened, which loads torch in the background
-(``training_worker.load_torch``); the stall is measured from the opening until torch is
-loaded. ``plain`` is the same with a bare ``import torch`` in a thread instead, for
-comparison, and ``none`` measures 6 s of drawing with nothing loading (what the machine
-and the app cost by themselves). Prints each run, the medians and the load average.
+(``training_worker.load_torch``). It prints how long the opening itself took (GUI-thread
+work: the dialog's modules and widgets), then the longest stall from there until torch is
+loaded, with what the status line said then. ``plain`` is the same with a bare
+``import torch`` in a thread instead, for comparison, and ``none`` measures 6 s of drawing
+with nothing loading (what the machine and the app cost by themselves). Prints each run,
+the medians and the load average.
 
 Images/s are taken from the events' own clock (images between the 5th and the last batch
 event, over the elapsed time between them), so start-up and the final evaluation are not
@@ -300,9 +302,10 @@ def time_to_97(app, window, data_dir: Path, threads: int, preset: str) -> float:
 # --------------------------------------------------------------------------- torch loading
 
 
-def torch_load_once(variant: str) -> tuple[float, float, float, list[float]]:
-    """In this (fresh) process: (longest stall in s, seconds until torch was loaded,
-    seconds to open the dialog, the stalls over 50 ms) while drawing."""
+def torch_load_once(variant: str) -> dict:
+    """In this (fresh) process, while strokes are drawn: how long opening took (the GUI
+    thread's own work), then the longest event-loop stall from there until torch was
+    loaded, what the dialog's status line said at that stall, and the stalls over 50 ms."""
     import threading
 
     from PySide6.QtWidgets import QApplication
@@ -310,6 +313,7 @@ def torch_load_once(variant: str) -> tuple[float, float, float, list[float]]:
     from drawdigit.gui import training_worker
     from drawdigit.gui.app import create_application
     from drawdigit.gui.main_window import MainWindow
+    from drawdigit.gui.training_dialog import TrainingDialog
 
     app = QApplication.instance() or create_application([sys.argv[0]])
     window = MainWindow()
@@ -336,45 +340,55 @@ def torch_load_once(variant: str) -> tuple[float, float, float, list[float]]:
         def opening() -> None:
             window.open_training_dialog()
 
+    def is_loaded() -> bool:
+        return loaded.is_set() if variant != "app" else training_worker.torch_loaded()
+
+    def stage() -> str:
+        dialog = window.findChild(TrainingDialog)
+        return dialog.status_text() if dialog is not None else ""
+
     scribbler = Scribbler(window.canvas)
     meter = StallMeter()
-    gaps: list[float] = []
+    gaps: list[tuple[float, str]] = []
     tick = meter._tick
 
     def recording_tick() -> None:
         before = meter.last
         tick()
-        gaps.append(meter.last - before - 0.010)
+        gaps.append((meter.last - before - 0.010, stage()))
 
     meter.timer.timeout.disconnect(tick)
     meter.timer.timeout.connect(recording_tick)
     scribbler.start()
     wait_until(app, lambda: scribbler.strokes >= 1, 30)
-    meter.start()
     began = time.perf_counter()
     opening()
     opened = time.perf_counter() - began
-
-    def is_loaded() -> bool:
-        return loaded.is_set() if variant != "app" else training_worker.torch_loaded()
-
+    meter.start()  # from here: the stalls while it loads
     wait_until(app, is_loaded, 300)
     seconds = time.perf_counter() - began
     stall = meter.stop()
     scribbler.stop()
     window.close()
-    return stall, seconds, opened, [g for g in gaps if g > 0.05]
+    worst = max(gaps, default=(0.0, ""))
+    return {
+        "opened": opened,
+        "stall": stall,
+        "stall_stage": worst[1],
+        "seconds": seconds,
+        "long": [round(g * 1000) for g, _stage in gaps if g > 0.05],
+    }
 
 
 def torch_load_report(repeats: int) -> int:
-    """Run :func:`torch_load_once` in fresh processes, alternating variants; print medians."""
+    """Run :func:`torch_load_once` in fresh processes, each variant in turn; print medians."""
     import json
     import subprocess
 
-    results: dict[str, list[tuple[float, float, float]]] = {"app": [], "plain": [], "none": []}
+    results: dict[str, list[dict]] = {"app": [], "plain": [], "none": []}
     loads = []
     for repeat in range(repeats):
-        for variant in results:
+        for variant, rows in results.items():
             loads.append(os.getloadavg()[0])
             out = subprocess.run(
                 [sys.executable, __file__, "--torch-load-child", variant],
@@ -383,13 +397,12 @@ def torch_load_report(repeats: int) -> int:
                 timeout=600,
                 check=True,
             ).stdout
-            stall, seconds, opened, long_gaps = json.loads(out.strip().splitlines()[-1])
-            results[variant].append((stall, seconds, opened))
-            shown = ", ".join(f"{g * 1000:.0f}" for g in long_gaps)
+            row = json.loads(out.strip().splitlines()[-1])
+            rows.append(row)
             print(
-                f"  {repeat + 1}/{repeats} {variant:<5}: longest stall {stall * 1000:4.0f} ms, "
-                f"loaded after {seconds:.1f} s (opening took {opened * 1000:.0f} ms); "
-                f"stalls > 50 ms: [{shown}]",
+                f"  {repeat + 1}/{repeats} {variant:<5}: opening {row['opened'] * 1000:4.0f} ms, "
+                f"then longest stall {row['stall'] * 1000:4.0f} ms ({row['stall_stage']!r}), "
+                f"loaded after {row['seconds']:.1f} s; stalls > 50 ms: {row['long']}",
                 flush=True,
             )
     print(f"\nload average (1 min) during the runs: {min(loads):.1f}-{max(loads):.1f}")
@@ -399,11 +412,12 @@ def torch_load_report(repeats: int) -> int:
         "none": "no loading (6 s): the baseline",
     }
     for variant, rows in results.items():
-        stalls = sorted(r[0] for r in rows)
+        stalls = sorted(r["stall"] * 1000 for r in rows)
+        opened = statistics.median(r["opened"] * 1000 for r in rows)
         print(
-            f"  {names[variant]:<31} longest stall median {statistics.median(stalls) * 1000:4.0f}"
-            f" ms (all: {', '.join(f'{x * 1000:.0f}' for x in stalls)}), loaded after "
-            f"{statistics.median(r[1] for r in rows):.1f} s"
+            f"  {names[variant]:<31} opening {opened:4.0f} ms; then longest stall median "
+            f"{statistics.median(stalls):4.0f} ms (all: {', '.join(f'{x:.0f}' for x in stalls)}),"
+            f" loaded after {statistics.median(r['seconds'] for r in rows):.1f} s"
         )
     return 0
 

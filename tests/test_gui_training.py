@@ -634,6 +634,8 @@ def test_a_run_shortens_the_switch_interval_and_puts_it_back(qtbot, mnist_dir):
     sys.setswitchinterval(0.004)  # a value of our own, so that "put back" can be seen
     try:
         dialog = make_dialog(qtbot, mnist_dir, train_limit=20000)
+        qtbot.waitUntil(dialog.warmed_up, timeout=RUN_TIMEOUT_MS)  # it shortens it too
+        assert sys.getswitchinterval() == pytest.approx(0.004)
         start(qtbot, dialog)
         assert sys.getswitchinterval() == pytest.approx(0.001)
         dialog.cancel_training()
@@ -878,8 +880,20 @@ preloaded = tw._preload_torch_libraries()
 with open("/proc/self/maps") as maps:
     mapped = "libtorch_cpu.so" in maps.read()
 before = "torch" in sys.modules
+import threading
+intervals = set()
+watching = threading.Event()
+def watch():
+    while not watching.is_set():
+        intervals.add(sys.getswitchinterval())
+        time.sleep(0.01)
+watcher = threading.Thread(target=watch)
+watcher.start()
 tw.load_torch()
+watching.set()
+watcher.join()
 print(json.dumps({"preloaded": preloaded, "mapped": mapped, "before": before,
+                  "intervals": sorted(intervals), "after": sys.getswitchinterval(),
                   "full": len(full), "enabled": gc.isenabled(), "frozen": gc.get_freeze_count(),
                   "loaded": tw.torch_loaded() and "torch" in sys.modules}))
 """
@@ -890,6 +904,8 @@ print(json.dumps({"preloaded": preloaded, "mapped": mapped, "before": before,
     assert result["loaded"]
     assert result["full"] == 0  # no full collection while torch was imported
     assert result["enabled"] and result["frozen"] > 10_000
+    # the GIL handed over every 1 ms meanwhile, Python's 5 ms again after
+    assert 0.001 in result["intervals"] and result["after"] == 0.005
 
 
 def test_opening_the_dialog_shows_loading_pytorch_then_ready(qtbot, mnist_dir, monkeypatch):

@@ -136,6 +136,50 @@ def train_run(job: TrainingJob, control: RunControl) -> Iterator[Any]:
 
 _torch_lock = threading.Lock()
 _torch_ready = threading.Event()
+SWITCH_INTERVAL = 0.001  # seconds: the GIL switch interval while loading or training
+_switch_lock = threading.Lock()
+_switch_holders = 0
+_switch_saved = 0.005
+
+
+def shorten_switch_interval(interval: float = SWITCH_INTERVAL) -> None:
+    """Hand the GIL over every ``interval`` (not Python's 5 ms) until the matching
+    :func:`restore_switch_interval`. Process-wide and counted: a run and the warm-up may
+    overlap, and what was there before the first is put back after the last.
+
+    Why: the GUI thread needs the GIL for every Qt event it handles in Python, and waits up
+    to a whole interval each time while another thread runs Python. Measured while torch
+    loads with strokes drawn (bench_gui_training.py --torch-load, 2-core machine at load
+    6): longest stall 116 and 210 ms at 5 ms, 76 and 132 ms at 1 ms; during a run see
+    ``responsiveness.ShortSwitchInterval``.
+    """
+    global _switch_holders, _switch_saved
+    with _switch_lock:
+        if _switch_holders == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_saved, interval))
+        _switch_holders += 1
+
+
+def restore_switch_interval() -> None:
+    """One :func:`shorten_switch_interval` is over (the last one puts the old value back)."""
+    global _switch_holders
+    with _switch_lock:
+        if _switch_holders == 0:
+            return
+        _switch_holders -= 1
+        if _switch_holders == 0:
+            sys.setswitchinterval(_switch_saved)
+
+
+@contextlib.contextmanager
+def switching_often() -> Iterator[None]:
+    """:func:`shorten_switch_interval` for the time of a ``with`` block."""
+    shorten_switch_interval()
+    try:
+        yield
+    finally:
+        restore_switch_interval()
 
 
 def torch_loaded() -> bool:
@@ -159,14 +203,15 @@ def load_torch() -> None:
       collector is paused for the import and what it made is then frozen
       (:func:`collections_paused`).
 
-    ``sys.setswitchinterval`` does not help here: it only hands the GIL over between
-    bytecodes, and neither step runs any. Safe to call from several threads: the first
-    loads, the others wait for it.
+    A short GIL switch interval (:func:`switching_often`) does not help with those two (it
+    only hands the GIL over between bytecodes, and neither runs any) but does with the
+    rest, the import's Python. Safe to call from several threads: the first loads, the
+    others wait for it.
     """
     with _torch_lock:
         if _torch_ready.is_set():
             return
-        with collections_paused():
+        with switching_often(), collections_paused():
             _preload_torch_libraries()
             import torch  # noqa: F401
         _torch_ready.set()
@@ -270,35 +315,38 @@ def prepare_ahead(
     of a second, which Start would otherwise wait for. Returns the data (None: no folder,
     or it could not be read; a run started on it reports why).
     """
-    loading = config is not None and not torch_loaded()
-    if loading:
-        yield Stage(LOADING_TORCH)
-    if modules:
-        with collections_paused():  # as for torch (see load_torch)
-            for name in modules:
-                importlib.import_module(name)
-    if config is not None:
-        try:
-            load_torch()
-        except Exception as exc:  # noqa: BLE001 - ImportError, a broken install: say so
-            yield Stage(f"PyTorch could not be loaded ({exc}); training needs it.", error=True)
-            return None
-        yield DevicesFound(tuple(available_devices()))
-        yield Stage("Getting training ready…")
-        try:
-            with collections_paused():  # the warm-up's lazy imports (see load_torch)
-                warm_up(config)
-        except Exception:  # noqa: BLE001 - an optimisation only; a run reports errors
-            pass
-    if data_dir is not None:
-        yield Stage("Reading MNIST…")
-        try:
-            from drawdigit.mnist import load_mnist
+    shorten_switch_interval()  # see there; restored when this ends, however it ends
+    try:
+        if config is not None and not torch_loaded():
+            yield Stage(LOADING_TORCH)
+        if modules:
+            with collections_paused():  # as for torch (see load_torch)
+                for name in modules:
+                    importlib.import_module(name)
+        if config is not None:
+            try:
+                load_torch()
+            except Exception as exc:  # noqa: BLE001 - ImportError, a broken install: say so
+                yield Stage(f"PyTorch could not be loaded ({exc}); training needs it.", error=True)
+                return None
+            yield DevicesFound(tuple(available_devices()))
+            yield Stage("Getting training ready…")
+            try:
+                with collections_paused():  # the warm-up's lazy imports (see load_torch)
+                    warm_up(config)
+            except Exception:  # noqa: BLE001 - an optimisation only; a run reports errors
+                pass
+        if data_dir is not None:
+            yield Stage("Reading MNIST…")
+            try:
+                from drawdigit.mnist import load_mnist
 
-            return load_mnist(data_dir)
-        except Exception:  # noqa: BLE001 - a run on it reports why
-            pass
-    return None
+                return load_mnist(data_dir)
+            except Exception:  # noqa: BLE001 - a run on it reports why
+                pass
+        return None
+    finally:
+        restore_switch_interval()
 
 
 def warm_up(config: TrainConfig) -> None:
