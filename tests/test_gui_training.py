@@ -1104,3 +1104,34 @@ def test_the_charts_line_up_have_axis_titles_start_at_0_and_zoom_into_accuracy(q
     assert charts.y_range(0)[0] == pytest.approx(0, abs=1e-9)
     # The plot areas still line up, the labels having changed ("0.5" -> "96", "2.0").
     assert (charts.plot_left(0), charts.plot_left(1)) == lefts
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's nice: Linux")
+def test_the_warm_up_runs_below_the_apps_priority_and_hands_the_gil_over_often(mnist_dir):
+    import threading
+
+    from drawdigit.gui import training_worker
+    from drawdigit.training import PRESETS
+
+    seen: dict[str, object] = {}
+
+    def work() -> None:
+        tid = threading.get_native_id()
+        seen["before"] = os.getpriority(os.PRIO_PROCESS, tid)
+        steps = training_worker.prepare_ahead(PRESETS["fast"], None)
+        next(steps)  # its first step: inside
+        seen["during"] = os.getpriority(os.PRIO_PROCESS, tid)
+        seen["interval"] = sys.getswitchinterval()
+        for _step in steps:
+            pass
+        seen["after"] = os.getpriority(os.PRIO_PROCESS, tid)
+
+    before = sys.getswitchinterval()
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(timeout=300)
+    assert seen["during"] == seen["before"] + training_worker.BACKGROUND_NICE
+    assert seen["interval"] == pytest.approx(0.001)
+    # put back (root may; an unprivileged thread stays lower, and ends with the warm-up)
+    assert seen["after"] in (seen["before"], seen["during"])
+    assert sys.getswitchinterval() == before
