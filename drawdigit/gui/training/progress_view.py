@@ -133,9 +133,9 @@ class ProgressView(QWidget):
             self.progress_bar.setRange(0, 1000)
 
     @Slot(bool)
-    def _on_preparing(self, preparing: bool) -> None:
+    def _on_preparing(self, _preparing: bool) -> None:
         if not self.state.active:
-            self._set_busy(preparing)
+            self._set_busy(self.state.showing_preparation)
 
     @Slot(str, bool)
     def _show_status(self, text: str, error: bool) -> None:
@@ -155,7 +155,7 @@ class ProgressView(QWidget):
     @Slot(str)
     def _on_phase(self, _phase: str) -> None:
         if not self.state.active:
-            self._set_busy(self.state.preparing)
+            self._set_busy(self.state.showing_preparation)
         if not self.state.active and self._timer.isActive():
             self._timer.stop()
             # The last points, drawn in an event-loop turn of their own (a short stall each).

@@ -116,6 +116,11 @@ class RunState(QObject):
         return self._preparing
 
     @property
+    def showing_preparation(self) -> bool:
+        """Preparing, and nothing else (a run, a result, an error) is on show."""
+        return self._preparing and self._phase is Phase.IDLE and self._outcome is None
+
+    @property
     def status(self) -> str:
         return self._status[0]
 
