@@ -20,7 +20,7 @@ AXIS_WIDTH = 52  # px, fixed: both plot areas start at the same x, whatever the 
 # The accuracy axis starts at the highest of these below the recent points (the second
 # half of the run so far): 95-100% once they are all above 95%, where the action is.
 ACCURACY_FLOORS = (99.0, 98.0, 95.0, 90.0, 80.0, 50.0, 0.0)
-BELOW = 0.04  # share of a y range shown below its floor, so the floor's label (0) shows
+BELOW = 0.12  # share of a y range shown below its floor: room for the floor's label (0)
 BLUE = "#1f77b4"
 ORANGE = "#ff7f0e"
 GREEN = "#2ca02c"
