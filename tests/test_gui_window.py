@@ -645,6 +645,56 @@ def test_typing_the_same_correction_twice_keeps_one_sample(window, qtbot) -> Non
     assert window.statusBar().currentMessage().startswith("Already in your samples")
 
 
+def test_a_correction_shows_in_the_panel_and_ctrl_z_takes_it_back(window, qtbot) -> None:
+    """Typing a digit: the big answer reads what the user said; Ctrl+Z right after removes
+    the sample and the network's answer returns; then Ctrl+Z undoes strokes again."""
+    from drawdigit.samples import list_samples
+
+    draw(window, *SEVEN)
+    answer_for(window, qtbot)
+    panel = window.panel
+    shown = (panel.shown_digit(), panel.headline())
+    QTest.keyClick(window, Qt.Key.Key_1)
+    assert (panel.shown_digit(), panel.headline()) == ("1", "You said: 1")
+    assert [s.label for s in list_samples().samples] == [1]
+    assert "correction" in window.commands.undo.toolTip()
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert list_samples().samples == [] and not list((window_samples_dir()).rglob("*.json"))
+    assert (panel.shown_digit(), panel.headline()) == shown
+    assert not window.canvas.is_empty()  # the drawing is untouched
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.canvas.is_empty()  # now the stroke
+
+
+def test_a_second_digit_replaces_a_mistyped_correction(window, qtbot) -> None:
+    """Typing 1 then 2 for one drawing keeps it once, as a 2; the panel's digit buttons do
+    what the keys do; the panel's Undo link removes it."""
+    from drawdigit.samples import list_samples
+
+    draw(window, *SEVEN)
+    answer_for(window, qtbot)
+    qtbot.mouseClick(window.panel.correction_row.buttons[1], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.panel.correction_row.buttons[2], Qt.MouseButton.LeftButton)
+    assert [s.label for s in list_samples().samples] == [2]
+    assert window.panel.headline() == "You said: 2"
+    window.panel.correction_row.hint.linkActivated.emit("undo")
+    assert list_samples().samples == []
+    # A correction that found the sample already there leaves it there when undone.
+    assert window.correct(3)
+    window.canvas.undo()
+    draw(window, *SEVEN)
+    answer_for(window, qtbot)
+    assert window.correct(3) and window.panel.correction_row.hint.text().startswith("Already")
+    window.undo()
+    assert [s.label for s in list_samples().samples] == [3]
+
+
+def window_samples_dir() -> Path:
+    from drawdigit.samples import samples_dir
+
+    return samples_dir()
+
+
 def test_a_model_without_the_not_a_digit_head_says_so(window, qtbot) -> None:
     """A retrained model has no digit-ness head of its own: the window says what it lacks
     (status bar and the model's tooltip), once, without a box."""

@@ -94,6 +94,11 @@ class MainWindow(QMainWindow):
         self.canvas.strokeActiveChanged.connect(self._on_stroke_active)
         self.corrections.status.connect(self.statusBar().showMessage)
         self.corrections.saved.connect(self._on_samples_saved)
+        self.corrections.typing.connect(self.panel.show_typing)
+        self.corrections.corrected.connect(self._on_corrected)
+        self.corrections.undone.connect(self._on_correction_undone)
+        self.panel.correctionRequested.connect(self.correct)
+        self.panel.undoRequested.connect(self.corrections.undo)
         self.canvas.firstPainted.connect(self._on_first_painted)
         stack = self.canvas.undo_stack
         stack.cleanChanged.connect(self._update_title)
@@ -147,6 +152,7 @@ class MainWindow(QMainWindow):
         seq = self.recognizer.submit(None if empty else source)
         self._submitted_seq = seq
         self.corrections.reset()
+        self.panel.clear_correction()  # said of the drawing before: the new answer follows
         if empty:
             self._barrier_seq = seq
             self._last_result = None
@@ -337,6 +343,23 @@ class MainWindow(QMainWindow):
         """Enter: the answer shown is right (kept when "save confirmed samples" is on)."""
         return self.corrections.confirm()
 
+    def undo(self) -> None:
+        """Ctrl+Z: right after a correction, take the correction back; else undo a stroke."""
+        if self.corrections.can_undo():
+            self.corrections.undo()
+        else:
+            self.canvas.undo()
+
+    @Slot(str, str)
+    def _on_corrected(self, said: str, note: str) -> None:
+        self.panel.show_correction(said, note)
+        self._update_actions()  # Undo now takes the correction back
+
+    @Slot()
+    def _on_correction_undone(self) -> None:
+        self.panel.clear_correction()
+        self._update_actions()
+
     @Slot()
     def _on_samples_saved(self) -> None:
         if self._samples_dialog is not None:
@@ -403,6 +426,7 @@ class MainWindow(QMainWindow):
             has_model_input=self._model_input() is not None,
             user_model=self._model_source is not None and self._model_source.kind == "user",
             model_loading=self._model_state == "loading",
+            correction=self.corrections.can_undo(),
         )
         self._update_title()
 
