@@ -34,7 +34,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPalette, QPen
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QImage,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
@@ -273,11 +282,8 @@ class PredictionPanel(QWidget):
         self.digit_label = QLabel()
         self.digit_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.digit_label.setAccessibleName("Predicted digit")
-        font = QFont(self.font())
-        font.setPointSizeF(max(48.0, font.pointSizeF() * 6.5))
-        font.setBold(True)
-        self.digit_label.setFont(font)
-        self.digit_label.setMinimumHeight(self.digit_label.fontMetrics().height())
+        self._compact: bool | None = None
+        self._set_compact(False)
 
         self.headline_label = QLabel()
         self.headline_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -481,6 +487,30 @@ class PredictionPanel(QWidget):
         palette = self.digit_label.palette()
         palette.setColor(QPalette.ColorRole.WindowText, self.palette().color(role))
         self.digit_label.setPalette(palette)
+
+    # ------------------------------------------------------------------ size
+
+    # Below this height the big glyph is smaller and the rows closer: at the window's
+    # minimum size (640x500) the full-size glyph left the bars too little room to read.
+    COMPACT_HEIGHT = 520
+
+    def _set_compact(self, compact: bool) -> None:
+        if compact == self._compact:
+            return
+        self._compact = compact
+        font = QFont(self.font())
+        base = font.pointSizeF()
+        font.setPointSizeF(max(28.0, base * 3.5) if compact else max(48.0, base * 6.5))
+        font.setBold(True)
+        self.digit_label.setFont(font)
+        self.digit_label.setMinimumHeight(self.digit_label.fontMetrics().height())
+        layout = self.layout()
+        if layout is not None:
+            layout.setSpacing(2 if compact else 6)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._set_compact(self.height() < self.COMPACT_HEIGHT)
+        super().resizeEvent(event)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange:
