@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QFont, QIcon, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -214,6 +214,9 @@ class SamplesDialog(QDialog):
                 self.list.add_header(f"{sample.label} — {_plural(count, 'sample')}")
             tip = f"A {sample.label}, saved {human_date(sample.created)}"
             self._items.append(self.list.add_thumbnail(_thumbnail(sample), index, tip))
+        if self._items:  # the keyboard starts on a sample, never on a header
+            first = self.list.row(self._items[0])
+            self.list.setCurrentRow(first, QItemSelectionModel.SelectionFlag.NoUpdate)
         self.counts_label.setText(count_sentence(counts))
         self.warning_label.setText("\n".join(self.warnings))
         self.warning_label.setVisible(bool(self.warnings))
