@@ -225,6 +225,27 @@ def test_restore_bundled_model(open_window, throwaway_model, qtbot):
     assert not window.commands.restore_model.isEnabled()
 
 
+def test_the_models_dialog_brings_a_set_aside_model_back(open_window, throwaway_model, qtbot):
+    """Restore Bundled Model sets the user's model aside; Model > Models… lists it with its
+    figures and switches back to it, and the window then answers with it."""
+    window = open_window()
+    window.restore_bundled_model(confirm=False)
+    qtbot.waitUntil(lambda: window.model_state() != "loading", timeout=MODEL_TIMEOUT_MS)
+    assert window.model_source().kind == "bundled"
+    window.commands.models.trigger()
+    dialog = window._models_dialog
+    qtbot.waitExposed(dialog)
+    rows = [dialog.tree.topLevelItem(r).text(0) for r in range(dialog.tree.topLevelItemCount())]
+    assert rows == ["Bundled model (in use)", "set-aside-" + rows[1].removeprefix("set-aside-")]
+    assert dialog.tree.topLevelItem(1).text(1) == "10.00%"  # the throwaway model's figure
+    dialog.select(1)
+    assert dialog.use_selected()
+    qtbot.waitUntil(lambda: window.model_state() == "ready", timeout=MODEL_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.model_source().kind == "user", timeout=MODEL_TIMEOUT_MS)
+    assert "10.00%" in window.model_label.text()
+    assert dialog.tree.topLevelItem(1).text(0).endswith("(in use)")
+
+
 # ---------------------------------------------------------------------- behaviour
 
 

@@ -158,6 +158,12 @@ class WindowActions:
             [],
             "Go back to the model that came with drawdigit",
         )
+        self.models = act(
+            "&Models…",
+            window.open_models_dialog,
+            [],
+            "The models you have had: use one of them again",
+        )
         self.train = act(
             "&Train…", window.open_training_dialog, ["Ctrl+T"], "Train the network on MNIST"
         )
@@ -210,7 +216,7 @@ class WindowActions:
         model_menu = bar.addMenu("&Model")
         model_menu.addAction(self.model_info)
         model_menu.addSeparator()
-        model_menu.addActions([self.train, self.reload_model, self.restore_model])
+        model_menu.addActions([self.train, self.models, self.reload_model, self.restore_model])
         model_menu.addSeparator()
         model_menu.addActions([self.samples, self.finetune, self.save_confirmed])
         model_menu.setToolTipsVisible(True)  # a greyed-out Fine-tune says why

@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self._shown_once = False
         self._training_dialog: Any = None
         self._samples_dialog: Any = None
+        self._models_dialog: Any = None
         self._discard_on_close = False  # the user has answered the save question: close
 
         self.canvas = DrawingCanvas()
@@ -281,6 +282,8 @@ class MainWindow(QMainWindow):
         """Load the model in use again, e.g. after the training dialog activated a new one."""
         self._on_model_loading()  # at once: the worker's own notice comes a moment later
         self.recognizer.reload_model()
+        if self._models_dialog is not None:  # a model may have been added or switched
+            self._models_dialog.refresh()
 
     # alias named in the design notes, for the training dialog
     set_predictor_source_changed = reload_model
@@ -294,8 +297,8 @@ class MainWindow(QMainWindow):
                 self,
                 "Restore Bundled Model",
                 "Use the model that came with drawdigit again?\n\n"
-                "Your retrained model is not deleted: it is renamed and kept in your data "
-                "folder.",
+                "Your model is not deleted: it is kept in your data folder, and "
+                "Model > Models… brings it back.",
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return
@@ -310,8 +313,21 @@ class MainWindow(QMainWindow):
             )
             return
         if moved is not None:
-            self.statusBar().showMessage(f"Your model was kept as {moved}", 10000)
+            self.statusBar().showMessage(
+                f"Your model was kept as {moved.name}: Model > Models… brings it back", 10000
+            )
         self.reload_model()
+
+    def open_models_dialog(self) -> None:
+        """The models the user has had, to switch between them (``gui/models_view.py``)."""
+        from drawdigit.gui.models_view import ModelsDialog
+
+        if self._models_dialog is None:
+            self._models_dialog = ModelsDialog(self)
+            self._models_dialog.modelActivated.connect(self.reload_model)
+        else:
+            self._models_dialog.refresh()
+        self._show_dialog(self._models_dialog)
 
     def open_training_dialog(self) -> None:
         """Open the training dialog (``drawdigit.gui.training_dialog``)."""
