@@ -52,7 +52,7 @@ def test_models_are_listed_with_their_figures_and_switched(qtbot) -> None:
     rows = texts(dialog)
     assert rows[0][0] == "Bundled model (in use)" and rows[0][1] == "99.47%"
     assert rows[1][0] == "Fine-tuned" and rows[1][1] == "—"  # a wrong-type accuracy: left out
-    assert rows[1][3] == "fine-tuned on 24 of your samples"
+    assert rows[1][3] == "on 24 of your samples"
     assert (
         rows[2][:2] == ["Trained", "99.12%"] and rows[2][3] == "adam, lr 0.003, 3 epochs, batch 128"
     )

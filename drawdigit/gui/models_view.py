@@ -62,15 +62,13 @@ def model_title(entry: ModelEntry) -> str:
 
 
 def recipe_text(metadata: Mapping[str, Any]) -> str:
-    """How a model was made, short: "adam, lr 0.003, 15 epochs, batch 128" or "fine-tuned on
-    24 samples, 80 steps"; "" when the metadata does not say (values of the wrong type are
+    """How a model was made, short: "adam, lr 0.003, 15 epochs, batch 128" or "on 24 of your
+    samples, 80 steps" (fine-tuned); "" when the metadata does not say (values of the wrong type are
     left out, never an error)."""
     if metadata.get("source") == FINETUNE_SOURCE:
         samples = _number(metadata.get("finetune_samples"))
         steps = _number(metadata.get("finetune_steps"))
-        parts = ["fine-tuned"]
-        if samples is not None:
-            parts[0] += f" on {samples:.0f} of your samples"
+        parts = ["on your samples" if samples is None else f"on {samples:.0f} of your samples"]
         if steps is not None:
             parts.append(f"{steps:.0f} steps")
         return ", ".join(parts)
@@ -102,6 +100,13 @@ def accuracy_text(metadata: Mapping[str, Any]) -> str:
     return percent(accuracy, 2) if accuracy is not None and 0 <= accuracy <= 1 else "—"
 
 
+def _display_order(entry: ModelEntry) -> tuple[int, str, str]:
+    """The bundled model, then the user's oldest first, then the files that cannot be used."""
+    created = entry.metadata.get("created")
+    rank = 0 if entry.kind == "bundled" else 1 if entry.usable else 2
+    return rank, created if isinstance(created, str) else "", entry.path.name
+
+
 class ModelsDialog(QDialog):
     """The models the user has had, the one in use marked; switch with Use This Model."""
 
@@ -110,7 +115,7 @@ class ModelsDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models — drawdigit")
-        self.resize(600, 360)
+        self.resize(720, 360)
         self._entries: list[ModelEntry] = []
 
         self.intro = QLabel(
@@ -149,7 +154,7 @@ class ModelsDialog(QDialog):
 
     def refresh(self) -> None:
         """Read the models folder again (a training run or a fine-tune may have added one)."""
-        self._entries = list_models()
+        self._entries = sorted(list_models(), key=_display_order)
         self.tree.clear()
         muted = self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         for index, entry in enumerate(self._entries):
@@ -161,7 +166,7 @@ class ModelsDialog(QDialog):
                 row = [title, "—", "—", f"Cannot be used: {entry.error}"]
             item = QTreeWidgetItem(row)
             item.setData(0, Qt.ItemDataRole.UserRole, index)
-            tip = str(entry.path) if entry.usable else f"{entry.path}\n{entry.error}"
+            tip = f"{entry.path}\n{row[3]}" if row[3] else str(entry.path)
             for column in range(len(COLUMNS)):
                 item.setToolTip(column, tip)
                 if not entry.usable:
