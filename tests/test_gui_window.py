@@ -862,6 +862,39 @@ def test_finetune_is_offered_only_when_there_are_samples(window, qtbot) -> None:
     assert not action.isEnabled() and "type the right digit" in action.toolTip()
 
 
+def test_finetune_with_too_few_samples_says_what_it_needs(window, qtbot) -> None:
+    """One sample: a box says what fine-tuning does and that more samples help, and no run
+    starts. Two of the same digit (one is kept aside): the run's refusal reads the same,
+    not "Fine-tuning failed"."""
+    from drawdigit.gui.window.finetune import FEW_SAMPLES_TITLE
+
+    draw(window, *SEVEN)
+    answer_for(window, qtbot)
+    assert window.correct(1)
+    window.commands.finetune.trigger()
+    assert not window.finetune.is_running()
+    box = visible_boxes(window)[0]
+    assert box.windowTitle() == FEW_SAMPLES_TITLE
+    assert "teaches the model your handwriting" in box.text() and "You have 1." in box.text()
+    assert "The more samples, the more it learns" in box.informativeText()
+    box.close()
+    qtbot.waitUntil(lambda: not visible_boxes(window))
+
+    window.canvas.clear()
+    draw(window, *ONE)
+    answer_for(window, qtbot)
+    assert window.correct(1)
+    assert window.panel.headline() == "You said: 1"  # saved: a whole digit, not a number
+    ended = qtbot.waitSignal(
+        window.finetune.runningChanged, timeout=120_000, check_params_cb=lambda on: not on
+    )
+    with ended:
+        window.commands.finetune.trigger()
+    qtbot.waitUntil(lambda: len(visible_boxes(window)) == 1)
+    box = visible_boxes(window)[0]
+    assert box.windowTitle() == FEW_SAMPLES_TITLE and "You have 2: too few" in box.text()
+
+
 def test_finetune_progress_has_a_label_while_it_runs(window, qtbot) -> None:
     """The status bar says what the bar measures, and the action stays off during the run."""
     for strokes, label in ((SEVEN, 1), (FOUR, 9)):
