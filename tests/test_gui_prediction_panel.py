@@ -174,7 +174,7 @@ def test_the_answer_offers_a_correction(panel: PredictionPanel, qtbot) -> None:
         qtbot.mouseClick(row.buttons[1], Qt.MouseButton.LeftButton)
     assert asked.args == [1]
     panel.show_decision(number((4, 0.99), (2, 0.97)))
-    assert "one by one" in row.hint.text()
+    assert row.hint.text() == "Wrong? Type its digits, or click them:"
     panel.show_empty()
     assert not row.isVisible()
 
@@ -200,4 +200,12 @@ def test_typing_a_number_says_what_is_still_expected(panel: PredictionPanel) -> 
     panel.show_typing("4", 3)
     assert panel.headline() == "You said: 4… type 2 more digits"
     panel.show_typing("47", 3)
-    assert panel.headline() == "You said: 47… type one more digit"
+    assert (panel.shown_digit(), panel.headline()) == ("47…", "You said: 47… type one more digit")
+    panel.show_typing("", 0)  # given up: the answer again
+    assert (panel.shown_digit(), panel.headline()) == ("421", "A number: 4: 99% · 2: 97% · 1: 90%")
+    # Typing over a correction, then giving up: the correction again.
+    panel.show_correction("4", "Saved to My Samples")
+    panel.show_typing("7", 3)
+    assert panel.shown_digit() == "7…"
+    panel.show_typing("", 0)
+    assert (panel.shown_digit(), panel.headline()) == ("4", "You said: 4")

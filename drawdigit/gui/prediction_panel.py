@@ -209,7 +209,7 @@ class ProbabilityBars(QWidget):
 HELD_WHILE_DRAWING = ("unsure", "not-a-digit")
 
 CORRECT_HINT = "Wrong? Type the right digit, or click it:"
-CORRECT_NUMBER_HINT = "Wrong? Type its digits one by one, or click them:"
+CORRECT_NUMBER_HINT = "Wrong? Type its digits, or click them:"
 
 
 class CorrectionRow(QWidget):
@@ -415,9 +415,18 @@ class PredictionPanel(QWidget):
         self.correction_row.show()
 
     def show_typing(self, typed: str, count: int) -> None:
-        """Some digits of a number typed: the headline says what is still expected."""
+        """Some digits of a number typed: they show, muted, and the headline says what is
+        still expected. ``typed`` empty: the typing was given up; what was shown returns."""
+        if not typed:
+            if self._said:
+                self._set_digit(self._said, muted=False)
+                self.headline_label.setText(f"You said: {self._said}")
+            elif self._answer is not None:
+                self._show_answer(self._answer)
+            return
         left = count - len(typed)
         more = "one more digit" if left == 1 else f"{left} more digits"
+        self._set_digit(f"{typed}…", muted=True)
         self.headline_label.setText(f"You said: {typed}… type {more}")
 
     def clear_correction(self) -> None:

@@ -46,7 +46,7 @@ class Corrections(QObject):
 
     status = Signal(str, int)  # a status-bar message and how long to show it (ms)
     saved = Signal()  # the samples changed: written, or removed by an undo
-    typing = Signal(str, int)  # digits typed so far for a number, and how many it has
+    typing = Signal(str, int)  # digits typed so far for a number ("": given up), how many it has
     corrected = Signal(str, str)  # what the user said, and a note ("Saved to My Samples")
     undone = Signal()  # the last correction was taken back
 
@@ -118,10 +118,7 @@ class Corrections(QObject):
         count = len(decision.parts)
         if len(self._typed) < count:
             self._pause.start()
-            self.typing.emit(self._typed, count)
-            self.status.emit(
-                f"You said: {self._typed}… (type all {count} digits of the number)", 4000
-            )
+            self.typing.emit(self._typed, count)  # the panel says how many are still to come
             return True
         typed = self._typed
         self._typed = ""
@@ -161,6 +158,7 @@ class Corrections(QObject):
         if len(typed) == 1:
             self._save_whole(int(typed), "Saved as a {label} in your samples", correction=True)
         elif typed:
+            self.typing.emit("", 0)  # given up: the panel shows what it showed before
             self.status.emit("Not saved: type every digit of the number, one after another", 5000)
 
     def _save_whole(self, label: int, message: str, correction: bool = False) -> bool:
