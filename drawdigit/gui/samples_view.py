@@ -152,6 +152,9 @@ class SamplesDialog(QDialog):
         self._samples: list[Sample] = []
         self._items: list[QListWidgetItem] = []  # the thumbnails, in the order of _samples
         self._deleted: list[Removed] = []  # what Undo puts back, the last deletion last
+        # Thumbnails by content hash: rendering is most of a refresh (200 samples: about 0.7
+        # of 1 s), and a delete, an undo or a relabel changes few samples.
+        self._icons: dict[str, QIcon] = {}
         self.warnings: list[str] = []
 
         self.counts_label = QLabel()
@@ -208,12 +211,16 @@ class SamplesDialog(QDialog):
         self.list.clear()
         self._items = []
         counts = found.counts()
+        icons: dict[str, QIcon] = {}
         for index, sample in enumerate(self._samples):
             if index == 0 or self._samples[index - 1].label != sample.label:
                 count = counts[sample.label]
                 self.list.add_header(f"{sample.label} — {_plural(count, 'sample')}")
             tip = f"A {sample.label}, saved {human_date(sample.created)}"
-            self._items.append(self.list.add_thumbnail(_thumbnail(sample), index, tip))
+            icon = self._icons.get(sample.sha256) or _thumbnail(sample)
+            icons[sample.sha256] = icon
+            self._items.append(self.list.add_thumbnail(icon, index, tip))
+        self._icons = icons
         if self._items:  # the keyboard starts on a sample, never on a header
             first = self.list.row(self._items[0])
             self.list.setCurrentRow(first, QItemSelectionModel.SelectionFlag.NoUpdate)
