@@ -156,10 +156,16 @@ def _kept_copy_of(path: Path) -> Path | None:
 def keep_active_model() -> Path | None:
     """Before the model in use is replaced: keep a copy of ``active.pt`` (and its sidecar) as
     ``models/previous-<stamp>.pt``, unless its weights are already kept under another name.
-    A copy, not a rename: ``active.pt`` is there all along. Returns the copy's path, or None
-    when there was nothing to keep (no active model, or one kept already)."""
+    A copy, not a rename: ``active.pt`` is there all along. A damaged ``active.pt`` is not
+    kept (nothing could use it; the app already answers with the bundled model). Returns the
+    copy's path, or None when there was nothing to keep (no usable active model, or one kept
+    already)."""
     active = active_model_path()
     if not active.is_file() or _kept_copy_of(active) is not None:
+        return None
+    try:
+        load_checkpoint(active)
+    except ModelFileError:
         return None
     target = _free_name(active.parent, "previous")
     sidecar = metadata_path(active)

@@ -520,3 +520,14 @@ def test_setting_aside_a_copy_of_a_kept_file_makes_no_second_copy() -> None:
         "trained-20260101-000000.json",
         "trained-20260101-000000.pt",
     ]
+
+
+def test_a_new_model_keeps_the_one_it_replaces_unless_damaged() -> None:
+    first, second = _model(1), _model(2)
+    activate_model(first.state_dict(), first.config, {"which": "first"})
+    activate_model(second.state_dict(), second.config, {"which": "second"})
+    kept = sorted(active_model_path().parent.glob("previous-*.pt"))
+    assert len(kept) == 1 and load_checkpoint(kept[0]).metadata["which"] == "first"
+    active_model_path().write_bytes(b"damaged")
+    activate_model(first.state_dict(), first.config, {"which": "again"})
+    assert sorted(active_model_path().parent.glob("previous-*.pt")) == kept

@@ -140,6 +140,7 @@ class ModelsDialog(QDialog):
         self.use_button = QPushButton("Use This Model")
         self.use_button.setToolTip("Answer with the chosen model from now on")
         self.use_button.clicked.connect(self.use_selected)
+        self.use_button.setDefault(True)  # Enter uses the model chosen
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.addButton(self.use_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.rejected.connect(self.reject)
