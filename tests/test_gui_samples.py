@@ -71,6 +71,9 @@ def test_typing_a_digit_after_a_guess_saves_a_corrected_sample(window, qtbot) ->
     assert len(list_samples().samples) == 1
     window.commands.save_confirmed.trigger()
     assert window.commands.save_confirmed.isChecked()
+    QTest.keyClick(window, Qt.Key.Key_Return)  # the user said 3: the network's 7 is not kept
+    assert len(list_samples().samples) == 1
+    show_and_wait(window, qtbot, 8)  # another drawing, not corrected: Enter keeps its answer
     QTest.keyClick(window, Qt.Key.Key_Return)
     labels = sorted(s.label for s in list_samples().samples)
     assert labels == sorted([3, window.last_result().prediction.digit])

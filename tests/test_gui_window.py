@@ -698,6 +698,10 @@ def test_a_second_digit_replaces_a_mistyped_correction(window, qtbot) -> None:
     qtbot.mouseClick(window.panel.correction_row.buttons[2], Qt.MouseButton.LeftButton)
     assert [s.label for s in list_samples().samples] == [2]
     assert window.panel.headline() == "You said: 2"
+    window.commands.save_confirmed.trigger()  # Enter keeps the answer shown as a sample...
+    assert window.commands.save_confirmed.isChecked()
+    assert not window.confirm()  # ... but not the network's 7 over what the user said
+    assert [s.label for s in list_samples().samples] == [2]
     window.panel.correction_row.hint.linkActivated.emit("undo")
     assert list_samples().samples == []
     # A correction that found the sample already there leaves it there when undone.

@@ -128,10 +128,14 @@ class Corrections(QObject):
         )
 
     def confirm(self) -> bool:
-        """Enter: the answer shown is right."""
+        """Enter: the answer shown is right (after a correction, what the user said is
+        shown and kept already: the network's answer is not confirmed over it)."""
         result = self._shown()
         decision = self._decision()
         if self._canvas.is_empty() or result is None or decision is None:
+            return False
+        if self._undoable is not None:
+            self.status.emit(f"Kept as you said: {self._said}", 3000)
             return False
         if decision.kind in ("unsure", "not-a-digit", "empty"):
             words = "Not sure" if decision.kind == "unsure" else "Not a digit"
