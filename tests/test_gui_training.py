@@ -1142,3 +1142,20 @@ def test_the_warm_up_runs_below_the_apps_priority_and_hands_the_gil_over_often(m
     # put back (root may; an unprivileged thread stays lower, and ends with the warm-up)
     assert seen["after"] in (seen["before"], seen["during"])
     assert sys.getswitchinterval() == before
+
+
+def test_the_charts_are_built_after_the_warm_up_once_the_user_stops_drawing(qtbot, mnist_dir):
+    from drawdigit.gui.training_dialog import IDLE_BEFORE_CHARTS
+
+    dialog = make_dialog(qtbot, mnist_dir)
+    drawing = QTimer()
+    drawing.timeout.connect(dialog.user_is_drawing)  # a stroke's moves, ~30 a second
+    drawing.start(30)
+    qtbot.waitUntil(dialog.warmed_up, timeout=RUN_TIMEOUT_MS)
+    qtbot.wait(int(IDLE_BEFORE_CHARTS * 1500))
+    assert dialog.progress_view.charts is None  # not while the user draws
+    drawing.stop()
+    stopped = time.monotonic()
+    qtbot.waitUntil(lambda: dialog.progress_view.charts is not None, timeout=10_000)
+    assert time.monotonic() - stopped >= IDLE_BEFORE_CHARTS * 0.9
+    assert dialog.progress_view.charts.isVisibleTo(dialog.progress_view.charts_page)

@@ -15,6 +15,7 @@ close, errors and *Discard* leave the active model file exactly as it was.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
 # that is cheap; fit() spaces estimates further apart on slow machines (<= ~5 % of the time).
 QUICK_EVAL_SECONDS = 1.0
 SETTINGS_TAB, PROGRESS_TAB, RESULT_TAB = 0, 1, 2
+IDLE_BEFORE_CHARTS = 1.0  # seconds without drawing before the charts are built
 # Smaller than the main window (940x640): beside it on a 1280-pixel screen next to a
 # 640-pixel window. The least it can be is what its layout needs (nothing cut off).
 DEFAULT_SIZE = (600, 640)
@@ -110,6 +112,7 @@ class TrainingDialog(QDialog):
         self.setModal(False)
         self.setSizeGripEnabled(True)
         self._placed = False
+        self._last_drawn = 0.0  # time.monotonic() of the last canvas change
         self.train_limit = train_limit
         self.test_limit = test_limit
         self.threads: int | None = training_threads()
@@ -296,6 +299,7 @@ class TrainingDialog(QDialog):
     @Slot()
     def user_is_drawing(self) -> None:
         """The main window's canvas changed: the user is drawing (for the next second)."""
+        self._last_drawn = time.monotonic()
         self.responsiveness.user_is_drawing()
 
     def training_threads_now(self) -> int | None:
@@ -344,9 +348,25 @@ class TrainingDialog(QDialog):
         self._warm_done = True
         self._warm = None
         self.state.prepare(None)
+        QTimer.singleShot(0, self._build_charts_when_idle)
         folder = self.data_dir()
         if folder is not None and (self._cached_data is None or self._cached_data[0] != folder):
             QTimer.singleShot(0, self._start_warm_up)  # the folder changed meanwhile
+
+    @Slot()
+    def _build_charts_when_idle(self) -> None:
+        """Build the charts (0.1-0.4 s of GUI-thread work: ``ProgressView.build_charts``)
+        once the user has not drawn for ``IDLE_BEFORE_CHARTS`` s, so that neither a stroke
+        nor Start waits for them; a run started first builds them itself."""
+        if self.progress_view.charts is not None or not self.isVisible():
+            return
+        idle = time.monotonic() - self._last_drawn
+        if idle < IDLE_BEFORE_CHARTS:
+            QTimer.singleShot(
+                int((IDLE_BEFORE_CHARTS - idle) * 1000) + 50, self._build_charts_when_idle
+            )
+            return
+        self.progress_view.build_charts()
 
     def warmed_up(self) -> bool:
         """Whether torch is warmed up and the data (if any) is loaded, ready for Start."""

@@ -4,8 +4,8 @@ Why the charts come later: importing pyqtgraph takes about a second (it material
 Qt class PySide6 would create lazily) and building the two plots 0.25-0.4 s more, all on the
 GUI thread. Done when the dialog opened, both froze the main window while the user might
 be drawing. The dialog imports the module in its warm-up thread (``CHARTS_MODULE``), and
-the plots are built when a run starts (:meth:`ProgressView.build_charts`), when the user
-has just pressed Start rather than drawing.
+builds the plots (:meth:`ProgressView.build_charts`) once the warm-up is done and the user
+has not drawn for a second, or when a run starts, whichever comes first.
 
 Why a timer: the worker's events come once per batch (tens a second). They are only
 recorded as they arrive (``RunState`` keeps the latest, the charts append to buffers), and
