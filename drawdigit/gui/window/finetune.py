@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from drawdigit.finetune import FinetuneProgress, FinetuneResult
 
 
+RUNNING_TEXT = "Fine-tuning on your samples…"
+
 # Fewer samples than this cannot be fine-tuned on (two to learn from at the very least).
 MIN_SAMPLES = 2
 FEW_SAMPLES_TITLE = "Fine-tune: more samples needed"
@@ -55,7 +57,14 @@ def _have_text(count: int) -> str:
 
 
 def _run_finetune(control: WorkerControl) -> FinetuneResult:
-    """The work, in the worker's thread: progress goes out as the worker's ``yielded``."""
+    """The work, in the worker's thread: progress goes out as the worker's ``yielded``
+    (first, while torch loads, the label to show: see ``training_worker.load_torch``)."""
+    from drawdigit.gui.training_worker import LOADING_TORCH, load_torch, torch_loaded
+
+    if not torch_loaded():
+        control.report(LOADING_TORCH)
+        load_torch()
+        control.report(RUNNING_TEXT)
     from drawdigit.finetune import finetune_on_my_samples
 
     return finetune_on_my_samples(progress=control.report, cancel=control.event)
@@ -76,7 +85,7 @@ class FinetuneController(QObject):
         self._offer: QMessageBox | None = None
         self._last_progress: FinetuneProgress | None = None
         # Shown while a run is on: what runs, how far it is, and a way out.
-        self.label = QLabel("Fine-tuning on your samples…")
+        self.label = QLabel(RUNNING_TEXT)
         self.bar = QProgressBar()
         self.bar.setRange(0, 100)
         self.bar.setFixedWidth(80)  # the model line beside it must still fit at 640 px
@@ -126,6 +135,7 @@ class FinetuneController(QObject):
         self._last_progress = None
         self._status_bar.clearMessage()
         self.bar.setRange(0, 0)  # busy until the first step is reported
+        self.label.setText(RUNNING_TEXT)
         self.cancel_button.setEnabled(True)
         self.label.show()
         self.bar.show()
@@ -160,7 +170,10 @@ class FinetuneController(QObject):
 
     # ------------------------------------------------------------------ worker signals
 
-    def _on_progress(self, event: FinetuneProgress) -> None:
+    def _on_progress(self, event: FinetuneProgress | str) -> None:
+        if isinstance(event, str):  # "Loading PyTorch…", then "Fine-tuning…"
+            self.label.setText(event)
+            return
         self._last_progress = event
         self.bar.setRange(0, 100)
         self.bar.setValue(round(100 * event.fraction))
