@@ -17,10 +17,11 @@ from typing import Any
 
 from drawdigit import __version__
 from drawdigit.formatting import percent
-from drawdigit.training.config import DEVICES
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from drawdigit.training.config import DEVICES
+
     parser = argparse.ArgumentParser(
         prog="drawdigit",
         description="Draw a digit and see what a small CNN thinks it is. "
@@ -121,7 +122,10 @@ def _learning_rate(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    # No arguments: the window, which must appear at once; no parser is built for it.
+    no_args = argparse.Namespace(self_test=False, command=None)
+    args = build_parser().parse_args(argv) if argv else no_args
     if args.self_test:
         from drawdigit.selftest import run_self_test
 

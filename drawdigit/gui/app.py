@@ -11,7 +11,8 @@ folder and shown in a box (``gui/crashlog.py``) instead of only reaching stderr.
 ``DRAWDIGIT_EXIT_AFTER_SHOWN=<file>``: for ``benchmarks/bench_gui.py``. When the window
 has painted for the first time, write ``time.monotonic()`` (a clock shared by all processes
 on Linux and macOS) to that file and quit, so launch-to-window time can be measured from a
-real ``python -m drawdigit`` start.
+real ``python -m drawdigit`` start. A second field, ``numpy=True|False``, says whether numpy
+had been imported by then (it should not: tests/test_no_torch.py).
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def run_gui(argv: list[str] | None = None) -> int:
     if marker:
 
         def report_and_quit() -> None:
-            Path(marker).write_text(f"{time.monotonic():.6f}\n", encoding="utf-8")
+            numpy = "numpy" in sys.modules
+            Path(marker).write_text(f"{time.monotonic():.6f} numpy={numpy}\n", encoding="utf-8")
             window.close()
             app.quit()
 
