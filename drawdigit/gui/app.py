@@ -20,12 +20,17 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from drawdigit import __version__
+
+if TYPE_CHECKING:
+    from drawdigit.gui.main_window import MainWindow
 
 EXIT_AFTER_SHOWN_ENV = "DRAWDIGIT_EXIT_AFTER_SHOWN"
 EXIT_AFTER_PREDICTION_ENV = "DRAWDIGIT_EXIT_AFTER_PREDICTION"
@@ -63,8 +68,14 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def run_gui(argv: list[str] | None = None) -> int:
-    """Show the main window and run the event loop; returns the exit status."""
+def run_gui(
+    argv: list[str] | None = None,
+    on_window: Callable[[QApplication, MainWindow], None] | None = None,
+) -> int:
+    """Show the main window and run the event loop; returns the exit status.
+
+    ``on_window`` is called with the app and the window before it is shown: for
+    ``benchmarks/bench_gui.py``, which times this very start-up path."""
     app = create_application(argv)
     from drawdigit.gui.crashlog import install_crash_log
     from drawdigit.gui.main_window import MainWindow
@@ -84,6 +95,8 @@ def run_gui(argv: list[str] | None = None) -> int:
     prediction_marker = os.environ.get(EXIT_AFTER_PREDICTION_ENV)
     if prediction_marker:
         _exit_after_first_prediction(app, window, Path(prediction_marker))
+    if on_window is not None:
+        on_window(app, window)
     window.show()
     try:
         return app.exec()
