@@ -5,8 +5,10 @@
 Prints, with medians:
 1. launch to window shown: ``python -m drawdigit`` started as a subprocess, the app writes
    ``time.monotonic()`` when its window has first painted (``DRAWDIGIT_EXIT_AFTER_SHOWN``)
-   and quits; the clock is shared by all processes. Interleaved with the floor: a bare
-   PySide6 window timed the same way (on a busy machine, compare the two);
+   and quits; the clock is shared by all processes. Also launch to the answer for a sample
+   opened as the window shows (``DRAWDIGIT_EXIT_AFTER_PREDICTION``). Interleaved with the
+   floor, a bare PySide6 window timed the same way, and with ``--baseline DIR`` (another
+   checkout, e.g. from ``git archive``): on a busy machine, compare figures of one run;
 2. launch to first prediction: ``gui_first_answer.py`` starts the app through ``run_gui``,
    draws a "1" with mouse events the moment the window shows (while the model is still
    loading) and stops when the answer is on screen; then, idle for 2 s, its memory (RSS)
@@ -95,22 +97,29 @@ app.exec()
 """
 
 
-def bench_launch(runs: int) -> dict[str, list[float]]:
-    """Launch -> window painted, for ``python -m drawdigit`` and for the floor, interleaved
-    so that both see the same machine load."""
-    times: dict[str, list[float]] = {"app": [], "floor": []}
+def bench_launch(runs: int, sources: dict[str, Path]) -> dict[str, list[float]]:
+    """For each checkout in ``sources`` (label -> folder): launch -> window painted
+    (``DRAWDIGIT_EXIT_AFTER_SHOWN``) and launch -> the answer for a sample opened the moment
+    the window shows (``DRAWDIGIT_EXIT_AFTER_PREDICTION``, as bench_bundle.py times the
+    frozen app); and the floor. All interleaved, so that every figure sees the same load."""
+    times: dict[str, list[float]] = {"floor": []}
     with tempfile.TemporaryDirectory() as tmp:
-        marker = Path(tmp) / "shown"
-        env = _env(DRAWDIGIT_EXIT_AFTER_SHOWN=str(marker), DRAWDIGIT_DATA_DIR=tmp)
-        commands = {
-            "app": [sys.executable, "-m", "drawdigit"],
-            "floor": [sys.executable, "-c", FLOOR, str(marker)],
-        }
+        marker = Path(tmp) / "marker"
+        env = _env(DRAWDIGIT_DATA_DIR=tmp, XDG_CONFIG_HOME=str(Path(tmp) / "config"))
         for _ in range(runs):
-            for name, command in commands.items():
-                started = time.monotonic()
-                subprocess.run(command, cwd=REPO, env=env, check=True, timeout=120)
-                times[name].append(float(marker.read_text().split()[0]) - started)
+            started = time.monotonic()
+            subprocess.run([sys.executable, "-c", FLOOR, str(marker)], env=env, check=True)
+            times["floor"].append(float(marker.read_text()) - started)
+            for label, source in sources.items():
+                for hook, what in (("SHOWN", "shown"), ("PREDICTION", "answer")):
+                    run_env = dict(env, PYTHONPATH=str(source))
+                    run_env[f"DRAWDIGIT_EXIT_AFTER_{hook}"] = str(marker)
+                    command = [sys.executable, "-m", "drawdigit"]
+                    started = time.monotonic()
+                    subprocess.run(command, cwd=source, env=run_env, check=True, timeout=120)
+                    fields = marker.read_text().split()
+                    at = float(fields[0] if what == "shown" else fields[1])
+                    times.setdefault(f"{label}: launch -> {what}", []).append(at - started)
     return times
 
 
@@ -320,6 +329,9 @@ def bench_replay(app, window, count: int) -> dict[str, object]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--launches", type=int, default=7)
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout (git archive) to launch in the same runs"
+    )
     parser.add_argument("--first-prediction-runs", type=int, default=3)
     parser.add_argument("--drawings", type=int, default=300)
     parser.add_argument("--draw-seconds", type=float, default=4.0)
@@ -332,9 +344,15 @@ def main() -> int:
     print(f"CPU cores: {os.cpu_count()}; load average: {os.getloadavg()[0]:.2f} (noisy if > cores)")
 
     if args.launches:
-        times = bench_launch(args.launches)
-        print(_median_line("1. launch -> window shown (python -m drawdigit)", times["app"]))
-        print("   " + _median_line("floor: a bare PySide6 window, same runs", times["floor"]))
+        sources = {"this checkout": REPO}
+        if args.baseline:
+            sources["baseline"] = args.baseline.resolve()
+            compileall.compile_dir(sources["baseline"] / "drawdigit", quiet=1)
+        times = bench_launch(args.launches, sources)
+        print("1. python -m drawdigit, a new user's start (bundled model, no settings):")
+        for name, values in times.items():
+            print("   " + _median_line(name, values))
+        print("   (floor: a bare PySide6 window; answer: a sample opened when the window shows)")
     if args.first_prediction_runs:
         marks = bench_first_prediction(args.first_prediction_runs)
         for key in ("shown", "drawn", "model_ready", "first_prediction"):
