@@ -128,7 +128,8 @@ def bench_launch(runs: int, sources: dict[str, Path]) -> dict[str, list[float]]:
 
 def bench_first_prediction(runs: int) -> list[dict[str, float]]:
     """Runs of ``gui_first_answer.py`` (the app started through ``run_gui``, a "1" drawn
-    the moment the window shows), each with fresh user data: the bundled model loads."""
+    the moment the window shows), each with fresh user data and settings: the bundled
+    model loads, no saved window geometry is restored."""
     out = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
@@ -136,7 +137,11 @@ def bench_first_prediction(runs: int) -> list[dict[str, float]]:
             result = subprocess.run(
                 [sys.executable, str(HERE / "gui_first_answer.py")],
                 cwd=REPO,
-                env=_env(BENCH_T0=repr(started), DRAWDIGIT_DATA_DIR=tmp),
+                env=_env(
+                    BENCH_T0=repr(started),
+                    DRAWDIGIT_DATA_DIR=tmp,
+                    XDG_CONFIG_HOME=str(Path(tmp) / "config"),  # no saved window geometry
+                ),
                 check=True,
                 capture_output=True,
                 text=True,
