@@ -5,24 +5,29 @@
 Prints, with medians:
 1. launch to window shown: ``python -m drawdigit`` started as a subprocess, the app writes
    ``time.monotonic()`` when its window has first painted (``DRAWDIGIT_EXIT_AFTER_SHOWN``)
-   and quits; the clock is shared by all processes;
-2. launch to first prediction: a child process starts the app the way ``run_gui`` does,
+   and quits; the clock is shared by all processes. Also launch to the answer for a sample
+   opened as the window shows (``DRAWDIGIT_EXIT_AFTER_PREDICTION``). Interleaved with the
+   floor, a bare PySide6 window timed the same way, and with ``--baseline DIR`` (another
+   checkout, e.g. from ``git archive``): on a busy machine, compare figures of one run;
+2. launch to first prediction: ``gui_first_answer.py`` starts the app through ``run_gui``,
    draws a "1" with mouse events the moment the window shows (while the model is still
    loading) and stops when the answer is on screen; then, idle for 2 s, its memory (RSS)
-   and whether torch was imported;
+   and whether numpy (at shown) and torch (at all) were imported;
 3. while drawing with synthetic pointer events at 120 Hz: the GUI thread's time from a
    pointer event to the segment painted, recognition updates per second, the worker's ms
    per update and the latency from drawing change to answer shown;
 4. unipen-dev drawings replayed through the canvas with mouse events: the canvas's 28x28
    input and answer against ``preprocess(load_drawing(file))`` and ``drawdigit predict``.
 
-Qt runs offscreen unless DISPLAY is set and QT_QPA_PLATFORM is not. Timings on a shared
-machine are noisy: compare medians from runs on the same machine only.
+Qt runs offscreen unless DISPLAY is set and QT_QPA_PLATFORM is not. drawdigit's bytecode is
+compiled first and the children may write it, as an installed package has it. Timings on a
+shared machine are noisy: compare medians from runs on the same machine only.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import csv
 import json
 import os
@@ -33,14 +38,20 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
 UNIPEN = REPO.parent / "shared" / "unipen-dev"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from gui_first_answer import IDLE_SECONDS, send, stroke  # noqa: E402 (beside this file)
+
 
 def _env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
+    # As installed: Python reads cached bytecode. Without it (PYTHONDONTWRITEBYTECODE is set
+    # on some machines) every launch compiles drawdigit's modules again, 0.1-0.2 s.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if not env.get("DISPLAY"):
         env.setdefault("QT_QPA_PLATFORM", "offscreen")
     env.update(extra)
@@ -60,18 +71,55 @@ def _median_line(name: str, values: list[float]) -> str:
 
 # ---------------------------------------------------------------------- 1. launch to shown
 
+# The floor: a bare PySide6 window with a menu and a label, timed like the app (to its first
+# paint). No Qt app can show a window sooner on this machine; on a busy machine both grow.
+FLOOR = """
+import sys, time
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
 
-def bench_launch(runs: int) -> list[float]:
-    times = []
+class Label(QLabel):
+    def paintEvent(self, event):
+        super().paintEvent(event)
+        QTimer.singleShot(0, done)
+
+def done():
+    open(sys.argv[1], "w").write(repr(time.monotonic()))
+    app.quit()
+
+app = QApplication(sys.argv[:1])
+window = QMainWindow()
+window.menuBar().addMenu("File")
+window.setCentralWidget(Label("floor"))
+window.resize(940, 640)
+window.show()
+app.exec()
+"""
+
+
+def bench_launch(runs: int, sources: dict[str, Path]) -> dict[str, list[float]]:
+    """For each checkout in ``sources`` (label -> folder): launch -> window painted
+    (``DRAWDIGIT_EXIT_AFTER_SHOWN``) and launch -> the answer for a sample opened the moment
+    the window shows (``DRAWDIGIT_EXIT_AFTER_PREDICTION``, as bench_bundle.py times the
+    frozen app); and the floor. All interleaved, so that every figure sees the same load."""
+    times: dict[str, list[float]] = {"floor": []}
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(runs):
-            marker = Path(tmp) / f"shown-{i}"
-            env = _env(DRAWDIGIT_EXIT_AFTER_SHOWN=str(marker), DRAWDIGIT_DATA_DIR=tmp)
+        marker = Path(tmp) / "marker"
+        env = _env(DRAWDIGIT_DATA_DIR=tmp, XDG_CONFIG_HOME=str(Path(tmp) / "config"))
+        for _ in range(runs):
             started = time.monotonic()
-            subprocess.run(
-                [sys.executable, "-m", "drawdigit"], cwd=REPO, env=env, check=True, timeout=120
-            )
-            times.append(float(marker.read_text()) - started)
+            subprocess.run([sys.executable, "-c", FLOOR, str(marker)], env=env, check=True)
+            times["floor"].append(float(marker.read_text()) - started)
+            for label, source in sources.items():
+                for hook, what in (("SHOWN", "shown"), ("PREDICTION", "answer")):
+                    run_env = dict(env, PYTHONPATH=str(source))
+                    run_env[f"DRAWDIGIT_EXIT_AFTER_{hook}"] = str(marker)
+                    command = [sys.executable, "-m", "drawdigit"]
+                    started = time.monotonic()
+                    subprocess.run(command, cwd=source, env=run_env, check=True, timeout=120)
+                    fields = marker.read_text().split()
+                    at = float(fields[0] if what == "shown" else fields[1])
+                    times.setdefault(f"{label}: launch -> {what}", []).append(at - started)
     return times
 
 
@@ -79,105 +127,28 @@ def bench_launch(runs: int) -> list[float]:
 
 
 def bench_first_prediction(runs: int) -> list[dict[str, float]]:
+    """Runs of ``gui_first_answer.py`` (the app started through ``run_gui``, a "1" drawn
+    the moment the window shows), each with fresh user data and settings: the bundled
+    model loads, no saved window geometry is restored."""
     out = []
     for _ in range(runs):
-        started = time.monotonic()
-        result = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--child-first-prediction"],
-            cwd=REPO,
-            env=_env(BENCH_T0=repr(started)),
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.monotonic()
+            result = subprocess.run(
+                [sys.executable, str(HERE / "gui_first_answer.py")],
+                cwd=REPO,
+                env=_env(
+                    BENCH_T0=repr(started),
+                    DRAWDIGIT_DATA_DIR=tmp,
+                    XDG_CONFIG_HOME=str(Path(tmp) / "config"),  # no saved window geometry
+                ),
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
         out.append(json.loads(result.stdout.strip().splitlines()[-1]))
     return out
-
-
-IDLE_SECONDS = 2  # after the first answer, before the idle memory is read
-
-
-def _rss_mb() -> float:
-    """This process's resident memory (Linux /proc), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def child_first_prediction() -> int:
-    """Start like run_gui, draw a 1 as soon as the window shows; IDLE_SECONDS after the
-    answer, read the idle memory (RSS, before any training) and exit."""
-    from PySide6.QtCore import QTimer
-
-    t0 = float(os.environ["BENCH_T0"])
-    from drawdigit.gui.app import create_application
-
-    app = create_application([sys.argv[0]])
-    from drawdigit.gui.main_window import MainWindow
-
-    window = MainWindow()
-    marks: dict[str, float] = {}
-
-    def shown() -> None:
-        marks["shown"] = time.monotonic() - t0
-        _stroke(window.canvas, [(140.0, 45.0 + 5 * k) for k in range(39)])
-        marks["drawn"] = time.monotonic() - t0
-
-    def ready(*_args) -> None:
-        marks["model_ready"] = time.monotonic() - t0
-
-    def idle_then_quit() -> None:
-        marks["idle_rss_mb"] = _rss_mb()
-        marks["torch"] = "torch" in sys.modules
-        window.close()
-        app.quit()
-
-    def answer(result) -> None:
-        if result.prediction is not None and "first_prediction" not in marks:
-            marks["first_prediction"] = time.monotonic() - t0
-            marks["digit"] = result.prediction.digit
-            QTimer.singleShot(IDLE_SECONDS * 1000, idle_then_quit)
-
-    window.firstShown.connect(shown)
-    window.recognizer.modelReady.connect(ready)
-    window.recognitionShown.connect(answer)
-    window.show()
-    app.exec()
-    print(json.dumps(marks))
-    return 0
-
-
-# ---------------------------------------------------------------------- helpers: events
-
-
-def _send(canvas, kind: str, x: float, y: float) -> None:
-    """One mouse event at document point (x, y), delivered like the window system does."""
-    from PySide6.QtCore import QEvent, Qt
-    from PySide6.QtGui import QMouseEvent
-    from PySide6.QtWidgets import QApplication
-
-    pos = canvas.to_widget(x, y)
-    left = Qt.MouseButton.LeftButton
-    none = Qt.MouseButton.NoButton
-    kinds = {
-        "press": (QEvent.Type.MouseButtonPress, left, left),
-        "move": (QEvent.Type.MouseMove, none, left),
-        "release": (QEvent.Type.MouseButtonRelease, left, none),
-    }
-    event_type, button, buttons = kinds[kind]
-    event = QMouseEvent(
-        event_type, pos, canvas.mapToGlobal(pos), button, buttons, Qt.KeyboardModifier.NoModifier
-    )
-    QApplication.sendEvent(canvas, event)
-
-
-def _stroke(canvas, points) -> None:
-    _send(canvas, "press", *points[0])
-    for point in points[1:]:
-        _send(canvas, "move", *point)
-    _send(canvas, "release", *points[-1])
 
 
 def _wait(app, condition, timeout: float) -> bool:
@@ -245,11 +216,11 @@ def bench_live_drawing(app, window, seconds: float, rate_hz: float) -> dict[str,
         i = state["i"]
         clock.start()
         if i == 0:
-            _send(canvas, "press", *point(0))
+            send(canvas, "press", *point(0))
         elif i < total:
-            _send(canvas, "move", *point(i))
+            send(canvas, "move", *point(i))
         else:
-            _send(canvas, "release", *point(i - 1))
+            send(canvas, "release", *point(i - 1))
             timer.stop()
             QTimer.singleShot(300, loop.quit)
         canvas.repaint()  # paint now, to time pointer-to-pixels in the GUI thread
@@ -306,8 +277,8 @@ def bench_replay(app, window, count: int) -> dict[str, object]:
         path = UNIPEN / row["file"]
         drawing = load_drawing(path)
         canvas.clear()
-        for stroke in drawing.strokes:
-            _stroke(canvas, stroke)
+        for points in drawing.strokes:
+            stroke(canvas, points)
         seq = window.recognizer._seq
         if not _wait(
             app,
@@ -363,28 +334,37 @@ def bench_replay(app, window, count: int) -> dict[str, object]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--launches", type=int, default=7)
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout (git archive) to launch in the same runs"
+    )
     parser.add_argument("--first-prediction-runs", type=int, default=3)
     parser.add_argument("--drawings", type=int, default=300)
     parser.add_argument("--draw-seconds", type=float, default=4.0)
     parser.add_argument("--rate", type=float, default=120.0, help="pointer events per second")
-    parser.add_argument("--child-first-prediction", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child_first_prediction:
-        return child_first_prediction()
+    compileall.compile_dir(REPO / "drawdigit", quiet=1)  # see the docstring
 
     platform = "xcb (DISPLAY)" if os.environ.get("DISPLAY") else "offscreen"
     print(f"drawdigit GUI benchmark; Qt platform: {os.environ.get('QT_QPA_PLATFORM', platform)}")
     print(f"CPU cores: {os.cpu_count()}; load average: {os.getloadavg()[0]:.2f} (noisy if > cores)")
 
     if args.launches:
-        times = bench_launch(args.launches)
-        print(_median_line("1. launch -> window shown (python -m drawdigit)", times))
+        sources = {"this checkout": REPO}
+        if args.baseline:
+            sources["baseline"] = args.baseline.resolve()
+            compileall.compile_dir(sources["baseline"] / "drawdigit", quiet=1)
+        times = bench_launch(args.launches, sources)
+        print("1. python -m drawdigit, a new user's start (bundled model, no settings):")
+        for name, values in times.items():
+            print("   " + _median_line(name, values))
+        print("   (floor: a bare PySide6 window; answer: a sample opened when the window shows)")
     if args.first_prediction_runs:
         marks = bench_first_prediction(args.first_prediction_runs)
         for key in ("shown", "drawn", "model_ready", "first_prediction"):
             print(_median_line(f"2. launch -> {key.replace('_', ' ')}", [m[key] for m in marks]))
         rss = statistics.median(m["idle_rss_mb"] for m in marks)
         print(f"   idle memory {IDLE_SECONDS} s after the first answer: median RSS {rss:.0f} MB")
+        print(f"   numpy imported when shown: {sum(m['numpy_at_shown'] for m in marks)} runs")
         print(f"   torch imported by then: {sum(m.get('torch', False) for m in marks)} runs")
 
     os.environ.update(_env())

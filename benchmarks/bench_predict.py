@@ -22,7 +22,9 @@ shared machine are noisy: compare medians taken in the same run.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -105,17 +107,24 @@ def in_process(args: argparse.Namespace) -> None:
         report("torch forward, 1 thread (reference)", timings(torch_forward, images, args.repeat))
 
 
-def _run(command: list[str], env: dict[str, str], cwd: str) -> tuple[float, str]:
+def _run(command: list[str], env: dict[str, str], cwd: str) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (user + system: less sensitive to other programs' load)
+    and stderr of one process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if done.returncode not in (0, 1):
         raise SystemExit(f"{command[:4]} failed: {done.stderr[-2000:]}")
-    return seconds, done.stderr
+    return seconds, cpu, done.stderr
 
 
 def whole_processes(args: argparse.Namespace) -> None:
     env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # cached bytecode, as an installed package has
+    compileall.compile_dir(args.source / "drawdigit", quiet=1)
     env["PYTHONPATH"] = os.pathsep.join([str(args.source), env.get("PYTHONPATH", "")])
     with tempfile.TemporaryDirectory() as data_dir:
         env["DRAWDIGIT_DATA_DIR"] = data_dir  # the bundled model, as a new user has it
@@ -131,11 +140,14 @@ def whole_processes(args: argparse.Namespace) -> None:
             f"drawdigit predict ({len(files)} files)": predict + [str(f) for f in files],
         }
         seconds: dict[str, list[float]] = {name: [] for name in commands}
+        cpu: dict[str, list[float]] = {name: [] for name in commands}
         torch_seen = []
         for _ in range(args.runs):
             for name, command in commands.items():
-                seconds[name].append(_run(command, env, data_dir)[0])
-            _, log = _run(
+                wall, used, _ = _run(command, env, data_dir)
+                seconds[name].append(wall)
+                cpu[name].append(used)
+            _, _, log = _run(
                 [sys.executable, "-X", "importtime", *predict[1:], str(files[0])], env, data_dir
             )
             torch_seen.append(
@@ -143,10 +155,14 @@ def whole_processes(args: argparse.Namespace) -> None:
             )
     for name, values in seconds.items():
         report(name, values)
+    for name, values in cpu.items():
+        report(f"CPU time: {name}", values)
     names = list(commands)
     bare, one, many = (statistics.median(seconds[n]) for n in names)
     print(f"{'predict one / bare':44s} {one / bare:8.2f} x")
     print(f"{'marginal cost per file':44s} {(many - one) / (len(files) - 1) * 1e3:8.3f} ms")
+    bare, one, many = (statistics.median(cpu[n]) for n in names)
+    print(f"{'marginal CPU time per file':44s} {(many - one) / (len(files) - 1) * 1e3:8.3f} ms")
     print(f"{'predict imported torch':44s} {sum(torch_seen)} of {len(torch_seen)} runs")
 
 

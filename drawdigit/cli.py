@@ -17,10 +17,11 @@ from typing import Any
 
 from drawdigit import __version__
 from drawdigit.formatting import percent
-from drawdigit.training.config import DEVICES
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from drawdigit.training.config import DEVICES
+
     parser = argparse.ArgumentParser(
         prog="drawdigit",
         description="Draw a digit and see what a small CNN thinks it is. "
@@ -121,7 +122,10 @@ def _learning_rate(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    # No arguments: the window, which must appear at once; no parser is built for it.
+    no_args = argparse.Namespace(self_test=False, command=None)
+    args = build_parser().parse_args(argv) if argv else no_args
     if args.self_test:
         from drawdigit.selftest import run_self_test
 
@@ -410,11 +414,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- predict
 
 
+# Files read before their answers are worked out together (``Decider.decide_pieces``): one
+# forward pass per chunk instead of one per file; small enough that the first answers of a
+# long list appear at once.
+PREDICT_CHUNK = 64
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     """One answer per file (see README "predict --json"): digit, unsure, number, not a
     digit, or empty; a file that cannot be read is reported and the others still answered."""
     from drawdigit.decide import load_decider
     from drawdigit.preprocess import load_source
+    from drawdigit.segment import cut
 
     predictor = _load_predictor_or_explain(args.model)
     if predictor is None:
@@ -423,22 +434,32 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(f"drawdigit: warning: {warning}", file=sys.stderr)
     failures = 0
-    for path in args.files:
-        try:
-            decision = decider.decide(load_source(path))
-        except Exception as exc:  # noqa: BLE001 - every reader error carries a clear message
-            failures += 1
-            message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
-            if args.json:
-                print(json.dumps({"file": str(path), "error": message}))
+    for begin in range(0, len(args.files), PREDICT_CHUNK):
+        paths = args.files[begin : begin + PREDICT_CHUNK]
+        cuts, errors = [], {}
+        for path in paths:
+            try:
+                cuts.append(cut(load_source(path)))
+            except Exception as exc:  # noqa: BLE001 - every reader error carries a clear message
+                errors[len(cuts)] = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+                cuts.append(None)
+        decisions = decider.decide_pieces(cuts)
+        for k, (path, decision) in enumerate(zip(paths, decisions, strict=True)):
+            if k in errors:
+                failures += 1
+                _print_predict_error(path, errors[k], args.json)
+            elif args.json:
+                print(json.dumps(_decision_json(path, decision)))
             else:
-                print(f"{path}: error: {message}", file=sys.stderr)
-            continue
-        if args.json:
-            print(json.dumps(_decision_json(path, decision)))
-        else:
-            print(f"{path}: {_decision_text(decision)}")
+                print(f"{path}: {_decision_text(decision)}")
     return 1 if failures else 0
+
+
+def _print_predict_error(path: Path, message: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"file": str(path), "error": message}))
+    else:
+        print(f"{path}: error: {message}", file=sys.stderr)
 
 
 def _decision_json(path: Path, decision) -> dict:

@@ -37,6 +37,7 @@ from drawdigit.digitness import Digitness, Thresholds, load_digitness, softmax
 from drawdigit.segment import NEAR_GAP, Box, Pieces, cut
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from drawdigit.inference import Prediction, Predictor
@@ -133,10 +134,40 @@ class Decider:
 
     def decide(self, source: Drawing | np.ndarray | None) -> Decision:
         """The answer for a ``Drawing`` or a grayscale picture (None: empty)."""
-        pieces = None if source is None else cut(source)
-        if pieces is None:
-            return Decision("empty")
-        parts = self._read(pieces)
+        return self.decide_pieces([None if source is None else cut(source)])[0]
+
+    def decide_pieces(self, cuts: Sequence[Pieces | None]) -> list[Decision]:
+        """The answers for many drawings already ``segment.cut`` (None: empty), in order.
+
+        Every candidate of every drawing goes through the network in ONE forward pass (in
+        passes of ``numpy_net.CHUNK`` images): ``drawdigit predict`` with many files pays the
+        per-call costs once per chunk of files, not once per file. Each answer is the one
+        ``decide`` gives for that drawing alone.
+        """
+        images = [c.image28 for pieces in cuts if pieces is not None for c in pieces.candidates]
+        if not images:
+            return [Decision("empty") for _ in cuts]
+        logits, hidden = self.predictor.logits_and_features(np.stack(images))
+        raw = softmax(logits.astype(np.float64))
+        if self.digitness is not None:
+            probs = self.digitness.calibrate(logits)
+            digitness = self.digitness.probability(hidden)
+        else:
+            probs = raw
+            digitness = np.ones(len(images))
+        out = []
+        start = 0
+        for pieces in cuts:
+            if pieces is None:
+                out.append(Decision("empty"))
+                continue
+            end = start + len(pieces.candidates)
+            parts = _parts(pieces, probs[start:end], raw[start:end], digitness[start:end])
+            out.append(self._decision(pieces, parts))
+            start = end
+        return out
+
+    def _decision(self, pieces: Pieces, parts: dict[tuple[int, int], Part]) -> Decision:
         whole = parts[(pieces.whole.first, pieces.whole.last)]
         number = self._best_split(pieces, parts)
         t = self.thresholds
@@ -164,34 +195,6 @@ class Decider:
             return False
         return math.prod(_strength(p) for p in split) > _strength(whole)
 
-    def _read(self, pieces: Pieces) -> dict[tuple[int, int], Part]:
-        """Every candidate through the network in one batch."""
-        batch = np.stack([c.image28 for c in pieces.candidates])
-        logits, hidden = self.predictor.logits_and_features(batch)
-        raw = softmax(logits.astype(np.float64))
-        if self.digitness is not None:
-            probs = self.digitness.calibrate(logits)
-            digitness = self.digitness.probability(hidden)
-        else:
-            probs = raw
-            digitness = np.ones(len(batch))
-        out = {}
-        for k, c in enumerate(pieces.candidates):
-            digit = int(np.argmax(probs[k]))
-            out[(c.first, c.last)] = Part(
-                digit=digit,
-                confidence=float(probs[k, digit]),
-                digitness=float(digitness[k]),
-                probabilities=probs[k],
-                network_probabilities=raw[k],
-                box=c.box,
-                image28=c.image28,
-                prior=math.prod(
-                    MERGE_PRIOR if gap > NEAR_GAP else 1.0 for gap in pieces.gaps[c.first : c.last]
-                ),
-            )
-        return out
-
     @staticmethod
     def _best_split(pieces: Pieces, parts: dict[tuple[int, int], Part]) -> tuple[Part, ...] | None:
         """The split of groups 0..G-1 into consecutive parts with the highest product of
@@ -217,6 +220,29 @@ class Decider:
             split.append(parts[(i, j - 1)])
             j = i
         return tuple(split[::-1])
+
+
+def _parts(
+    pieces: Pieces, probs: np.ndarray, raw: np.ndarray, digitness: np.ndarray
+) -> dict[tuple[int, int], Part]:
+    """The candidates of one drawing as ``Part``s, from their rows of the forward pass:
+    calibrated and raw probabilities, digit-ness."""
+    out = {}
+    for k, c in enumerate(pieces.candidates):
+        digit = int(np.argmax(probs[k]))
+        out[(c.first, c.last)] = Part(
+            digit=digit,
+            confidence=float(probs[k, digit]),
+            digitness=float(digitness[k]),
+            probabilities=probs[k],
+            network_probabilities=raw[k],
+            box=c.box,
+            image28=c.image28,
+            prior=math.prod(
+                MERGE_PRIOR if gap > NEAR_GAP else 1.0 for gap in pieces.gaps[c.first : c.last]
+            ),
+        )
+    return out
 
 
 def _strength(part: Part) -> float:

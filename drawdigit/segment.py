@@ -85,13 +85,14 @@ def cut(source: Drawing | np.ndarray) -> Pieces | None:
 # --------------------------------------------------------------------------- strokes
 
 
-def stroke_groups(drawing: Drawing) -> list[list[int]]:
-    """Indices of the non-empty strokes, joined into groups by horizontal overlap, by x."""
+def stroke_groups(drawing: Drawing, boxes: list[Box | None] | None = None) -> list[list[int]]:
+    """Indices of the non-empty strokes, joined into groups by horizontal overlap, by x.
+    ``boxes``: the drawing's ``stroke_boxes`` when the caller has them already."""
     pen = pen_width(drawing.width, drawing.height)
+    if boxes is None:
+        boxes = stroke_boxes(drawing)
     spans = sorted(
-        (box[0] - pen / 2, box[2] + pen / 2, i)
-        for i, box in enumerate(stroke_boxes(drawing))
-        if box is not None
+        (box[0] - pen / 2, box[2] + pen / 2, i) for i, box in enumerate(boxes) if box is not None
     )
     groups: list[tuple[float, float, list[int]]] = []
     for x0, x1, i in spans:
@@ -132,15 +133,14 @@ def _merge_overlapping(
 
 
 def _cut_drawing(drawing: Drawing) -> Pieces | None:
-    groups = stroke_groups(drawing)
+    each = stroke_boxes(drawing)
+    groups = stroke_groups(drawing, each)
     if not groups:
         return None
 
     def strokes_of(first: int, last: int) -> Drawing:
         indices = sorted(i for g in groups[first : last + 1] for i in g)
         return Drawing(drawing.width, drawing.height, [drawing.strokes[i] for i in indices])
-
-    each = stroke_boxes(drawing)
 
     def box_of(first: int, last: int) -> Box:
         inside = [each[i] for g in groups[first : last + 1] for i in g]

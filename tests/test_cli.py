@@ -74,6 +74,34 @@ def test_predict_reports_unreadable_files_and_goes_on(
     assert "error" in rows[2]
 
 
+def test_predict_keeps_the_order_across_chunks(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files are answered a chunk at a time (one forward pass each): answers and errors
+    still come out in the order of the files, across chunk boundaries, and every file
+    gets the answer it gets on its own."""
+    import drawdigit.cli as cli
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    files = [*map(str, SAMPLES[:4]), str(bad), *map(str, SAMPLES[4:])]
+    alone = []
+    for f in files:
+        main(["predict", "--json", f])
+        alone.extend(_json_lines(capsys.readouterr().out))
+    monkeypatch.setattr(cli, "PREDICT_CHUNK", 3)  # 11 files: chunks of 3, 3, 3, 2
+    assert main(["predict", "--json", *files]) == 1
+    rows = _json_lines(capsys.readouterr().out)
+    assert [r["file"] for r in rows] == files
+    for row, one in zip(rows, alone, strict=True):  # the same answer, to float rounding
+        assert {k: v for k, v in row.items() if k not in ("confidence", "probabilities")} == {
+            k: v for k, v in one.items() if k not in ("confidence", "probabilities")
+        }
+        for key in ("confidence", "probabilities"):
+            assert row.get(key) == pytest.approx(one.get(key), abs=1e-6)
+    assert "error" in rows[4] and [r["digit"] for r in rows[:4]] == [0, 1, 2, 3]
+
+
 def test_empty_drawing_is_no_digit(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps({"width": 280, "height": 280, "strokes": []}))

@@ -163,6 +163,27 @@ def test_every_kind_is_known(decider: Decider) -> None:
     assert cut(Drawing(280, 280, [])) is None
 
 
+def test_many_drawings_at_once_get_the_answers_each_gets_alone(
+    decider: Decider, unipen_dir: Path
+) -> None:
+    """``decide_pieces`` (what ``drawdigit predict`` does with many files: every candidate
+    of every drawing in one forward pass) answers each drawing as ``decide`` does alone:
+    real pen input of every kind, numbers (several candidates each), a picture, nothing."""
+    sources: list = [load_source(f) for f in sorted(unipen_dir.glob("*.json"))[:40]]
+    sources += [side_by_side("42"), picture_of(side_by_side("907")), None, sample(7)]
+    sources += [Drawing(280, 280, [[(40 + 8 * k, 60 + 40 * (k % 2)) for k in range(25)]])]
+    alone = [decider.decide(source) for source in sources]
+    together = decider.decide_pieces([None if s is None else cut(s) for s in sources])
+    assert len({d.kind for d in alone}) >= 4  # the mix holds most kinds of answer
+    assert len(together) == len(alone)
+    for one, many in zip(alone, together, strict=True):
+        assert (many.kind, many.digit, many.number) == (one.kind, one.digit, one.number)
+        assert many.confidence == pytest.approx(one.confidence, abs=1e-6)
+        if one.whole is not None:
+            np.testing.assert_allclose(many.whole.probabilities, one.whole.probabilities, atol=1e-6)
+            assert np.array_equal(many.whole.image28, one.whole.image28)
+
+
 def test_load_source_decides_by_content(tmp_path: Path) -> None:
     four = tmp_path / "four.txt"
     four.write_text(json.dumps(sample(4).to_dict()))

@@ -61,3 +61,52 @@ def test_the_window_answers_without_importing_torch(tmp_path: Path) -> None:
     shown, answered, digit = marker.read_text(encoding="utf-8").split()
     assert digit == "7" and float(answered) >= float(shown)
     assert "PySide6" in names and "torch" not in names
+
+
+def test_the_window_shows_before_numpy_is_imported(tmp_path: Path) -> None:
+    """numpy takes 0.1-0.2 s to import and only recognition needs it, which runs in the
+    recogniser's thread once the window has painted: nothing the window needs to appear
+    may import it (the app writes whether it had, with the time it was shown)."""
+    marker = tmp_path / "shown.txt"
+    env = dict(
+        os.environ,
+        DRAWDIGIT_DATA_DIR=str(tmp_path),
+        QT_QPA_PLATFORM="offscreen",
+        DRAWDIGIT_EXIT_AFTER_SHOWN=str(marker),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "drawdigit"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    shown, numpy = marker.read_text(encoding="utf-8").split()
+    assert float(shown) > 0 and numpy == "numpy=False"
+
+
+def test_finetune_is_offered_once_the_model_has_loaded(qtbot, tmp_path: Path) -> None:
+    """Samples are counted after the model has loaded, not while the window is built
+    (counting imports numpy): with samples on disk at start, Fine-tune is greyed out until
+    then and enabled after."""
+    from PySide6.QtCore import QSettings
+
+    from drawdigit.gui.main_window import MainWindow
+    from drawdigit.samples import add_sample
+    from drawdigit.strokes import load_drawing
+
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    add_sample(3, drawing=load_drawing(SAMPLE))
+    window = MainWindow()
+    qtbot.addWidget(window)
+    assert window.model_state() == "loading"
+    assert not window.commands.finetune.isEnabled()
+    window.show()
+    qtbot.waitUntil(lambda: window.model_state() != "loading", timeout=90_000)
+    assert window.model_ready()
+    assert window.commands.finetune.isEnabled()

@@ -11,7 +11,8 @@ folder and shown in a box (``gui/crashlog.py``) instead of only reaching stderr.
 ``DRAWDIGIT_EXIT_AFTER_SHOWN=<file>``: for ``benchmarks/bench_gui.py``. When the window
 has painted for the first time, write ``time.monotonic()`` (a clock shared by all processes
 on Linux and macOS) to that file and quit, so launch-to-window time can be measured from a
-real ``python -m drawdigit`` start.
+real ``python -m drawdigit`` start. A second field, ``numpy=True|False``, says whether numpy
+had been imported by then (it should not: tests/test_no_torch.py).
 """
 
 from __future__ import annotations
@@ -19,12 +20,17 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from drawdigit import __version__
+
+if TYPE_CHECKING:
+    from drawdigit.gui.main_window import MainWindow
 
 EXIT_AFTER_SHOWN_ENV = "DRAWDIGIT_EXIT_AFTER_SHOWN"
 EXIT_AFTER_PREDICTION_ENV = "DRAWDIGIT_EXIT_AFTER_PREDICTION"
@@ -62,8 +68,14 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def run_gui(argv: list[str] | None = None) -> int:
-    """Show the main window and run the event loop; returns the exit status."""
+def run_gui(
+    argv: list[str] | None = None,
+    on_window: Callable[[QApplication, MainWindow], None] | None = None,
+) -> int:
+    """Show the main window and run the event loop; returns the exit status.
+
+    ``on_window`` is called with the app and the window before it is shown: for
+    ``benchmarks/bench_gui.py``, which times this very start-up path."""
     app = create_application(argv)
     from drawdigit.gui.crashlog import install_crash_log
     from drawdigit.gui.main_window import MainWindow
@@ -74,7 +86,8 @@ def run_gui(argv: list[str] | None = None) -> int:
     if marker:
 
         def report_and_quit() -> None:
-            Path(marker).write_text(f"{time.monotonic():.6f}\n", encoding="utf-8")
+            numpy = "numpy" in sys.modules
+            Path(marker).write_text(f"{time.monotonic():.6f} numpy={numpy}\n", encoding="utf-8")
             window.close()
             app.quit()
 
@@ -82,6 +95,8 @@ def run_gui(argv: list[str] | None = None) -> int:
     prediction_marker = os.environ.get(EXIT_AFTER_PREDICTION_ENV)
     if prediction_marker:
         _exit_after_first_prediction(app, window, Path(prediction_marker))
+    if on_window is not None:
+        on_window(app, window)
     window.show()
     try:
         return app.exec()

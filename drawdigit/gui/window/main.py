@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self._last_result: RecognitionResult | None = None
         self._pen_up_seq: int | None = None  # the drawing at the last pen-up, until answered
         self._shown_once = False
+        self._samples_counted = False  # see update_finetune_action's first call
         self._training_dialog: Any = None
         self._samples_dialog: Any = None
         self._models_dialog: Any = None
@@ -117,7 +118,10 @@ class MainWindow(QMainWindow):
 
         self._update_title()
         self._update_actions()
-        self.update_finetune_action()
+        # Fine-tune stays off until the samples are counted, once the model has loaded:
+        # counting imports ``drawdigit.samples`` and so numpy (0.1-0.2 s), which the window
+        # does not need to appear, and which the recogniser's thread imports meanwhile.
+        self.commands.update_finetune(samples=0, running=False)
         self._on_model_loading()
         restore_geometry(self)
 
@@ -242,6 +246,8 @@ class MainWindow(QMainWindow):
         self.model_label.setToolTip(tip)
         self.commands.model_info.setText(menu_text)
         self._update_actions()
+        if state != "loading" and not self._samples_counted:
+            self.update_finetune_action()
         self.modelStateChanged.emit(state)
 
     @Slot()
@@ -389,6 +395,7 @@ class MainWindow(QMainWindow):
         (delete, relabel, import), the window coming back to the front (another program)."""
         from drawdigit.samples import count_samples
 
+        self._samples_counted = True
         self.commands.update_finetune(samples=count_samples(), running=self.finetune.is_running())
 
     def open_samples_dialog(self) -> None:
@@ -484,7 +491,8 @@ class MainWindow(QMainWindow):
 
     def changeEvent(self, event: QEvent) -> None:
         # Back to the front: samples may have been added or deleted outside the window.
-        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+        active = event.type() == QEvent.Type.ActivationChange and self.isActiveWindow()
+        if active and self._samples_counted:  # else: counted once the model has loaded
             self.update_finetune_action()
         super().changeEvent(event)
 
