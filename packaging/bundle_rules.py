@@ -163,14 +163,14 @@ UNUSED_QT_LIBRARIES = [
     "Quick", "Qml", "Pdf", "Network", "OpenGLWidgets", "VirtualKeyboard",
     "Wayland", "WlShell", "EglFs",
 ]
-# Whole plugin folders: QML debugging, SQL, Designer, TLS back-ends and network status
-# (no QtNetwork), printing, input/EGL device back-ends, Wayland.
+# Whole plugin folders: QML debugging and linting, SQL, Designer, TLS back-ends and network
+# status (no QtNetwork), printing, input/EGL device back-ends, Wayland, Lottie animations.
 UNUSED_QT_PLUGIN_FOLDERS = [
-    "qmltooling", "sqldrivers", "designer", "tls", "networkinformation", "printsupport",
-    "generic", "egldeviceintegrations", "wayland-*",
+    "qmltooling", "qmllint", "sqldrivers", "designer", "tls", "networkinformation",
+    "printsupport", "generic", "egldeviceintegrations", "wayland-*", "vectorimageformats",
 ]
-# Image formats the app never opens (it reads PNG/JPEG/BMP/GIF through Pillow or Qt).
-UNUSED_QT_IMAGE_FORMATS = ["tiff", "webp", "icns", "tga", "wbmp", "pdf"]
+# Image formats the app never opens (pictures are read by Pillow; Qt reads our PNG/SVG icons).
+UNUSED_QT_IMAGE_FORMATS = ["tiff", "webp", "icns", "tga", "wbmp", "pdf", "macheif", "macjp2"]
 # translations: the app is English and installs no QTranslator
 _QT_TRANSLATIONS = ["PySide6/Qt/translations/*", "PySide6/translations/*", "PySide6/Qt/qml/*"]
 
@@ -188,6 +188,8 @@ def _qt_patterns(os_key: str) -> list[str]:
     patterns += [lib.format(name) for name in UNUSED_QT_LIBRARIES]
     patterns += [f"{plugins}/{folder}/*" for folder in UNUSED_QT_PLUGIN_FOLDERS]
     patterns += [f"{plugins}/imageformats/{image.format(f)}" for f in UNUSED_QT_IMAGE_FORMATS]
+    # the on-screen keyboard's input method: it needs Qt Quick, dropped above
+    patterns.append(f"{plugins}/platforminputcontexts/*qtvirtualkeyboard*")
     return patterns + _QT_OS_ONLY[os_key]
 
 

@@ -286,6 +286,7 @@ QT_FILES = {
             "PySide6/Qt/plugins/imageformats/libqjpeg.so",
             "PySide6/Qt/plugins/imageformats/libqsvg.so",
             "PySide6/Qt/plugins/iconengines/libqsvgicon.so",
+            "PySide6/Qt/plugins/platforminputcontexts/libcomposeplatforminputcontextplugin.so",
         ],
         "dropped": [
             "PySide6/Qt/lib/libQt6Quick.so.6",
@@ -295,6 +296,7 @@ QT_FILES = {
             "PySide6/Qt/translations/qtbase_de.qm",
             "PySide6/Qt/plugins/platforms/libqwayland-egl.so",
             "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
+            "PySide6/Qt/plugins/platforminputcontexts/libqtvirtualkeyboardplugin.so",
             "PySide6/Qt/plugins/imageformats/libqtiff.so",
             "PySide6/Qt/plugins/tls/libqopensslbackend.so",
         ],
@@ -327,6 +329,8 @@ QT_FILES = {
             "PySide6/plugins/tls/qschannelbackend.dll",
             "PySide6/plugins/platforms/qdirect2d.dll",
             "PySide6/plugins/networkinformation/qnetworklistmanager.dll",
+            "PySide6/plugins/platforminputcontexts/qtvirtualkeyboardplugin.dll",
+            "PySide6/plugins/vectorimageformats/qlottievectorimage.dll",
         ],
     },
     "darwin": {
@@ -349,6 +353,8 @@ QT_FILES = {
             "PySide6/Qt/translations/qtbase_de.qm",
             "PySide6/Qt/plugins/imageformats/libqtiff.dylib",
             "PySide6/Qt/plugins/tls/libqsecuretransportbackend.dylib",
+            "PySide6/Qt/plugins/imageformats/libqmacheif.dylib",
+            "PySide6/Qt/plugins/platforminputcontexts/libqtvirtualkeyboardplugin.dylib",
         ],
     },
 }
