@@ -134,6 +134,15 @@ EXCLUDED_MODULES = [
     # Pillow codecs for formats we do not read (AVIF, WebP), fonts, colour management, Tk
     "PIL._avif", "PIL._webp", "PIL._imagingft", "PIL._imagingcms", "PIL._imagingtk",
     "PIL.ImageTk", "PIL.ImageQt",
+    # scipy: the app uses scipy.ndimage (pictures.py; it imports scipy.special and
+    # scipy._lib). The rest comes in only through lazy imports in functions the app never
+    # calls (scipy.special's orthogonal-polynomial roots import linalg...); with every
+    # drawdigit module, pyqtgraph, torch and a whole self-test loaded, none of these is
+    # imported. 31 MB of libraries and byte code.
+    *(f"scipy.{name}" for name in (
+        "linalg", "sparse", "optimize", "spatial", "io", "stats", "interpolate", "fft",
+        "integrate", "signal", "cluster", "odr", "datasets", "differentiate", "constants",
+    )),
     # test suites and build tools
     # (numpy.f2py and numpy.testing stay: scipy.ndimage's array-API layer runs
     # `from numpy import *`, which imports both; without them every picture fails)
@@ -150,6 +159,9 @@ EXCLUDED_FILES = [
     "torch/lib/*test*", "torch/lib/*backend_with_compiler.*",
     "torch/lib/*aoti_custom_ops.*", "torch/lib/*.lib",
     "*/tests/*", "*/__pycache__/*",
+    # a package's list of its installed files (torch's is 2.3 MB); importlib.metadata reads
+    # METADATA for the version, never RECORD
+    "*.dist-info/RECORD",
 ]
 
 # Qt files never loaded. The same parts are dropped on every OS, named in each OS's layout

@@ -20,6 +20,8 @@ archive the same way and the tests can run it here.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import lzma
 import os
 import platform
 import shutil
@@ -72,23 +74,46 @@ def _walk(root: Path) -> list[Path]:
     return paths
 
 
+def xz_filters(level: int = 9, machine: str | None = None) -> list[dict[str, int]]:
+    """LZMA2 at ``level``, after the x86 branch filter (BCJ) on x86-64.
+
+    The BCJ filter turns the relative call addresses in machine code into absolute ones, so
+    the same call looks the same everywhere: torch's libraries compress ~25% smaller (a
+    12 MB slice of libtorch_python.so: 2.98 MB -> 2.25 MB). Every xz decoder has it (xz
+    utils, libarchive, 7-Zip), so ``tar -xJf`` and archive managers open the result as
+    usual. Elsewhere it would not help (other machines' code), so it is left out.
+    """
+    machine = (machine or platform.machine()).lower()
+    lzma2 = {"id": lzma.FILTER_LZMA2, "preset": level}
+    return [{"id": lzma.FILTER_X86}, lzma2] if machine in ("x86_64", "amd64") else [lzma2]
+
+
 def make_tar(source: Path, archive: Path, level: int = 9, compression: str = "xz") -> None:
     """A .tar.xz (or .tar.gz) with ``source``'s folder at the top; links stay links, modes
     are kept. ``level`` is xz's preset or gzip's level (9: smallest)."""
     tmp = archive.with_name(archive.name + ".part")
-    options = {"preset": level} if compression == "xz" else {"compresslevel": level}
-    with tarfile.open(tmp, f"w:{compression}", **options) as tar:
-        for path in _walk(source):
-            arcname = path.relative_to(source.parent).as_posix()
-            info = tar.gettarinfo(str(path), arcname)
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            if info.isfile():
-                with path.open("rb") as f:
-                    tar.addfile(info, f)
-            else:
-                tar.addfile(info)
+    with contextlib.ExitStack() as stack:
+        if compression == "xz":
+            xz = stack.enter_context(lzma.open(tmp, "wb", filters=xz_filters(level)))
+            tar = stack.enter_context(tarfile.open(fileobj=xz, mode="w"))
+        else:
+            tar = stack.enter_context(tarfile.open(tmp, "w:gz", compresslevel=level))
+        _add_tree(tar, source)
     os.replace(tmp, archive)
+
+
+def _add_tree(tar: tarfile.TarFile, source: Path) -> None:
+    """Every path under ``source``, named from its parent, owned by nobody in particular."""
+    for path in _walk(source):
+        arcname = path.relative_to(source.parent).as_posix()
+        info = tar.gettarinfo(str(path), arcname)
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        if info.isfile():
+            with path.open("rb") as f:
+                tar.addfile(info, f)
+        else:
+            tar.addfile(info)
 
 
 def make_zip(source: Path, archive: Path, level: int = 9) -> None:

@@ -253,6 +253,7 @@ def test_rules_trim_unused_files_but_keep_the_known_traps() -> None:
         "PySide6/Qt/plugins/platforms/libqoffscreen.so",
         "numpy.libs/libscipy_openblas64_-32a4b2a6.so",
         "resources/model/drawdigit.pt",
+        "torch-2.13.0+cpu.dist-info/METADATA",
     ]:
         assert not bundle_rules.is_excluded(kept, "linux"), kept
     for dropped in [
@@ -263,6 +264,7 @@ def test_rules_trim_unused_files_but_keep_the_known_traps() -> None:
         "PySide6/Qt/translations/qtbase_de.qm",
         "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
         "numpy/_core/tests/test_api.py",
+        "torch-2.13.0+cpu.dist-info/RECORD",
     ]:
         assert bundle_rules.is_excluded(dropped, "linux"), dropped
     # torch's headers go on every OS, whatever the separator.
@@ -565,6 +567,14 @@ def test_archive_keeps_one_folder_links_and_modes(tmp_path: Path, fmt: str) -> N
     assert (
         unpacked / "drawdigit" / "_internal" / "lib" / "libreal.so.1"
     ).read_bytes() == b"library"
+    if fmt == "tar.xz" and shutil.which("tar") and shutil.which("xz"):
+        # what users run: the system's tar and xz read the BCJ-filtered stream too
+        by_tar = tmp_path / "by-tar"
+        by_tar.mkdir()
+        subprocess.run(["tar", "-xJf", str(archive), "-C", str(by_tar)], check=True)
+        assert (by_tar / "drawdigit" / "_internal" / "lib" / "libreal.so.1").read_bytes() == (
+            b"library"
+        )
     if fmt.startswith("tar.") and sys.platform != "win32":
         extracted_link = unpacked / "drawdigit" / "_internal" / "libreal.so.1"
         assert extracted_link.is_symlink() and extracted_link.read_bytes() == b"library"
@@ -576,6 +586,15 @@ def test_archive_refuses_a_missing_build(tmp_path: Path) -> None:
         make_archive.make_archive(tmp_path / "dist", tmp_path / "out")
     with pytest.raises(SystemExit, match="unknown archive format 'rar'"):
         make_archive.make_archive(tmp_path / "dist", tmp_path / "out", "rar")
+
+
+def test_xz_uses_the_x86_branch_filter_on_x86_only() -> None:
+    import lzma
+
+    ids = [f["id"] for f in make_archive.xz_filters(9, "x86_64")]
+    assert ids == [lzma.FILTER_X86, lzma.FILTER_LZMA2]
+    assert [f["id"] for f in make_archive.xz_filters(6, "arm64")] == [lzma.FILTER_LZMA2]
+    assert make_archive.xz_filters(6, "arm64")[0]["preset"] == 6
 
 
 def test_archive_format_per_os() -> None:
