@@ -104,13 +104,9 @@ def https_context() -> ssl.SSLContext:
     download pays for them, never the app's start.
     """
     import certifi
+    import truststore
 
-    try:
-        import truststore
-    except ImportError:  # an install without it still verifies, against certifi's bundle
-        context = ssl.create_default_context()
-    else:
-        context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.load_verify_locations(cafile=certifi.where())
     return context
 
