@@ -70,9 +70,9 @@ def app_icon(resources: Path, workdir: Path, platform: str = sys.platform) -> st
     """The launcher's icon: .ico (Windows) or .icns (macOS) made now from the 1024 px master.
 
     ``make_icons.native_icon`` scales every size down from ``icons/app-1024.png`` (rendered
-    from ``app.svg``) into ``workdir``, so the icons are sharp on Retina and 4K screens;
-    Linux launchers carry no icon (the .desktop file names one), so the master is returned
-    as is. Without a master, the build goes on without an icon and says so.
+    from ``app.svg``) into ``workdir``, so the icons are sharp on Retina and 4K screens.
+    Linux executables carry no icon (the .desktop file names one; PyInstaller would only
+    warn), hence None there. Without a master, the build goes on without an icon and says so.
     """
     master = resources / "icons" / "app-1024.png"
     if not master.is_file():
@@ -80,7 +80,7 @@ def app_icon(resources: Path, workdir: Path, platform: str = sys.platform) -> st
         return None
     native = {"windows": "ico", "macos": "icns"}.get(os_name(platform))
     if native is None:
-        return str(master)
+        return None
     from make_icons import native_icon  # a sibling in packaging/, like this module
 
     return str(native_icon(master, workdir, native))
