@@ -17,6 +17,16 @@ What it prints:
    notebook's presets) until the live test estimate (or an epoch's test accuracy) first
    reaches 97 %; the estimate is measured every 2 s of training, so that is the resolution.
 
+``--torch-load N`` instead measures the longest event-loop stall while torch loads, each
+time in a fresh process: the main window is shown, strokes are drawn on its canvas (as
+above), and the training dialog is opened, which loads torch in the background
+(``training_worker.load_torch``). It prints how long the opening itself took (GUI-thread
+work: the dialog's modules and widgets), then the longest stall from there until torch is
+loaded, with what the status line said then. ``plain`` is the same with a bare
+``import torch`` in a thread instead, for comparison, and ``none`` measures 6 s of drawing
+with nothing loading (what the machine and the app cost by themselves). Prints each run,
+the medians and the load average.
+
 Images/s are taken from the events' own clock (images between the 5th and the last batch
 event, over the elapsed time between them), so start-up and the final evaluation are not
 counted in either the headless or the in-app figure. On a shared machine the figures are
@@ -289,7 +299,141 @@ def time_to_97(app, window, data_dir: Path, threads: int, preset: str) -> float:
     return reached.get("t", float("nan"))
 
 
+# --------------------------------------------------------------------------- torch loading
+
+
+def torch_load_once(variant: str) -> dict:
+    """In this (fresh) process, while strokes are drawn: how long opening took (the GUI
+    thread's own work), then the longest event-loop stall from there until torch was
+    loaded, what the dialog's status line said at that stall, and the stalls over 50 ms."""
+    import threading
+
+    from PySide6.QtWidgets import QApplication
+
+    from drawdigit.gui import training_worker
+    from drawdigit.gui.app import create_application
+    from drawdigit.gui.main_window import MainWindow
+    from drawdigit.gui.training_dialog import TrainingDialog
+
+    app = QApplication.instance() or create_application([sys.argv[0]])
+    window = MainWindow()
+    window.show()
+    wait_until(app, lambda: window.model_ready() or window._model_state == "failed", 120)
+    loaded = threading.Event()
+    if variant == "none":
+
+        def opening() -> None:
+            threading.Timer(6.0, loaded.set).start()  # the machine and the app alone
+
+    elif variant == "plain":
+
+        def plain_import() -> None:
+            import torch  # noqa: F401
+
+            loaded.set()
+
+        def opening() -> None:
+            threading.Thread(target=plain_import, daemon=True).start()
+
+    else:
+
+        def opening() -> None:
+            window.open_training_dialog()
+
+    def is_loaded() -> bool:
+        return loaded.is_set() if variant != "app" else training_worker.torch_loaded()
+
+    def stage() -> str:
+        dialog = window.findChild(TrainingDialog)
+        return dialog.status_text() if dialog is not None else ""
+
+    scribbler = Scribbler(window.canvas)
+    meter = StallMeter()
+    gaps: list[tuple[float, str]] = []
+    tick = meter._tick
+
+    def recording_tick() -> None:
+        before = meter.last
+        tick()
+        gaps.append((meter.last - before - 0.010, stage()))
+
+    meter.timer.timeout.disconnect(tick)
+    meter.timer.timeout.connect(recording_tick)
+    scribbler.start()
+    wait_until(app, lambda: scribbler.strokes >= 1, 30)
+    began = time.perf_counter()
+    opening()
+    opened = time.perf_counter() - began
+    meter.start()  # from here: the stalls while it loads
+    wait_until(app, is_loaded, 300)
+    seconds = time.perf_counter() - began
+    stall = meter.stop()
+    scribbler.stop()
+    window.close()
+    worst = max(gaps, default=(0.0, ""))
+    return {
+        "opened": opened,
+        "stall": stall,
+        "stall_stage": worst[1],
+        "seconds": seconds,
+        "long": [round(g * 1000) for g, _stage in gaps if g > 0.05],
+    }
+
+
+def torch_load_report(repeats: int) -> int:
+    """Run :func:`torch_load_once` in fresh processes, each variant in turn; print medians."""
+    import json
+    import subprocess
+
+    results: dict[str, list[dict]] = {"app": [], "plain": [], "none": []}
+    loads = []
+    for repeat in range(repeats):
+        for variant, rows in results.items():
+            loads.append(os.getloadavg()[0])
+            out = subprocess.run(
+                [sys.executable, __file__, "--torch-load-child", variant],
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=True,
+            ).stdout
+            row = json.loads(out.strip().splitlines()[-1])
+            rows.append(row)
+            print(
+                f"  {repeat + 1}/{repeats} {variant:<5}: opening {row['opened'] * 1000:4.0f} ms, "
+                f"then longest stall {row['stall'] * 1000:4.0f} ms ({row['stall_stage']!r}), "
+                f"loaded after {row['seconds']:.1f} s; stalls > 50 ms: {row['long']}",
+                flush=True,
+            )
+    print(f"\nload average (1 min) during the runs: {min(loads):.1f}-{max(loads):.1f}")
+    names = {
+        "app": "training dialog (load_torch)",
+        "plain": "bare import torch in a thread",
+        "none": "no loading (6 s): the baseline",
+    }
+    for variant, rows in results.items():
+        stalls = sorted(r["stall"] * 1000 for r in rows)
+        opened = statistics.median(r["opened"] * 1000 for r in rows)
+        print(
+            f"  {names[variant]:<31} opening {opened:4.0f} ms; then longest stall median "
+            f"{statistics.median(stalls):4.0f} ms (all: {', '.join(f'{x:.0f}' for x in stalls)}),"
+            f" loaded after {statistics.median(r['seconds'] for r in rows):.1f} s"
+        )
+    return 0
+
+
 # --------------------------------------------------------------------------- main
+
+
+def isolate_settings() -> None:
+    """Never touch the person's own models or settings: a private data dir and QSettings."""
+    from PySide6.QtCore import QSettings
+
+    scratch = Path(tempfile.mkdtemp(prefix="drawdigit-bench-"))
+    os.environ.setdefault("DRAWDIGIT_DATA_DIR", str(scratch / "data"))
+    os.environ.setdefault("DRAWDIGIT_MNIST_DIR", str(REPO.parent / "shared" / "mnist"))
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(scratch / "settings"))
 
 
 def main() -> int:
@@ -299,7 +443,21 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="1 repeat, 6,000 images")
     parser.add_argument("--skip-97", action="store_true", help="skip the time-to-97 %% run")
+    parser.add_argument(
+        "--torch-load", type=int, metavar="N", help="only: stalls while torch loads, N runs each"
+    )
+    parser.add_argument(
+        "--torch-load-child", choices=("app", "plain", "none"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
+    if args.torch_load:
+        return torch_load_report(args.torch_load)
+    if args.torch_load_child:
+        import json
+
+        isolate_settings()
+        print(json.dumps(torch_load_once(args.torch_load_child)))
+        return 0
     if args.quick:
         args.repeats, args.train_limit = 1, 6000
 
@@ -324,14 +482,8 @@ def main() -> int:
         if stall is not None:
             stalls.setdefault(name, []).append(stall)
 
-    # Never touch the person's own models or settings: a private data dir and QSettings.
-    scratch = Path(tempfile.mkdtemp(prefix="drawdigit-bench-"))
-    os.environ.setdefault("DRAWDIGIT_DATA_DIR", str(scratch / "data"))
-    from PySide6.QtCore import QSettings
+    isolate_settings()
     from PySide6.QtWidgets import QApplication
-
-    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(scratch / "settings"))
 
     from drawdigit.gui.app import create_application
     from drawdigit.gui.main_window import MainWindow

@@ -25,6 +25,7 @@ import ssl
 import tempfile
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -49,7 +50,31 @@ ATTEMPTS_PER_MIRROR = 3
 
 
 class DownloadError(Exception):
-    """A file could not be fetched from any mirror; the message lists each mirror's failure."""
+    """A file could not be fetched from any mirror; the message lists each mirror's failure.
+
+    ``summary`` says the same in one short sentence for a window (no URLs, each reason
+    once): a resolver error quoted whole, with two URLs, wrapped into an unreadable block.
+    """
+
+    def __init__(self, message: str, summary: str | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary or message
+
+
+def _why(reason: object) -> str:
+    """A failed connection's reason in words (``URLError.reason`` or the error itself)."""
+    import socket
+    import ssl
+
+    if isinstance(reason, socket.gaierror):
+        return "no network, or the server's name could not be looked up"
+    if isinstance(reason, (TimeoutError, socket.timeout)):
+        return "no answer (timed out)"
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, ssl.SSLError):
+        return "the secure connection failed"
+    return str(reason) or type(reason).__name__
 
 
 class DownloadCancelled(Exception):
@@ -129,9 +154,9 @@ def _open(
         exc.close()
         raise _TransferError(f"HTTP {exc.code} {exc.reason}") from exc
     except urllib.error.URLError as exc:
-        raise _TransferError(f"cannot connect ({exc.reason})") from exc
+        raise _TransferError(f"cannot connect: {_why(exc.reason)}") from exc
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        raise _TransferError(f"cannot connect ({exc or type(exc).__name__})") from exc
+        raise _TransferError(f"cannot connect: {_why(exc)}") from exc
     transfer.validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
     length_header = response.headers.get("Content-Length")
     length = int(length_header) if length_header and length_header.isdigit() else None
@@ -206,6 +231,7 @@ def _fetch(
     filename = f"{spec.name}.gz"
     target = dest / filename
     failures: list[str] = []
+    reasons: dict[str, list[str]] = {}  # reason -> the mirrors' hosts that gave it
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + filename
         fd, tmp_name = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=dest)
@@ -233,13 +259,20 @@ def _fetch(
                         continue  # resume (or restart) from the same mirror
                     suffix = f" (after {attempt} tries)" if attempt > 1 else ""
                     failures.append(f"{url}: {exc}{suffix}")
+                    host = urllib.parse.urlsplit(mirror).netloc or mirror
+                    reasons.setdefault(str(exc), []).append(host)
                     break
         finally:
             with contextlib.suppress(FileNotFoundError):
                 transfer.part.unlink()
+    if len(reasons) == 1:
+        why = next(iter(reasons))
+    else:
+        why = "; ".join(f"{', '.join(hosts)}: {reason}" for reason, hosts in reasons.items())
     raise DownloadError(
         f"{filename}: could not download it from any mirror:\n  "
-        + "\n  ".join(failures or ["no mirrors given"])
+        + "\n  ".join(failures or ["no mirrors given"]),
+        summary=f"could not download {filename} ({why or 'no mirrors given'}).",
     )
 
 

@@ -275,6 +275,46 @@ def delete_sample(sample: Sample) -> None:
     sample.path.unlink(missing_ok=True)
 
 
+@dataclass
+class Removed:
+    """Sample files taken out of the set, their bytes kept in memory so that the removal can
+    be undone (``restore_samples``); ``failed`` says which could not be removed, and why."""
+
+    files: list[tuple[Path, bytes]] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def remove_samples(samples: list[Sample]) -> Removed:
+    """Delete samples, keeping what they were: a file that cannot be read or deleted stays
+    and is named in ``failed`` (never an exception half way through)."""
+    removed = Removed()
+    for sample in samples:
+        if not sample.path.exists():
+            continue  # gone already: nothing to undo
+        try:
+            data = read_small_file(sample.path, MAX_SAMPLE_FILE_BYTES)
+            sample.path.unlink()
+        except (OSError, StrokesError) as exc:
+            removed.failed.append(f"{sample.path.name}: {getattr(exc, 'strerror', None) or exc}")
+            continue
+        removed.files.append((sample.path, data))
+    return removed
+
+
+def restore_samples(removed: Removed) -> int:
+    """Put removed sample files back, each written atomically; returns how many. A file that
+    is there again (the same drawing saved since) is left as it is. A failed write raises
+    ``OSError`` and leaves the files not yet restored in ``removed``, to try again."""
+    count = 0
+    while removed.files:
+        path, data = removed.files[0]
+        if not path.exists():
+            atomic_write_bytes(path, data)
+            count += 1
+        removed.files.pop(0)
+    return count
+
+
 def relabel_sample(sample: Sample, label: int) -> Sample:
     """Give a sample another label: written under the new digit, then the old file removed.
 

@@ -100,25 +100,78 @@ def set_aside_active_model() -> Path | None:
     """Stop using the user's active model so the bundled one answers again; delete nothing.
 
     ``models/active.pt`` (and its ``.json``) is renamed to ``models/set-aside-<stamp>.pt``
-    beside it, so a retrained model that took minutes to make can be recovered by hand. The
-    rename is atomic: readers see the old active model or none, never half a file. Returns
-    the new path, or None when there was no active model.
+    beside it, so a retrained model that took minutes to make can be brought back (the
+    Models dialog lists it: ``list_models``). The rename is atomic: readers see the old
+    active model or none, never half a file. When the same weights are already kept in the
+    folder under another name (it was activated from there), ``active.pt`` is only removed:
+    a second copy would list the same model twice. Returns the path the model is kept
+    under, or None when there was no active model.
     """
-    import time
-
     active = active_model_path()
     if not active.exists():
         return None
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = active.with_name(f"set-aside-{stamp}.pt")
-    counter = 1
-    while target.exists() or metadata_path(target).exists():
-        counter += 1
-        target = active.with_name(f"set-aside-{stamp}-{counter}.pt")
+    copy = _kept_copy_of(active)
+    if copy is not None:
+        active.unlink()  # the switch: from here on the bundled model is in use
+        metadata_path(active).unlink(missing_ok=True)
+        return copy
+    target = _free_name(active.parent, "set-aside")
     os.replace(active, target)  # the switch: from here on the bundled model is in use
     sidecar = metadata_path(active)
     if sidecar.exists():
         os.replace(sidecar, metadata_path(target))
+    return target
+
+
+def _free_name(folder: Path, prefix: str) -> Path:
+    """``folder/<prefix>-<local stamp>[-N].pt`` whose weights and sidecar names are free."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = folder / f"{prefix}-{stamp}.pt"
+    counter = 1
+    while target.exists() or metadata_path(target).exists():
+        counter += 1
+        target = folder / f"{prefix}-{stamp}-{counter}.pt"
+    return target
+
+
+def _kept_copy_of(path: Path) -> Path | None:
+    """Another ``.pt`` file in ``path``'s folder with the very same bytes, if there is one."""
+    try:
+        size = path.stat().st_size
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+    for other in sorted(path.parent.glob("*.pt")):
+        if other.name == path.name or other.name.startswith("."):
+            continue
+        try:
+            same_size = other.is_file() and other.stat().st_size == size
+            if same_size and hashlib.sha256(other.read_bytes()).hexdigest() == digest:
+                return other
+        except OSError:
+            continue
+    return None
+
+
+def keep_active_model() -> Path | None:
+    """Before the model in use is replaced: keep a copy of ``active.pt`` (and its sidecar) as
+    ``models/previous-<stamp>.pt``, unless its weights are already kept under another name.
+    A copy, not a rename: ``active.pt`` is there all along. A damaged ``active.pt`` is not
+    kept (nothing could use it; the app already answers with the bundled model). Returns the
+    copy's path, or None when there was nothing to keep (no usable active model, or one kept
+    already)."""
+    active = active_model_path()
+    if not active.is_file() or _kept_copy_of(active) is not None:
+        return None
+    try:
+        load_checkpoint(active)
+    except ModelFileError:
+        return None
+    target = _free_name(active.parent, "previous")
+    sidecar = metadata_path(active)
+    if sidecar.is_file() and sidecar.stat().st_size <= MAX_SIDECAR_BYTES:
+        atomic_write_bytes(metadata_path(target), sidecar.read_bytes())
+    atomic_write_bytes(target, active.read_bytes())
     return target
 
 
@@ -233,7 +286,11 @@ def save_checkpoint(
         },
         buffer,
     )
-    data = buffer.getvalue()
+    return _write_pair(path, buffer.getvalue(), meta)
+
+
+def _write_pair(path: Path, data: bytes, meta: dict[str, Any]) -> dict[str, Any]:
+    """Write a model file's bytes and its sidecar, in an order that is safe at any moment."""
     meta["weights_file"] = path.name
     sidecar = metadata_path(path)
     # The pair is two files and two renames: order them so that whenever a process dies (or
@@ -255,7 +312,11 @@ def load_checkpoint(path: Path) -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
-    data = _read_matching_pair(path)
+    return _parse_checkpoint(_read_matching_pair(path), path)
+
+
+def _parse_checkpoint(data: bytes, path: Path) -> Checkpoint:
+    """A model file's bytes, validated (see ``load_checkpoint``)."""
     import numpy as np  # here, not at import: the window imports this module before it shows
 
     from drawdigit.torch_file import TorchFileError, read_torch_file
@@ -378,11 +439,124 @@ def activate_model(
     a ``created`` stamp when the metadata has none), read by the next ``load_predictor``.
 
     The one way every "Use this model" (a training run, a fine-tune) switches models, so
-    that the file, its metadata and the atomic write are the same whoever asks. Returns
-    the written metadata; the caller reloads its predictor.
+    that the file, its metadata and the atomic write are the same whoever asks. The model
+    it replaces is kept first (``keep_active_model``), so no model the user had is lost.
+    Returns the written metadata; the caller reloads its predictor.
     """
     from datetime import datetime, timezone
 
     meta = dict(metadata or {})
     meta.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    keep_active_model()  # the model replaced stays in the Models list
     return save_checkpoint(active_model_path(), state_dict, config, meta)
+
+
+# --------------------------------------------------------------------------- past models
+
+
+@dataclass
+class ModelEntry:
+    """One model of ``list_models``: where it is, what it says of itself, whether it answers now.
+
+    ``kind``: "bundled" (came with the app), "active" (the user's model in use, kept nowhere
+    else), or "kept" (a file in ``models/``: trained, fine-tuned, set aside, previous).
+    ``error`` says why a file cannot be used ("" when it can); its metadata is then empty.
+    """
+
+    path: Path
+    kind: str
+    in_use: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def usable(self) -> bool:
+        return not self.error
+
+
+def list_models() -> list[ModelEntry]:
+    """The bundled model, then every ``*.pt`` in the user's ``models/`` folder, oldest first
+    by name; the one in use is marked. Read without torch, each file validated as
+    ``load_checkpoint`` does: a damaged, foreign or oversized file is listed with the reason
+    it cannot be used, never an exception. ``active.pt`` that is a byte-for-byte copy of
+    another file there (it was activated from it) is not listed twice: that file is marked
+    in use instead.
+    """
+    entries = [_entry(bundled_model_path(), "bundled")]
+    folder = active_model_path().parent
+    digests: dict[Path, str] = {}
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.pt")):
+            if path.name.startswith("."):
+                continue  # a temp file of a write in progress
+            kind = "active" if path.name == ACTIVE_MODEL_NAME else "kept"
+            entry = _entry(path, kind)
+            entries.append(entry)
+            if entry.usable:
+                digests[path] = _sha256_of(path)
+    active = next((e for e in entries if e.kind == "active"), None)
+    in_use = active if active is not None and active.usable else entries[0]
+    if active is not None and active.usable:
+        digest = digests.get(active.path)
+        twin = next(
+            (e for e in entries if e.kind == "kept" and digests.get(e.path) == digest), None
+        )
+        if twin is not None:
+            entries.remove(active)
+            in_use = twin
+    in_use.in_use = in_use.usable
+    return entries
+
+
+def _sha256_of(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def _entry(path: Path, kind: str) -> ModelEntry:
+    """One listed model: its metadata when the file is usable, else why not."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        return ModelEntry(path, kind, error=f"cannot be read ({exc.strerror or exc})")
+    if not path.is_file():
+        return ModelEntry(path, kind, error="not a regular file")
+    if info.st_size > _MAX_READ_BYTES:
+        return ModelEntry(path, kind, error="too large to be a drawdigit model")
+    try:
+        checkpoint = load_checkpoint(path)
+    except ModelFileError as exc:
+        reason = str(exc).removeprefix(f"{path}: ")
+        return ModelEntry(path, kind, error=reason)
+    return ModelEntry(path, kind, metadata=checkpoint.metadata)
+
+
+def activate_model_file(path: Path) -> None:
+    """Make a model file the one in use: the bundled one (``set_aside_active_model``) or a
+    file the user has had (``list_models``), copied as ``models/active.pt``.
+
+    Torch-free: the file's bytes are validated (``load_checkpoint``'s checks) and copied as
+    they are, with a sidecar holding their checksum, written in the safe order of
+    ``save_checkpoint``. The model replaced is kept first (``keep_active_model``). A file
+    that cannot be used raises ``ModelFileError`` and nothing changes.
+    """
+    path = Path(path)
+    if path.resolve() == bundled_model_path().resolve():
+        set_aside_active_model()
+        return
+    active = active_model_path()
+    if path.resolve() == active.resolve():
+        return  # in use already
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    if path.stat().st_size > _MAX_READ_BYTES:
+        raise ModelFileError(f"{path}: too large to be a drawdigit model")
+    data = _read_matching_pair(path)
+    checkpoint = _parse_checkpoint(data, path)  # the very bytes that will be copied
+    keep_active_model()
+    meta = dict(checkpoint.metadata)
+    meta["format_version"] = FORMAT_VERSION
+    meta["activated_from"] = path.name
+    _write_pair(active, data, meta)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 from drawdigit.decide import Decision, Part
 from drawdigit.gui.prediction_panel import PredictionPanel
@@ -157,3 +158,54 @@ def test_what_the_model_sees_ends_at_its_frame(qtbot, count, width, height) -> N
             if right + 1 < width:
                 assert shot.pixel(right + 1, y) == background, (right + 1, y)
         assert shot.pixel(square.x(), rows[1]) == frame  # and it starts at its frame
+
+
+# ---------------------------------------------------------------------- corrections
+
+
+def test_the_answer_offers_a_correction(panel: PredictionPanel, qtbot) -> None:
+    """Nothing to correct on an empty canvas; with an answer the hint and the ten buttons
+    show, and a button asks for that digit (the window keeps the sample)."""
+    row = panel.correction_row
+    assert not row.isVisible()
+    panel.show_decision(digit(7, 0.934))
+    assert row.isVisible() and row.hint.text().startswith("Wrong? Type the right digit")
+    with qtbot.waitSignal(panel.correctionRequested) as asked:
+        qtbot.mouseClick(row.buttons[1], Qt.MouseButton.LeftButton)
+    assert asked.args == [1]
+    panel.show_decision(number((4, 0.99), (2, 0.97)))
+    assert row.hint.text() == "Wrong? Type its digits, or click them:"
+    panel.show_empty()
+    assert not row.isVisible()
+
+
+def test_a_correction_replaces_the_answer_until_undone(panel: PredictionPanel, qtbot) -> None:
+    panel.show_decision(digit(7, 0.934))
+    panel.show_correction("1", "Saved to My Samples")
+    assert (panel.shown_digit(), panel.headline()) == ("1", "You said: 1")
+    assert "Undo" in panel.correction_row.hint.text() and panel.correction() == "1"
+    # A later answer for the same drawing does not hide what the user said...
+    panel.show_decision(digit(7, 0.95))
+    assert panel.headline() == "You said: 1"
+    # ... the Undo link asks to take it back; then the network's latest answer returns.
+    with qtbot.waitSignal(panel.undoRequested):
+        panel.correction_row.hint.linkActivated.emit("undo")
+    panel.clear_correction()
+    assert (panel.shown_digit(), panel.headline()) == ("7", "95% sure")
+    assert panel.correction() == "" and "Undo" not in panel.correction_row.hint.text()
+
+
+def test_typing_a_number_says_what_is_still_expected(panel: PredictionPanel) -> None:
+    panel.show_decision(number((4, 0.99), (2, 0.97), (1, 0.9)))
+    panel.show_typing("4", 3)
+    assert panel.headline() == "You said: 4… type 2 more digits"
+    panel.show_typing("47", 3)
+    assert (panel.shown_digit(), panel.headline()) == ("47…", "You said: 47… type one more digit")
+    panel.show_typing("", 0)  # given up: the answer again
+    assert (panel.shown_digit(), panel.headline()) == ("421", "A number: 4: 99% · 2: 97% · 1: 90%")
+    # Typing over a correction, then giving up: the correction again.
+    panel.show_correction("4", "Saved to My Samples")
+    panel.show_typing("7", 3)
+    assert panel.shown_digit() == "7…"
+    panel.show_typing("", 0)
+    assert (panel.shown_digit(), panel.headline()) == ("4", "You said: 4")

@@ -3,12 +3,15 @@ fine-tuning runs in a worker thread and its model can be used."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 
+from drawdigit.formatting import human_date
 from drawdigit.gui.main_window import MainWindow
 from drawdigit.gui.samples_view import SamplesDialog
 from drawdigit.samples import add_sample, list_samples, samples_dir
@@ -68,6 +71,9 @@ def test_typing_a_digit_after_a_guess_saves_a_corrected_sample(window, qtbot) ->
     assert len(list_samples().samples) == 1
     window.commands.save_confirmed.trigger()
     assert window.commands.save_confirmed.isChecked()
+    QTest.keyClick(window, Qt.Key.Key_Return)  # the user said 3: the network's 7 is not kept
+    assert len(list_samples().samples) == 1
+    show_and_wait(window, qtbot, 8)  # another drawing, not corrected: Enter keeps its answer
     QTest.keyClick(window, Qt.Key.Key_Return)
     labels = sorted(s.label for s in list_samples().samples)
     assert labels == sorted([3, window.last_result().prediction.digit])
@@ -86,9 +92,9 @@ def test_samples_dialog_lists_deletes_and_relabels(qtbot) -> None:
     qtbot.addWidget(dialog)
     dialog.show()
     assert [s.label for s in dialog.samples()] == [1, 1, 4, 9]
-    assert dialog.list.count() == 4
-    assert not dialog.list.item(0).icon().isNull()  # a thumbnail of the 28x28 input
-    assert "4 samples" in dialog.counts_label.text()
+    assert len(dialog.thumbnails()) == 4
+    assert not dialog.thumbnails()[0].icon().isNull()  # a thumbnail of the 28x28 input
+    assert dialog.counts_label.text() == "4 samples of 3 digits; none yet for 0, 2, 3, 5, 6, 7, 8."
     assert dialog.warning_label.isVisibleTo(dialog) and "bad.json" in dialog.warning_label.text()
 
     dialog.select_rows([2])  # the 4
@@ -99,7 +105,71 @@ def test_samples_dialog_lists_deletes_and_relabels(qtbot) -> None:
     dialog.select_rows([0, 1])
     assert dialog.delete_selected() == 2
     assert sorted(s.label for s in list_samples().samples) == [7, 9]
-    assert dialog.list.count() == 2
+    assert len(dialog.thumbnails()) == 2
+
+
+def test_samples_are_grouped_by_digit_with_dated_tooltips(qtbot) -> None:
+    """A section per digit under a header "7 — 2 samples"; the headers cannot be selected;
+    each thumbnail's tooltip has a date people read, not a raw timestamp."""
+    for i, d in enumerate((7, 1, 7)):
+        add_sample(d, drawing=digit(d, i))
+    dialog = SamplesDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.headers() == ["1 — 1 sample", "7 — 2 samples"]
+    rows = [dialog.list.item(r) for r in range(dialog.list.count())]
+    assert [item.text() or "thumb" for item in rows] == [
+        "1 — 1 sample", "thumb", "7 — 2 samples", "thumb", "thumb"
+    ]  # fmt: skip
+    dialog.list.selectAll()
+    assert len(dialog.selected_samples()) == 3  # the headers are not selectable
+    # Each header starts a row of its own: the 7s are below the 1, not beside it.
+    one, seven = dialog.thumbnails()[0], dialog.thumbnails()[1]
+    assert dialog.list.visualItemRect(seven).top() > dialog.list.visualItemRect(one).bottom()
+    tip = dialog.thumbnails()[0].toolTip()
+    created = dialog.samples()[0].created
+    assert tip.startswith("A 1, saved ") and created not in tip
+    assert tip.endswith(human_date(created)) and re.search(
+        r"\d+ [A-Z][a-z]{2} \d{4}, \d\d:\d\d$", tip
+    )
+
+
+def test_human_dates() -> None:
+    assert human_date("not a date") == "unknown date" and human_date(None) == "unknown date"
+    when = datetime(2026, 11, 27, 14, 5, tzinfo=timezone.utc).astimezone()
+    stamp = when.astimezone(timezone.utc).isoformat()
+    assert human_date(stamp) == f"{when.day} Nov 2026, {when:%H:%M}"
+    naive = "2026-11-27T14:05:00"  # taken as UTC
+    assert human_date(naive) == human_date("2026-11-27T14:05:00+00:00")
+
+
+def test_delete_can_be_undone(qtbot) -> None:
+    """Delete acts at once; Undo (the button, or Ctrl+Z) puts the files back as they were,
+    the last deletion first."""
+    for i, d in enumerate((2, 3, 3)):
+        add_sample(d, drawing=digit(d, i))
+    before = {p: p.read_bytes() for p in samples_dir().rglob("*.json")}
+    dialog = SamplesDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.activateWindow()
+    qtbot.waitExposed(dialog)
+    qtbot.waitUntil(dialog.isActiveWindow)
+    assert not dialog.undo_button.isEnabled()
+    dialog.select_rows([0])
+    assert dialog.delete_selected() == 1
+    dialog.select_rows([0, 1])
+    assert dialog.delete_selected() == 2
+    assert list_samples().samples == [] and dialog.undo_button.isEnabled()
+    assert "Deleted 2 samples" in dialog.note_label.text()
+    QTest.keyClick(dialog, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert sorted(s.label for s in list_samples().samples) == [3, 3]
+    qtbot.mouseClick(dialog.undo_button, Qt.MouseButton.LeftButton)
+    assert {p: p.read_bytes() for p in samples_dir().rglob("*.json")} == before
+    assert not dialog.undo_button.isEnabled() and dialog.headers() == [
+        "2 — 1 sample",
+        "3 — 2 samples",
+    ]
 
 
 def test_samples_dialog_export_then_import(qtbot, tmp_path: Path, monkeypatch) -> None:
@@ -112,6 +182,7 @@ def test_samples_dialog_export_then_import(qtbot, tmp_path: Path, monkeypatch) -
     monkeypatch.setenv("DRAWDIGIT_DATA_DIR", str(tmp_path / "elsewhere"))
     dialog.refresh()
     assert dialog.list.count() == 0
+    assert dialog.counts_label.text().startswith("No samples yet.")
     result = dialog.import_from(archive)
     assert (result.imported, result.duplicates, result.warnings) == (2, 0, [])
     assert [s.label for s in dialog.samples()] == [2, 6]

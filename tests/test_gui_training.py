@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from drawdigit.gui.training.settings_view import SettingsView, available_devices
+from drawdigit.gui.training.settings_view import SettingsView
 from drawdigit.gui.training_dialog import TrainingDialog
-from drawdigit.gui.training_worker import drawing_threads, training_threads
+from drawdigit.gui.training_worker import available_devices, drawing_threads, training_threads
 from drawdigit.gui.workers import live_workers, stop_all_workers
 from drawdigit.store import active_model_path
 
@@ -131,6 +131,15 @@ class StallMeter:
 # --------------------------------------------------------------------------- a whole run
 
 
+def use_anyway(qtbot, result) -> None:
+    """Click "Use this model", and "Use it anyway" if it asks (a less accurate model)."""
+    qtbot.mouseClick(result.use_button, Qt.MouseButton.LeftButton)
+    box = result.confirm_box
+    if box is not None:
+        use = [b for b in box.buttons() if b.text() == "Use it anyway"][0]
+        qtbot.mouseClick(use, Qt.MouseButton.LeftButton)
+
+
 def test_run_ends_with_result_and_use_this_model_activates_it(qtbot, mnist_dir, user_data):
     from drawdigit.inference import load_predictor
 
@@ -175,11 +184,37 @@ def test_run_ends_with_result_and_use_this_model_activates_it(qtbot, mnist_dir, 
     assert "New model" in result.result_label.text()
     assert not active_model_path().exists()  # nothing saved before the user says so
 
+    # Numbers read alike: the status, the Elapsed figure and the result give one time.
+    from drawdigit.gui.training.state import fmt_time
+
+    took = fmt_time(outcome.done.seconds)
+    assert f"after {took}." in dialog.status_text()
+    assert dialog.progress_view.stat_labels["elapsed"].text() == took
+    assert dialog.progress_view.stat_labels["eta"].text() == "0:00"
+    assert f"trained in {took}" in result.result_label.text()
+    assert dialog.progress_view.progress_bar.text() == "100%"
+
+    # A model worse than the one in use (3,000 images, one epoch, against the bundled
+    # model's 99.47%) is only used once the user says so, told by how much.
+    worse = (outcome.current_accuracy - outcome.test_accuracy) * 100
+    assert worse > 0
+    qtbot.mouseClick(result.use_button, Qt.MouseButton.LeftButton)
+    box = result.confirm_box
+    assert box is not None and box.isVisible()
+    assert f"{worse:.2f} points less accurate" in box.text()
+    assert f"{outcome.current_accuracy * 100:.2f}%" in box.text()
+    keep = [b for b in box.buttons() if b.text() == "Keep the model in use"][0]
+    with qtbot.assertNotEmitted(dialog.modelActivated):
+        qtbot.mouseClick(keep, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: result.confirm_box is None, timeout=5000)
+    assert not active_model_path().exists() and result.use_button.isEnabled()
+
     # A save that fails (the models folder is blocked by a file) is reported; nothing changes.
     blocker = user_data / "models"
+    blocker.rmdir()  # empty: Start checked that a model could be saved there
     blocker.write_text("not a folder")
     with qtbot.assertNotEmitted(dialog.modelActivated):
-        qtbot.mouseClick(result.use_button, Qt.MouseButton.LeftButton)
+        use_anyway(qtbot, result)
     assert "Could not save" in result.result_note.text()
     assert result.use_button.isEnabled()  # the user can try again
     assert not active_model_path().exists()
@@ -187,13 +222,16 @@ def test_run_ends_with_result_and_use_this_model_activates_it(qtbot, mnist_dir, 
 
     blocker.unlink()
     with qtbot.waitSignal(dialog.modelActivated, timeout=5000) as activated:
-        qtbot.mouseClick(result.use_button, Qt.MouseButton.LeftButton)
+        use_anyway(qtbot, result)
     assert activated.args == [active_model_path()]
     assert active_model_path().is_file()
     predictor, warnings = load_predictor()
     assert warnings == []
     assert predictor.source.kind == "user"
     assert predictor.source.metadata["test_accuracy"] == pytest.approx(outcome.done.test_accuracy)
+    # "Model in use" says so at once (it named the bundled model until now).
+    assert "Model in use: this new model" in result.result_label.text()
+    assert "bundled" not in result.result_label.text()
     assert not result.use_button.isEnabled()
 
 
@@ -218,6 +256,8 @@ def test_cancel_mid_run_leaves_the_model_in_use(qtbot, mnist_dir):
     assert load_predictor()[0].source.kind == "bundled"  # the CLI's answer source too
     assert "unchanged" in dialog.status_text()
     assert dialog.start_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.progress_view.stat_labels["eta"].text() == "–", timeout=5000)
+    assert dialog.progress_view.stat_labels["elapsed"].text() != "–"  # what it did stays
 
 
 def test_pause_stops_progress_until_resume(qtbot, mnist_dir):
@@ -319,7 +359,7 @@ def test_use_this_model_reloads_the_main_windows_model(qtbot, mnist_dir, monkeyp
     start(qtbot, dialog)
     wait_end(qtbot, dialog)
     assert dialog.outcome() is not None, dialog.status_text()
-    qtbot.mouseClick(dialog.result_view.use_button, Qt.MouseButton.LeftButton)
+    use_anyway(qtbot, dialog.result_view)
     qtbot.waitUntil(
         lambda: window.model_ready() and window.model_source().kind == "user", timeout=60_000
     )
@@ -398,8 +438,9 @@ def test_download_fails_then_retry_succeeds(qtbot, mnist_dir, http_root):
     qtbot.mouseClick(dialog.data_view.download_button, Qt.MouseButton.LeftButton)
     assert dialog.downloading()
     qtbot.waitUntil(lambda: not dialog.downloading(), timeout=30_000)
-    assert "Download failed" in dialog.data_view.download_label.text()
-    assert "404" in dialog.data_view.download_label.text()
+    message = dialog.data_view.download_label.text()
+    assert "Download failed" in message and "404" in message
+    assert "http" not in message and "\n" not in message  # short: no URLs, one line
     assert dialog.data_view.download_button.text() == "Retry download"
     assert dialog.data_dir() is None and not dialog.start_button.isEnabled()
 
@@ -521,7 +562,7 @@ def test_presets_and_tooltips(qtbot, mnist_dir):
     view = dialog.settings_view
     labels = [view.preset_combo.itemText(i) for i in range(view.preset_combo.count())]
     assert "Seed notebook (5 epochs, RMSprop, batch 64)" in labels
-    assert "Best for drawings" in labels
+    assert "Best for drawings (15 epochs, Adam, batch 128)" in labels
 
     view.preset_combo.setCurrentIndex(view.preset_combo.findData("seed"))
     view.preset_combo.activated.emit(view.preset_combo.currentIndex())  # as a user's choice
@@ -593,6 +634,8 @@ def test_a_run_shortens_the_switch_interval_and_puts_it_back(qtbot, mnist_dir):
     sys.setswitchinterval(0.004)  # a value of our own, so that "put back" can be seen
     try:
         dialog = make_dialog(qtbot, mnist_dir, train_limit=20000)
+        qtbot.waitUntil(dialog.warmed_up, timeout=RUN_TIMEOUT_MS)  # it shortens it too
+        assert sys.getswitchinterval() == pytest.approx(0.004)
         start(qtbot, dialog)
         assert sys.getswitchinterval() == pytest.approx(0.001)
         dialog.cancel_training()
@@ -704,7 +747,7 @@ def test_mnist_plus_my_samples_reports_the_kept_aside_samples(qtbot, mnist_dir, 
     assert "kept-aside samples" in text and "1 damaged" in text
 
     with qtbot.waitSignal(dialog.modelActivated, timeout=5000):
-        qtbot.mouseClick(dialog.result_view.use_button, Qt.MouseButton.LeftButton)
+        use_anyway(qtbot, dialog.result_view)
     metadata = load_predictor()[0].source.metadata
     assert metadata["personal_samples"] == 30
     assert metadata["personal_heldout_after"] == pytest.approx(personal.after)
@@ -766,3 +809,353 @@ def test_the_run_state_model_goes_through_its_phases_and_the_views_follow(qtbot)
     state.failed("Training failed: boom.")
     assert state.phase is Phase.FAILED and ended == ["cancelled", "error"]
     assert state.status_is_error and "boom" in view.status_label.text()
+
+
+# --------------------------------------------------------------------------- loading PyTorch
+
+FRESH_APP = """
+import json, os, sys, time
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+settings = QSettings(sys.argv[2], QSettings.Format.IniFormat)
+"""
+
+
+def run_fresh(script: str, *args: str, timeout: float = 300) -> dict:
+    """Run ``script`` in a new interpreter (this one has loaded torch long ago); it prints
+    one JSON object last."""
+    import json
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_APP + script, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_dialog_opens_without_torch_and_start_waits_for_it(mnist_dir, tmp_path):
+    # Opening the dialog must not import torch on the GUI thread (it used to, for the device
+    # box: seconds of a frozen window); Start is usable at once and the run loads it first.
+    script = """
+from drawdigit.gui.training_dialog import TrainingDialog
+dialog = TrainingDialog(data_dir=sys.argv[1], train_limit=1000, test_limit=200,
+                        settings=settings)
+dialog.show()
+opened = {"torch": "torch" in sys.modules, "start": dialog.start_button.isEnabled()}
+seen = []
+dialog.state.statusChanged.connect(lambda text, _error: seen.append(text))
+dialog.start_training()
+end = time.monotonic() + 240
+while dialog.running() and time.monotonic() < end:
+    app.processEvents()
+    time.sleep(0.005)
+print(json.dumps({"opened": opened, "seen": seen, "done": dialog.outcome() is not None,
+                  "status": dialog.status_text()}))
+"""
+    result = run_fresh(script, str(mnist_dir), str(tmp_path / "s.ini"))
+    assert result["opened"] == {"torch": False, "start": True}
+    assert result["done"], result["status"]
+    seen = result["seen"]
+    assert seen[:2] == ["Starting…", "Loading PyTorch…"], seen
+    assert seen[-1].startswith("Done")
+
+
+def test_torch_loads_without_a_full_collection_and_with_libtorch_mapped_first(tmp_path):
+    # What held the GIL longest while torch loads (see training_worker.load_torch): mapping
+    # libtorch_cpu inside the import, and full garbage collections over what it made.
+    script = """
+import gc
+from drawdigit.gui import training_worker as tw
+full = []
+gc.callbacks.append(
+    lambda phase, info: full.append(1) if phase == "start" and info["generation"] == 2 else None
+)
+preloaded = tw._preload_torch_libraries()
+with open("/proc/self/maps") as maps:
+    mapped = "libtorch_cpu.so" in maps.read()
+before = "torch" in sys.modules
+import threading
+intervals = set()
+watching = threading.Event()
+def watch():
+    while not watching.is_set():
+        intervals.add(sys.getswitchinterval())
+        time.sleep(0.01)
+watcher = threading.Thread(target=watch)
+watcher.start()
+tw.load_torch()
+watching.set()
+watcher.join()
+print(json.dumps({"preloaded": preloaded, "mapped": mapped, "before": before,
+                  "intervals": sorted(intervals), "after": sys.getswitchinterval(),
+                  "full": len(full), "enabled": gc.isenabled(), "frozen": gc.get_freeze_count(),
+                  "loaded": tw.torch_loaded() and "torch" in sys.modules}))
+"""
+    result = run_fresh(script, "", str(tmp_path / "s.ini"))
+    if sys.platform.startswith("linux"):
+        assert any(path.endswith("libtorch_cpu.so") for path in result["preloaded"])
+        assert result["mapped"] and not result["before"]
+    assert result["loaded"]
+    assert result["full"] == 0  # no full collection while torch was imported
+    assert result["enabled"] and result["frozen"] > 10_000
+    # the GIL handed over every 1 ms meanwhile, Python's 5 ms again after
+    assert 0.001 in result["intervals"] and result["after"] == 0.005
+
+
+def test_opening_the_dialog_shows_loading_pytorch_then_ready(qtbot, mnist_dir, monkeypatch):
+    import threading
+
+    from drawdigit.gui import training_worker
+
+    # As in a fresh app: torch not loaded yet (here: load_torch has not run in this test).
+    monkeypatch.setattr(training_worker, "_torch_ready", threading.Event())
+    dialog = TrainingDialog(data_dir=mnist_dir, train_limit=TRAIN_LIMIT, test_limit=TEST_LIMIT)
+    qtbot.addWidget(dialog)
+    OPEN_DIALOGS.append(dialog)
+    seen: list[tuple[str, bool, bool]] = []
+    bar = dialog.progress_view.progress_bar
+    dialog.state.statusChanged.connect(
+        lambda text, _error: seen.append(
+            (text, bar.maximum() == 0, dialog.start_button.isEnabled())
+        )
+    )
+    dialog.show()
+    qtbot.waitUntil(dialog.warmed_up, timeout=RUN_TIMEOUT_MS)
+    assert [text for text, _busy, _start in seen] == [
+        "Loading PyTorch…",
+        "Getting training ready…",
+        "Reading MNIST…",
+        "Ready to train.",
+    ]
+    assert [busy for _text, busy, _start in seen] == [True, True, True, False]
+    assert all(start for _text, _busy, start in seen)  # Start never waits for the user
+    assert dialog.progress_view.status_label.text() == "Ready to train."
+    assert dialog.settings_view.device_combo.count() >= 2  # filled in by the worker
+
+
+def test_fine_tune_says_loading_pytorch_first(qtbot, monkeypatch, sideways_writer):
+    import threading
+
+    from PySide6.QtWidgets import QMainWindow
+
+    from drawdigit.gui import training_worker
+    from drawdigit.gui.window.finetune import RUNNING_TEXT, FinetuneController
+    from drawdigit.samples import add_sample
+
+    for digit, drawing in sideways_writer(1, 3):
+        add_sample(digit, drawing=drawing)
+    monkeypatch.setattr(training_worker, "_torch_ready", threading.Event())
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    controller = FinetuneController(window, window.statusBar())
+    window.show()
+    labels: list[str] = []
+
+    def on_step(event: object) -> None:
+        if isinstance(event, str):
+            labels.append(controller.label.text())
+            if event == RUNNING_TEXT:
+                controller.cancel()  # seen what it says: no need to fine-tune
+
+    controller.start()
+    labels.append(controller.label.text())
+    controller._worker.yielded.connect(on_step)
+    qtbot.waitUntil(lambda: not controller.is_running(), timeout=RUN_TIMEOUT_MS)
+    assert labels[:3] == [RUNNING_TEXT, "Loading PyTorch…", RUNNING_TEXT]
+
+
+# --------------------------------------------------------------------------- defaults and layout
+
+
+def test_the_default_preset_is_fast_and_names_agree_everywhere(qtbot, mnist_dir):
+    from drawdigit.gui.training.settings_view import same_settings
+    from drawdigit.training import PRESETS
+
+    dialog = make_dialog(qtbot, mnist_dir)
+    view = dialog.settings_view
+    assert view.preset() == "fast"
+    assert same_settings(dialog.config(), PRESETS["fast"])
+    # The optimiser is "Adam"/"RMSprop" wherever it is named, never the config's key.
+    texts = [
+        combo.itemText(i) for combo in dialog.findChildren(QComboBox) for i in range(combo.count())
+    ]
+    assert "Fast (2 epochs, Adam, batch 128)" in texts
+    assert not [text for text in texts if "adam" in text or "rmsprop" in text]
+
+
+def test_the_dialog_is_smaller_than_the_main_window_and_nothing_is_cut_off(qtbot, mnist_dir):
+    from PySide6.QtWidgets import QApplication
+
+    dialog = make_dialog(qtbot, mnist_dir)
+    assert dialog.width() < 940 and dialog.height() <= 640  # the main window's default
+    assert dialog.width() <= 640 - 8  # fits beside a 640-pixel window on a 1280 screen
+    view = dialog.settings_view
+    for size in (dialog.size(), dialog.minimumSizeHint()):
+        dialog.resize(size)
+        dialog.tabs.setCurrentIndex(0)
+        QApplication.processEvents()
+        assert dialog.size() == size
+        for widget in (view, view.schedule_combo, view.preset_combo, dialog.start_button):
+            shown = widget.visibleRegion().boundingRect()
+            assert shown == widget.rect(), (size, type(widget).__name__, shown, widget.rect())
+        for combo in view.findChildren(QComboBox):
+            if combo.isVisible():  # the whole of the longest choice fits
+                assert combo.width() >= combo.sizeHint().width(), combo.toolTip()[:40]
+
+
+def test_the_dialog_goes_beside_the_main_window_not_over_its_canvas():
+    from PySide6.QtCore import QRect, QSize
+
+    from drawdigit.gui.training.placement import place_beside
+
+    screen = QRect(0, 0, 1280, 900)
+    size, minimum = QSize(600, 640), QSize(534, 633)
+    # A 640x500 window: the dialog goes to its right, at its full size.
+    window = QRect(0, 0, 640, 500)
+    rect = place_beside(window, QRect(14, 60, 340, 340), size, minimum, screen)
+    assert rect.size() == size and not rect.intersects(window) and screen.contains(rect)
+    # Room only when shrunk a little: it is, down to its minimum at most.
+    window = QRect(80, 0, 640, 500)
+    rect = place_beside(window, QRect(94, 60, 340, 340), size, minimum, screen)
+    assert rect.width() == 1280 - 720 - 8 and not rect.intersects(window)
+    # A 940x640 window on this screen leaves no room: the corner that hides no canvas.
+    window, canvas = QRect(0, 0, 940, 640), QRect(37, 31, 503, 503)
+    rect = place_beside(window, canvas, size, minimum, screen)
+    assert screen.contains(rect) and not rect.intersects(canvas)
+    # A canvas on the right: the dialog goes left.
+    canvas = QRect(600, 31, 300, 503)
+    rect = place_beside(window, canvas, size, minimum, screen)
+    assert rect.left() == 0 and not rect.intersects(canvas)
+
+
+def test_a_failed_downloads_message_goes_when_data_is_found_or_the_dialog_reopens(
+    qtbot, mnist_dir, http_root
+):
+    url, _root = http_root  # serves nothing: every file is a 404
+    dialog = make_dialog(qtbot, None, mirrors=(url,))
+    label = dialog.data_view.download_label
+
+    def fail() -> None:
+        qtbot.mouseClick(dialog.data_view.download_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not dialog.downloading(), timeout=30_000)
+        assert label.isVisible() and "Download failed" in label.text()
+
+    fail()
+    dialog.close()
+    dialog.show()
+    assert not label.isVisible()
+    fail()
+    assert dialog.set_data_dir(mnist_dir)
+    assert not label.isVisible() and label.text() == ""
+
+
+def test_a_data_folder_that_cannot_hold_the_model_is_found_before_the_run(
+    qtbot, mnist_dir, user_data
+):
+    (user_data / "models").write_text("a file where the models folder goes")
+    dialog = make_dialog(qtbot, mnist_dir)
+    dialog.set_config(quick_config(dialog))
+    with qtbot.assertNotEmitted(dialog.runStarted):
+        qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    assert not dialog.running()
+    assert dialog.state.status_is_error
+    assert "could not be saved" in dialog.status_text()
+    assert str(user_data / "models") in dialog.status_text()
+    assert "DRAWDIGIT_DATA_DIR" in dialog.status_text()
+
+
+def test_the_charts_line_up_have_axis_titles_start_at_0_and_zoom_into_accuracy(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    from drawdigit.gui.training.charts import TrainingCharts
+
+    charts = TrainingCharts()
+    qtbot.addWidget(charts)
+    charts.resize(500, 400)
+    charts.show()
+    charts.reset(2)
+    QApplication.processEvents()
+    for index, title in ((0, "loss"), (1, "accuracy (%)")):
+        plot = (charts.loss_plot, charts.accuracy_plot)[index]
+        assert plot.getPlotItem().getAxis("left").labelText == title
+        assert plot.getPlotItem().getAxis("bottom").labelText == "epoch"
+    lefts = (charts.plot_left(0), charts.plot_left(1))
+    assert lefts[0] == lefts[1]
+
+    # The first epoch: loss from 2.3 down, accuracy from 10% up. Loss from 0; accuracy from
+    # 50%, the floor below its second half (52-95%).
+    for step in range(1, 51):
+        x = step / 50
+        charts.add_batch(x, 2.3 * (1 - x) + 0.1, 0.1 + 0.85 * x)
+    charts.add_epoch(1.0, 0.3, 0.2, 0.96)
+    charts.refresh(everything=True)
+    QApplication.processEvents()
+    low, high = charts.y_range(0)
+    assert low == pytest.approx(0, abs=1e-9) and 2.4 <= high <= 2.6
+    assert charts.y_range(1) == pytest.approx((50.0, 100.5))
+    # The second epoch, everything above 95%: the accuracy axis shows 95-100%.
+    for step in range(1, 51):
+        x = 1 + step / 50
+        charts.add_batch(x, 0.05, 0.985)
+        charts.add_estimate(x, 0.975)
+    charts.add_epoch(2.0, 0.05, 0.04, 0.988)
+    charts.refresh(everything=True)
+    QApplication.processEvents()
+    assert charts.y_range(1) == pytest.approx((95.0, 100.1))
+    assert charts.y_range(0)[0] == pytest.approx(0, abs=1e-9)
+    # The plot areas still line up, the labels having changed ("0.5" -> "96", "2.0").
+    assert (charts.plot_left(0), charts.plot_left(1)) == lefts
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's nice: Linux")
+def test_the_warm_up_runs_below_the_apps_priority_and_hands_the_gil_over_often(mnist_dir):
+    import threading
+
+    from drawdigit.gui import training_worker
+    from drawdigit.training import PRESETS
+
+    seen: dict[str, object] = {}
+
+    def work() -> None:
+        tid = threading.get_native_id()
+        seen["before"] = os.getpriority(os.PRIO_PROCESS, tid)
+        steps = training_worker.prepare_ahead(PRESETS["fast"], None)
+        next(steps)  # its first step: inside
+        seen["during"] = os.getpriority(os.PRIO_PROCESS, tid)
+        seen["interval"] = sys.getswitchinterval()
+        for _step in steps:
+            pass
+        seen["after"] = os.getpriority(os.PRIO_PROCESS, tid)
+
+    before = sys.getswitchinterval()
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(timeout=300)
+    assert seen["during"] == seen["before"] + training_worker.BACKGROUND_NICE
+    assert seen["interval"] == pytest.approx(0.001)
+    # put back (root may; an unprivileged thread stays lower, and ends with the warm-up)
+    assert seen["after"] in (seen["before"], seen["during"])
+    assert sys.getswitchinterval() == before
+
+
+def test_the_charts_are_built_after_the_warm_up_once_the_user_stops_drawing(qtbot, mnist_dir):
+    from drawdigit.gui.training_dialog import IDLE_BEFORE_CHARTS
+
+    dialog = make_dialog(qtbot, mnist_dir)
+    drawing = QTimer()
+    drawing.timeout.connect(dialog.user_is_drawing)  # a stroke's moves, ~30 a second
+    drawing.start(30)
+    qtbot.waitUntil(dialog.warmed_up, timeout=RUN_TIMEOUT_MS)
+    qtbot.wait(int(IDLE_BEFORE_CHARTS * 1500))
+    assert dialog.progress_view.charts is None  # not while the user draws
+    drawing.stop()
+    stopped = time.monotonic()
+    qtbot.waitUntil(lambda: dialog.progress_view.charts is not None, timeout=10_000)
+    assert time.monotonic() - stopped >= IDLE_BEFORE_CHARTS * 0.9
+    assert dialog.progress_view.charts.isVisibleTo(dialog.progress_view.charts_page)

@@ -225,6 +225,27 @@ def test_restore_bundled_model(open_window, throwaway_model, qtbot):
     assert not window.commands.restore_model.isEnabled()
 
 
+def test_the_models_dialog_brings_a_set_aside_model_back(open_window, throwaway_model, qtbot):
+    """Restore Bundled Model sets the user's model aside; Model > Models… lists it with its
+    figures and switches back to it, and the window then answers with it."""
+    window = open_window()
+    window.restore_bundled_model(confirm=False)
+    qtbot.waitUntil(lambda: window.model_state() != "loading", timeout=MODEL_TIMEOUT_MS)
+    assert window.model_source().kind == "bundled"
+    window.commands.models.trigger()
+    dialog = window._models_dialog
+    qtbot.waitExposed(dialog)
+    rows = [dialog.tree.topLevelItem(r).text(0) for r in range(dialog.tree.topLevelItemCount())]
+    assert rows == ["Bundled model (in use)", "set-aside-" + rows[1].removeprefix("set-aside-")]
+    assert dialog.tree.topLevelItem(1).text(1) == "10.00%"  # the throwaway model's figure
+    dialog.select(1)
+    assert dialog.use_selected()
+    qtbot.waitUntil(lambda: window.model_state() == "ready", timeout=MODEL_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.model_source().kind == "user", timeout=MODEL_TIMEOUT_MS)
+    assert "10.00%" in window.model_label.text()
+    assert dialog.tree.topLevelItem(1).text(0).endswith("(in use)")
+
+
 # ---------------------------------------------------------------------- behaviour
 
 
@@ -645,6 +666,60 @@ def test_typing_the_same_correction_twice_keeps_one_sample(window, qtbot) -> Non
     assert window.statusBar().currentMessage().startswith("Already in your samples")
 
 
+def test_a_correction_shows_in_the_panel_and_ctrl_z_takes_it_back(window, qtbot) -> None:
+    """Typing a digit: the big answer reads what the user said; Ctrl+Z right after removes
+    the sample and the network's answer returns; then Ctrl+Z undoes strokes again."""
+    from drawdigit.samples import list_samples
+
+    draw(window, *SEVEN)
+    answer_for(window, qtbot)
+    panel = window.panel
+    shown = (panel.shown_digit(), panel.headline())
+    QTest.keyClick(window, Qt.Key.Key_1)
+    assert (panel.shown_digit(), panel.headline()) == ("1", "You said: 1")
+    assert [s.label for s in list_samples().samples] == [1]
+    assert "correction" in window.commands.undo.toolTip()
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert list_samples().samples == [] and not list((window_samples_dir()).rglob("*.json"))
+    assert (panel.shown_digit(), panel.headline()) == shown
+    assert not window.canvas.is_empty()  # the drawing is untouched
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.canvas.is_empty()  # now the stroke
+
+
+def test_a_second_digit_replaces_a_mistyped_correction(window, qtbot) -> None:
+    """Typing 1 then 2 for one drawing keeps it once, as a 2; the panel's digit buttons do
+    what the keys do; the panel's Undo link removes it."""
+    from drawdigit.samples import list_samples
+
+    draw(window, *SEVEN)
+    answer_for(window, qtbot)
+    qtbot.mouseClick(window.panel.correction_row.buttons[1], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.panel.correction_row.buttons[2], Qt.MouseButton.LeftButton)
+    assert [s.label for s in list_samples().samples] == [2]
+    assert window.panel.headline() == "You said: 2"
+    window.commands.save_confirmed.trigger()  # Enter keeps the answer shown as a sample...
+    assert window.commands.save_confirmed.isChecked()
+    assert not window.confirm()  # ... but not the network's 7 over what the user said
+    assert [s.label for s in list_samples().samples] == [2]
+    window.panel.correction_row.hint.linkActivated.emit("undo")
+    assert list_samples().samples == []
+    # A correction that found the sample already there leaves it there when undone.
+    assert window.correct(3)
+    window.canvas.undo()
+    draw(window, *SEVEN)
+    answer_for(window, qtbot)
+    assert window.correct(3) and window.panel.correction_row.hint.text().startswith("Already")
+    window.undo()
+    assert [s.label for s in list_samples().samples] == [3]
+
+
+def window_samples_dir() -> Path:
+    from drawdigit.samples import samples_dir
+
+    return samples_dir()
+
+
 def test_a_model_without_the_not_a_digit_head_says_so(window, qtbot) -> None:
     """A retrained model has no digit-ness head of its own: the window says what it lacks
     (status bar and the model's tooltip), once, without a box."""
@@ -789,6 +864,39 @@ def test_finetune_is_offered_only_when_there_are_samples(window, qtbot) -> None:
     dialog.select_rows([0])
     assert dialog.delete_selected() == 1
     assert not action.isEnabled() and "type the right digit" in action.toolTip()
+
+
+def test_finetune_with_too_few_samples_says_what_it_needs(window, qtbot) -> None:
+    """One sample: a box says what fine-tuning does and that more samples help, and no run
+    starts. Two of the same digit (one is kept aside): the run's refusal reads the same,
+    not "Fine-tuning failed"."""
+    from drawdigit.gui.window.finetune import FEW_SAMPLES_TITLE
+
+    draw(window, *SEVEN)
+    answer_for(window, qtbot)
+    assert window.correct(1)
+    window.commands.finetune.trigger()
+    assert not window.finetune.is_running()
+    box = visible_boxes(window)[0]
+    assert box.windowTitle() == FEW_SAMPLES_TITLE
+    assert "teaches the model your handwriting" in box.text() and "You have 1." in box.text()
+    assert "The more samples, the more it learns" in box.informativeText()
+    box.close()
+    qtbot.waitUntil(lambda: not visible_boxes(window))
+
+    window.canvas.clear()
+    draw(window, *ONE)
+    answer_for(window, qtbot)
+    assert window.correct(1)
+    assert window.panel.headline() == "You said: 1"  # saved: a whole digit, not a number
+    ended = qtbot.waitSignal(
+        window.finetune.runningChanged, timeout=120_000, check_params_cb=lambda on: not on
+    )
+    with ended:
+        window.commands.finetune.trigger()
+    qtbot.waitUntil(lambda: len(visible_boxes(window)) == 1)
+    box = visible_boxes(window)[0]
+    assert box.windowTitle() == FEW_SAMPLES_TITLE and "You have 2: too few" in box.text()
 
 
 def test_finetune_progress_has_a_label_while_it_runs(window, qtbot) -> None:

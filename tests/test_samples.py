@@ -22,6 +22,8 @@ from drawdigit.samples import (
     list_samples,
     load_arrays,
     relabel_sample,
+    remove_samples,
+    restore_samples,
     samples_dir,
 )
 from drawdigit.store import resource_path
@@ -297,3 +299,25 @@ def test_an_import_that_cannot_write_stops_cleanly(tmp_path: Path) -> None:
     assert sorted(s.label for s in list_samples().samples) == [1, 2]
     leftovers = [p for p in root.rglob("*") if p.is_file() and p.suffix != ".json"]
     assert leftovers == [root / "7"]
+
+
+def test_removed_samples_can_be_put_back() -> None:
+    """Delete with undo: the files' bytes come back exactly; a file that cannot be removed
+    is reported, not raised, and the others are still removed."""
+    first = add_sample(3, drawing=digit(3))
+    second = add_sample(5, drawing=digit(5))
+    third = add_sample(5, drawing=shifted(digit(5), 4.0))
+    before = {s.path: s.path.read_bytes() for s in (first, second, third)}
+    third.path.unlink()
+    third.path.mkdir()  # a folder where the file was: cannot be read as a sample
+    removed = remove_samples([first, second, third])
+    assert [path for path, _ in removed.files] == [first.path, second.path]
+    assert len(removed.failed) == 1 and third.path.name in removed.failed[0]
+    assert [s.label for s in list_samples().samples] == []
+    assert restore_samples(removed) == 2 and removed.files == []
+    assert {p: p.read_bytes() for p in (first.path, second.path)} == {
+        p: before[p] for p in (first.path, second.path)
+    }
+    assert remove_samples([first]).files and not first.path.exists()
+    # Gone already: nothing to remove and nothing to put back.
+    assert remove_samples([first]).files == []

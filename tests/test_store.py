@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -15,8 +16,12 @@ import torch
 from drawdigit.model import DigitNet, ModelConfig, count_parameters
 from drawdigit.store import (
     ModelFileError,
+    activate_model,
+    activate_model_file,
     active_model_path,
     atomic_write_bytes,
+    bundled_model_path,
+    list_models,
     load_checkpoint,
     metadata_path,
     resources_dir,
@@ -430,3 +435,99 @@ def test_a_sidecar_of_the_wrong_type_is_only_informational(tmp_path: Path, sidec
     save_checkpoint(path, DigitNet().state_dict(), ModelConfig(), {"test_accuracy": 0.5})
     metadata_path(path).write_text(sidecar)
     assert load_checkpoint(path).metadata["test_accuracy"] == 0.5
+
+
+# --------------------------------------------------------------------------- past models
+
+
+def _save_kept(name: str, seed: int, accuracy: float) -> Path:
+    model = _model(seed)
+    path = active_model_path().parent / name
+    save_checkpoint(path, model.state_dict(), model.config, {"test_accuracy": accuracy})
+    return path
+
+
+def test_models_the_user_has_had_are_listed_with_the_one_in_use() -> None:
+    """Bundled first, then models/ by name; foreign and damaged files are listed as unusable
+    with a reason (no exception); a FIFO is not opened."""
+    import os
+
+    assert [(e.kind, e.in_use) for e in list_models()] == [("bundled", True)]
+    one = _save_kept("trained-20260101-000000.pt", 1, 0.91)
+    folder = one.parent
+    (folder / "notes.pt").write_bytes(b"not a model at all")
+    (folder / "pickle.pt").write_bytes(b"\x80\x04cos\nsystem\n.")
+    os.mkfifo(folder / "pipe.pt")
+    (folder / ".active.pt.x.tmp").write_bytes(b"half")  # a write in progress: not listed
+    entries = {e.path.name: e for e in list_models()}
+    assert set(entries) == {"drawdigit.pt", one.name, "notes.pt", "pickle.pt", "pipe.pt"}
+    assert entries[one.name].usable and entries[one.name].metadata["test_accuracy"] == 0.91
+    assert not entries[one.name].in_use and entries["drawdigit.pt"].in_use
+    for bad in ("notes.pt", "pickle.pt", "pipe.pt"):
+        assert not entries[bad].usable and entries[bad].error, bad
+        assert not entries[bad].in_use
+    assert entries["pipe.pt"].error == "not a regular file"
+
+
+def test_switching_between_past_models_keeps_every_one() -> None:
+    """Activate a kept file (a torch-free copy), then another; the model replaced each time
+    is kept, the list shows each model once, and the bundled model can come back too."""
+    first = _save_kept("trained-20260101-000000.pt", 1, 0.91)
+    second = _save_kept("trained-20260102-000000.pt", 2, 0.92)
+    activate_model_file(first)
+    assert load_checkpoint(active_model_path()).metadata["test_accuracy"] == 0.91
+    in_use = [e.path.name for e in list_models() if e.in_use]
+    assert in_use == [first.name]  # active.pt is first's copy: listed once, as first
+    assert [e.kind for e in list_models()] == ["bundled", "kept", "kept"]
+    activate_model_file(second)
+    assert [e.path.name for e in list_models() if e.in_use] == [second.name]
+    assert len(list(first.parent.glob("*.pt"))) == 3  # first was kept already: no copy
+
+    # A model that exists only as active.pt (a fine-tune) is kept before it is replaced.
+    mine = _model(5)
+    activate_model(mine.state_dict(), mine.config, {"test_accuracy": 0.95})
+    assert [e.kind for e in list_models() if e.in_use] == ["active"]
+    activate_model_file(bundled_model_path())
+    assert not active_model_path().exists()
+    names = [e.path.name for e in list_models()]
+    accuracies = sorted(e.metadata["test_accuracy"] for e in list_models()[1:])
+    assert accuracies == [0.91, 0.92, 0.95] and len(names) == 4
+    assert [e.kind for e in list_models() if e.in_use] == ["bundled"]
+
+    broken = first.parent / "broken.pt"
+    broken.write_bytes(b"junk")
+    before = {p.name: p.read_bytes() for p in first.parent.iterdir()}
+    with pytest.raises(ModelFileError, match="broken.pt"):
+        activate_model_file(broken)
+    assert {p.name: p.read_bytes() for p in first.parent.iterdir()} == before
+
+
+def test_activating_a_file_leaves_a_checked_pair() -> None:
+    path = _save_kept("trained-20260101-000000.pt", 1, 0.91)
+    activate_model_file(path)
+    sidecar = json.loads(metadata_path(active_model_path()).read_text())
+    assert sidecar["activated_from"] == path.name and sidecar["weights_file"] == "active.pt"
+    assert sidecar["sha256"] == hashlib.sha256(active_model_path().read_bytes()).hexdigest()
+    assert active_model_path().read_bytes() == path.read_bytes()
+
+
+def test_setting_aside_a_copy_of_a_kept_file_makes_no_second_copy() -> None:
+    first = _save_kept("trained-20260101-000000.pt", 1, 0.91)
+    activate_model_file(first)
+    assert set_aside_active_model() == first
+    assert not active_model_path().exists() and not metadata_path(active_model_path()).exists()
+    assert sorted(p.name for p in first.parent.iterdir()) == [
+        "trained-20260101-000000.json",
+        "trained-20260101-000000.pt",
+    ]
+
+
+def test_a_new_model_keeps_the_one_it_replaces_unless_damaged() -> None:
+    first, second = _model(1), _model(2)
+    activate_model(first.state_dict(), first.config, {"which": "first"})
+    activate_model(second.state_dict(), second.config, {"which": "second"})
+    kept = sorted(active_model_path().parent.glob("previous-*.pt"))
+    assert len(kept) == 1 and load_checkpoint(kept[0]).metadata["which"] == "first"
+    active_model_path().write_bytes(b"damaged")
+    activate_model(first.state_dict(), first.config, {"which": "again"})
+    assert sorted(active_model_path().parent.glob("previous-*.pt")) == kept

@@ -16,6 +16,14 @@ its last answer; at the stroke's end the latest answer is shown, whatever it is.
 and numbers are shown live. (Chosen over a pause timer: it needs no timer, never shows a
 held answer late, and is what a person expects, the answer settling when the pen lifts.)
 
+Corrections are part of the answer, where the eye already is: under it, a line "Wrong?
+Type the right digit" with a row of buttons 0-9 (the digit keys do the same), so a user
+finds out that correcting is possible and that it keeps the drawing as a sample. Once the
+window has kept a correction, ``show_correction`` puts what the user said in the answer's
+place ("You said: 1") with an Undo link; ``clear_correction`` brings the network's answer
+back. The panel only shows and asks: ``correctionRequested`` and ``undoRequested`` go to the
+window, which writes and removes samples (``window/corrections.py``).
+
 Colours come from the palette (light and dark themes); the 28x28 view is MNIST's own look,
 white ink on black, as the network sees it. ``show_prediction`` / ``set_model_input`` are
 the older single-digit entry points, kept for callers not yet on ``show_decision``.
@@ -25,9 +33,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPalette, QPen
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QImage,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QResizeEvent,
+)
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QLabel,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from drawdigit.gui.images import gray_to_qimage
 
@@ -184,9 +208,69 @@ class ProbabilityBars(QWidget):
 # Answers that are held back while a stroke is being drawn (see the module docstring).
 HELD_WHILE_DRAWING = ("unsure", "not-a-digit")
 
+CORRECT_HINT = "Wrong? Type the right digit, or click it:"
+CORRECT_NUMBER_HINT = "Wrong? Type its digits, or click them:"
+
+
+class CorrectionRow(QWidget):
+    """The hint and the ten digit buttons that say "the right answer is d".
+
+    The buttons never take the keyboard focus: the digit keys keep working on the window.
+    """
+
+    digitClicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(3)
+        self.hint = QLabel(CORRECT_HINT)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setWordWrap(True)
+        self.hint.setTextFormat(Qt.TextFormat.RichText)  # the Undo link of a correction
+        self.hint.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        self._number = False
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(2)
+        self.buttons: list[QToolButton] = []
+        for digit in range(10):
+            button = QToolButton()
+            button.setText(str(digit))
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            button.setMinimumWidth(18)
+            button.setToolTip(f"It is a {digit}: keep this drawing as a {digit} in My Samples")
+            button.setAccessibleName(f"Correct to {digit}")
+            button.clicked.connect(lambda _=False, d=digit: self.digitClicked.emit(d))
+            grid.addWidget(button, 0, digit)
+            self.buttons.append(button)
+        layout.addWidget(self.hint)
+        layout.addLayout(grid)
+
+    def set_number(self, number: bool) -> None:
+        """A number is corrected digit by digit: the hint says so."""
+        self._number = number
+        self.show_hint()
+
+    def show_hint(self) -> None:
+        """The hint for the answer shown (after a correction's note)."""
+        self.hint.setText(CORRECT_NUMBER_HINT if self._number else CORRECT_HINT)
+        self.hint.setToolTip("Keeps this drawing, with the right digit, in My Samples")
+
+    def show_note(self, note: str) -> None:
+        """A correction was kept: ``note`` and an Undo link in the hint's place."""
+        self.hint.setText(f'{note} · <a href="undo">Undo</a>')
+        self.hint.setToolTip("Remove this correction from My Samples (Ctrl+Z)")
+
 
 class PredictionPanel(QWidget):
-    """The digit, a sentence about it, the bars, and the 28x28 view, top to bottom."""
+    """The digit, a sentence about it, the correction row, the bars, and the 28x28 view, top
+    to bottom."""
+
+    correctionRequested = Signal(int)  # a digit button: "the right answer is this digit"
+    undoRequested = Signal()  # the Undo link of a correction shown
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -198,11 +282,8 @@ class PredictionPanel(QWidget):
         self.digit_label = QLabel()
         self.digit_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.digit_label.setAccessibleName("Predicted digit")
-        font = QFont(self.font())
-        font.setPointSizeF(max(48.0, font.pointSizeF() * 6.5))
-        font.setBold(True)
-        self.digit_label.setFont(font)
-        self.digit_label.setMinimumHeight(self.digit_label.fontMetrics().height())
+        self._compact: bool | None = None
+        self._set_compact(False)
 
         self.headline_label = QLabel()
         self.headline_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -212,6 +293,14 @@ class PredictionPanel(QWidget):
         self.headline_label.setFont(headline_font)
         self.headline_label.setAccessibleName("Prediction")
 
+        self.correction_row = CorrectionRow()
+        self.correction_row.digitClicked.connect(self.correctionRequested)
+        self.correction_row.hint.linkActivated.connect(lambda _link: self.undoRequested.emit())
+        # Its place is kept while it is hidden: the bars do not jump when an answer comes.
+        policy = self.correction_row.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.correction_row.setSizePolicy(policy)
+
         self.bars = ProbabilityBars()
         self.input_title = QLabel("What the model sees (28 × 28)")
         self.input_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -220,6 +309,7 @@ class PredictionPanel(QWidget):
 
         layout.addWidget(self.digit_label)
         layout.addWidget(self.headline_label)
+        layout.addWidget(self.correction_row)
         layout.addSpacing(6)
         layout.addWidget(self.bars)
         layout.addSpacing(10)
@@ -229,6 +319,8 @@ class PredictionPanel(QWidget):
         self.setMinimumWidth(230)
         self._stroke_active = False
         self._held: Decision | None = None
+        self._answer: Decision | None = None  # the network's answer shown (or under a correction)
+        self._said = ""  # what the user said, while a correction is shown
         self.show_empty()
 
     def sizeHint(self) -> QSize:
@@ -239,6 +331,9 @@ class PredictionPanel(QWidget):
     def show_empty(self) -> None:
         """Empty canvas: a hint, nothing that looks like an answer."""
         self._held = None
+        self._answer = None
+        self._end_correction()
+        self.correction_row.hide()
         self._set_digit("", muted=True)
         self.headline_label.setText("Draw a digit")
         self.bars.set_probabilities(None, None)
@@ -248,12 +343,18 @@ class PredictionPanel(QWidget):
     def show_waiting(self, message: str) -> None:
         """Ink but no answer yet (model loading, or no model)."""
         self._held = None
+        self._answer = None
+        self._end_correction()
+        self.correction_row.hide()
         self._set_digit("…", muted=True)
         self.headline_label.setText(message)
         self.bars.set_probabilities(None, None)
 
     def show_prediction(self, prediction: Prediction) -> None:
         """The older single-digit answer (no "number" or "not a digit")."""
+        self._end_correction()
+        self.correction_row.set_number(False)
+        self.correction_row.show()
         probabilities = [float(p) for p in prediction.probabilities]
         if prediction.unsure:
             self._set_digit("?", muted=True)
@@ -282,6 +383,9 @@ class PredictionPanel(QWidget):
             self._held = decision
             return
         self._held = None
+        if self._said:  # what the user said stays until the drawing changes or is undone
+            self._answer = decision
+            return
         self._show_answer(decision)
 
     def set_stroke_active(self, active: bool) -> None:
@@ -299,12 +403,58 @@ class PredictionPanel(QWidget):
         """The sentence under the big glyph, as shown."""
         return self.headline_label.text()
 
+    # ------------------------------------------------------------------ corrections
+
+    def show_correction(self, said: str, note: str) -> None:
+        """The user's answer in place of the network's: the big glyph shows ``said``, the
+        headline "You said: …", and ``note`` (e.g. "Saved to My Samples") with an Undo link."""
+        self._said = said
+        self._set_digit(said, muted=False)
+        self.headline_label.setText(f"You said: {said}")
+        self.correction_row.show_note(note)
+        self.correction_row.show()
+
+    def show_typing(self, typed: str, count: int) -> None:
+        """Some digits of a number typed: they show, muted, and the headline says what is
+        still expected. ``typed`` empty: the typing was given up; what was shown returns."""
+        if not typed:
+            if self._said:
+                self._set_digit(self._said, muted=False)
+                self.headline_label.setText(f"You said: {self._said}")
+            elif self._answer is not None:
+                self._show_answer(self._answer)
+            return
+        left = count - len(typed)
+        more = "one more digit" if left == 1 else f"{left} more digits"
+        self._set_digit(f"{typed}…", muted=True)
+        self.headline_label.setText(f"You said: {typed}… type {more}")
+
+    def clear_correction(self) -> None:
+        """Back to the network's answer (the correction was undone)."""
+        if not self._said:
+            return
+        self._end_correction()
+        if self._answer is not None:
+            self._show_answer(self._answer)
+
+    def correction(self) -> str:
+        """What the user said, while a correction is shown ("" otherwise)."""
+        return self._said
+
+    def _end_correction(self) -> None:
+        self._said = ""
+        self.correction_row.show_hint()
+
     def _show_answer(self, decision: Decision) -> None:
         kind = decision.kind
         whole = decision.whole
         if kind == "empty" or whole is None:
             self.show_empty()
             return
+        self._answer = decision
+        self._end_correction()
+        self.correction_row.set_number(kind == "number")
+        self.correction_row.show()
         probabilities = [float(p) for p in whole.probabilities]
         if kind == "digit":
             self._set_digit(str(decision.digit), muted=False)
@@ -346,6 +496,30 @@ class PredictionPanel(QWidget):
         palette = self.digit_label.palette()
         palette.setColor(QPalette.ColorRole.WindowText, self.palette().color(role))
         self.digit_label.setPalette(palette)
+
+    # ------------------------------------------------------------------ size
+
+    # Below this height the big glyph is smaller and the rows closer: at the window's
+    # minimum size (640x500) the full-size glyph left the bars too little room to read.
+    COMPACT_HEIGHT = 520
+
+    def _set_compact(self, compact: bool) -> None:
+        if compact == self._compact:
+            return
+        self._compact = compact
+        font = QFont(self.font())
+        base = font.pointSizeF()
+        font.setPointSizeF(max(28.0, base * 3.5) if compact else max(48.0, base * 6.5))
+        font.setBold(True)
+        self.digit_label.setFont(font)
+        self.digit_label.setMinimumHeight(self.digit_label.fontMetrics().height())
+        layout = self.layout()
+        if layout is not None:
+            layout.setSpacing(2 if compact else 6)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._set_compact(self.height() < self.COMPACT_HEIGHT)
+        super().resizeEvent(event)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange:

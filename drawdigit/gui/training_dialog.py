@@ -15,11 +15,23 @@ close, errors and *Discard* leave the active model file exactly as it was.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, QTimer, Signal, Slot
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QObject,
+    QPoint,
+    QRect,
+    QSettings,
+    QSize,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -32,22 +44,27 @@ from PySide6.QtWidgets import (
 )
 
 from drawdigit.gui.training.data_view import DataView, button
-from drawdigit.gui.training.progress_view import ProgressView
+from drawdigit.gui.training.placement import place_beside
+from drawdigit.gui.training.progress_view import CHARTS_MODULE, ProgressView
 from drawdigit.gui.training.responsiveness import Responsiveness
 from drawdigit.gui.training.result_view import ResultView
 from drawdigit.gui.training.settings_view import MINE, SettingsView
 from drawdigit.gui.training.state import RunState
 from drawdigit.gui.training_worker import (
+    DevicesFound,
     RunControl,
     Stage,
     prepare_ahead,
+    save_folder_problem,
     train_run,
     training_threads,
     with_threads,
 )
 from drawdigit.gui.workers import GeneratorWorker
 from drawdigit.runs import MIXED_RECIPE, RunReport, TrainingJob, describe_error
+from drawdigit.store import active_model_path
 from drawdigit.training import PRESETS
+from drawdigit.training.config import DEFAULT_PRESET
 
 if TYPE_CHECKING:
     from drawdigit.training import TrainConfig
@@ -55,7 +72,11 @@ if TYPE_CHECKING:
 # The live test estimate (1,000 test images) as often as every second of training, where
 # that is cheap; fit() spaces estimates further apart on slow machines (<= ~5 % of the time).
 QUICK_EVAL_SECONDS = 1.0
-RESULT_TAB = 1
+SETTINGS_TAB, PROGRESS_TAB, RESULT_TAB = 0, 1, 2
+IDLE_BEFORE_CHARTS = 1.0  # seconds without drawing before the charts are built
+# Smaller than the main window (940x640): beside it on a 1280-pixel screen next to a
+# 640-pixel window. The least it can be is what its layout needs (nothing cut off).
+DEFAULT_SIZE = (600, 640)
 
 
 def _settings() -> QSettings:
@@ -90,8 +111,8 @@ class TrainingDialog(QDialog):
         self.setWindowTitle("Train the Network")
         self.setModal(False)
         self.setSizeGripEnabled(True)
-        self.setMinimumSize(940, 600)
-        self.resize(1080, 720)
+        self._placed = False
+        self._last_drawn = 0.0  # time.monotonic() of the last canvas change
         self.train_limit = train_limit
         self.test_limit = test_limit
         self.threads: int | None = training_threads()
@@ -107,10 +128,10 @@ class TrainingDialog(QDialog):
         self.progress_view = ProgressView(self.state)
         self.result_view = ResultView(self.state)
         self._build()
+        self.resize(QSize(*DEFAULT_SIZE).expandedTo(self.minimumSizeHint()))
         self._connect()
         self.data_view.choose_initial(data_dir)
-        presets = self.settings_view.presets
-        self.settings_view.apply_preset("seed" if "seed" in presets else next(iter(presets)))
+        self.settings_view.apply_preset(DEFAULT_PRESET)
         self._watch_parent()
         app = QCoreApplication.instance()
         if app is not None:
@@ -120,14 +141,36 @@ class TrainingDialog(QDialog):
     # ================================================================== composition
 
     def _build(self) -> None:
-        root = QHBoxLayout(self)
+        """Status and numbers on top, then tabs (Settings, Progress, Result), then the
+        buttons: one column, so the dialog can stand beside the main window rather than
+        over it (see ``training.placement``)."""
+        root = QVBoxLayout(self)
         root.setContentsMargins(12, 12, 12, 12)
-        root.setSpacing(14)
+        root.setSpacing(8)
+        root.addWidget(self.progress_view)
 
-        left = QVBoxLayout()
-        left.setSpacing(10)
-        left.addWidget(self.data_view)
-        left.addWidget(self.settings_view)
+        settings_page = QWidget()
+        page = QVBoxLayout(settings_page)
+        page.addWidget(self.data_view)
+        page.addWidget(self.settings_view)
+        page.addStretch(1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(settings_page, "Settings")
+        self.tabs.addTab(self.progress_view.charts_page, "Progress")
+        self.tabs.addTab(self.result_view, "Result")
+        self.tabs.setTabEnabled(RESULT_TAB, False)
+        self.tabs.setTabToolTip(SETTINGS_TAB, "Where the data comes from, and how to train")
+        self.tabs.setTabToolTip(PROGRESS_TAB, "Loss and accuracy as training goes")
+        self.tabs.setTabToolTip(RESULT_TAB, "The finished model: accuracy, confusions, mistakes")
+        root.addWidget(self.tabs, 1)
+
+        hint = QLabel(
+            "You can keep drawing while training runs: the model in use keeps answering "
+            "until you choose “Use this model”."
+        )
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: palette(mid);")
+        root.addWidget(hint)
         row = QHBoxLayout()
         self.start_button = button(
             "Start", "Start training with these settings (Ctrl+Return)", self.start_training
@@ -142,40 +185,14 @@ class TrainingDialog(QDialog):
             "use stays as it is",
             self.cancel_training,
         )
-        for widget in (self.start_button, self.pause_button, self.cancel_button):
-            row.addWidget(widget)
-        left.addLayout(row)
-        hint = QLabel(
-            "You can keep drawing while training runs: the model in use keeps answering "
-            "until you choose “Use this model”."
-        )
-        hint.setWordWrap(True)
-        hint.setStyleSheet("color: palette(mid);")
-        left.addWidget(hint)
-        left.addStretch(1)
         self.close_button: QPushButton = button(
             "Close", "Close this window (a run in progress is cancelled)", self.close
         )
-        row = QHBoxLayout()
+        for widget in (self.start_button, self.pause_button, self.cancel_button):
+            row.addWidget(widget)
         row.addStretch(1)
         row.addWidget(self.close_button)
-        left.addLayout(row)
-        left_widget = QWidget()
-        left_widget.setLayout(left)
-        left_widget.setFixedWidth(360)
-        root.addWidget(left_widget, 0)
-
-        right = QVBoxLayout()
-        right.setSpacing(8)
-        right.addWidget(self.progress_view)
-        self.tabs = QTabWidget()
-        self.tabs.addTab(self.progress_view.charts, "Progress")
-        self.tabs.addTab(self.result_view, "Result")
-        self.tabs.setTabEnabled(RESULT_TAB, False)
-        self.tabs.setTabToolTip(0, "Loss and accuracy as training goes")
-        self.tabs.setTabToolTip(RESULT_TAB, "The finished model: accuracy, confusions, mistakes")
-        right.addWidget(self.tabs, 1)
-        root.addLayout(right, 1)
+        root.addLayout(row)
 
     def _connect(self) -> None:
         state = self.state
@@ -208,7 +225,7 @@ class TrainingDialog(QDialog):
 
     @Slot()
     def _show_progress_tab(self) -> None:
-        self.tabs.setCurrentIndex(0)
+        self.tabs.setCurrentIndex(PROGRESS_TAB)
         self.tabs.setTabEnabled(RESULT_TAB, False)
 
     @Slot(object)
@@ -282,6 +299,7 @@ class TrainingDialog(QDialog):
     @Slot()
     def user_is_drawing(self) -> None:
         """The main window's canvas changed: the user is drawing (for the next second)."""
+        self._last_drawn = time.monotonic()
         self.responsiveness.user_is_drawing()
 
     def training_threads_now(self) -> int | None:
@@ -301,11 +319,23 @@ class TrainingDialog(QDialog):
             data_dir = None
         if config is None and data_dir is None:
             return
-        worker = GeneratorWorker(prepare_ahead, config, data_dir, name="drawdigit-warm-up")
+        modules = () if self.progress_view.charts is not None else (CHARTS_MODULE,)
+        worker = GeneratorWorker(prepare_ahead, config, data_dir, modules, name="drawdigit-warm-up")
+        worker.yielded.connect(self._on_warm_up_step)
         worker.returned.connect(lambda data: self._on_data_ready(data_dir, data))
         worker.finished.connect(self._on_warm_up_finished)
         self._warm = worker
         worker.start()
+
+    @Slot(object)
+    def _on_warm_up_step(self, step: Stage | DevicesFound) -> None:
+        """ "Loading PyTorch…", then what comes next; the devices torch found."""
+        if self.sender() is not self._warm:
+            return
+        if isinstance(step, DevicesFound):
+            self.settings_view.set_devices(list(step.devices))
+        else:
+            self.state.prepare(step.text, step.error)
 
     def _on_data_ready(self, folder: Path | None, data: Any) -> None:
         if data is not None and self.isVisible() and folder == self.data_dir():
@@ -317,9 +347,26 @@ class TrainingDialog(QDialog):
             return
         self._warm_done = True
         self._warm = None
+        self.state.prepare(None)
+        QTimer.singleShot(0, self._build_charts_when_idle)
         folder = self.data_dir()
         if folder is not None and (self._cached_data is None or self._cached_data[0] != folder):
             QTimer.singleShot(0, self._start_warm_up)  # the folder changed meanwhile
+
+    @Slot()
+    def _build_charts_when_idle(self) -> None:
+        """Build the charts (0.1-0.4 s of GUI-thread work: ``ProgressView.build_charts``)
+        once the user has not drawn for ``IDLE_BEFORE_CHARTS`` s, so that neither a stroke
+        nor Start waits for them; a run started first builds them itself."""
+        if self.progress_view.charts is not None or not self.isVisible():
+            return
+        idle = time.monotonic() - self._last_drawn
+        if idle < IDLE_BEFORE_CHARTS:
+            QTimer.singleShot(
+                int((IDLE_BEFORE_CHARTS - idle) * 1000) + 50, self._build_charts_when_idle
+            )
+            return
+        self.progress_view.build_charts()
 
     def warmed_up(self) -> bool:
         """Whether torch is warmed up and the data (if any) is loaded, ready for Start."""
@@ -334,6 +381,10 @@ class TrainingDialog(QDialog):
         """Start a run with the settings shown (ignored while one runs or without data)."""
         folder = self.data_dir()
         if self._run is not None or folder is None or self.downloading():
+            return
+        problem = save_folder_problem(active_model_path().parent)
+        if problem is not None:
+            self.state.set_status(problem, error=True)
             return
         config = with_threads(self.config(), self.threads)
         if config.quick_eval_seconds > QUICK_EVAL_SECONDS:
@@ -455,6 +506,7 @@ class TrainingDialog(QDialog):
         run, warm = self._run, self._warm
         self._run = self._warm = None  # what they still emit is stale from here on
         self.responsiveness.detach()
+        self.state.prepare(None)
         if self.state.active:
             self.state.cancelled(why)
         for worker in (run, warm):
@@ -464,6 +516,11 @@ class TrainingDialog(QDialog):
         self._update_controls()
 
     def showEvent(self, event: QShowEvent) -> None:
+        if not self._placed:  # the first time only: later, where the user left it
+            self._placed = True
+            self._place_beside_parent()
+        elif not event.spontaneous():  # reopened: last time's failed download is history
+            self.data_view.forget_download_error()
         super().showEvent(event)
         self.data_view.refresh_sample_count()
         QTimer.singleShot(0, self._start_warm_up)
@@ -477,6 +534,31 @@ class TrainingDialog(QDialog):
         self.shutdown(" (the window was closed)")
         self._cached_data = None  # ~55 MB: not kept while the dialog is closed
         super().reject()
+
+    def _place_beside_parent(self) -> None:
+        """Beside (or below) the main window where the screen has room, else where it
+        covers the least of the canvas (``training.placement.place_beside``)."""
+        parent = self.parentWidget()
+        if parent is None:
+            return
+        window = parent.window()
+        screen = window.screen() or self.screen()
+        canvas = getattr(window, "canvas", None)
+        canvas_rect = (
+            QRect(canvas.mapToGlobal(QPoint(0, 0)), canvas.size())
+            if isinstance(canvas, QWidget)
+            else window.frameGeometry()
+        )
+        frame = window.frameGeometry().size() - window.geometry().size()
+        rect = place_beside(
+            window.frameGeometry(),
+            canvas_rect,
+            self.size() + frame,
+            self.minimumSizeHint() + frame,
+            screen.availableGeometry(),
+        )
+        self.resize(rect.size() - frame)
+        self.move(rect.topLeft())
 
     def _watch_parent(self) -> None:
         """Close with the parent window, so no run outlives the window it belongs to."""

@@ -9,5 +9,6 @@ owns start, pause and cancel:
 - ``settings_view``: presets, options and device, as a ``TrainConfig``;
 - ``progress_view``: the status line, progress bar, numbers grid, and ``charts``;
 - ``result_view``: the finished model's accuracy, confusion matrix, mistakes, use/discard;
-- ``responsiveness``: how a run leaves the app responsive while the user draws.
+- ``responsiveness``: how a run leaves the app responsive while the user draws;
+- ``placement``: where the dialog opens (beside the main window, off its canvas).
 """

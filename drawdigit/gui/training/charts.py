@@ -16,6 +16,11 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+AXIS_WIDTH = 52  # px, fixed: both plot areas start at the same x, whatever the labels
+# The accuracy axis starts at the highest of these below the recent points (the second
+# half of the run so far): 95-100% once they are all above 95%, where the action is.
+ACCURACY_FLOORS = (99.0, 98.0, 95.0, 90.0, 80.0, 50.0, 0.0)
+BELOW = 0.12  # share of a y range shown below its floor: room for the floor's label (0)
 BLUE = "#1f77b4"
 ORANGE = "#ff7f0e"
 GREEN = "#2ca02c"
@@ -54,10 +59,13 @@ class TrainingCharts(QWidget):
         foreground = palette.color(QPalette.ColorRole.Text)
         # Legends where the curves are not: loss falls (top right is free), accuracy rises
         # (bottom right is free).
-        self.loss_plot = self._make_plot("Loss", "", background, foreground, (-8, 8))
-        self.accuracy_plot = self._make_plot("Accuracy", "%", background, foreground, (-8, -8))
+        self.loss_plot = self._make_plot("Loss", "loss", background, foreground, (-8, 8))
+        self.accuracy_plot = self._make_plot(
+            "Accuracy", "accuracy (%)", background, foreground, (-8, -8)
+        )
         self.accuracy_plot.setXLink(self.loss_plot)
-        self.accuracy_plot.setLabel("bottom", "epoch", color=foreground.name())
+        for plot in (self.loss_plot, self.accuracy_plot):
+            plot.setLabel("bottom", "epoch", color=foreground.name())
 
         self.loss_curve = self.loss_plot.plot(
             name="batch loss (smoothed)", pen=pg.mkPen(BLUE, width=2)
@@ -97,9 +105,8 @@ class TrainingCharts(QWidget):
             item = plot.getPlotItem()
             item.setDownsampling(auto=True, mode="peak")
             item.setClipToView(True)
-        self.loss_plot.getPlotItem().setLimits(yMin=0)
-        self.accuracy_plot.getPlotItem().setLimits(yMin=0, yMax=100.5)
-        self._y_auto = False
+        self.loss_plot.getPlotItem().setLimits(yMin=-1)
+        self.accuracy_plot.getPlotItem().setLimits(yMin=-5, yMax=101)
         self._set_ranges(1)
 
         layout = QVBoxLayout(self)
@@ -132,12 +139,12 @@ class TrainingCharts(QWidget):
     @staticmethod
     def _make_plot(
         title: str,
-        units: str,
+        axis_title: str,
         background: QColor,
         foreground: QColor,
         legend_offset: tuple[int, int],
     ) -> pg.PlotWidget:
-        plot = pg.PlotWidget(background=background)
+        plot = pg.PlotWidget(background=background, enableMenu=False)  # no menus to build
         plot.setMinimumHeight(140)
         item = plot.getPlotItem()
         item.setTitle(title, color=foreground.name(), size="10pt")
@@ -151,8 +158,8 @@ class TrainingCharts(QWidget):
             # Major ticks only: the minor grid lines made each redraw ~7x slower (50 vs 7 ms
             # for both charts on the 2-core machine), enough to stall the event loop.
             axis.setStyle(maxTickLevel=0)
-        if units:
-            item.setLabel("left", units, color=foreground.name())
+        item.getAxis("left").setWidth(AXIS_WIDTH)
+        item.setLabel("left", axis_title, color=foreground.name())
         legend = item.addLegend(
             offset=legend_offset, labelTextColor=foreground, labelTextSize="8pt"
         )
@@ -163,11 +170,31 @@ class TrainingCharts(QWidget):
 
     def _set_ranges(self, epochs: int) -> None:
         """The whole run on the x axis from the start (the curves show progress too), and
-        fixed y ranges while there is no data; the y axes follow the data once it comes."""
+        y ranges from 0 while there is no data (:meth:`_fit_y` follows the data)."""
         self.loss_plot.setXRange(0, epochs, padding=0.02)
-        self.loss_plot.setYRange(0, 2.5, padding=0)
-        self.accuracy_plot.setYRange(0, 100, padding=0)
-        self._y_auto = False
+        _show_y(self.loss_plot, 0, 2.5)
+        _show_y(self.accuracy_plot, 0, 100.5)
+
+    def _fit_y(self, index: int) -> None:
+        """Loss: from 0 to a little above the highest point. Accuracy: up to 100%, from the
+        highest of ``ACCURACY_FLOORS`` below the recent points (the second half of the
+        run so far; earlier, lower points may then sit below the axis)."""
+        if index == 0:
+            values = [y for _curve, series in self._pairs[0] for y in series.y]
+            if values:
+                _show_y(self.loss_plot, 0, max(values) * 1.08 or 1.0)
+            return
+        points = [
+            point
+            for _curve, series in self._pairs[1]
+            for point in zip(series.x, series.y, strict=True)
+        ]
+        if not points:
+            return
+        half = max(x for x, _y in points) / 2
+        lowest = min(y for x, y in points if x >= half)
+        floor = next(f for f in ACCURACY_FLOORS if f <= lowest)
+        _show_y(self.accuracy_plot, floor, 100.5 if floor < 90 else 100.1)
 
     def reset(self, epochs: int = 1) -> None:
         """Empty the charts for a new run of ``epochs`` epochs."""
@@ -216,10 +243,6 @@ class TrainingCharts(QWidget):
         if not self._dirty:
             return
         self.redraws += 1
-        if not self._y_auto and len(self._loss):
-            self._y_auto = True
-            for plot in (self.loss_plot, self.accuracy_plot):
-                plot.getPlotItem().enableAutoRange(y=True)
         order = [self._turn, 1 - self._turn]
         chosen = [i for i in order if i in self._dirty]
         if not everything:
@@ -230,6 +253,19 @@ class TrainingCharts(QWidget):
             for curve, series in self._pairs[index]:
                 x, y = series.arrays()
                 curve.setData(x, y)
+            self._fit_y(index)
+
+    def y_range(self, index: int) -> tuple[float, float]:
+        """The y range shown: 0 the loss chart, 1 the accuracy chart (tests)."""
+        plot = (self.loss_plot, self.accuracy_plot)[index]
+        low, high = plot.getPlotItem().getViewBox().viewRange()[1]
+        return float(low) + BELOW * (high - low) / (1 + BELOW), float(high)
+
+    def plot_left(self, index: int) -> int:
+        """Where the plot area of chart ``index`` starts, in this widget's pixels (tests)."""
+        plot = (self.loss_plot, self.accuracy_plot)[index]
+        corner = plot.getPlotItem().getViewBox().sceneBoundingRect().topLeft()
+        return plot.viewport().mapTo(self, plot.mapFromScene(corner)).x()
 
     def points(self) -> dict[str, int]:
         """How many points each series holds (tests look at this)."""
@@ -238,3 +274,9 @@ class TrainingCharts(QWidget):
             "estimate": len(self._estimate),
             "epoch": len(self._test_acc),
         }
+
+
+def _show_y(plot: pg.PlotWidget, low: float, high: float) -> None:
+    """Show ``low``..``high`` with a sliver below ``low``: pyqtgraph leaves out a tick label
+    that sits on the very edge, and the floor ("0", "95") is the one that tells the scale."""
+    plot.setYRange(low - BELOW * (high - low), high, padding=0)

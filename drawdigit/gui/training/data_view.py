@@ -177,6 +177,7 @@ class DataView(QGroupBox):
             )
         if ok:
             self._data_dir = path
+            self.forget_download_error()  # the data is there now
             if remember:
                 self._settings.setValue(SETTINGS_DATA_DIR, str(path))
                 self._settings.sync()
@@ -285,8 +286,18 @@ class DataView(QGroupBox):
 
     def _on_download_error(self, exc: BaseException, dest: Path) -> None:
         self.download_label.setText(f"Download failed: {describe_download_error(exc, dest)}")
+        self.download_label.setToolTip(str(exc))  # every mirror and its URL, for the curious
         self.download_label.setStyleSheet("color: #c0392b;")
         self.download_button.setText("Retry download")
+
+    def forget_download_error(self) -> None:
+        """A failed download's message goes once data is found or the dialog reopens."""
+        if self._download is None and self.download_label.isVisibleTo(self):
+            self.download_label.hide()
+            self.download_label.clear()
+            self.download_label.setToolTip("")
+            self.download_label.setStyleSheet("")
+            self.download_button.setText(f"Download ({DOWNLOAD_MB:.0f} MB)")
 
     @Slot()
     def _on_download_finished(self) -> None:

@@ -11,15 +11,18 @@ recognition smooth, each measured on the 2-core machine (benchmarks/bench_gui_tr
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
 
-from drawdigit.gui.training_worker import drawing_threads
+from drawdigit.gui.training_worker import (
+    SWITCH_INTERVAL,
+    drawing_threads,
+    restore_switch_interval,
+    shorten_switch_interval,
+)
 
-SWITCH_INTERVAL = 0.001  # seconds; see ShortSwitchInterval
 DRAWING_PAUSE_MS = 1000  # no drawing for this long: training takes all its threads again
 LAG_PROBE_MS = 20  # during a run, how often the event loop's lateness is measured
 LAG_LIMIT = 0.025  # seconds late while the user draws: training gives a core back
@@ -32,22 +35,23 @@ class ShortSwitchInterval:
     needs the GIL (every Qt event handled in Python, every chart redraw step) it may wait
     a whole switch interval for it. Measured during a run on the 2-core machine: 99th
     percentile event-loop gap 41-47 ms at 5 ms, 21 ms at 1 ms. ``restore`` puts back
-    exactly what was there (also when called twice, or without ``shorten``).
+    exactly what was there (also when called twice, or without ``shorten``), once the
+    warm-up, which shortens it too, is also over (``training_worker.shorten_switch_interval``).
     """
 
     def __init__(self, interval: float = SWITCH_INTERVAL) -> None:
         self.interval = interval
-        self._saved: float | None = None
+        self._held = False
 
     def shorten(self) -> None:
-        if self._saved is None:
-            self._saved = sys.getswitchinterval()
-            sys.setswitchinterval(min(self._saved, self.interval))
+        if not self._held:
+            self._held = True
+            shorten_switch_interval(self.interval)
 
     def restore(self) -> None:
-        if self._saved is not None:
-            sys.setswitchinterval(self._saved)
-            self._saved = None
+        if self._held:
+            self._held = False
+            restore_switch_interval()
 
 
 class Responsiveness(QObject):

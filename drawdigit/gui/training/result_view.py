@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import (
 from drawdigit.formatting import percent
 from drawdigit.gui.images import gray_icon
 from drawdigit.gui.training.data_view import button
-from drawdigit.gui.training.state import RunState
+from drawdigit.gui.training.state import RunState, fmt_time
 
 if TYPE_CHECKING:
     from drawdigit.runs import MixedReport, RunReport
@@ -47,6 +48,7 @@ class ResultView(QWidget):
     def __init__(self, state: RunState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        self.confirm_box: QMessageBox | None = None  # "Use a less accurate model?"
         layout = QVBoxLayout(self)
         self.result_label = QLabel()
         self.result_label.setWordWrap(True)
@@ -119,24 +121,7 @@ class ResultView(QWidget):
         self.confusion_table.clearContents()
 
     def _show(self, outcome: RunReport) -> None:
-        new = outcome.test_accuracy
-        old = outcome.current_accuracy
-        lines = [
-            f"<b>New model: {percent(new, 2)}</b> on {outcome.test_count:,} MNIST test images "
-            f"({outcome.done.seconds:.0f} s of training)."
-        ]
-        if old is not None:
-            diff = (new - old) * 100
-            colour = "#2e7d32" if diff >= 0 else "#c0392b"
-            lines.append(
-                f"Model in use: {percent(old, 2)} on the same images "
-                f"<span style='color:{colour}'>({diff:+.2f} points)</span> "
-                f"— {outcome.current_description}."
-            )
-        else:
-            lines.append(f"Model in use: not compared ({outcome.current_description}).")
-        lines += _personal_lines(outcome.personal)
-        self.result_label.setText("<br>".join(lines))
+        self.result_label.setText(_result_text(outcome, used=False))
         self._fill_confusion(outcome.confusion)
         self.gallery.clear()
         # The gallery (60 icons) in a turn of its own, to keep each stall short.
@@ -188,14 +173,50 @@ class ResultView(QWidget):
             item = QListWidgetItem(gray_icon(image, GALLERY_ICON), f"{int(true)} → {int(guess)}")
             item.setToolTip(
                 f"true digit {int(true)}, the model said {int(guess)} "
-                f"({float(confidence) * 100:.0f} % sure)"
+                f"({percent(float(confidence), 0)} sure)"
             )
             item.setData(Qt.ItemDataRole.UserRole, (int(true), int(guess)))
             self.gallery.addItem(item)
 
     @Slot()
     def use_result(self) -> bool:
-        """Save the new model as the active one (atomically) and tell the app. False on error."""
+        """Save the new model as the active one (atomically) and tell the app; a model less
+        accurate than the one in use is only saved once the user confirms (``confirm_box``).
+        True once it is saved."""
+        outcome = self.state.outcome
+        if outcome is None or self.confirm_box is not None:
+            return False
+        worse = points_worse(outcome)
+        if worse is None:
+            return self._activate()
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Use a less accurate model?",
+            f"The new model is {worse:.2f} points less accurate than the model in use on "
+            f"the same {outcome.test_count:,} MNIST test images "
+            f"({percent(outcome.test_accuracy, 2)} against "
+            f"{percent(outcome.current_accuracy, 2)}).",
+            parent=self,
+        )
+        box.setInformativeText("Use it anyway? Restore Bundled Model undoes it later.")
+        use = box.addButton("Use it anyway", QMessageBox.ButtonRole.AcceptRole)
+        keep = box.addButton("Keep the model in use", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        use.clicked.connect(self._activate)
+        box.finished.connect(self._forget_confirm_box)
+        self.confirm_box = box
+        box.open()
+        return False
+
+    @Slot()
+    def _forget_confirm_box(self) -> None:
+        self.confirm_box = None
+
+    @Slot()
+    def _activate(self) -> bool:
+        """Save the outcome as the active model. False on error (said in the note)."""
         outcome = self.state.outcome
         if outcome is None:
             return False
@@ -215,6 +236,7 @@ class ResultView(QWidget):
             self.state.set_status(f"Could not save the model: {reason}", error=True)
             return False
         self._note(f"Saved as your active model ({path}).", "color: #2e7d32;")
+        self.result_label.setText(_result_text(outcome, used=True))
         self.state.set_outcome(None)
         self.state.set_status("The new model is now in use.")
         self.modelActivated.emit(path)
@@ -235,6 +257,39 @@ class ResultView(QWidget):
         has_result = self.state.outcome is not None and not self.state.active
         self.use_button.setEnabled(has_result)
         self.discard_button.setEnabled(has_result)
+
+
+def points_worse(outcome: RunReport) -> float | None:
+    """How many percentage points the new model is below the model in use on the same
+    test images (None: not worse, or not compared)."""
+    old = outcome.current_accuracy
+    if old is None:
+        return None
+    worse = round((old - outcome.test_accuracy) * 100, 2)
+    return worse if worse > 0 else None
+
+
+def _result_text(outcome: RunReport, used: bool) -> str:
+    """The new model against the model in use; once ``used``, the new model is in use."""
+    new = outcome.test_accuracy
+    old = outcome.current_accuracy
+    lines = [
+        f"<b>New model: {percent(new, 2)}</b> on {outcome.test_count:,} MNIST test images "
+        f"(trained in {fmt_time(outcome.done.seconds)})."
+    ]
+    if used:
+        lines.append("<b>Model in use: this new model</b> (saved as your active model).")
+    elif old is not None:
+        diff = (new - old) * 100
+        colour = "#2e7d32" if diff >= 0 else "#c0392b"
+        lines.append(
+            f"Model in use: {percent(old, 2)} on the same images "
+            f"<span style='color:{colour}'>({diff:+.2f} points)</span> "
+            f"— {outcome.current_description}."
+        )
+    else:
+        lines.append(f"Model in use: not compared ({outcome.current_description}).")
+    return "<br>".join(lines + _personal_lines(outcome.personal))
 
 
 def _confusion_table() -> QTableWidget:

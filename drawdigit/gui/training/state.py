@@ -31,6 +31,7 @@ class Phase(str, Enum):
     FAILED = "failed"
 
 
+READY = "Ready to train."
 ACTIVE = frozenset({Phase.LOADING, Phase.TRAINING, Phase.PAUSED, Phase.CANCELLING})
 
 
@@ -67,13 +68,16 @@ class RunState(QObject):
     epochEnded = Signal(object)
     outcomeChanged = Signal(object)
     runEnded = Signal(str)
+    preparingChanged = Signal(bool)  # getting ready ahead of Start (loading PyTorch…)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._phase = Phase.IDLE
-        self._status = ("Ready.", False)
+        self._status = (READY, False)
         self._outcome: Any = None
         self._summary = ""
+        self._preparing = False
+        self._preparing_text = ""
         self.run_info: Any = None  # the run's TrainingStarted (device, threads, sizes)
         self.last_batch: Any = None  # the latest BatchProgress
         self.last_epoch: Any = None  # the latest EpochEnd
@@ -107,6 +111,16 @@ class RunState(QObject):
         return self._outcome
 
     @property
+    def preparing(self) -> bool:
+        """Getting the next run ready in the background (torch, MNIST), no run going."""
+        return self._preparing
+
+    @property
+    def showing_preparation(self) -> bool:
+        """Preparing, and nothing else (a run, a result, an error) is on show."""
+        return self._preparing and self._phase is Phase.IDLE and self._outcome is None
+
+    @property
     def status(self) -> str:
         return self._status[0]
 
@@ -124,6 +138,21 @@ class RunState(QObject):
         if phase is not self._phase:
             self._phase = phase
             self.phaseChanged.emit(phase.value)
+
+    def prepare(self, text: str | None, error: bool = False) -> None:
+        """What is being got ready ahead of Start (``None``: all done). Shown in the status
+        line only while no run is going and no result or error is on show."""
+        preparing = text is not None and not error
+        if preparing != self._preparing:
+            self._preparing = preparing
+            self.preparingChanged.emit(preparing)
+        if self._phase is not Phase.IDLE or self._outcome is not None:
+            return
+        if text is not None:
+            self._preparing_text = text
+            self.set_status(text, error)
+        elif self._status == (self._preparing_text, False):
+            self.set_status(READY)
 
     def begin(self, epochs: int) -> None:
         """Start pressed: forget the last run, its numbers and its outcome."""

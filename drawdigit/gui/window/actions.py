@@ -122,7 +122,13 @@ class WindowActions:
         self.quit.setMenuRole(QAction.MenuRole.QuitRole)
 
         # Edit
-        self.undo = act("&Undo", canvas.undo, [std.Undo], "Undo the last stroke", line_icon("undo"))
+        self.undo = act(
+            "&Undo",
+            window.undo,
+            [std.Undo],
+            "Undo the last stroke or correction",
+            line_icon("undo"),
+        )
         self.redo = act("&Redo", canvas.redo, [std.Redo, "Ctrl+Shift+Z"], "Redo", line_icon("redo"))
         self.eraser = act(
             "&Eraser",
@@ -151,6 +157,12 @@ class WindowActions:
             window.restore_bundled_model,
             [],
             "Go back to the model that came with drawdigit",
+        )
+        self.models = act(
+            "&Models…",
+            window.open_models_dialog,
+            [],
+            "The models you have had: use one of them again",
         )
         self.train = act(
             "&Train…", window.open_training_dialog, ["Ctrl+T"], "Train the network on MNIST"
@@ -204,7 +216,7 @@ class WindowActions:
         model_menu = bar.addMenu("&Model")
         model_menu.addAction(self.model_info)
         model_menu.addSeparator()
-        model_menu.addActions([self.train, self.reload_model, self.restore_model])
+        model_menu.addActions([self.train, self.models, self.reload_model, self.restore_model])
         model_menu.addSeparator()
         model_menu.addActions([self.samples, self.finetune, self.save_confirmed])
         model_menu.setToolTipsVisible(True)  # a greyed-out Fine-tune says why
@@ -229,12 +241,16 @@ class WindowActions:
         has_model_input: bool,
         user_model: bool,
         model_loading: bool,
+        correction: bool = False,
     ) -> None:
-        """Enable what makes sense now; the undo/redo tooltips say what they would undo."""
-        self.undo.setEnabled(stack.canUndo())
+        """Enable what makes sense now; the undo/redo tooltips say what they would undo
+        (``correction``: a correction of the drawing shown, which Undo takes back first)."""
+        self.undo.setEnabled(stack.canUndo() or correction)
         self.redo.setEnabled(stack.canRedo())
         # The tool row keeps short labels; what would be undone goes in the tooltips.
         undo_text, redo_text = stack.undoText(), stack.redoText()
+        if correction:
+            undo_text = "Correction"
         self.undo.setToolTip(f"Undo {undo_text.lower()} (Ctrl+Z)" if undo_text else "Undo")
         self.redo.setToolTip(f"Redo {redo_text.lower()} (Ctrl+Shift+Z)" if redo_text else "Redo")
         self.clear.setEnabled(has_ink)

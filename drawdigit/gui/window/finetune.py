@@ -5,10 +5,16 @@ GeneratorWorker`` (never on the GUI thread; torch is imported there, not here), 
 progress bar and a Cancel button in the status bar while it runs, then offers the new model
 in a window-modal box: "Use this model" saves it as the active model and asks the window to
 reload; "Discard" keeps nothing. Cancel stops the run between steps and offers nothing.
+
+Too few samples (one, or two of the same digit: one of each digit is kept aside to measure
+the result) is no failure of the user's: instead of "Fine-tuning failed", a box says what
+fine-tuning does, how to add samples, and that more samples help (``FEW_SAMPLES_TEXT``). A
+single sample is told so before any thread starts.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -29,8 +35,36 @@ if TYPE_CHECKING:
     from drawdigit.finetune import FinetuneProgress, FinetuneResult
 
 
+RUNNING_TEXT = "Fine-tuning on your samples…"
+
+# Fewer samples than this cannot be fine-tuned on (two to learn from at the very least).
+MIN_SAMPLES = 2
+FEW_SAMPLES_TITLE = "Fine-tune: more samples needed"
+FEW_SAMPLES_TEXT = (
+    "Fine-tuning teaches the model your handwriting from the drawings in My Samples. It "
+    "needs at least two to learn from, besides the one of each digit it keeps aside to "
+    "measure the result. {have}"
+)
+FEW_SAMPLES_DETAIL = (
+    "To add a sample, draw a digit and type the right digit (0–9), or click it under the "
+    "answer. The more samples, the more it learns: five or more of each digit you write "
+    "differently help most."
+)
+
+
+def _have_text(count: int) -> str:
+    return "You have no samples yet." if count == 0 else f"You have {count}."
+
+
 def _run_finetune(control: WorkerControl) -> FinetuneResult:
-    """The work, in the worker's thread: progress goes out as the worker's ``yielded``."""
+    """The work, in the worker's thread: progress goes out as the worker's ``yielded``
+    (first, while torch loads, the label to show: see ``training_worker.load_torch``)."""
+    from drawdigit.gui.training_worker import LOADING_TORCH, load_torch, torch_loaded
+
+    if not torch_loaded():
+        control.report(LOADING_TORCH)
+        load_torch()
+        control.report(RUNNING_TEXT)
     from drawdigit.finetune import finetune_on_my_samples
 
     return finetune_on_my_samples(progress=control.report, cancel=control.event)
@@ -51,7 +85,7 @@ class FinetuneController(QObject):
         self._offer: QMessageBox | None = None
         self._last_progress: FinetuneProgress | None = None
         # Shown while a run is on: what runs, how far it is, and a way out.
-        self.label = QLabel("Fine-tuning on your samples…")
+        self.label = QLabel(RUNNING_TEXT)
         self.bar = QProgressBar()
         self.bar.setRange(0, 100)
         self.bar.setFixedWidth(80)  # the model line beside it must still fit at 640 px
@@ -84,6 +118,12 @@ class FinetuneController(QObject):
         """Fine-tune on the personal samples in a worker thread; then ask whether to use it."""
         if self._worker is not None:
             return
+        from drawdigit.samples import count_samples
+
+        have = count_samples()
+        if have < MIN_SAMPLES:
+            self._explain_few_samples(_have_text(have))
+            return
         control = WorkerControl()
         worker = GeneratorWorker(_run_finetune, control, control=control, name="drawdigit-finetune")
         worker.yielded.connect(self._on_progress)
@@ -95,6 +135,7 @@ class FinetuneController(QObject):
         self._last_progress = None
         self._status_bar.clearMessage()
         self.bar.setRange(0, 0)  # busy until the first step is reported
+        self.label.setText(RUNNING_TEXT)
         self.cancel_button.setEnabled(True)
         self.label.show()
         self.bar.show()
@@ -129,13 +170,35 @@ class FinetuneController(QObject):
 
     # ------------------------------------------------------------------ worker signals
 
-    def _on_progress(self, event: FinetuneProgress) -> None:
+    def _on_progress(self, event: FinetuneProgress | str) -> None:
+        if isinstance(event, str):  # "Loading PyTorch…", then "Fine-tuning…"
+            self.label.setText(event)
+            return
         self._last_progress = event
         self.bar.setRange(0, 100)
         self.bar.setValue(round(100 * event.fraction))
 
+    def _explain_few_samples(self, have: str) -> None:
+        show_message(
+            self._window,
+            QMessageBox.Icon.Information,
+            FEW_SAMPLES_TITLE,
+            FEW_SAMPLES_TEXT.format(have=have),
+            FEW_SAMPLES_DETAIL,
+        )
+
     def _on_errored(self, exc: BaseException) -> None:
         message = str(exc) or type(exc).__name__
+        # The worker has imported the module by now; the GUI thread never imports torch.
+        finetune_module = sys.modules.get("drawdigit.finetune")
+        error_class = getattr(finetune_module, "FinetuneError", None)
+        if error_class is not None and isinstance(exc, error_class) and "samples" in message:
+            from drawdigit.samples import count_samples
+
+            self._explain_few_samples(
+                f"You have {count_samples()}: too few once one of each digit is set aside."
+            )
+            return
         show_message(
             self._window, QMessageBox.Icon.Warning, "Fine-tune", f"Fine-tuning failed: {message}"
         )

@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self._shown_once = False
         self._training_dialog: Any = None
         self._samples_dialog: Any = None
+        self._models_dialog: Any = None
         self._discard_on_close = False  # the user has answered the save question: close
 
         self.canvas = DrawingCanvas()
@@ -94,6 +95,11 @@ class MainWindow(QMainWindow):
         self.canvas.strokeActiveChanged.connect(self._on_stroke_active)
         self.corrections.status.connect(self.statusBar().showMessage)
         self.corrections.saved.connect(self._on_samples_saved)
+        self.corrections.typing.connect(self.panel.show_typing)
+        self.corrections.corrected.connect(self._on_corrected)
+        self.corrections.undone.connect(self._on_correction_undone)
+        self.panel.correctionRequested.connect(self.correct)
+        self.panel.undoRequested.connect(self.corrections.undo)
         self.canvas.firstPainted.connect(self._on_first_painted)
         stack = self.canvas.undo_stack
         stack.cleanChanged.connect(self._update_title)
@@ -147,6 +153,7 @@ class MainWindow(QMainWindow):
         seq = self.recognizer.submit(None if empty else source)
         self._submitted_seq = seq
         self.corrections.reset()
+        self.panel.clear_correction()  # said of the drawing before: the new answer follows
         if empty:
             self._barrier_seq = seq
             self._last_result = None
@@ -275,6 +282,8 @@ class MainWindow(QMainWindow):
         """Load the model in use again, e.g. after the training dialog activated a new one."""
         self._on_model_loading()  # at once: the worker's own notice comes a moment later
         self.recognizer.reload_model()
+        if self._models_dialog is not None:  # a model may have been added or switched
+            self._models_dialog.refresh()
 
     # alias named in the design notes, for the training dialog
     set_predictor_source_changed = reload_model
@@ -288,8 +297,8 @@ class MainWindow(QMainWindow):
                 self,
                 "Restore Bundled Model",
                 "Use the model that came with drawdigit again?\n\n"
-                "Your retrained model is not deleted: it is renamed and kept in your data "
-                "folder.",
+                "Your model is not deleted: it is kept in your data folder, and "
+                "Model > Models… brings it back.",
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return
@@ -304,8 +313,21 @@ class MainWindow(QMainWindow):
             )
             return
         if moved is not None:
-            self.statusBar().showMessage(f"Your model was kept as {moved}", 10000)
+            self.statusBar().showMessage(
+                f"Your model was kept as {moved.name}: Model > Models… brings it back", 10000
+            )
         self.reload_model()
+
+    def open_models_dialog(self) -> None:
+        """The models the user has had, to switch between them (``gui/models_view.py``)."""
+        from drawdigit.gui.models_view import ModelsDialog
+
+        if self._models_dialog is None:
+            self._models_dialog = ModelsDialog(self)
+            self._models_dialog.modelActivated.connect(self.reload_model)
+        else:
+            self._models_dialog.refresh()
+        self._show_dialog(self._models_dialog)
 
     def open_training_dialog(self) -> None:
         """Open the training dialog (``drawdigit.gui.training_dialog``)."""
@@ -336,6 +358,23 @@ class MainWindow(QMainWindow):
     def confirm(self) -> bool:
         """Enter: the answer shown is right (kept when "save confirmed samples" is on)."""
         return self.corrections.confirm()
+
+    def undo(self) -> None:
+        """Ctrl+Z: right after a correction, take the correction back; else undo a stroke."""
+        if self.corrections.can_undo():
+            self.corrections.undo()
+        else:
+            self.canvas.undo()
+
+    @Slot(str, str)
+    def _on_corrected(self, said: str, note: str) -> None:
+        self.panel.show_correction(said, note)
+        self._update_actions()  # Undo now takes the correction back
+
+    @Slot()
+    def _on_correction_undone(self) -> None:
+        self.panel.clear_correction()
+        self._update_actions()
 
     @Slot()
     def _on_samples_saved(self) -> None:
@@ -403,6 +442,7 @@ class MainWindow(QMainWindow):
             has_model_input=self._model_input() is not None,
             user_model=self._model_source is not None and self._model_source.kind == "user",
             model_loading=self._model_state == "loading",
+            correction=self.corrections.can_undo(),
         )
         self._update_title()
 
