@@ -4,6 +4,7 @@ start-up to a visible window and to the first prediction.
     python benchmarks/bench_bundle.py --build          # build with PyInstaller, then measure
     python benchmarks/bench_bundle.py                  # measure an existing dist/drawdigit
     python benchmarks/bench_bundle.py --runs 11 --platform offscreen --no-archive
+    python benchmarks/bench_bundle.py --size-only      # the size table only (release workflow)
 
 Start-up is timed from just before the process is spawned to the moment the app reports,
 through the hooks in ``drawdigit/gui/app.py`` (``DRAWDIGIT_EXIT_AFTER_SHOWN``: the window
@@ -133,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="launches per start-up figure")
     parser.add_argument("--platform", choices=("auto", "xcb", "offscreen"), default="auto")
     parser.add_argument("--no-archive", action="store_true", help="skip making the archive")
+    parser.add_argument("--size-only", action="store_true", help="the size table, nothing else")
     args = parser.parse_args(argv)
 
     print(f"# drawdigit bundle benchmark ({sys.platform}, {os.cpu_count()} CPUs)")
@@ -150,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'part':<64} {'MiB':>7}")
     for name, size in size_table(app):
         print(f"{name:<64} {size / MB:7.1f}")
+    if args.size_only:
+        return 0
 
     if not args.no_archive:
         start = time.perf_counter()

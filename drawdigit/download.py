@@ -5,8 +5,11 @@ temp file beside its final place (so a crash never leaves a half file under the 
 checked against the MD5 of its *decompressed* bytes (mirrors use different gzip wrappers),
 then renamed into place. A connection dropped mid-file is resumed with an HTTP Range request
 when the server allows it, else started over; a mirror that keeps failing, answers with an
-error or serves a file whose checksum is wrong is left for the next one. Only the standard
-library's ``urllib`` is used: no extra dependency for something most users do once.
+error or serves a file whose checksum is wrong is left for the next one. The standard
+library's ``urllib`` does the transfer; HTTPS certificates are checked by :func:`https_context`
+(the OS trust store through ``truststore``, plus ``certifi``'s CA bundle), because a frozen app
+carries its own OpenSSL, whose built-in CA path is the build machine's and is missing on the
+user's (macOS above all): with the default context every HTTPS download would fail there.
 
 Nothing here prints: progress is reported through a callback with :class:`DownloadProgress`,
 and cancellation comes in through a ``threading.Event`` checked between chunks.
@@ -18,6 +21,7 @@ import contextlib
 import http.client
 import os
 import re
+import ssl
 import tempfile
 import threading
 import urllib.error
@@ -113,6 +117,25 @@ class _Transfer:
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
 
+def https_context() -> ssl.SSLContext:
+    """The TLS context every HTTPS download uses: verified, with CA certificates that exist.
+
+    ``truststore`` verifies through the OS (Keychain on macOS, the certificate store on
+    Windows, the distribution's CA bundle on Linux), so a CA a company installs is trusted as
+    in the browser. ``certifi``'s Mozilla bundle is loaded into it too: on macOS and Windows
+    truststore adds those as extra anchors, and anywhere the OS store cannot be read (a
+    minimal Linux without ca-certificates) they are what verifies. ``SSL_CERT_FILE`` is
+    honoured on Linux as OpenSSL honours it. Imported here, not at module level: only a
+    download pays for them, never the app's start.
+    """
+    import certifi
+    import truststore
+
+    context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cafile=certifi.where())
+    return context
+
+
 def _open(
     transfer: _Transfer, offset: int, timeout: float
 ) -> tuple[http.client.HTTPResponse, int, int | None]:
@@ -124,7 +147,9 @@ def _open(
             headers["If-Range"] = transfer.validator
     request = urllib.request.Request(transfer.url, headers=headers)
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        https = transfer.url.lower().startswith("https:")
+        context = https_context() if https else None
+        response = urllib.request.urlopen(request, timeout=timeout, context=context)
     except urllib.error.HTTPError as exc:
         exc.close()
         raise _TransferError(f"HTTP {exc.code} {exc.reason}") from exc

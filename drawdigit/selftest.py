@@ -9,7 +9,8 @@ drawings and an image file go through ``preprocess`` as the canvas and ``drawdig
 predict`` send them, the real main window
 opens (offscreen when there is no display) and a few real training batches run through
 ``training.fit`` with an optimizer (which imports ``torch._dynamo``, sympy and ``_inductor``,
-the parts a trimmed bundle most easily loses).
+the parts a trimmed bundle most easily loses). Last, offline, the HTTPS context the MNIST
+download uses is built: a frozen app's OpenSSL cannot find CA certificates by itself.
 
 ``iter_self_test`` yields one ``CheckResult`` per check and prints nothing (tests use it);
 ``run_self_test`` prints one line per check and returns the exit status (0 = all passed).
@@ -343,6 +344,29 @@ def check_training(state: CheckState) -> str:
     )
 
 
+def check_https(state: CheckState) -> str:
+    """The MNIST download's TLS context builds, verifies, and has CA certificates (offline).
+
+    What breaks in a frozen app is not the network but trust: its OpenSSL looks for CAs at
+    the build machine's path. So this builds the real context (truststore and certifi must
+    be in the bundle, certifi's ``cacert.pem`` readable) and counts certifi's anchors with
+    a plain OpenSSL context (truststore's wrapper does not list them).
+    """
+    import ssl
+
+    import certifi
+
+    from drawdigit.download import https_context
+
+    context = https_context()
+    if context.verify_mode != ssl.CERT_REQUIRED or not context.check_hostname:
+        raise CheckFailed("the HTTPS context does not verify certificates and host names")
+    anchors = ssl.create_default_context(cafile=certifi.where()).cert_store_stats()["x509_ca"]
+    if anchors < 50:
+        raise CheckFailed(f"only {anchors} CA certificates in {certifi.where()}")
+    return f"verified TLS: the OS trust store + {anchors} CA certificates from certifi (offline)"
+
+
 Check = tuple[str, Callable[[CheckState], str]]
 
 CHECKS: list[Check] = [
@@ -352,6 +376,7 @@ CHECKS: list[Check] = [
     ("MNIST-like image", check_image),
     ("main window", check_window),
     ("training", check_training),
+    ("HTTPS download", check_https),
 ]
 
 

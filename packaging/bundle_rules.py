@@ -15,9 +15,9 @@ torch + PySide6 is ~870 MB; most of this module is trimming. Every rule was chec
 - Qt's xcb plugin needs libxcb-icccm4, libxcb-keysyms1 (and friends) on the build machine,
   or they are not bundled and the app cannot open a window on X11.
 
-Per-OS rules are keyed by :func:`os_name` ("linux", "windows", "macos"); only the Linux
-bundle has been built and run so far, so the other OSes' Qt file patterns are still empty
-(each one added must be kept honest by the self-test on that OS in the release workflow).
+Per-OS rules are keyed by :func:`os_name` ("linux", "windows", "macos"). Only the Linux
+bundle is built and run here; the Windows and macOS Qt patterns name the same parts in those
+wheels' layouts and are kept honest by the self-test on that OS in the release workflow.
 
 Environment: ``DRAWDIGIT_BUILD_NO_STRIP=1`` skips stripping (debugging a crash in a library).
 """
@@ -66,14 +66,24 @@ def bundled_data(root: Path) -> list[tuple[str, str]]:
     return [(str(resources), "resources")]
 
 
-def find_icon(resources: Path, platform: str = sys.platform) -> str | None:
-    """The app icon; PyInstaller converts a PNG to .ico/.icns itself (with Pillow)."""
-    native = {"windows": "ico", "macos": "icns"}.get(os_name(platform), "png")
-    for name in (f"drawdigit.{native}", f"app.{native}", "drawdigit.png", "app-256.png"):
-        if (resources / "icons" / name).is_file():
-            return str(resources / "icons" / name)
-    print(f"bundle_rules: WARNING: no icon in {resources / 'icons'}; building without one")
-    return None
+def app_icon(resources: Path, workdir: Path, platform: str = sys.platform) -> str | None:
+    """The launcher's icon: .ico (Windows) or .icns (macOS) made now from the 1024 px master.
+
+    ``make_icons.native_icon`` scales every size down from ``icons/app-1024.png`` (rendered
+    from ``app.svg``) into ``workdir``, so the icons are sharp on Retina and 4K screens.
+    Linux executables carry no icon (the .desktop file names one; PyInstaller would only
+    warn), hence None there. Without a master, the build goes on without an icon and says so.
+    """
+    master = resources / "icons" / "app-1024.png"
+    if not master.is_file():
+        print(f"bundle_rules: WARNING: no {master}; building without an icon")
+        return None
+    native = {"windows": "ico", "macos": "icns"}.get(os_name(platform))
+    if native is None:
+        return None
+    from make_icons import native_icon  # a sibling in packaging/, like this module
+
+    return str(native_icon(master, workdir, native))
 
 
 # --------------------------------------------------------------------------- what to leave out
@@ -124,6 +134,15 @@ EXCLUDED_MODULES = [
     # Pillow codecs for formats we do not read (AVIF, WebP), fonts, colour management, Tk
     "PIL._avif", "PIL._webp", "PIL._imagingft", "PIL._imagingcms", "PIL._imagingtk",
     "PIL.ImageTk", "PIL.ImageQt",
+    # scipy: the app uses scipy.ndimage (pictures.py; it imports scipy.special and
+    # scipy._lib). The rest comes in only through lazy imports in functions the app never
+    # calls (scipy.special's orthogonal-polynomial roots import linalg...); with every
+    # drawdigit module, pyqtgraph, torch and a whole self-test loaded, none of these is
+    # imported. 31 MB of libraries and byte code.
+    *(f"scipy.{name}" for name in (
+        "linalg", "sparse", "optimize", "spatial", "io", "stats", "interpolate", "fft",
+        "integrate", "signal", "cluster", "odr", "datasets", "differentiate", "constants",
+    )),
     # test suites and build tools
     # (numpy.f2py and numpy.testing stay: scipy.ndimage's array-API layer runs
     # `from numpy import *`, which imports both; without them every picture fails)
@@ -140,37 +159,72 @@ EXCLUDED_FILES = [
     "torch/lib/*test*", "torch/lib/*backend_with_compiler.*",
     "torch/lib/*aoti_custom_ops.*", "torch/lib/*.lib",
     "*/tests/*", "*/__pycache__/*",
+    # a package's list of its installed files (torch's is 2.3 MB); importlib.metadata reads
+    # METADATA for the version, never RECORD
+    "*.dist-info/RECORD",
 ]
 
-# Qt files never loaded, in each OS's layout of the PySide6 wheel (names differ per OS:
-# libQt6X.so here, Qt6X.dll and PySide6/plugins/... on Windows, QtX.framework on macOS).
-EXCLUDED_QT_FILES: dict[str, list[str]] = {
+# Qt files never loaded. The same parts are dropped on every OS, named in each OS's layout
+# of the PySide6 wheel as PyInstaller copies it: libQt6X.so.6 in PySide6/Qt/lib/ on Linux,
+# Qt6X.dll in PySide6/ (plugins in PySide6/plugins/) on Windows, QtX.framework in
+# PySide6/Qt/lib/ on macOS. Each OS's list is kept honest by that OS's self-test in the
+# release workflow (offscreen and on its native platform plugin).
+# Qt libraries: Qt Quick/QML (pyqtgraph imports them only optionally), PDF, networking,
+# Wayland, EGL full-screen, OpenGL widgets, the virtual keyboard.
+UNUSED_QT_LIBRARIES = [
+    "Quick", "Qml", "Pdf", "Network", "OpenGLWidgets", "VirtualKeyboard",
+    "Wayland", "WlShell", "EglFs",
+]
+# Whole plugin folders: QML debugging and linting, SQL, Designer, TLS back-ends and network
+# status (no QtNetwork), printing, input/EGL device back-ends, Wayland, Lottie animations.
+UNUSED_QT_PLUGIN_FOLDERS = [
+    "qmltooling", "qmllint", "sqldrivers", "designer", "tls", "networkinformation",
+    "printsupport", "generic", "egldeviceintegrations", "wayland-*", "vectorimageformats",
+]
+# Image formats the app never opens (pictures are read by Pillow; Qt reads our PNG/SVG icons).
+UNUSED_QT_IMAGE_FORMATS = ["tiff", "webp", "icns", "tga", "wbmp", "pdf", "macheif", "macjp2"]
+# translations: the app is English and installs no QTranslator
+_QT_TRANSLATIONS = ["PySide6/Qt/translations/*", "PySide6/translations/*", "PySide6/Qt/qml/*"]
+
+
+def _qt_patterns(os_key: str) -> list[str]:
+    """The Qt exclusion patterns in ``os_key``'s layout (see the lists above)."""
+    plugins = "PySide6/plugins" if os_key == "windows" else "PySide6/Qt/plugins"
+    lib = {
+        "linux": "PySide6/Qt/lib/libQt6{}*",
+        "windows": "*Qt6{}*.dll",  # in PySide6/ (or at the top when PyInstaller moves it)
+        "macos": "*Qt{}*.framework/*",  # QtX.framework/Versions/A/QtX and its Resources
+    }[os_key]
+    image = "q{}*" if os_key == "windows" else "libq{}*"
+    patterns = list(_QT_TRANSLATIONS)
+    patterns += [lib.format(name) for name in UNUSED_QT_LIBRARIES]
+    patterns += [f"{plugins}/{folder}/*" for folder in UNUSED_QT_PLUGIN_FOLDERS]
+    patterns += [f"{plugins}/imageformats/{image.format(f)}" for f in UNUSED_QT_IMAGE_FORMATS]
+    # the on-screen keyboard's input method: it needs Qt Quick, dropped above
+    patterns.append(f"{plugins}/platforminputcontexts/*qtvirtualkeyboard*")
+    return patterns + _QT_OS_ONLY[os_key]
+
+
+_QT_OS_ONLY: dict[str, list[str]] = {
     "linux": [
-        # translations (the app is English and installs no QTranslator), QML, unused plugins
-        "PySide6/Qt/translations/*", "PySide6/translations/*", "PySide6/Qt/qml/*",
-        "PySide6/Qt/plugins/qmltooling/*", "PySide6/Qt/plugins/sqldrivers/*",
-        "PySide6/Qt/plugins/designer/*", "PySide6/Qt/plugins/tls/*",
-        "PySide6/Qt/plugins/networkinformation/*", "PySide6/Qt/plugins/printsupport/*",
-        "PySide6/Qt/plugins/egldeviceintegrations/*", "PySide6/Qt/plugins/wayland-*",
-        "PySide6/Qt/plugins/platforms/libqwayland*", "PySide6/Qt/plugins/platforms/libqeglfs*",
-        "PySide6/Qt/plugins/platforms/libqlinuxfb*", "PySide6/Qt/plugins/platforms/libqvnc*",
-        "PySide6/Qt/plugins/platforms/libqvkkhrdisplay*",
-        "PySide6/Qt/plugins/platforms/libqminimalegl*",
-        "PySide6/Qt/plugins/generic/*",
+        # platform plugins for Wayland, EGL full screen, framebuffer, VNC, Vulkan display
+        *(f"PySide6/Qt/plugins/platforms/libq{name}*" for name in (
+            "wayland", "eglfs", "linuxfb", "vnc", "vkkhrdisplay", "minimalegl",
+        )),
         # the GTK theme plugin drags in GTK's own libraries (cairo, pango...) for a look the
-        # xdg-desktop-portal theme gives as well; image formats we never open
+        # xdg-desktop-portal theme gives as well
         "PySide6/Qt/plugins/platformthemes/libqgtk3*",
-        "PySide6/Qt/plugins/imageformats/libqtiff*", "PySide6/Qt/plugins/imageformats/libqwebp*",
-        "PySide6/Qt/plugins/imageformats/libqicns*", "PySide6/Qt/plugins/imageformats/libqtga*",
-        "PySide6/Qt/plugins/imageformats/libqwbmp*", "PySide6/Qt/plugins/imageformats/libqpdf*",
-        "PySide6/Qt/lib/libQt6EglFs*", "PySide6/Qt/lib/libQt6WlShell*",
-        "PySide6/Qt/lib/libQt6Quick*", "PySide6/Qt/lib/libQt6Qml*", "PySide6/Qt/lib/libQt6Pdf*",
-        "PySide6/Qt/lib/libQt6Wayland*", "PySide6/Qt/lib/libQt6Network*",
-        "PySide6/Qt/lib/libQt6OpenGLWidgets*",
-        "PySide6/Qt/lib/libQt6VirtualKeyboard*",
     ],
-    "windows": [],  # not yet trimmed: nothing checked by a self-test on Windows so far
-    "macos": [],  # likewise
+    "windows": [
+        # Direct2D platform (the app uses qwindows); Mesa's software OpenGL (20 MB), which
+        # Qt loads only for OpenGL/Qt Quick when the GPU driver has none: widgets paint with
+        # the raster engine
+        "PySide6/plugins/platforms/qdirect2d*", "*opengl32sw.dll",
+    ],
+    "macos": [],
+}
+EXCLUDED_QT_FILES: dict[str, list[str]] = {
+    os_key: _qt_patterns(os_key) for os_key in ("linux", "windows", "macos")
 }
 
 # Files that look unused by the rules above but are loaded at run time: keep them.
@@ -186,10 +240,12 @@ def posix(dest: str) -> str:
 def is_excluded(dest: str, platform: str = sys.platform) -> bool:
     """Whether a file bound for ``dest`` in the bundle is left out (kept files win)."""
     dest = posix(dest)
-    if any(fnmatch.fnmatch(dest, pattern) for pattern in KEPT_FILES):
+    if any(fnmatch.fnmatchcase(dest, pattern) for pattern in KEPT_FILES):
         return False
     patterns = EXCLUDED_FILES + EXCLUDED_QT_FILES.get(os_name(platform), [])
-    return any(fnmatch.fnmatch(dest, pattern) for pattern in patterns)
+    # Case-sensitive on every OS (fnmatch.fnmatch folds case on Windows only), so a rule
+    # means the same in the tests here as in the Windows build.
+    return any(fnmatch.fnmatchcase(dest, pattern) for pattern in patterns)
 
 
 def drop_excluded(entries: Iterable[TocEntry], platform: str = sys.platform) -> list[TocEntry]:
@@ -395,6 +451,15 @@ def windows_version_info(version: str, platform: str = sys.platform) -> Any:
     )
 
 
+# torch 2.13.0 and numpy publish arm64 wheels for macOS 14+ only: on 11-13 the app would
+# start and crash in a library built for a newer system. Finder refuses it cleanly instead.
+MACOS_MINIMUM = "14.0"
+
+
 def macos_info_plist(version: str) -> dict[str, Any]:
     """Info.plist entries of the macOS app bundle beyond what PyInstaller writes."""
-    return {"NSHighResolutionCapable": True, "CFBundleShortVersionString": version}
+    return {
+        "NSHighResolutionCapable": True,
+        "CFBundleShortVersionString": version,
+        "LSMinimumSystemVersion": MACOS_MINIMUM,
+    }

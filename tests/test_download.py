@@ -2,14 +2,20 @@
 
 Each "mirror" is a ``ThreadingHTTPServer`` in a thread whose handler can misbehave the
 ways real mirrors do: serve a damaged file, drop the connection mid-file, stall, or 404.
-Only the two small t10k files are served, to keep the tests quick.
+Only the two small t10k files are served, to keep the tests quick. HTTPS mirrors serve a
+certificate from a CA made for the test (``trustme``), which the client trusts through
+``SSL_CERT_FILE`` the way OpenSSL reads it, or does not.
 """
 
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import socket
+import ssl
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import trustme
 
 from drawdigit.download import (
     ATTEMPTS_PER_MIRROR,
@@ -27,6 +34,7 @@ from drawdigit.download import (
     DownloadProgress,
     default_mirrors,
     download_mnist,
+    https_context,
 )
 from drawdigit.mnist import TEST_IMAGES, TEST_LABELS, read_idx, verify_file
 
@@ -46,7 +54,11 @@ class Mirror(ThreadingHTTPServer):
         self.support_range = options.get("support_range", False)
         self.release = threading.Event()  # lets stalled handlers finish at teardown
         self.requests: list[tuple[str, str | None]] = []
-        self.url = f"http://127.0.0.1:{self.server_address[1]}/mnist/"
+        tls: ssl.SSLContext | None = options.get("tls")  # a server context: HTTPS
+        if tls is not None:
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server_address[1]}/mnist/"
 
 
 class MirrorHandler(BaseHTTPRequestHandler):
@@ -283,3 +295,92 @@ def test_unknown_file_name_is_refused_before_anything_is_made(tmp_path: Path) ->
     with pytest.raises(ValueError, match="not MNIST file names: foo"):
         download_mnist(tmp_path / "cache", [], files=[TEST_LABELS, "foo"])
     assert not (tmp_path / "cache").exists()
+
+
+# --------------------------------------------------------------------------- HTTPS
+
+
+@pytest.fixture(scope="module")
+def loopback_ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def tls_server(loopback_ca: trustme.CA) -> ssl.SSLContext:
+    """A server context whose certificate (for 127.0.0.1) the loopback CA signed."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    loopback_ca.issue_cert("127.0.0.1").configure_cert(context)
+    return context
+
+
+def test_https_download_verifies_against_the_trusted_ca(
+    tmp_path: Path,
+    served: dict[str, bytes],
+    start_mirror,
+    loopback_ca: trustme.CA,
+    tls_server: ssl.SSLContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ca_file = tmp_path / "ca.pem"
+    loopback_ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    mirror = start_mirror(served, tls=tls_server)
+    assert mirror.url.startswith("https://127.0.0.1:")
+    dest = tmp_path / "cache"
+    download_mnist(dest, [mirror.url], files=[TEST_LABELS])
+    assert_clean(dest, {f"{TEST_LABELS}.gz"})
+    assert [path for path, _range in mirror.requests] == [f"/mnist/{TEST_LABELS}.gz"]
+
+
+def test_https_mirror_with_an_untrusted_certificate_is_refused(
+    tmp_path: Path,
+    served: dict[str, bytes],
+    start_mirror,
+    tls_server: ssl.SSLContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Signed by a CA nobody trusts: no byte is taken from it; the next mirror serves."""
+    other_ca = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other_ca))
+    monkeypatch.setenv("SSL_CERT_FILE", str(other_ca))
+    untrusted = start_mirror(served, tls=tls_server)
+    dest = tmp_path / "cache"
+    with pytest.raises(DownloadError) as info:
+        download_mnist(dest, [untrusted.url], files=[TEST_LABELS])
+    # The same server and files as the test above: only the CA differs, so this is the
+    # certificate check failing (in the user's words), before any request was sent.
+    assert f"{untrusted.url}{TEST_LABELS}.gz: cannot connect: the secure connection failed" in (
+        str(info.value)
+    )
+    assert untrusted.requests == []
+    assert_clean(dest, set())
+
+    plain = start_mirror(served)
+    download_mnist(dest, [untrusted.url, plain.url], files=[TEST_LABELS])
+    assert_clean(dest, {f"{TEST_LABELS}.gz"})
+
+
+def test_https_context_always_carries_ca_certificates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even where the OS store gives nothing (no SSL_CERT_FILE, no system path used):
+    certifi's bundle is in the context itself, verification and host names are on."""
+    monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")
+    context = https_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert type(context).__module__.startswith("truststore")  # the OS store is used too
+    # truststore's wrapper does not list its anchors; the OpenSSL context inside it does
+    # (and is what truststore hands the OS verifier as extra anchors on macOS and Windows).
+    assert len(context._ctx.get_ca_certs()) >= 100
+
+
+def test_tls_libraries_are_imported_only_when_downloading(tmp_path: Path) -> None:
+    code = (
+        "import sys, drawdigit.download as d; "
+        "print(sorted({'truststore', 'certifi'} & set(sys.modules))); "
+        "d.https_context(); print(sorted({'truststore', 'certifi'} & set(sys.modules)))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[]", "['certifi', 'truststore']"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import configparser
 import importlib.util
+import io
 import os
 import shutil
 import subprocess
@@ -24,7 +25,7 @@ from pathlib import Path
 import pytest
 
 import drawdigit
-from drawdigit import store
+from drawdigit import selftest, store
 
 REPO = Path(__file__).resolve().parents[1]
 # The build helpers import each other by name from packaging/ (build.spec says why not as
@@ -32,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "packaging"))
 import bundle_rules  # noqa: E402
 import make_archive  # noqa: E402
+import make_icons  # noqa: E402
 import project_version  # noqa: E402
 
 SPEC = REPO / "build.spec"
@@ -194,10 +196,49 @@ def test_bundle_ships_the_resources_where_the_frozen_lookup_finds_them(tmp_path:
         bundle_rules.bundled_data(tmp_path)
 
 
-def test_icon_per_os() -> None:
+def test_icon_master_is_the_svg_rendered_at_1024_px() -> None:
+    """The committed master is what make_icons renders from app.svg now (not a stale one)."""
+    import numpy as np
+    from PIL import Image
+
+    fresh = Image.open(io.BytesIO(make_icons.render_svg(make_icons.SVG, 1024)))
+    master = Image.open(make_icons.MASTER)
+    assert master.size == fresh.size == (1024, 1024) and master.mode == "RGBA"
+    a = np.asarray(master, dtype=np.int16)
+    b = np.asarray(fresh.convert("RGBA"), dtype=np.int16)
+    assert np.abs(a - b).mean() < 1.0  # anti-aliasing may differ by a level between Qt versions
+    assert a[0, 0, 3] == 0 and a[512, 512, 3] == 255  # transparent corner, opaque tile
+
+
+def test_icon_per_os(tmp_path: Path) -> None:
+    from PIL import Image
+
     resources = REPO / "resources"
-    for platform in ("linux", "win32", "darwin"):  # no .ico/.icns yet: the PNG everywhere
-        assert bundle_rules.find_icon(resources, platform) == str(resources / "icons/app-256.png")
+    assert bundle_rules.app_icon(resources, tmp_path / "linux", "linux") is None  # .desktop's
+
+    ico = bundle_rules.app_icon(resources, tmp_path / "win", "win32")
+    assert ico == str(tmp_path / "win" / "drawdigit.ico")
+    with Image.open(ico) as image:
+        assert {(16, 16), (32, 32), (48, 48), (256, 256)} <= image.info["sizes"]
+
+    icns = bundle_rules.app_icon(resources, tmp_path / "mac", "darwin")
+    assert icns == str(tmp_path / "mac" / "drawdigit.icns")
+    with Image.open(icns) as image:
+        assert image.size == (1024, 1024)  # the Retina 512@2x entry
+        assert {(512, 512, 2), (128, 128, 1), (16, 16, 2)} <= set(image.info["sizes"])
+        image.load()
+        assert image.getpixel((512, 512))[3] == 255  # the tile, not a blank page
+
+    # No master: a build without an icon, said aloud.
+    (tmp_path / "bare" / "icons").mkdir(parents=True)
+    assert bundle_rules.app_icon(tmp_path / "bare", tmp_path / "x", "win32") is None
+
+
+def test_macos_app_refuses_systems_older_than_its_wheels() -> None:
+    plist = bundle_rules.macos_info_plist("1.2.3")
+    assert plist["LSMinimumSystemVersion"] == "14.0"
+    assert plist["CFBundleShortVersionString"] == "1.2.3"
+    assert "macOS 14" in (REPO / "README.md").read_text(encoding="utf-8")
 
 
 def test_rules_trim_unused_files_but_keep_the_known_traps() -> None:
@@ -211,6 +252,7 @@ def test_rules_trim_unused_files_but_keep_the_known_traps() -> None:
         "PySide6/Qt/plugins/platforms/libqoffscreen.so",
         "numpy.libs/libscipy_openblas64_-32a4b2a6.so",
         "resources/model/drawdigit.pt",
+        "torch-2.13.0+cpu.dist-info/METADATA",
     ]:
         assert not bundle_rules.is_excluded(kept, "linux"), kept
     for dropped in [
@@ -221,13 +263,116 @@ def test_rules_trim_unused_files_but_keep_the_known_traps() -> None:
         "PySide6/Qt/translations/qtbase_de.qm",
         "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
         "numpy/_core/tests/test_api.py",
+        "torch-2.13.0+cpu.dist-info/RECORD",
     ]:
         assert bundle_rules.is_excluded(dropped, "linux"), dropped
-    # Qt's Linux file names are trimmed on Linux only; torch's headers on every OS.
-    assert not bundle_rules.is_excluded("PySide6/Qt/translations/qtbase_de.qm", "win32")
+    # torch's headers go on every OS, whatever the separator.
     assert bundle_rules.is_excluded("torch\\include\\ATen\\ATen.h", "win32")
     entries = [("torch/include/a.h", "/x/a.h", "DATA"), ("torch/lib/libshm.so", "/x/s", "BINARY")]
     assert bundle_rules.drop_excluded(entries, "linux") == entries[1:]
+
+
+# Real destination names from each OS's PySide6-Essentials 6.11 wheel as PyInstaller lays
+# them out: what the app needs (kept) and what each OS's rules drop.
+QT_FILES = {
+    "linux": {
+        "kept": [
+            "PySide6/Qt/lib/libQt6Core.so.6",
+            "PySide6/Qt/lib/libQt6Widgets.so.6",
+            "PySide6/Qt/lib/libQt6Svg.so.6",
+            "PySide6/Qt/lib/libQt6XcbQpa.so.6",
+            "PySide6/Qt/lib/libQt6DBus.so.6",
+            "PySide6/Qt/plugins/platforms/libqxcb.so",
+            "PySide6/Qt/plugins/platforms/libqoffscreen.so",
+            "PySide6/Qt/plugins/imageformats/libqjpeg.so",
+            "PySide6/Qt/plugins/imageformats/libqsvg.so",
+            "PySide6/Qt/plugins/iconengines/libqsvgicon.so",
+            "PySide6/Qt/plugins/platforminputcontexts/libcomposeplatforminputcontextplugin.so",
+        ],
+        "dropped": [
+            "PySide6/Qt/lib/libQt6Quick.so.6",
+            "PySide6/Qt/lib/libQt6QmlModels.so.6",
+            "PySide6/Qt/lib/libQt6Network.so.6",
+            "PySide6/Qt/lib/libQt6Pdf.so.6",
+            "PySide6/Qt/translations/qtbase_de.qm",
+            "PySide6/Qt/plugins/platforms/libqwayland-egl.so",
+            "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
+            "PySide6/Qt/plugins/platforminputcontexts/libqtvirtualkeyboardplugin.so",
+            "PySide6/Qt/plugins/imageformats/libqtiff.so",
+            "PySide6/Qt/plugins/tls/libqopensslbackend.so",
+        ],
+    },
+    "win32": {
+        "kept": [
+            "PySide6/Qt6Core.dll",
+            "PySide6/Qt6Gui.dll",
+            "PySide6/Qt6Widgets.dll",
+            "PySide6/Qt6Svg.dll",
+            "PySide6/pyside6.abi3.dll",
+            "PySide6/QtCore.pyd",
+            "PySide6/plugins/platforms/qwindows.dll",
+            "PySide6/plugins/platforms/qoffscreen.dll",
+            "PySide6/plugins/imageformats/qjpeg.dll",
+            "PySide6/plugins/imageformats/qsvg.dll",
+            "PySide6/plugins/iconengines/qsvgicon.dll",
+            "PySide6/plugins/styles/qmodernwindowsstyle.dll",
+            "PySide6/msvcp140.dll",
+        ],
+        "dropped": [
+            "PySide6/Qt6Quick.dll",
+            "PySide6/Qt6QmlModels.dll",
+            "PySide6/Qt6Network.dll",
+            "PySide6/Qt6Pdf.dll",
+            "PySide6/Qt6OpenGLWidgets.dll",
+            "PySide6/opengl32sw.dll",
+            "PySide6/translations/qtbase_de.qm",
+            "PySide6/plugins/imageformats/qtiff.dll",
+            "PySide6/plugins/tls/qschannelbackend.dll",
+            "PySide6/plugins/platforms/qdirect2d.dll",
+            "PySide6/plugins/networkinformation/qnetworklistmanager.dll",
+            "PySide6/plugins/platforminputcontexts/qtvirtualkeyboardplugin.dll",
+            "PySide6/plugins/vectorimageformats/qlottievectorimage.dll",
+        ],
+    },
+    "darwin": {
+        "kept": [
+            "PySide6/Qt/lib/QtCore.framework/Versions/A/QtCore",
+            "PySide6/Qt/lib/QtGui.framework/Versions/A/QtGui",
+            "PySide6/Qt/lib/QtWidgets.framework/Resources/Info.plist",
+            "PySide6/Qt/lib/QtSvg.framework/Versions/A/QtSvg",
+            "PySide6/Qt/lib/QtDBus.framework/Versions/A/QtDBus",
+            "PySide6/Qt/plugins/platforms/libqcocoa.dylib",
+            "PySide6/Qt/plugins/platforms/libqoffscreen.dylib",
+            "PySide6/Qt/plugins/imageformats/libqjpeg.dylib",
+            "PySide6/Qt/plugins/styles/libqmacstyle.dylib",
+        ],
+        "dropped": [
+            "PySide6/Qt/lib/QtQuick.framework/Versions/A/QtQuick",
+            "PySide6/Qt/lib/QtQmlModels.framework/Versions/A/QtQmlModels",
+            "PySide6/Qt/lib/QtNetwork.framework/Resources/Info.plist",
+            "PySide6/Qt/lib/QtPdf.framework/Versions/A/QtPdf",
+            "PySide6/Qt/translations/qtbase_de.qm",
+            "PySide6/Qt/plugins/imageformats/libqtiff.dylib",
+            "PySide6/Qt/plugins/tls/libqsecuretransportbackend.dylib",
+            "PySide6/Qt/plugins/imageformats/libqmacheif.dylib",
+            "PySide6/Qt/plugins/platforminputcontexts/libqtvirtualkeyboardplugin.dylib",
+        ],
+    },
+}
+
+
+@pytest.mark.parametrize("platform", sorted(QT_FILES))
+def test_qt_trimming_in_each_oss_layout(platform: str) -> None:
+    for kept in QT_FILES[platform]["kept"]:
+        assert not bundle_rules.is_excluded(kept, platform), kept
+    for dropped in QT_FILES[platform]["dropped"]:
+        assert bundle_rules.is_excluded(dropped, platform), dropped
+        windows_form = dropped.replace("/", "\\")  # PyInstaller's separator there
+        assert bundle_rules.is_excluded(windows_form, platform), windows_form
+    # Each OS's names are trimmed on that OS: a DLL name means nothing on Linux, and the
+    # rules are case-sensitive everywhere (as the tests here see them).
+    assert not bundle_rules.is_excluded("PySide6/Qt6Quick.dll", "linux")
+    assert not bundle_rules.is_excluded("PySide6/qt6quick.DLL", "win32")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ELF files only on Linux")
@@ -326,6 +471,54 @@ def test_workflow_builds_self_tests_and_releases_on_tags() -> None:
     )
 
 
+def test_workflow_installs_reproducibly_and_never_waits_an_hour() -> None:
+    """setuptools before torch, PyInstaller pinned, pip cached; every self-test step has a
+    short timeout, and Windows runs it through the console launcher (output in the log)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    build = load_workflow()["jobs"]["build"]
+    steps = build["steps"]
+    setup = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python"))
+    assert setup["with"]["cache"] == "pip"
+    install = next(s for s in steps if "torch==" in s.get("run", ""))["run"]
+    assert install.index("--upgrade pip setuptools") < install.index('"torch==')
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    (pin,) = [
+        d for d in extras["project"]["optional-dependencies"]["build"] if "pyinstaller==" in d
+    ]
+    assert pin.startswith("pyinstaller==") and pin.split("==")[1].count(".") == 2
+
+    self_tests = [s for s in steps if "--self-test" in s.get("run", "")]
+    assert len(self_tests) >= 6
+    for step in self_tests:
+        assert 0 < step["timeout-minutes"] <= 10, step["name"]
+    assert build["timeout-minutes"] <= 60
+    offscreen = next(s for s in steps if s.get("name") == "Self-test (offscreen)")
+    assert "drawdigit-cli.exe" in offscreen["run"]
+    for runner_os in ("Windows", "macOS"):  # the native platform plugin, not only offscreen
+        assert any(
+            runner_os in s.get("if", "") and "QT_QPA_PLATFORM" not in s.get("env", {})
+            for s in self_tests
+        ), runner_os
+
+
+def test_workflow_checks_what_the_user_unpacks() -> None:
+    """The archive is unpacked as a user would and self-tested; on macOS with ditto, then
+    the ad-hoc signature is verified strictly and the minimum macOS version read back."""
+    steps = load_workflow()["jobs"]["build"]["steps"]
+    names = [s.get("name", "") for s in steps]
+    unpacked = steps[names.index("Self-test of the unpacked archive")]
+    assert names.index("Archive") < names.index("Self-test of the unpacked archive")
+    script = unpacked["run"]
+    assert "tar -xJf release/*.tar.xz" in script
+    ditto = script.index("ditto -x -k release/*.zip unpacked")
+    assert ditto < script.index("codesign --verify --deep --strict")
+    assert "LSMinimumSystemVersion" in script and '"14.0"' in script
+    assert script.count("--self-test") == 3  # Linux, Windows (console), macOS
+    size = next(s for s in steps if "--size-only" in s.get("run", ""))
+    assert "GITHUB_STEP_SUMMARY" in size["run"]
+
+
 def test_workflow_matches_githubs_schema() -> None:
     pytest.importorskip("check_jsonschema", reason="check-jsonschema is in the test extra")
     result = subprocess.run(
@@ -340,7 +533,7 @@ def test_workflow_matches_githubs_schema() -> None:
 # --------------------------------------------------------------------------- archive, .desktop
 
 
-@pytest.mark.parametrize("fmt", ["tar.gz", "zip"])
+@pytest.mark.parametrize("fmt", ["tar.xz", "tar.gz", "zip"])
 def test_archive_keeps_one_folder_links_and_modes(tmp_path: Path, fmt: str) -> None:
     app = tmp_path / "dist" / "drawdigit"
     (app / "_internal" / "lib").mkdir(parents=True)
@@ -354,7 +547,7 @@ def test_archive_keeps_one_folder_links_and_modes(tmp_path: Path, fmt: str) -> N
     version = drawdigit.__version__
     assert archive.name == f"drawdigit-{version}-{make_archive.platform_tag()}.{fmt}"
     unpacked = tmp_path / "unpacked"
-    if fmt == "tar.gz":
+    if fmt.startswith("tar."):
         with tarfile.open(archive) as tar:
             tar.extractall(unpacked, filter="tar")
     else:
@@ -373,7 +566,15 @@ def test_archive_keeps_one_folder_links_and_modes(tmp_path: Path, fmt: str) -> N
     assert (
         unpacked / "drawdigit" / "_internal" / "lib" / "libreal.so.1"
     ).read_bytes() == b"library"
-    if fmt == "tar.gz" and sys.platform != "win32":
+    if fmt == "tar.xz" and shutil.which("tar") and shutil.which("xz"):
+        # what users run: the system's tar and xz read the BCJ-filtered stream too
+        by_tar = tmp_path / "by-tar"
+        by_tar.mkdir()
+        subprocess.run(["tar", "-xJf", str(archive), "-C", str(by_tar)], check=True)
+        assert (by_tar / "drawdigit" / "_internal" / "lib" / "libreal.so.1").read_bytes() == (
+            b"library"
+        )
+    if fmt.startswith("tar.") and sys.platform != "win32":
         extracted_link = unpacked / "drawdigit" / "_internal" / "libreal.so.1"
         assert extracted_link.is_symlink() and extracted_link.read_bytes() == b"library"
         assert os.access(unpacked / "drawdigit" / "drawdigit", os.X_OK)
@@ -382,6 +583,23 @@ def test_archive_keeps_one_folder_links_and_modes(tmp_path: Path, fmt: str) -> N
 def test_archive_refuses_a_missing_build(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="no built app"):
         make_archive.make_archive(tmp_path / "dist", tmp_path / "out")
+    with pytest.raises(SystemExit, match="unknown archive format 'rar'"):
+        make_archive.make_archive(tmp_path / "dist", tmp_path / "out", "rar")
+
+
+def test_xz_uses_the_x86_branch_filter_on_x86_only() -> None:
+    import lzma
+
+    ids = [f["id"] for f in make_archive.xz_filters(9, "x86_64")]
+    assert ids == [lzma.FILTER_X86, lzma.FILTER_LZMA2]
+    assert [f["id"] for f in make_archive.xz_filters(6, "arm64")] == [lzma.FILTER_LZMA2]
+    assert make_archive.xz_filters(6, "arm64")[0]["preset"] == 6
+
+
+def test_archive_format_per_os() -> None:
+    """Linux: .tar.xz (every tar opens it, far smaller); Windows and macOS: .zip."""
+    expected = "tar.xz" if sys.platform.startswith("linux") else "zip"
+    assert make_archive.default_format() == expected
 
 
 def test_desktop_file() -> None:
@@ -468,7 +686,7 @@ def test_bundle_builds_and_passes_its_self_test(tmp_path: Path) -> None:
             report = result.stdout + result.stderr
             assert result.returncode == 0, f"{platform_name}:\n{report}"
             assert "frozen app" in result.stdout
-            assert result.stdout.count("\nOK  ") == 6, report
+            assert result.stdout.count("\nOK  ") == len(selftest.CHECKS), report
             assert "self-test passed" in result.stdout
     finally:
         if xvfb is not None:

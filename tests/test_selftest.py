@@ -62,7 +62,8 @@ def test_self_test_command_passes_from_source(tmp_path: Path) -> None:
     assert "parameters, no torch" in out  # the recognition checks ran before torch loaded
     assert "shows 7 for digit-7.json" in out
     assert "made from the bundled samples" in out
-    assert lines[-1].startswith("self-test passed: 6/6")
+    assert "CA certificates from certifi (offline)" in out
+    assert lines[-1].startswith(f"self-test passed: {len(names)}/{len(names)}")
     if sys.platform.startswith("linux"):
         assert "geometry=@ByteArray(kept)" in settings.read_text(encoding="utf-8")
         assert "last_dir" not in settings.read_text(encoding="utf-8")
@@ -96,7 +97,7 @@ def test_a_misread_sample_fails_and_is_named(bundle: Path) -> None:
     report = out.getvalue()
     assert "OK    model" in report
     assert "FAIL  sample drawings" in report and "digit-4.json read as 1" in report
-    assert "self-test FAILED: sample drawings (1/4)" in report
+    assert f"self-test FAILED: sample drawings (1/{len(QUICK_CHECKS)})" in report
 
 
 def test_missing_sample_and_damaged_model_fail_every_dependent_check(bundle: Path) -> None:
@@ -115,3 +116,20 @@ def test_self_test_runs_without_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
     """A windowed app on Windows has sys.stdout None: the exit status must still come."""
     monkeypatch.setattr(sys, "stdout", None)
     assert selftest.run_self_test(checks=[("resources", selftest.check_resources)]) == 0
+
+
+def test_https_check_fails_without_ca_certificates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bundle whose certifi lost its CA file (a data file PyInstaller must collect)."""
+    import certifi
+
+    monkeypatch.setattr(certifi, "where", lambda: str(tmp_path / "missing" / "cacert.pem"))
+    (result,) = selftest.iter_self_test([("HTTPS download", selftest.check_https)])
+    assert not result.ok
+    assert "FileNotFoundError" in result.detail or "No such file" in result.detail
+
+    (tmp_path / "cacert.pem").write_text("", encoding="utf-8")  # readable, but no CAs
+    monkeypatch.setattr(certifi, "where", lambda: str(tmp_path / "cacert.pem"))
+    (result,) = selftest.iter_self_test([("HTTPS download", selftest.check_https)])
+    assert not result.ok, result.detail
