@@ -72,6 +72,10 @@ def _why(reason: object) -> str:
         return "no answer (timed out)"
     if isinstance(reason, ConnectionRefusedError):
         return "connection refused"
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        # Most often a company proxy or antivirus that re-signs HTTPS with its own CA,
+        # which the OS trust store (truststore) lacks.
+        return "the secure connection failed: the server's certificate is not trusted"
     if isinstance(reason, ssl.SSLError):
         return "the secure connection failed"
     return str(reason) or type(reason).__name__

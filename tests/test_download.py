@@ -349,9 +349,8 @@ def test_https_mirror_with_an_untrusted_certificate_is_refused(
         download_mnist(dest, [untrusted.url], files=[TEST_LABELS])
     # The same server and files as the test above: only the CA differs, so this is the
     # certificate check failing (in the user's words), before any request was sent.
-    assert f"{untrusted.url}{TEST_LABELS}.gz: cannot connect: the secure connection failed" in (
-        str(info.value)
-    )
+    why = "the secure connection failed: the server's certificate is not trusted"
+    assert f"{untrusted.url}{TEST_LABELS}.gz: cannot connect: {why}" in str(info.value)
     assert untrusted.requests == []
     assert_clean(dest, set())
 
