@@ -45,6 +45,10 @@ WORK_SIDE = 1024
 # is removed from the estimate, larger dark regions (shadows, the table) are kept in it.
 GRID_CELLS = 48
 CLOSING_CELLS = 9
+# A picture is a clean drawing when at least this fraction of it is within CLEAN_TOLERANCE of
+# one paper tone (see clean_ink).
+CLEAN_PAPER = 0.5
+CLEAN_TOLERANCE = 2.5 / 255
 # An image whose ink differs from its paper by less than this (after flattening) has no digit.
 MIN_CONTRAST = 0.15
 # Ink is darker than the paper by more than this many noise deviations...
@@ -174,7 +178,8 @@ def normalise_picture(image: np.ndarray) -> np.ndarray | None:
     gray = work_gray(image)
     if gray.size == 0:
         return None
-    digit = digit_ink(*ink_strength(gray))
+    clean = clean_ink(gray)
+    digit = digit_ink(*ink_strength(gray)) if clean is None else _weighed(*clean)
     if digit is None:
         return None
     return _to_field(digit)
@@ -196,6 +201,32 @@ def work_gray(image: np.ndarray) -> np.ndarray:
     if a.ndim != 2:
         raise ValueError(f"expected a picture (H, W) or (H, W, 3|4), got shape {a.shape}")
     return _reduced_array(unit_gray(a))
+
+
+def clean_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """A clean drawing's ink and where it is; None when the picture needs the photo cleaning.
+
+    Clean: most of the picture is one exact paper tone (a paint program's canvas, a cleaned
+    scan; a photo's paper is never that even) and no ink touches its border (no paper edge,
+    shadow or table). Such a picture has nothing to flatten, threshold against noise or
+    remove, so it skips all of that: a 280x280 drawing costs ~1 ms instead of ~11 ms
+    (benchmarks/bench_pictures.py) and reads the same.
+    """
+    sample = gray[::3, ::3]
+    paper = float(np.median(sample))
+    if np.count_nonzero(np.abs(sample - paper) <= CLEAN_TOLERANCE) < CLEAN_PAPER * sample.size:
+        return None
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if np.abs(border - paper).max() > CLEAN_TOLERANCE:
+        return None
+    dark = float(sample.mean()) <= paper  # ink is whatever is not paper, all on one side
+    ink = (
+        (paper - gray) / max(paper, 1.0 / 64)
+        if dark
+        else (gray - paper) / max(1.0 - paper, 1.0 / 64)
+    )
+    ink = np.clip(ink, 0.0, 1.0).astype(np.float32)
+    return ink, ink > MIN_CONTRAST / 3
 
 
 def ink_strength(gray: np.ndarray) -> tuple[np.ndarray, float]:
@@ -268,7 +299,14 @@ def digit_ink(ink: np.ndarray, sigma: float) -> np.ndarray | None:
     prior = 1.0 - CENTRE_PRIOR * np.sqrt((centre**2).sum(axis=1) / 2.0)
     first = int(np.flatnonzero(seeds)[np.argmax((weight * prior)[seeds])])
     group = _main_group(boxes, first, joinable)
-    digit = np.isin(labels, index[group])
+    return _weighed(ink, np.isin(labels, index[group]))
+
+
+def _weighed(ink: np.ndarray, digit: np.ndarray) -> np.ndarray | None:
+    """The digit's pixels at the ink's own tone, cropped, with MNIST's stroke weight; None
+    when the digit's ink is too faint to be one."""
+    if not digit.any():
+        return None
     # The ink's own tone: a high quantile over the digit's pixels (a pen's core, not its
     # anti-aliased edge), so a faint pencil and a black marker both reach 1.
     peak = float(np.percentile(ink[digit], 90))
@@ -457,7 +495,7 @@ def _stroke_weight(digit: np.ndarray, tone: np.ndarray) -> np.ndarray:
     rows = np.flatnonzero(digit.any(axis=1))
     cols = np.flatnonzero(digit.any(axis=0))
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    near = ndimage.binary_dilation(digit[r0:r1, c0:c1])
+    near = ndimage.maximum_filter(digit[r0:r1, c0:c1], 3)  # (binary_dilation: 10x slower)
     patch = (tone[r0:r1, c0:c1] * near).astype(np.float32)
     mask = digit[r0:r1, c0:c1]
     if max(patch.shape) > DETAIL:

@@ -13,7 +13,16 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from drawdigit.pictures import WORK_SIDE, ImageError, read_picture
+from drawdigit.pictures import (
+    WORK_SIDE,
+    ImageError,
+    clean_ink,
+    digit_ink,
+    ink_strength,
+    read_picture,
+    work_gray,
+)
+from drawdigit.pictures import _to_field as to_field
 from drawdigit.preprocess import CENTRE, load_image, normalise_image, preprocess
 
 # A "4" and a "7" in a 100x100 box: asymmetric, so a wrong orientation cannot pass.
@@ -201,3 +210,20 @@ def test_output_is_centred_and_boxed(clean) -> None:
     assert abs(out.sum(axis=0) @ index / mass - CENTRE) < 0.1
     rows = np.flatnonzero((out > 0.2).any(axis=1))
     assert 18 <= rows[-1] - rows[0] + 1 <= 23
+
+
+def test_a_clean_drawing_skips_the_photo_cleaning_and_reads_the_same() -> None:
+    """A paint program's drawing (one exact paper tone, nothing at the border) takes the
+    short path; its input is the one the full cleaning gives. A photo never does."""
+    for paper, ink in (((1.0,) * 3, (0.0,) * 3), ((0.0,) * 3, (1.0,) * 3)):
+        drawing = on_paper(digit_layer((280, 280), FOUR, 18, (40, 40, 200)), paper, ink)
+        gray = work_gray(drawing)
+        assert clean_ink(gray) is not None
+        full = to_field(digit_ink(*ink_strength(gray)))
+        assert np.abs(preprocess(drawing) - full).max() < 1e-6
+    rng = np.random.default_rng(0)
+    noisy = drawing.astype(np.float32) + rng.normal(0, 3, drawing.shape)
+    assert clean_ink(work_gray(np.clip(noisy, 0, 255).astype(np.uint8))) is None
+    touching = on_paper(digit_layer((280, 280), FOUR, 18, (-30, 40, 200)))  # cut at the left
+    assert clean_ink(work_gray(touching)) is None
+    assert preprocess(np.full((50, 50), 255, np.uint8)) is None  # clean, and no digit
