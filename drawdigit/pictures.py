@@ -137,7 +137,10 @@ def read_picture(path: Path | str) -> Picture:
         rgb = np.repeat((gray * 255.0 + 0.5).astype(np.uint8)[..., None], 3, axis=2)
         return Picture(rgb=rgb, gray=gray)
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-    rgba = np.asarray(_reduced(image.convert("RGBA" if has_alpha else "RGB")), np.float32)
+    if not has_alpha:
+        rgb = np.asarray(_reduced(image.convert("RGB")))
+        return Picture(rgb=rgb, gray=contrast_gray(rgb))
+    rgba = np.asarray(_reduced(image.convert("RGBA")), np.float32)
     colour = rgba[..., :3] / 255.0
     if has_alpha:
         alpha = rgba[..., 3:] / 255.0
@@ -158,21 +161,25 @@ def load_image(path: Path | str) -> np.ndarray:
 
 
 def contrast_gray(rgb: np.ndarray) -> np.ndarray:
-    """Colour (H, W, 3) floats in [0, 1] -> one channel in which the ink stands out most.
+    """Colour (H, W, 3), uint8 or floats in [0, 1] -> one float32 channel in which the ink
+    stands out most.
 
     Light paper: divide each channel by the paper's colour (its median: ink is the minority)
     and take the darkest channel, so red ink on pink paper or blue ink on a yellow note is as
     dark as black ink on white, while the paper (and faint blue ruling) stays light. Dark
     paper: the brightest channel, so any light ink shows. Gray pictures pass unchanged.
+    (Channel by channel: numpy's reductions over a last axis of 3 cost ten times as much.)
     """
-    rgb = np.asarray(rgb, dtype=np.float32)
-    if np.ptp(rgb[::4, ::4], axis=2).max(initial=0.0) < 1.0 / 64:  # gray stored as colour
-        return np.ascontiguousarray(rgb[..., 0])
-    luma = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    if not _ink_is_dark(luma):
-        return rgb.max(axis=2)
-    paper = np.median(rgb[::4, ::4].reshape(-1, 3), axis=0)
-    balanced = (rgb / np.maximum(paper, 1.0 / 32)).min(axis=2)
+    rgb = np.asarray(rgb)
+    unit = np.float32(1.0 / 255.0 if rgb.dtype == np.uint8 else 1.0)
+    sample = rgb[::4, ::4].astype(np.float32) * unit
+    red, green, blue = (rgb[..., c].astype(np.float32) * unit for c in range(3))
+    if np.ptp(sample, axis=2).max(initial=0.0) < 1.0 / 64:  # gray stored as colour
+        return red
+    if not _ink_is_dark(0.299 * red + 0.587 * green + 0.114 * blue):
+        return np.maximum(np.maximum(red, green), blue)
+    paper = np.maximum(np.median(sample.reshape(-1, 3), axis=0), 1.0 / 32)
+    balanced = np.minimum(np.minimum(red / paper[0], green / paper[1]), blue / paper[2])
     # Paper in better light than the median (half a sheet in shadow) is brighter than 1: scale
     # it back rather than clip it, or the ink written there would be clipped away with it.
     top = float(np.percentile(balanced[::4, ::4], 99.5))
@@ -204,7 +211,7 @@ def work_gray(image: np.ndarray) -> np.ndarray:
         from PIL import Image  # reduce the bytes first: 12 MP of floats cost ~0.5 s
 
         small = _reduced(Image.fromarray(np.ascontiguousarray(a[..., :3]), mode="RGB"))
-        return contrast_gray(np.asarray(small, dtype=np.float32) / 255.0)
+        return contrast_gray(np.asarray(small))
     if a.ndim == 3 and a.shape[2] in (3, 4):
         return contrast_gray(_reduced_array(unit_gray(a[..., :3])))
     if a.ndim != 2:
@@ -283,12 +290,11 @@ def digit_ink(ink: np.ndarray) -> np.ndarray | None:
     candidates = (areas >= 3) & (strength * 2.0 >= MIN_CONTRAST)
     marks = np.array([_is_border_mark(box, h, w) for box in boxes], bool)
     if (candidates & ~marks).any():
-        mask &= ~np.isin(labels, np.flatnonzero(marks) + 1)
+        mask &= ~_chosen(labels, marks)
     mask &= ~_ruled_lines(mask)
     labels, count, areas, strength, boxes = _components(mask, smooth)
     if count == 0:
         return None
-    index = np.arange(1, count + 1)
     # The digit is the most pen line, not the most ink: a mark's length is its area over its
     # width (twice its deepest distance to the paper), so a dark blob (the table, a shadow's
     # core, a thumb) cannot outweigh the strokes.
@@ -313,7 +319,7 @@ def digit_ink(ink: np.ndarray) -> np.ndarray | None:
     prior = 1.0 - CENTRE_PRIOR * np.sqrt((centre**2).sum(axis=1) / 2.0)
     first = int(np.flatnonzero(seeds)[np.argmax((weight * prior)[seeds])])
     group = _main_group(boxes, first, joinable)
-    return _weighed(ink, np.isin(labels, index[group]))
+    return _weighed(ink, _chosen(labels, group))
 
 
 def _weighed(ink: np.ndarray, digit: np.ndarray) -> np.ndarray | None:
@@ -426,13 +432,20 @@ def _components(mask: np.ndarray, smooth: np.ndarray) -> tuple:
     from scipy import ndimage
 
     labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
-    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     if count == 0:
-        return labels, 0, areas, np.zeros(0), []
-    # (a weighted bincount: ndimage.mean costs ten times as much)
-    total = np.bincount(labels.ravel(), weights=smooth.ravel(), minlength=count + 1)[1:]
+        return labels, 0, np.zeros(0, np.int64), np.zeros(0), []
+    # (bincounts over the ink's pixels only: ndimage.mean costs ten times as much)
+    inked = labels[mask]
+    areas = np.bincount(inked, minlength=count + 1)[1:]
+    total = np.bincount(inked, weights=smooth[mask], minlength=count + 1)[1:]
     strength = total / np.maximum(areas, 1)
     return labels, count, areas, strength, ndimage.find_objects(labels)
+
+
+def _chosen(labels: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """The pixels of the components marked in ``chosen`` (one bool per label from 1): a table
+    lookup, where np.isin sorts."""
+    return np.concatenate([[False], chosen])[labels]
 
 
 def _blocks(a: np.ndarray, f: int, mode: str = "constant") -> np.ndarray:
