@@ -258,7 +258,7 @@ def ink_strength(gray: np.ndarray) -> np.ndarray:
     # shadow): the paper's own level, block by block, is taken off.
     ink -= _local_level(ink)
     # Paper sits at 0 give or take its noise (its median: ink is the minority).
-    level = float(np.median(ink[::2, ::2]))
+    level = float(np.median(ink[::4, ::4]))
     return np.maximum(ink - level, 0.0).astype(np.float32)
 
 
@@ -273,7 +273,7 @@ def digit_ink(ink: np.ndarray) -> np.ndarray | None:
     # The threshold is set by the noise of the ink as it is thresholded (3x3 means: a third
     # of the pixels' own noise, or more where JPEG made it coarse).
     smooth = ndimage.uniform_filter(ink, 3)
-    sample = smooth[::2, ::2]
+    sample = smooth[::4, ::4]
     centre = float(np.median(sample))
     spread = 1.4826 * float(np.median(np.abs(sample - centre)))
     floor = max(centre + NOISE_SIGMAS * spread, MIN_FLOOR)
@@ -289,10 +289,13 @@ def digit_ink(ink: np.ndarray) -> np.ndarray | None:
     h, w = mask.shape
     candidates = (areas >= 3) & (strength * 2.0 >= MIN_CONTRAST)
     marks = np.array([_is_border_mark(box, h, w) for box in boxes], bool)
-    if (candidates & ~marks).any():
+    if marks.any() and (candidates & ~marks).any():
         mask &= ~_chosen(labels, marks)
-    mask &= ~_ruled_lines(mask)
-    labels, count, areas, strength, boxes = _components(mask, smooth)
+        areas = np.where(marks, 0, areas)  # gone: never a candidate below
+    lines = _ruled_lines(mask)
+    if lines.any():  # cuts marks in pieces: label again
+        mask &= ~lines
+        labels, count, areas, strength, boxes = _components(mask, smooth)
     if count == 0:
         return None
     # The digit is the most pen line, not the most ink: a mark's length is its area over its
@@ -464,11 +467,13 @@ def _ruled_lines(mask: np.ndarray) -> np.ndarray:
     lines = np.zeros_like(mask)
     for axis in (0, 1):
         span = int(mask.shape[axis] * LINE_SPAN)
-        if span < 8:
+        # only the rows (columns) with that much ink can hold such a run: usually none
+        where = np.flatnonzero(np.count_nonzero(mask, axis=axis) >= span)
+        if span < 8 or where.size == 0:
             continue
-        full = ndimage.uniform_filter1d(mask.astype(np.float32), span, axis=axis) > 0.999
-        if full.any():
-            lines |= ndimage.maximum_filter1d(full, span, axis=axis)
+        pick = (slice(None), where) if axis == 0 else (where, slice(None))
+        run = ndimage.uniform_filter1d(mask[pick].astype(np.float32), span, axis=axis) > 0.999
+        lines[pick] |= ndimage.maximum_filter1d(run, span, axis=axis)
     if not lines.any():
         return lines
     # Keep line pixels bridged by ink on both sides across the line: the digit crossing it.
