@@ -228,3 +228,19 @@ def test_a_clean_drawing_skips_the_photo_cleaning_and_reads_the_same() -> None:
     touching = on_paper(digit_layer((280, 280), FOUR, 18, (-30, 40, 200)))  # cut at the left
     assert clean_ink(work_gray(touching)) is None
     assert preprocess(np.full((50, 50), 255, np.uint8)) is None  # clean, and no digit
+
+
+def test_only_pictures_import_scipy(tmp_path: Path) -> None:
+    """``import scipy.ndimage`` costs ~0.4 s (1.3-1.8 s on a busy machine): predicting a
+    strokes file never pays it; a photo does (so the check can see it)."""
+    from test_no_torch import SAMPLE, imported_modules
+
+    names, out = imported_modules(["predict", str(SAMPLE)], tmp_path)
+    assert "scipy" not in names and out.startswith(f"{SAMPLE}: 3 ")
+    layer = digit_layer((300, 300), SEVEN, 8, (50, 50, 200))
+    noisy = on_paper(layer, paper=(0.9, 0.88, 0.8)).astype(np.float32)
+    noisy += np.random.default_rng(0).normal(0, 4, noisy.shape)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(photo)
+    names, out = imported_modules(["predict", str(photo)], tmp_path)
+    assert "scipy" in names and out.startswith(f"{photo}: 7 ")
