@@ -183,9 +183,10 @@ def contrast_gray(rgb: np.ndarray) -> np.ndarray:
     rgb = np.asarray(rgb)
     unit = np.float32(1.0 / 255.0 if rgb.dtype == np.uint8 else 1.0)
     sample = rgb[::4, ::4].astype(np.float32) * unit
-    red, green, blue = (rgb[..., c].astype(np.float32) * unit for c in range(3))
+    red = rgb[..., 0].astype(np.float32) * unit
     if np.ptp(sample, axis=2).max(initial=0.0) < 1.0 / 64:  # gray stored as colour
         return red
+    green, blue = (rgb[..., c].astype(np.float32) * unit for c in (1, 2))
     if not _ink_is_dark(0.299 * red + 0.587 * green + 0.114 * blue):
         return np.maximum(np.maximum(red, green), blue)
     paper = np.maximum(np.median(sample.reshape(-1, 3), axis=0), 1.0 / 32)
