@@ -506,10 +506,14 @@ def _is_border_mark(box: tuple[slice, slice], h: int, w: int) -> bool:
     near_y, near_x = max(1, h // 100), max(1, w // 100)  # within 1% of the border
     touches_side = cols.start < near_x or cols.stop > w - near_x
     touches_end = rows.start < near_y or rows.stop > h - near_y
+    across = (cols.start < near_x and cols.stop > w - near_x) or (
+        rows.start < near_y and rows.stop > h - near_y
+    )
     return (
         (touches_side and touches_end)  # a corner: the table, a shadow's corner
         or (touches_side and span_rows > BORDER_SPAN)
         or (touches_end and span_cols > BORDER_SPAN)
+        or across  # from one side to the other: a shadow's edge, a fold
     )
 
 
