@@ -244,3 +244,18 @@ def test_only_pictures_import_scipy(tmp_path: Path) -> None:
     Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(photo)
     names, out = imported_modules(["predict", str(photo)], tmp_path)
     assert "scipy" in names and out.startswith(f"{photo}: 7 ")
+
+
+def test_a_shadow_edge_across_the_digit_is_not_a_stroke(clean) -> None:
+    """A sharp shadow across the whole sheet, through the middle of the digit: the half in
+    shadow keeps its strokes and the edge itself is not read as a bar."""
+    h, w = 500, 600
+    layer = digit_layer((w, h), FOUR, 3, (200, 130, 240))
+    rgb = on_paper(layer, paper=(0.93, 0.92, 0.88), ink=(0.35, 0.35, 0.38)).astype(np.float32)
+    shadow = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(shadow).polygon([(0, 240), (w, 270), (w, h), (0, h)], fill=255)
+    shade = np.asarray(shadow.filter(ImageFilter.GaussianBlur(3)), np.float32) / 255
+    rgb *= (1 - 0.5 * shade)[..., None]
+    noisy = rgb + np.random.default_rng(2).normal(0, 3, rgb.shape)
+    out = preprocess(np.clip(noisy, 0, 255).astype(np.uint8))
+    assert out is not None and correlation(out, clean["four"]) > 0.9
