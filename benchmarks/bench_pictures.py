@@ -13,8 +13,9 @@ unipen drawings saved as PNGs against their strokes, and what a picture costs.
   dir, read back through ``load_input`` (never kept, never trained on);
 - unipen PNGs: ``--pngs`` drawings as 280x280 PNGs (18 px round pen, black on white) against
   the same drawings' strokes (unflagged only);
-- costs (medians of ``--repeat``): a 4000x3000 JPEG photo through ``load_input`` and as an
-  array through ``preprocess``; a 280x280 drawing (array) through ``preprocess``.
+- costs (medians of ``--repeat``, wall and CPU time, with the load average): a 4000x3000
+  JPEG photo through ``load_input`` and as an array through ``preprocess``; a 280x280
+  drawing (array) through ``preprocess``.
 
 The answer is the model's single best digit (argmax) with the bundled model
 (``load_predictor``); its confidence is reported for right and wrong answers apart.
@@ -27,6 +28,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 import tempfile
 import time
@@ -270,14 +272,17 @@ def costs(samples, repeat: int) -> dict:
     big = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
     small = np.asarray(drawing_png(load_drawing(samples[1].path)))
 
-    def median_ms(function) -> float:
+    def median_ms(function) -> dict[str, float]:
+        """Wall and CPU time (this process's): on a shared machine the CPU time is what
+        the work costs, the wall time what waiting for the cores added to it."""
         function()  # first call imports what it needs
-        times = []
+        wall, cpu = [], []
         for _ in range(repeat):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             function()
-            times.append(time.perf_counter() - start)
-        return float(np.median(times) * 1e3)
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+        return {"wall": float(np.median(wall) * 1e3), "cpu": float(np.median(cpu) * 1e3)}
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "photo.jpg"
@@ -287,8 +292,10 @@ def costs(samples, repeat: int) -> dict:
             "photo_4000x3000_array_ms": median_ms(lambda: preprocess(big)),
             "drawing_280x280_array_ms": median_ms(lambda: preprocess(small)),
         }
+    load = os.getloadavg()[0]
     for name, ms in result.items():
-        print(f"{name:32s} {ms:8.1f} ms (median of {repeat})")
+        print(f"{name:32s} {ms['wall']:8.1f} ms, CPU {ms['cpu']:6.1f} ms (medians of {repeat})")
+    print(f"  (load average {load:.1f} on {os.cpu_count()} cores)")
     return result
 
 

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drawdigit.pictures import ImageError, load_image, normalise_picture, read_picture
+from drawdigit.pictures import ImageError, Picture, load_image, normalise_picture, read_picture
 from drawdigit.strokes import Drawing, StrokesError, load_drawing, pen_width
 
 SIZE = 28  # the network's input side
@@ -187,7 +187,15 @@ def normalise_image(image: np.ndarray) -> np.ndarray | None:
 
 
 def load_source(path: Path | str) -> Drawing | np.ndarray:
-    """A file as the ink it holds: a ``Drawing`` for a strokes file, else a grayscale image.
+    """A file as the ink it holds: a ``Drawing`` for a strokes file, else a grayscale image
+    (``read_source``, with a picture's gray: what ``preprocess`` reads)."""
+    source = read_source(path)
+    return source.gray if isinstance(source, Picture) else source
+
+
+def read_source(path: Path | str) -> Drawing | Picture:
+    """A file as a ``Drawing`` for a strokes file, else a ``Picture`` (upright, its colour for
+    the window and its gray for ``preprocess``, from one decoding).
 
     Decided by CONTENT, not by the name: a strokes file is JSON text, i.e. an object
     (optionally after a byte-order mark and white space), so ``four.txt`` with strokes in
@@ -208,7 +216,7 @@ def load_source(path: Path | str) -> Drawing | np.ndarray:
         raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if _looks_like_json(head):
         return load_drawing(path)
-    return load_image(path)
+    return read_picture(path)
 
 
 def _looks_like_json(head: bytes) -> bool:
@@ -236,6 +244,7 @@ __all__ = [
     "normalise_image",
     "preprocess",
     "read_picture",
+    "read_source",
     "rasterise",
     "render_drawing",
 ]

@@ -1,11 +1,17 @@
-"""The one numpy-to-QImage converter: exact bytes for uint8, MNIST rounding for floats."""
+"""Arrays as QImages (exact bytes for uint8, MNIST rounding for floats; colour kept), and an
+opened picture shown upright in its colours."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
+from PySide6.QtWidgets import QWidget
 
-from drawdigit.gui.images import gray_icon, gray_to_qimage
+from drawdigit.gui.canvas import DrawingCanvas
+from drawdigit.gui.images import gray_icon, gray_to_qimage, rgb_to_qimage
+from drawdigit.gui.window.document import Document
+from drawdigit.pictures import read_picture
 
 
 def pixels_of(image) -> np.ndarray:
@@ -42,3 +48,44 @@ def test_the_icon_keeps_pixels_crisp(qtbot):
     assert image.width() == 56
     row = [image.pixelColor(x, 20).red() for x in range(56)]
     assert row == [0] * 28 + [255] * 28  # no grey blur at the edge
+
+
+def colours_of(image) -> np.ndarray:
+    return np.array(
+        [
+            [image.pixelColor(x, y).getRgb()[:3] for x in range(image.width())]
+            for y in range(image.height())
+        ]
+    )
+
+
+def test_a_colour_array_keeps_its_colours():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)  # odd width: rows are not padded
+    image = rgb_to_qimage(a)
+    assert (image.width(), image.height()) == (7, 5)
+    assert np.array_equal(colours_of(image), a)
+    with pytest.raises(ValueError, match="colour"):
+        rgb_to_qimage(a[..., 0])
+
+
+def test_an_opened_photo_is_shown_upright_in_colour(qtbot, tmp_path):
+    """A phone photo stored sideways with its rotation tag (6) and blue ink on a yellow note:
+    the canvas shows it upright and yellow, and recognition reads its gray."""
+    upright = np.zeros((40, 60, 3), np.uint8)
+    upright[:] = (250, 230, 120)  # a yellow note
+    upright[10:30, 20:24] = (30, 40, 160)  # a blue "1"
+    upright[0, 0] = (255, 0, 0)  # a red mark in the top-left corner
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "note.png"
+    Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90).save(path, exif=exif.tobytes())
+    window = QWidget()
+    qtbot.addWidget(window)
+    canvas = DrawingCanvas(window)
+    document = Document(window, canvas, lambda: None)
+    assert document.open_path(path)
+    picture = canvas.picture()
+    assert picture is not None
+    assert np.array_equal(colours_of(picture.image), upright)
+    assert np.array_equal(picture.pixels, read_picture(path).gray)

@@ -13,7 +13,16 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from drawdigit.pictures import WORK_SIDE, ImageError, read_picture
+from drawdigit.pictures import (
+    WORK_SIDE,
+    ImageError,
+    clean_ink,
+    digit_ink,
+    ink_strength,
+    read_picture,
+    work_gray,
+)
+from drawdigit.pictures import _to_field as to_field
 from drawdigit.preprocess import CENTRE, load_image, normalise_image, preprocess
 
 # A "4" and a "7" in a 100x100 box: asymmetric, so a wrong orientation cannot pass.
@@ -201,3 +210,52 @@ def test_output_is_centred_and_boxed(clean) -> None:
     assert abs(out.sum(axis=0) @ index / mass - CENTRE) < 0.1
     rows = np.flatnonzero((out > 0.2).any(axis=1))
     assert 18 <= rows[-1] - rows[0] + 1 <= 23
+
+
+def test_a_clean_drawing_skips_the_photo_cleaning_and_reads_the_same() -> None:
+    """A paint program's drawing (one exact paper tone, nothing at the border) takes the
+    short path; its input is the one the full cleaning gives (but for the paper's level that
+    the cleaning estimates block by block). A photo never does."""
+    for paper, ink in (((1.0,) * 3, (0.0,) * 3), ((0.0,) * 3, (1.0,) * 3)):
+        drawing = on_paper(digit_layer((280, 280), FOUR, 18, (40, 40, 200)), paper, ink)
+        gray = work_gray(drawing)
+        assert clean_ink(gray) is not None
+        full = to_field(digit_ink(ink_strength(gray)))
+        assert correlation(preprocess(drawing), full) > 0.99
+    rng = np.random.default_rng(0)
+    noisy = drawing.astype(np.float32) + rng.normal(0, 3, drawing.shape)
+    assert clean_ink(work_gray(np.clip(noisy, 0, 255).astype(np.uint8))) is None
+    touching = on_paper(digit_layer((280, 280), FOUR, 18, (-30, 40, 200)))  # cut at the left
+    assert clean_ink(work_gray(touching)) is None
+    assert preprocess(np.full((50, 50), 255, np.uint8)) is None  # clean, and no digit
+
+
+def test_only_pictures_import_scipy(tmp_path: Path) -> None:
+    """``import scipy.ndimage`` costs ~0.4 s (1.3-1.8 s on a busy machine): predicting a
+    strokes file never pays it; a photo does (so the check can see it)."""
+    from test_no_torch import SAMPLE, imported_modules
+
+    names, out = imported_modules(["predict", str(SAMPLE)], tmp_path)
+    assert "scipy" not in names and out.startswith(f"{SAMPLE}: 3 ")
+    layer = digit_layer((300, 300), SEVEN, 8, (50, 50, 200))
+    noisy = on_paper(layer, paper=(0.9, 0.88, 0.8)).astype(np.float32)
+    noisy += np.random.default_rng(0).normal(0, 4, noisy.shape)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(photo)
+    names, out = imported_modules(["predict", str(photo)], tmp_path)
+    assert "scipy" in names and out.startswith(f"{photo}: 7 ")
+
+
+def test_a_shadow_edge_across_the_digit_is_not_a_stroke(clean) -> None:
+    """A sharp shadow across the whole sheet, through the middle of the digit: the half in
+    shadow keeps its strokes and the edge itself is not read as a bar."""
+    h, w = 500, 600
+    layer = digit_layer((w, h), FOUR, 3, (200, 130, 240))
+    rgb = on_paper(layer, paper=(0.93, 0.92, 0.88), ink=(0.35, 0.35, 0.38)).astype(np.float32)
+    shadow = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(shadow).polygon([(0, 240), (w, 270), (w, h), (0, h)], fill=255)
+    shade = np.asarray(shadow.filter(ImageFilter.GaussianBlur(3)), np.float32) / 255
+    rgb *= (1 - 0.5 * shade)[..., None]
+    noisy = rgb + np.random.default_rng(2).normal(0, 3, rgb.shape)
+    out = preprocess(np.clip(noisy, 0, 255).astype(np.uint8))
+    assert out is not None and correlation(out, clean["four"]) > 0.9

@@ -2,8 +2,10 @@
 
 The 28x28 network input (float in [0, 1]), an opened image's pixels (float or uint8) and the
 samples' thumbnails all go through ``gray_to_qimage``, so what the panel shows, what a
-thumbnail shows and what "Export Model Input" writes are the same bytes. ``gray_icon`` is
-the thumbnail: whole pixels enlarged (no smoothing), as the panel shows the input.
+thumbnail shows and what "Export Model Input" writes are the same bytes. An opened picture
+is shown in colour (``rgb_to_qimage``); "What the model sees" stays its cleaned 28x28.
+``gray_icon`` is the thumbnail: whole pixels enlarged (no smoothing), as the panel shows
+the input.
 """
 
 from __future__ import annotations
@@ -33,6 +35,19 @@ def gray_to_qimage(pixels: np.ndarray) -> QImage:
     a = np.ascontiguousarray(a)
     height, width = a.shape
     return QImage(a.tobytes(), width, height, width, QImage.Format.Format_Grayscale8).copy()
+
+
+def rgb_to_qimage(pixels: np.ndarray) -> QImage:
+    """An (H, W, 3) uint8 colour array (a picture as read, upright) as a QImage that owns its
+    bytes: the window shows an opened photo in its own colours, not the gray it is read in."""
+    import numpy as np
+
+    a = np.asarray(pixels)
+    if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
+        raise ValueError(f"a colour image must be (H, W, 3) uint8, not {a.shape} {a.dtype}")
+    a = np.ascontiguousarray(a)
+    height, width = a.shape[:2]
+    return QImage(a.tobytes(), width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
 def gray_icon(pixels: np.ndarray, side: int) -> QIcon:

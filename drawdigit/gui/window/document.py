@@ -24,7 +24,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QObject, Qt, 
 from PySide6.QtGui import QDropEvent, QImage, QUndoCommand
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
-from drawdigit.gui.images import gray_to_qimage
+from drawdigit.gui.images import gray_to_qimage, rgb_to_qimage
 from drawdigit.gui.window.messages import show_message
 from drawdigit.gui.window.settings import last_dir, remember_dir
 
@@ -236,14 +236,14 @@ class Document(QObject):
 
     def _read(self, path: Path) -> _Loaded | None:
         """The file's drawing, or its pixels and image; None (after a message) if unreadable."""
-        from drawdigit.preprocess import ImageError, load_source
+        from drawdigit.preprocess import ImageError, read_source
         from drawdigit.strokes import Drawing, StrokesError
 
         try:
-            source = load_source(path)  # by content, as ``drawdigit predict`` reads it
+            source = read_source(path)  # by content, as ``drawdigit predict`` reads it
             if isinstance(source, Drawing):
                 return source, None, None
-            return None, source, gray_to_qimage(source)
+            return None, source.gray, rgb_to_qimage(source.rgb)  # shown upright, in colour
         except (StrokesError, ImageError) as exc:
             self._open_failed(path, str(exc))
         except (OSError, ValueError) as exc:
