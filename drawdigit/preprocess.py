@@ -82,6 +82,7 @@ class StrokeStyle:
     edge: float = 2.5
     pen_fraction: float | None = None  # canvas pen as a fraction of the shorter side
     step: float = 1.0  # path resolution in output pixels (see _resample)
+    keep_inside: bool = True  # never let centring push ink out of the field
 
 
 DEFAULT_STYLE = StrokeStyle()
@@ -146,6 +147,9 @@ def render_drawing(drawing: Drawing, style: StrokeStyle = DEFAULT_STYLE) -> np.n
     else:
         starts = ends = _cover_points((flat - centre) * scale + CENTRE, lengths, radius, style)
         path_centre = starts.mean(axis=0)  # equal dots on a grid: their mean is the ink's
+    reach = radius + style.edge / 2.0  # how far beyond the path a pixel gets any ink
+    low = np.minimum(starts.min(axis=0), ends.min(axis=0))
+    high = np.maximum(starts.max(axis=0), ends.max(axis=0))
     if style.centring == "integer":
         # MNIST's own way: render with the box centred, then shift by whole pixels.
         image = _render_segments(starts, ends, radius, style.edge)
@@ -153,20 +157,46 @@ def render_drawing(drawing: Drawing, style: StrokeStyle = DEFAULT_STYLE) -> np.n
         if mass <= 1e-6:
             return None
         cy, cx = _centre_of_mass(image, mass)
-        return _brightest_at_one(_shift_integer(image, round(CENTRE - cy), round(CENTRE - cx)))
+        shift = np.array([round(CENTRE - cx), round(CENTRE - cy)], dtype=np.float64)
+        if style.keep_inside:  # moved inward by whole pixels, far enough
+            moved = _inside(shift, low, high, reach)
+            shift = np.where(
+                moved > shift, np.ceil(moved), np.where(moved < shift, np.floor(moved), shift)
+            )
+        return _brightest_at_one(_shift_integer(image, int(shift[1]), int(shift[0])))
     # Sub-pixel: place the path's own centre of mass at the centre, render once, and
     # re-render with a correction only when overlaps made the estimate miss (shifting by
     # re-rendering keeps the edges sharp; resampling the image would blur them).
     shift = CENTRE - path_centre
-    starts, ends = starts + shift, ends + shift
-    image = _render_segments(starts, ends, radius, style.edge)
+    if style.keep_inside:
+        shift = _inside(shift, low, high, reach)
+    image = _render_segments(starts + shift, ends + shift, radius, style.edge)
     mass = float(image.sum())
     if mass <= 1e-6:
         return None
     error = np.array(_centre_of_mass(image, mass)[::-1]) - CENTRE
     if np.abs(error).max() > COM_TOLERANCE:
-        image = _render_segments(starts - error, ends - error, radius, style.edge)
+        corrected = shift - error
+        if style.keep_inside:
+            corrected = _inside(corrected, low, high, reach)
+        if np.abs(corrected - shift).max() > 1e-9:
+            image = _render_segments(starts + corrected, ends + corrected, radius, style.edge)
     return _brightest_at_one(image)
+
+
+def _inside(shift: np.ndarray, low: np.ndarray, high: np.ndarray, reach: float) -> np.ndarray:
+    """``shift`` (x, y) moved the least so that no ink falls outside the field.
+
+    The centre of mass of a top-heavy digit (a 7's bar, an L's corner) lies far from its
+    box's centre, so placing it at the centre can push the tail past the edge, and the
+    network would see a cut stroke. Ink reaches ``reach`` px beyond the path; a pixel
+    centre at -1 or ``SIZE`` (just outside) must get none. The box is at most BOX + edge
+    px, so within the 28 px field there is always room; if not, it stays centred.
+    """
+    least = -1.0 + reach - low  # the smallest shift that keeps the left/top ink inside
+    most = float(SIZE) - reach - high
+    centred = (least + most) / 2.0
+    return np.where(least <= most, np.clip(shift, least, most), centred)
 
 
 def _brightest_at_one(image: np.ndarray) -> np.ndarray:

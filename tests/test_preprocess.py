@@ -177,6 +177,37 @@ def test_canvas_pen_style_thickens_small_digits() -> None:
     assert fixed_small == fixed_big
 
 
+# A 7 whose bar is gone over three times (its centre of mass sits high, so centring it would
+# push the tail off the bottom row) and an L whose foot is gone over (pushed off the top).
+TOP_HEAVY_SEVEN = Drawing(
+    280,
+    280,
+    [
+        [(40, 60), (240, 60), (40, 62), (240, 64), (40, 66), (240, 66)],
+        [(240, 66), (180, 250)],
+    ],
+)
+HEAVY_FOOTED_L = Drawing(280, 280, [[(60, 40), (60, 240), (240, 240), (60, 238), (240, 236)]])
+
+
+@pytest.mark.parametrize("drawing", [TOP_HEAVY_SEVEN, HEAVY_FOOTED_L], ids=["seven", "L"])
+@pytest.mark.parametrize("centring", ["subpixel", "integer"])
+def test_centring_never_pushes_ink_out_of_the_field(drawing: Drawing, centring: str) -> None:
+    """The pixel just outside the field would get no ink: the border pixels hold at most the
+    outermost step of the soft edge (1 / edge), never a cut stroke. Without the clamp the
+    seven's tail and the L's top run off the field (the first check fails)."""
+    style = StrokeStyle(centring=centring)
+    image = preprocess(drawing, style)
+    border = max(image[0].max(), image[-1].max(), image[:, 0].max(), image[:, -1].max())
+    assert border <= 1.0 / style.edge + 1e-4
+    unclamped = preprocess(drawing, StrokeStyle(centring=centring, keep_inside=False))
+    cut = max(
+        unclamped[0].max(), unclamped[-1].max(), unclamped[:, 0].max(), unclamped[:, -1].max()
+    )
+    assert cut > 1.0 / style.edge + 0.1  # the drawing does need the clamp
+    assert image.sum() > unclamped.sum()  # the ink that was cut off is back
+
+
 # --------------------------------------------------------------------------- images
 
 
