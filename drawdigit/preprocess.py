@@ -73,6 +73,12 @@ class StrokeStyle:
     ``centring``: "subpixel" puts the centre of mass exactly at the centre; "integer"
     shifts by whole pixels as MNIST did.
     ``edge``: width in pixels of the anti-aliased ramp at the pen's edge.
+    ``keep_inside``: centring never pushes ink out of the field (a top-heavy 7's tail, an
+    L's top would be cut); the centre of mass then lies as near the centre as it can.
+    ``narrow``: the finished image squeezed sideways about the centre by this factor (1: as
+    rendered). On unipen-dev the network reads pen-drawn digits better a little narrower
+    than MNIST's box gives (0.8: 98.17% -> 98.47% unflagged, 1s 94.7% -> 97.5%, MNIST test
+    99.47% -> 99.43%); see README, "Preprocessing".
     """
 
     thickness: str = "fixed"
@@ -82,7 +88,8 @@ class StrokeStyle:
     edge: float = 2.5
     pen_fraction: float | None = None  # canvas pen as a fraction of the shorter side
     step: float = 1.0  # path resolution in output pixels (see _resample)
-    keep_inside: bool = True  # never let centring push ink out of the field
+    keep_inside: bool = True
+    narrow: float = 0.8
 
 
 DEFAULT_STYLE = StrokeStyle()
@@ -163,7 +170,8 @@ def render_drawing(drawing: Drawing, style: StrokeStyle = DEFAULT_STYLE) -> np.n
             shift = np.where(
                 moved > shift, np.ceil(moved), np.where(moved < shift, np.floor(moved), shift)
             )
-        return _brightest_at_one(_shift_integer(image, int(shift[1]), int(shift[0])))
+        image = _shift_integer(image, int(shift[1]), int(shift[0]))
+        return _brightest_at_one(_narrowed(image, style.narrow))
     # Sub-pixel: place the path's own centre of mass at the centre, render once, and
     # re-render with a correction only when overlaps made the estimate miss (shifting by
     # re-rendering keeps the edges sharp; resampling the image would blur them).
@@ -181,7 +189,27 @@ def render_drawing(drawing: Drawing, style: StrokeStyle = DEFAULT_STYLE) -> np.n
             corrected = _inside(corrected, low, high, reach)
         if np.abs(corrected - shift).max() > 1e-9:
             image = _render_segments(starts + corrected, ends + corrected, radius, style.edge)
-    return _brightest_at_one(image)
+    return _brightest_at_one(_narrowed(image, style.narrow))
+
+
+def _narrowed(image: np.ndarray, factor: float) -> np.ndarray:
+    """``image`` squeezed sideways by ``factor`` about the centre column (linear
+    interpolation along the rows): the columns' centre of mass stays at ``CENTRE`` and ink
+    inside the field stays inside. Vertical strokes get thinner with the digit, as if the
+    pen were a slightly narrow ellipse; a 1's flag and a 9's tail get shorter."""
+    if factor == 1.0:
+        return image
+    # Source column of each output column, in an image with SIZE empty columns each side
+    # (enough for any factor from 0.5 up: sources beyond them are clipped to empty ones).
+    source = (np.arange(SIZE, dtype=np.float32) - np.float32(CENTRE)) / np.float32(factor)
+    source = np.clip(source + np.float32(CENTRE + SIZE), 0.0, 3 * SIZE - 1.0)
+    left = np.minimum(np.floor(source).astype(np.intp), 3 * SIZE - 2)
+    weight = (source - left).astype(np.float32)
+    padded = np.zeros((SIZE, 3 * SIZE), dtype=np.float32)
+    padded[:, SIZE : 2 * SIZE] = image
+    out = padded[:, left] * (1.0 - weight)
+    out += padded[:, left + 1] * weight
+    return out
 
 
 def _inside(shift: np.ndarray, low: np.ndarray, high: np.ndarray, reach: float) -> np.ndarray:
