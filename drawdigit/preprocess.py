@@ -125,24 +125,7 @@ def render_drawing(drawing: Drawing, style: StrokeStyle = DEFAULT_STYLE) -> np.n
     if not len(lengths):
         return None
     low, high = flat.min(axis=0), flat.max(axis=0)
-    extent = float((high - low).max())
-    fraction = style.pen_fraction
-    canvas_pen = (
-        pen_width(drawing.width, drawing.height)
-        if fraction is None
-        else fraction * min(drawing.width, drawing.height)
-    )
-    # Scale so that the ink's longer side (path extent plus the pen) becomes BOX pixels.
-    canvas_scale = BOX / (extent + canvas_pen)
-    if style.thickness == "canvas":
-        scale, pen = canvas_scale, canvas_pen * canvas_scale
-    else:
-        pen = style.pen28
-        if style.thickness == "clamped":
-            pen = float(np.clip(canvas_pen * canvas_scale, *style.pen28_range))
-        # A dot or a tiny scribble must not be blown up to a 20 px smear of zero extent.
-        scale = (BOX - pen) / extent if extent > 0 else 0.0
-        scale = min(scale, canvas_scale * 4.0) if extent > 0 else 0.0
+    scale, pen = _scale_and_pen(drawing, float((high - low).max()), style)
     centre = (low + high) / 2.0
     radius = pen / 2.0
     if _fits_exact_budget(flat, lengths, scale, style.step):
@@ -227,6 +210,47 @@ def _inside(shift: np.ndarray, low: np.ndarray, high: np.ndarray, reach: float) 
     return np.where(least <= most, np.clip(shift, least, most), centred)
 
 
+def _scale_and_pen(drawing: Drawing, extent: float, style: StrokeStyle) -> tuple[float, float]:
+    """(drawing units -> 28x28 px, the pen in 28x28 px) for a drawing whose path spans
+    ``extent`` units along its longer side. Scale 0: a dot, drawn at the centre."""
+    fraction = style.pen_fraction
+    canvas_pen = (
+        pen_width(drawing.width, drawing.height)
+        if fraction is None
+        else fraction * min(drawing.width, drawing.height)
+    )
+    # Scale so that the ink's longer side (path extent plus the pen) becomes BOX pixels.
+    canvas_scale = BOX / (extent + canvas_pen)
+    if style.thickness == "canvas":
+        return canvas_scale, canvas_pen * canvas_scale
+    pen = style.pen28
+    if style.thickness == "clamped":
+        pen = float(np.clip(canvas_pen * canvas_scale, *style.pen28_range))
+    if extent <= 0:
+        return 0.0, pen
+    # A dot or a tiny scribble must not be blown up to a 20 px smear of zero extent.
+    return min((BOX - pen) / extent, canvas_scale * 4.0), pen
+
+
+def network_pen(drawing: Drawing, style: StrokeStyle = DEFAULT_STYLE) -> float | None:
+    """The width, in the drawing's own units, of the pen the network sees this drawing
+    drawn with (None: no ink). Every digit reaches the network with the same pen relative
+    to its size, so a small digit gets a thin pen and a big one a thick pen; the canvas
+    draws with this width so that what a person sees is what the network gets. A single
+    dot is taken as if at the scale cap of a tiny scribble (its pen has no size to follow).
+    """
+    points = [p for stroke in drawing.strokes for p in stroke]
+    if not points:
+        return None
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    extent = max(max(xs) - min(xs), max(ys) - min(ys))
+    scale, pen = _scale_and_pen(drawing, float(extent), style)
+    if scale <= 0:
+        scale = _scale_and_pen(drawing, 1e-9, style)[0]
+    return pen / scale
+
+
 def _brightest_at_one(image: np.ndarray) -> np.ndarray:
     """MNIST's ink always peaks at full brightness; with a soft edge a dot or a short stroke
     whose centre falls between pixel centres would not, so scale it up (a no-op otherwise)."""
@@ -291,6 +315,7 @@ __all__ = [
     "load_image",
     "load_input",
     "load_source",
+    "network_pen",
     "normalise_image",
     "preprocess",
     "read_picture",
