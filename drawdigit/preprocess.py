@@ -32,6 +32,7 @@ The choices, measured on unipen-dev (6,209 pen-drawn digits) with fifteen models
 
 from __future__ import annotations
 
+import functools
 import stat
 from dataclasses import dataclass
 from itertools import chain
@@ -182,17 +183,24 @@ def _narrowed(image: np.ndarray, factor: float) -> np.ndarray:
     pen were a slightly narrow ellipse; a 1's flag and a 9's tail get shorter."""
     if factor == 1.0:
         return image
-    # Source column of each output column, in an image with SIZE empty columns each side
-    # (enough for any factor from 0.5 up: sources beyond them are clipped to empty ones).
-    source = (np.arange(SIZE, dtype=np.float32) - np.float32(CENTRE)) / np.float32(factor)
-    source = np.clip(source + np.float32(CENTRE + SIZE), 0.0, 3 * SIZE - 1.0)
-    left = np.minimum(np.floor(source).astype(np.intp), 3 * SIZE - 2)
-    weight = (source - left).astype(np.float32)
-    padded = np.zeros((SIZE, 3 * SIZE), dtype=np.float32)
-    padded[:, SIZE : 2 * SIZE] = image
-    out = padded[:, left] * (1.0 - weight)
-    out += padded[:, left + 1] * weight
-    return out
+    return image @ _narrowing_matrix(float(factor))
+
+
+@functools.lru_cache(maxsize=8)
+def _narrowing_matrix(factor: float) -> np.ndarray:
+    """The (SIZE, SIZE) matrix M with ``image @ M`` = the narrowed image: column j of the
+    output is read at source column (j - CENTRE) / factor + CENTRE, linearly between the two
+    nearest columns (none outside the field). One small product per drawing."""
+    matrix = np.zeros((SIZE, SIZE), dtype=np.float32)
+    for j in range(SIZE):
+        source = (j - CENTRE) / factor + CENTRE
+        left = int(np.floor(source))
+        weight = source - left
+        for column, share in ((left, 1.0 - weight), (left + 1, weight)):
+            if 0 <= column < SIZE:
+                matrix[column, j] += share
+    matrix.setflags(write=False)
+    return matrix
 
 
 def _inside(shift: np.ndarray, low: np.ndarray, high: np.ndarray, reach: float) -> np.ndarray:
