@@ -29,8 +29,8 @@ The choices, measured on unipen-dev (6,209 pen-drawn digits) with fifteen models
 - centring: sub-pixel and MNIST's whole-pixel shift score within 0.15% of each other;
   sub-pixel keeps the input independent of where on the canvas the digit was drawn. The
   shift is clamped so that no ink leaves the field (a top-heavy 7's tail, an L's top).
-- the finished image is squeezed sideways by 0.8 about its centre: 98.17% -> 98.47%
-  unflagged, 1s 94.7% -> 97.3% (issue 16; README, "From strokes to the 28x28").
+- the finished image is squeezed sideways by 0.85 about its centre: 98.17% -> 98.37%
+  unflagged, 1s 94.7% -> 96.9% (issue 16; README, "From strokes to the 28x28").
 """
 
 from __future__ import annotations
@@ -81,8 +81,9 @@ class StrokeStyle:
     L's top would be cut); the centre of mass then lies as near the centre as it can.
     ``narrow``: the finished image squeezed sideways about the centre by this factor (1: as
     rendered). On unipen-dev the network reads pen-drawn digits better a little narrower
-    than MNIST's box gives (0.8: 98.17% -> 98.47% unflagged, 1s 94.7% -> 97.3%; the MNIST
-    test images squeezed alike: 99.47% -> 99.43%); see README, "From strokes to the 28x28".
+    than MNIST's box gives (0.85: 98.17% -> 98.37% unflagged, 1s 94.7% -> 96.9%; 0.8 reads
+    more but shows too many not-digits as sure digits); see README, "From strokes to the
+    28x28".
     """
 
     thickness: str = "fixed"
@@ -93,7 +94,7 @@ class StrokeStyle:
     pen_fraction: float | None = None  # canvas pen as a fraction of the shorter side
     step: float = 1.0  # path resolution in output pixels (see _resample)
     keep_inside: bool = True
-    narrow: float = 0.8
+    narrow: float = 0.85
 
 
 DEFAULT_STYLE = StrokeStyle()
