@@ -8,13 +8,11 @@ recogniser (``drawdigit.preprocess``), a saved file and ``drawdigit predict`` al
   to fit the widget, centred. Resizing the window therefore never touches the strokes: the
   drawing looks the same at every size, a saved file round-trips exactly, and the eraser
   (from ``strokes.pen_width`` of the document) keeps its size.
-- The ink is shown with the pen the network sees (``preprocess.network_pen``), up to the
-  canvas pen: every digit reaches the network drawn with the same pen relative to its size,
-  so a small digit is shown with a thin line, never as a blob drawn with a fat pen that the
-  model reads as a clean digit. A big digit keeps the canvas pen: the network's soft-edged
-  pen (2.6 of 20 px at half brightness) would be a marker 1.5 canvas pens wide on screen,
-  which looks bolder than the 28x28 it gets. While a stroke grows the digit, the whole
-  paper is re-rendered whenever the width moves by more than ``INK_TOLERANCE``.
+- The ink is shown with the pen the network sees (``preprocess.network_pen``, the same
+  relative to every digit's size): a small digit gets a thin line, not a fat-pen blob. Up to
+  the canvas pen: for a big digit the network's soft-edged pen would be a 1.5-pen marker.
+  While a stroke grows the digit the paper is re-rendered when the width moves by more than
+  ``INK_TOLERANCE``.
 - Display: a ``QImage`` at the widget's device-pixel size (sharp on High-DPI screens) holds
   the rendered paper; a new pointer position paints one anti-aliased, round-capped segment
   into it and repaints only that segment's rectangle, so a stroke follows the pointer within
@@ -69,12 +67,9 @@ INK = QColor(17, 17, 17)
 HINT = QColor(160, 160, 160)
 # Live updates while a stroke is drawn: at most one per display frame.
 EMIT_INTERVAL_S = 1.0 / 60.0
-# The ink's width in canvas pens: never below this (the first point of a drawing has no size
-# yet; the network's pen for it would be invisible), never above one (see the module notes).
-MIN_INK_PENS = 0.25
-MAX_INK_PENS = 1.0
-# While a stroke is drawn, segments are painted with the width of the last full render until
-# the network's pen for the growing drawing differs from it by more than this share.
+# The ink's width in canvas pens (a first point has no size yet: its network pen is invisible).
+MIN_INK_PENS, MAX_INK_PENS = 0.25, 1.0
+# A stroke's segments keep the last full render's width until the network's pen moves this much.
 INK_TOLERANCE = 0.04
 # The eraser's radius, in pens (the circle shown is 2 pens wide).
 ERASER_RADIUS_PENS = 1.0
