@@ -16,6 +16,7 @@ from drawdigit.preprocess import (
     StrokeStyle,
     load_image,
     load_input,
+    network_pen,
     preprocess,
     rasterise,
 )
@@ -390,3 +391,19 @@ def test_the_default_squeezes_the_digit_sideways_about_the_centre() -> None:
     cy, cx = centre_of_mass(narrow)
     assert abs(cy - CENTRE) <= 0.5 and abs(cx - CENTRE) <= 0.5
     assert narrow[:, :2].max() == 0.0 and narrow[:, -2:].max() == 0.0
+
+
+def test_network_pen_is_the_pen_of_the_28x28_in_drawing_units() -> None:
+    """What the canvas shows the ink with: the fixed 2.6 px pen of the 20 px box, mapped
+    back to the drawing (so proportional to the digit's size), None for no ink."""
+    style = StrokeStyle()
+    bar = Drawing(280, 280, [[(140.0, 40.0), (140.0, 240.0)]])
+    assert network_pen(bar) == pytest.approx(style.pen28 * 200.0 / (BOX - style.pen28))
+    small = Drawing(280, 280, [[(140.0, 120.0), (140.0, 160.0)]])
+    assert network_pen(small) == pytest.approx(network_pen(bar) / 5.0)
+    # on a canvas twice the size, the same digit drawn twice as big: twice the pen
+    big_canvas = Drawing(560, 560, [[(280.0, 80.0), (280.0, 480.0)]])
+    assert network_pen(big_canvas) == pytest.approx(2.0 * network_pen(bar))
+    assert network_pen(Drawing(280, 280, [])) is None
+    dot = network_pen(Drawing(280, 280, [[(50.0, 50.0)]]))
+    assert dot is not None and 0.0 < dot < 1.0  # a dot has no size to follow
