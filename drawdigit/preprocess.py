@@ -251,13 +251,11 @@ def network_pen(drawing: Drawing, style: StrokeStyle = DEFAULT_STYLE) -> float |
     draws with this width so that what a person sees is what the network gets. A single
     dot is taken as if at the scale cap of a tiny scribble (its pen has no size to follow).
     """
-    points = [p for stroke in drawing.strokes for p in stroke]
-    if not points:
+    flat, lengths = _as_arrays(drawing)
+    if not len(lengths):
         return None
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
-    extent = max(max(xs) - min(xs), max(ys) - min(ys))
-    scale, pen = _scale_and_pen(drawing, float(extent), style)
+    extent = float((flat.max(axis=0) - flat.min(axis=0)).max())
+    scale, pen = _scale_and_pen(drawing, extent, style)
     if scale <= 0:
         scale = _scale_and_pen(drawing, 1e-9, style)[0]
     return pen / scale
