@@ -6,7 +6,8 @@ Prints accuracy on all samples and on the unflagged ones, per class, the commone
 confusions, and a naive baseline (the whole canvas resized to 28x28, no MNIST-style
 normalisation) for comparison. ``--variants`` also scores the alternative stroke renderings
 that were measured when choosing preprocess.DEFAULT_STYLE (pen thickness rule, centring,
-anti-aliased edge), so the choice can be re-checked on any model.
+anti-aliased edge, the sideways squeeze, the clamp), so the choice can be re-checked on any
+model (each variant changes one thing; the others stay at the default, squeeze included).
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ VARIANTS: dict[str, StrokeStyle] = {
     "canvas 20, edge 1, integer centring": StrokeStyle(
         thickness="canvas", pen_fraction=20 / 280, edge=1.0, centring="integer"
     ),
+    # issue 16: the sideways squeeze (StrokeStyle.narrow) and the clamp that keeps ink inside
+    **{f"narrow {k}": StrokeStyle(narrow=k) for k in (1.0, 0.9, 0.85, 0.75, 0.7)},
+    "centring may cut ink (no keep_inside)": StrokeStyle(keep_inside=False),
 }
 
 

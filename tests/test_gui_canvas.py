@@ -12,6 +12,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from drawdigit.gui.canvas import DrawingCanvas, erase_from_stroke
+from drawdigit.preprocess import network_pen
 from drawdigit.strokes import Drawing, pen_width
 
 
@@ -242,7 +243,7 @@ def test_pen_pressure_changes_the_line_on_screen_but_not_the_strokes(canvas):
     tip = pen(QPointingDevice.PointerType.Pen)
     tablet_stroke(canvas, tip, line((40, 70), (240, 70)), pressure=0.1)  # light
     tablet_stroke(canvas, tip, line((40, 210), (240, 210)), pressure=1.0)  # heavy
-    width = canvas.pen_width()  # 20 document px; the line is 0.5 + pressure pens wide
+    width = canvas.ink_width()  # the network's pen; the line is 0.5 + pressure of it wide
     light, heavy = ink_thickness(canvas, 140, 70), ink_thickness(canvas, 140, 210)
     assert light == pytest.approx(0.6 * width, abs=2)
     assert heavy == pytest.approx(1.5 * width, abs=2)
@@ -255,7 +256,7 @@ def test_pen_pressure_changes_the_line_on_screen_but_not_the_strokes(canvas):
     canvas.clear()
     draw(canvas, expected[1])
     assert np.allclose(np.array(canvas.drawing().strokes[0]), np.array(expected[1]), atol=1.0)
-    assert ink_thickness(canvas, 140, 210) == pytest.approx(width, abs=2)
+    assert ink_thickness(canvas, 140, 210) == pytest.approx(canvas.ink_width(), abs=2)
 
 
 def test_a_pen_without_pressure_draws_the_normal_line(canvas):
@@ -265,17 +266,17 @@ def test_a_pen_without_pressure_draws_the_normal_line(canvas):
         line((40, 140), (240, 140)),
         0.1,
     )
-    assert ink_thickness(canvas, 140, 140) == pytest.approx(canvas.pen_width(), abs=2)
+    assert ink_thickness(canvas, 140, 140) == pytest.approx(canvas.ink_width(), abs=2)
 
 
 def test_the_pens_eraser_end_erases(canvas):
     draw(canvas, line((40, 140), (240, 140)))
     before = canvas.drawing().strokes
+    reach = canvas.pen_width() + canvas.ink_width() / 2.0  # eraser radius + half the line
     assert not canvas.eraser_mode()
     tablet_stroke(canvas, pen(QPointingDevice.PointerType.Eraser), line((140, 60), (140, 220)), 1.0)
     pieces = canvas.drawing().strokes
     assert len(pieces) == 2, "the eraser end cuts the line in two"
-    reach = 1.5 * canvas.pen_width()
     assert all(abs(x - 140) > reach - 1.0 for stroke in pieces for x, _ in stroke)
     assert not ink_at(canvas, 140, 140) and ink_at(canvas, 50, 140)
     assert not canvas.eraser_mode()  # turning the pen over does not switch the tool
@@ -284,3 +285,27 @@ def test_the_pens_eraser_end_erases(canvas):
     # the tip draws again
     tablet_stroke(canvas, pen(QPointingDevice.PointerType.Pen), line((140, 60), (140, 220)), 0.5)
     assert len(canvas.drawing().strokes) == 2
+
+
+def test_the_ink_is_shown_with_the_pen_the_network_sees(canvas):
+    """Issue 13: a small digit is not a blob drawn with a fat pen. The line on screen is as
+    wide, relative to the digit, as the network's input draws it (thin for a small digit),
+    up to the canvas pen for a big one, and it follows the digit as a stroke grows it."""
+    draw(canvas, line((120, 140), (160, 140)))  # a small dash
+    small = canvas.ink_width()
+    assert small == pytest.approx(network_pen(canvas.drawing()))
+    assert ink_thickness(canvas, 140, 140) == pytest.approx(small, abs=2)
+    assert small < 0.5 * canvas.pen_width()  # the fixed canvas pen made it a blob
+    canvas.clear()
+    draw(canvas, line((90, 140), (190, 140)))  # two and a half times as long
+    assert canvas.ink_width() == pytest.approx(2.5 * small, rel=0.05)
+    assert canvas.ink_width() == pytest.approx(network_pen(canvas.drawing()))
+    assert ink_thickness(canvas, 140, 140) == pytest.approx(canvas.ink_width(), abs=2)
+    canvas.clear()
+    draw(canvas, line((40, 140), (240, 140)))  # a big digit: the canvas pen, no marker
+    assert network_pen(canvas.drawing()) > 1.2 * canvas.pen_width()
+    assert canvas.ink_width() == pytest.approx(canvas.pen_width())
+    assert ink_thickness(canvas, 140, 140) == pytest.approx(canvas.pen_width(), abs=2)
+    canvas.clear()
+    draw(canvas, line((40, 140), (240, 140))[:4])  # its first points: a tiny digit so far
+    assert canvas.ink_width() < 0.5 * canvas.pen_width()

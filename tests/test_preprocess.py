@@ -16,11 +16,15 @@ from drawdigit.preprocess import (
     StrokeStyle,
     load_image,
     load_input,
+    network_pen,
     preprocess,
     rasterise,
 )
 from drawdigit.strokes import Drawing, StrokesError, load_drawing, pen_width, save_drawing
 
+# MNIST's own normalisation, without the default's sideways squeeze (StrokeStyle.narrow):
+# the tests of the box, the dot and the lines measure that geometry.
+MNIST_BOX = StrokeStyle(narrow=1.0)
 UNIPEN_SAMPLES = ["u00036.json", "u00038.json", "u00040.json", "u00042.json", "u00044.json"]
 
 
@@ -90,7 +94,7 @@ def test_centre_of_mass_at_the_centre(drawings: list[Drawing]) -> None:
 
 def test_longer_side_of_the_ink_is_20_pixels(drawings: list[Drawing]) -> None:
     for drawing in drawings:
-        for style in (StrokeStyle(), StrokeStyle(thickness="canvas")):
+        for style in (MNIST_BOX, StrokeStyle(thickness="canvas", narrow=1.0)):
             height, width = ink_box(preprocess(drawing, style))
             assert 19 <= max(height, width) <= 21
 
@@ -109,7 +113,7 @@ def test_canvas_size_does_not_matter(drawings: list[Drawing]) -> None:
     for drawing in drawings:
         big = transformed(drawing, 2.0, 0.0, 0.0)
         big = Drawing(drawing.width * 2, drawing.height * 2, big.strokes)
-        for style in (StrokeStyle(), StrokeStyle(thickness="canvas")):
+        for style in (MNIST_BOX, StrokeStyle(thickness="canvas", narrow=1.0)):
             assert np.abs(preprocess(big, style) - preprocess(drawing, style)).max() < 0.05
 
 
@@ -120,7 +124,7 @@ def test_empty_drawings_give_none() -> None:
 
 def test_a_dot_renders_as_a_centred_round_dot() -> None:
     for strokes in ([[(37.0, 201.0)]], [[(37.0, 201.0), (37.0, 201.0), (37.0, 201.0)]]):
-        image = preprocess(Drawing(280, 280, strokes))
+        image = preprocess(Drawing(280, 280, strokes), MNIST_BOX)
         assert image is not None and image.max() == pytest.approx(1.0)
         cy, cx = centre_of_mass(image)
         assert abs(cy - CENTRE) < 0.3 and abs(cx - CENTRE) < 0.3
@@ -132,7 +136,7 @@ def test_a_dot_renders_as_a_centred_round_dot() -> None:
 def test_sparse_points_still_make_continuous_lines() -> None:
     """A fast mouse leaves points far apart; the pen still draws the whole segment."""
     seven = Drawing(280, 280, [[(60.0, 40.0), (220.0, 40.0), (110.0, 250.0)]])
-    image = preprocess(seven)
+    image = preprocess(seven, MNIST_BOX)
     # walk the 28x28 image along the diagonal stroke: never a gap
     for t in np.linspace(0.05, 0.95, 30):
         x = 220.0 + (110.0 - 220.0) * t
@@ -177,6 +181,37 @@ def test_canvas_pen_style_thickens_small_digits() -> None:
     assert fixed_small == fixed_big
 
 
+# A 7 whose bar is gone over three times (its centre of mass sits high, so centring it would
+# push the tail off the bottom row) and an L whose foot is gone over (pushed off the top).
+TOP_HEAVY_SEVEN = Drawing(
+    280,
+    280,
+    [
+        [(40, 60), (240, 60), (40, 62), (240, 64), (40, 66), (240, 66)],
+        [(240, 66), (180, 250)],
+    ],
+)
+HEAVY_FOOTED_L = Drawing(280, 280, [[(60, 40), (60, 240), (240, 240), (60, 238), (240, 236)]])
+
+
+@pytest.mark.parametrize("drawing", [TOP_HEAVY_SEVEN, HEAVY_FOOTED_L], ids=["seven", "L"])
+@pytest.mark.parametrize("centring", ["subpixel", "integer"])
+def test_centring_never_pushes_ink_out_of_the_field(drawing: Drawing, centring: str) -> None:
+    """The pixel just outside the field would get no ink: the border pixels hold at most the
+    outermost step of the soft edge (1 / edge), never a cut stroke. Without the clamp the
+    seven's tail and the L's top run off the field (the first check fails)."""
+    style = StrokeStyle(centring=centring, narrow=1.0)
+    image = preprocess(drawing, style)
+    border = max(image[0].max(), image[-1].max(), image[:, 0].max(), image[:, -1].max())
+    assert border <= 1.0 / style.edge + 1e-4
+    unclamped = preprocess(drawing, StrokeStyle(centring=centring, keep_inside=False, narrow=1.0))
+    cut = max(
+        unclamped[0].max(), unclamped[-1].max(), unclamped[:, 0].max(), unclamped[:, -1].max()
+    )
+    assert cut > 1.0 / style.edge + 0.1  # the drawing does need the clamp
+    assert image.sum() > unclamped.sum()  # the ink that was cut off is back
+
+
 # --------------------------------------------------------------------------- images
 
 
@@ -186,7 +221,7 @@ def test_png_of_a_drawing_matches_its_strokes(drawings: list[Drawing], tmp_path:
         draw_png(drawing, path, ink=0, paper=255)
         from_png = load_input(path)
         # the PNG carries the canvas pen's width, so compare with the canvas-pen rendering
-        from_strokes = preprocess(drawing, StrokeStyle(thickness="canvas"))
+        from_strokes = preprocess(drawing, StrokeStyle(thickness="canvas", narrow=1.0))
         assert correlation(from_png, from_strokes) > 0.97
         assert np.abs(from_png - from_strokes).mean() < 0.04
         cy, cx = centre_of_mass(from_png)
@@ -337,3 +372,38 @@ def test_normal_drawings_are_rendered_exactly(drawings: list[Drawing], monkeypat
     for drawing, image in zip(drawings, exact, strict=True):
         reduced = preprocess(drawing)
         assert correlation(reduced, image) > 0.97
+
+
+def test_the_default_squeezes_the_digit_sideways_about_the_centre() -> None:
+    """The default narrows the finished image (StrokeStyle.narrow): a wide 0 comes out
+    narrower by about that factor, as tall, centred, with all its ink inside the field."""
+    zero = Drawing(
+        280,
+        280,
+        [[(140 + 100 * np.cos(a), 140 + 80 * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 60)]],
+    )
+    plain = preprocess(zero, MNIST_BOX)
+    narrow = preprocess(zero)
+    assert StrokeStyle().narrow < 1.0
+    (plain_h, plain_w), (narrow_h, narrow_w) = ink_box(plain), ink_box(narrow)
+    assert narrow_h == plain_h
+    assert abs(narrow_w - StrokeStyle().narrow * plain_w) <= 1.0
+    cy, cx = centre_of_mass(narrow)
+    assert abs(cy - CENTRE) <= 0.5 and abs(cx - CENTRE) <= 0.5
+    assert narrow[:, :2].max() == 0.0 and narrow[:, -2:].max() == 0.0
+
+
+def test_network_pen_is_the_pen_of_the_28x28_in_drawing_units() -> None:
+    """What the canvas shows the ink with: the fixed 2.6 px pen of the 20 px box, mapped
+    back to the drawing (so proportional to the digit's size), None for no ink."""
+    style = StrokeStyle()
+    bar = Drawing(280, 280, [[(140.0, 40.0), (140.0, 240.0)]])
+    assert network_pen(bar) == pytest.approx(style.pen28 * 200.0 / (BOX - style.pen28))
+    small = Drawing(280, 280, [[(140.0, 120.0), (140.0, 160.0)]])
+    assert network_pen(small) == pytest.approx(network_pen(bar) / 5.0)
+    # on a canvas twice the size, the same digit drawn twice as big: twice the pen
+    big_canvas = Drawing(560, 560, [[(280.0, 80.0), (280.0, 480.0)]])
+    assert network_pen(big_canvas) == pytest.approx(2.0 * network_pen(bar))
+    assert network_pen(Drawing(280, 280, [])) is None
+    dot = network_pen(Drawing(280, 280, [[(50.0, 50.0)]]))
+    assert dot is not None and 0.0 < dot < 1.0  # a dot has no size to follow

@@ -6,8 +6,13 @@ recogniser (``drawdigit.preprocess``), a saved file and ``drawdigit predict`` al
 - Coordinates: strokes are stored in *document* units, the canvas size of the strokes format
   (280 x 280 for a new drawing, or whatever an opened file says). The paper is shown scaled
   to fit the widget, centred. Resizing the window therefore never touches the strokes: the
-  drawing looks the same at every size, a saved file round-trips exactly, and the pen (from
-  ``strokes.pen_width`` of the document) stays the width the preprocessing was tuned for.
+  drawing looks the same at every size, a saved file round-trips exactly, and the eraser
+  (from ``strokes.pen_width`` of the document) keeps its size.
+- The ink is shown with the pen the network sees (``preprocess.network_pen``, the same
+  relative to every digit's size): a small digit gets a thin line, not a fat-pen blob. Up to
+  the canvas pen: for a big digit the network's soft-edged pen would be a 1.5-pen marker.
+  While a stroke grows the digit the paper is re-rendered when the width moves by more than
+  ``INK_TOLERANCE``.
 - Display: a ``QImage`` at the widget's device-pixel size (sharp on High-DPI screens) holds
   the rendered paper; a new pointer position paints one anti-aliased, round-capped segment
   into it and repaints only that segment's rectangle, so a stroke follows the pointer within
@@ -50,6 +55,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from drawdigit.preprocess import network_pen
 from drawdigit.strokes import Drawing, pen_width
 
 # A new drawing's canvas: the strokes format's canonical size, the one pen_width was tuned on.
@@ -61,6 +67,10 @@ INK = QColor(17, 17, 17)
 HINT = QColor(160, 160, 160)
 # Live updates while a stroke is drawn: at most one per display frame.
 EMIT_INTERVAL_S = 1.0 / 60.0
+# The ink's width in canvas pens (a first point has no size yet: its network pen is invisible).
+MIN_INK_PENS, MAX_INK_PENS = 0.25, 1.0
+# A stroke's segments keep the last full render's width until the network's pen moves this much.
+INK_TOLERANCE = 0.04
 # The eraser's radius, in pens (the circle shown is 2 pens wide).
 ERASER_RADIUS_PENS = 1.0
 # The eraser walks the strokes it touches in steps this long (document px).
@@ -131,6 +141,7 @@ class DrawingCanvas(QWidget):
         self._state = CanvasState()
         self._stack = QUndoStack(self)
         self._image: QImage | None = None
+        self._image_ink = 0.0  # the ink width (document px) the image was rendered with
         self._painted_once = False
         # The gesture in progress: None, "draw" or "erase", and the button that started it.
         self._gesture: str | None = None
@@ -177,8 +188,16 @@ class DrawingCanvas(QWidget):
         return self._state.is_empty and not (self._gesture == "draw" and self._current)
 
     def pen_width(self) -> float:
-        """The pen in document px: the one preprocessing assumes for this canvas size."""
+        """The canvas pen in document px (the eraser's unit; preprocessing's scale cap)."""
         return pen_width(self._state.width, self._state.height)
+
+    def ink_width(self) -> float:
+        """The width in document px the ink is shown with: the network's pen for the
+        drawing as it stands (the stroke in progress included), kept within
+        ``MIN_INK_PENS`` and ``MAX_INK_PENS`` canvas pens."""
+        floor, cap = MIN_INK_PENS * self.pen_width(), MAX_INK_PENS * self.pen_width()
+        pen = network_pen(self.drawing())
+        return floor if pen is None else min(max(pen, floor), cap)
 
     def set_drawing(self, drawing: Drawing, text: str = "Open Drawing") -> None:
         """Show ``drawing`` (its own canvas size becomes the document's); undoable."""
@@ -224,7 +243,7 @@ class DrawingCanvas(QWidget):
         image = QImage(width, height, QImage.Format.Format_RGB32)
         image.fill(PAPER)
         painter = QPainter(image)
-        self._paint_content(painter, QRectF(0, 0, width, height), scale)
+        self._paint_content(painter, QRectF(0, 0, width, height), scale, self.ink_width())
         painter.end()
         return image
 
@@ -387,7 +406,7 @@ class DrawingCanvas(QWidget):
         """Remove the strokes' path within reach of the eraser moving from a to b."""
         if self._state.picture is not None:
             return  # an image is not strokes; Clear removes it
-        reach = self._eraser_radius() + self.pen_width() / 2.0
+        reach = self._eraser_radius() + self.ink_width() / 2.0
         kept: list[Stroke] = []
         changed = False
         for stroke in self._state.strokes:
@@ -454,14 +473,18 @@ class DrawingCanvas(QWidget):
         painter.fillRect(paper, PAPER)
         scale = self._layout()[0]
         painter.translate(paper.topLeft())
-        self._paint_content(painter, QRectF(0, 0, paper.width(), paper.height()), scale)
+        self._image_ink = self.ink_width()
+        self._paint_content(
+            painter, QRectF(0, 0, paper.width(), paper.height()), scale, self._image_ink
+        )
         painter.end()
         self._image = image
         if self._gesture == "draw" and self._current:
             self._paint_points(self._current)
 
-    def _paint_content(self, painter: QPainter, paper: QRectF, scale: float) -> None:
-        """Picture or strokes onto ``paper`` (painter at the paper's origin, px = doc*scale)."""
+    def _paint_content(self, painter: QPainter, paper: QRectF, scale: float, ink: float) -> None:
+        """Picture or strokes onto ``paper`` (painter at the paper's origin, px = doc*scale),
+        the strokes ``ink`` document px wide."""
         painter.setClipRect(paper)
         picture = self._state.picture
         if picture is not None:
@@ -478,7 +501,7 @@ class DrawingCanvas(QWidget):
             painter.drawImage(target, picture.image)
             return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pen = self.pen_width() * scale
+        pen = ink * scale
         for stroke in self._state.strokes:
             _paint_stroke(painter, stroke, scale, pen)
 
@@ -488,7 +511,7 @@ class DrawingCanvas(QWidget):
             return
         painter = self._segment_painter()
         scale = self._layout()[0]
-        _paint_stroke(painter, tuple(points), scale, self.pen_width() * scale)
+        _paint_stroke(painter, tuple(points), scale, self._image_ink * scale)
         painter.end()
 
     def _segment_painter(self) -> QPainter:
@@ -502,15 +525,19 @@ class DrawingCanvas(QWidget):
 
     def _paint_segment(self, a: Point, b: Point) -> QRect:
         """Paint one segment into the image; returns the widget rectangle to repaint."""
+        ink = self.ink_width()
         if self._image is None or not self._image_fits():
             self._render_all()  # includes the current stroke
+        elif abs(ink - self._image_ink) > INK_TOLERANCE * self._image_ink:
+            self._render_all()  # the digit grew or shrank: every stroke's width changes
+            return self.rect()
         else:
             painter = self._segment_painter()
             scale = self._layout()[0]
-            _paint_stroke(painter, (a, b), scale, self.pen_width() * scale)
+            _paint_stroke(painter, (a, b), scale, self._image_ink * scale)
             painter.end()
         scale = self._layout()[0]
-        reach = self.pen_width() * scale * max(a[2], b[2]) / 2.0 + 2.0
+        reach = self._image_ink * scale * max(a[2], b[2]) / 2.0 + 2.0
         pa, pb = self.to_widget(a[0], a[1]), self.to_widget(b[0], b[1])
         return QRectF(pa, pb).normalized().adjusted(-reach, -reach, reach, reach).toAlignedRect()
 
@@ -518,7 +545,7 @@ class DrawingCanvas(QWidget):
         scale, left, top = self._layout()
         xs = [p[0] for p in stroke]
         ys = [p[1] for p in stroke]
-        reach = self.pen_width() * scale * max(p[2] for p in stroke) / 2.0 + 2.0
+        reach = self._image_ink * scale * max(p[2] for p in stroke) / 2.0 + 2.0
         return QRectF(
             left + min(xs) * scale - reach,
             top + min(ys) * scale - reach,
