@@ -15,11 +15,13 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "resources" / "samples" / "digit-3.json"
 
 
-def imported_modules(args: list[str], tmp_path: Path, **extra_env: str) -> tuple[set[str], str]:
-    """The top-level names of every module the process imported, and its stdout."""
+def run_drawdigit(
+    python_options: list[str], args: list[str], tmp_path: Path, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
+    """``python [options] -m drawdigit [args]`` with its data in ``tmp_path``; it must succeed."""
     env = dict(os.environ, DRAWDIGIT_DATA_DIR=str(tmp_path), **extra_env)
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "drawdigit", *args],
+        [sys.executable, *python_options, "-m", "drawdigit", *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -28,6 +30,12 @@ def imported_modules(args: list[str], tmp_path: Path, **extra_env: str) -> tuple
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def imported_modules(args: list[str], tmp_path: Path, **extra_env: str) -> tuple[set[str], str]:
+    """The top-level names of every module the process imported, and its stdout."""
+    done = run_drawdigit(["-X", "importtime"], args, tmp_path, **extra_env)
     lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
     names = {line.split("|")[-1].strip().split(".")[0] for line in lines[1:]}
     assert "drawdigit" in names and "numpy" in names  # the log is real and complete
@@ -68,23 +76,14 @@ def test_the_window_shows_before_numpy_is_imported(tmp_path: Path) -> None:
     recogniser's thread once the window has painted: nothing the window needs to appear
     may import it (the app writes whether it had, with the time it was shown)."""
     marker = tmp_path / "shown.txt"
-    env = dict(
-        os.environ,
-        DRAWDIGIT_DATA_DIR=str(tmp_path),
+    run_drawdigit(
+        [],
+        [],
+        tmp_path,
         QT_QPA_PLATFORM="offscreen",
         DRAWDIGIT_EXIT_AFTER_SHOWN=str(marker),
         XDG_CONFIG_HOME=str(tmp_path / "config"),
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "drawdigit"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
     shown, numpy = marker.read_text(encoding="utf-8").split()
     assert float(shown) > 0 and numpy == "numpy=False"
 

@@ -8,11 +8,9 @@ recogniser (``drawdigit.preprocess``), a saved file and ``drawdigit predict`` al
   to fit the widget, centred. Resizing the window therefore never touches the strokes: the
   drawing looks the same at every size, a saved file round-trips exactly, and the eraser
   (from ``strokes.pen_width`` of the document) keeps its size.
-- The ink is shown with the pen the network sees (``preprocess.network_pen``, the same
-  relative to every digit's size): a small digit gets a thin line, not a fat-pen blob. Up to
-  the canvas pen: for a big digit the network's soft-edged pen would be a 1.5-pen marker.
-  While a stroke grows the digit the paper is re-rendered when the width moves by more than
-  ``INK_TOLERANCE``.
+- The ink is shown with the pen the network sees (``preprocess.network_pen``): a small digit
+  gets a thin line, not a blob; a big one at most the canvas pen (not a marker). The paper
+  is re-rendered when that width moves by more than ``INK_TOLERANCE``.
 - Display: a ``QImage`` at the widget's device-pixel size (sharp on High-DPI screens) holds
   the rendered paper; a new pointer position paints one anti-aliased, round-capped segment
   into it and repaints only that segment's rectangle, so a stroke follows the pointer within
@@ -55,7 +53,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from drawdigit.preprocess import network_pen
 from drawdigit.strokes import Drawing, pen_width
 
 # A new drawing's canvas: the strokes format's canonical size, the one pen_width was tuned on.
@@ -196,7 +193,11 @@ class DrawingCanvas(QWidget):
         drawing as it stands (the stroke in progress included), kept within
         ``MIN_INK_PENS`` and ``MAX_INK_PENS`` canvas pens."""
         floor, cap = MIN_INK_PENS * self.pen_width(), MAX_INK_PENS * self.pen_width()
-        pen = network_pen(self.drawing())
+        if not (drawing := self.drawing()).strokes:
+            return floor
+        from drawdigit.preprocess import network_pen  # numpy: not before the window shows
+
+        pen = network_pen(drawing)
         return floor if pen is None else min(max(pen, floor), cap)
 
     def set_drawing(self, drawing: Drawing, text: str = "Open Drawing") -> None:
