@@ -147,6 +147,8 @@ class Document(QObject):
         self._on_index_changed()
 
     def _on_index_changed(self) -> None:
+        if not shiboken6.isValid(self._canvas.undo_stack):
+            return  # the stack emits as it is destroyed with its window: nothing to show
         current = self._current()
         if current != self._shown:
             self._shown = current
