@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
 
 from drawdigit.gui.training.data_view import DataView, button
 from drawdigit.gui.training.placement import place_beside
-from drawdigit.gui.training.progress_view import CHARTS_MODULE, ProgressView
+from drawdigit.gui.training.progress_view import ProgressView
 from drawdigit.gui.training.responsiveness import Responsiveness
 from drawdigit.gui.training.result_view import ResultView
 from drawdigit.gui.training.settings_view import MINE, SettingsView
@@ -319,8 +319,7 @@ class TrainingDialog(QDialog):
             data_dir = None
         if config is None and data_dir is None:
             return
-        modules = () if self.progress_view.charts is not None else (CHARTS_MODULE,)
-        worker = GeneratorWorker(prepare_ahead, config, data_dir, modules, name="drawdigit-warm-up")
+        worker = GeneratorWorker(prepare_ahead, config, data_dir, name="drawdigit-warm-up")
         worker.yielded.connect(self._on_warm_up_step)
         worker.returned.connect(lambda data: self._on_data_ready(data_dir, data))
         worker.finished.connect(self._on_warm_up_finished)

@@ -328,10 +328,9 @@ class DevicesFound:
 
 
 def prepare_ahead(
-    config: TrainConfig | None, data_dir: Path | None, modules: tuple[str, ...] = ()
+    config: TrainConfig | None, data_dir: Path | None
 ) -> Generator[Stage | DevicesFound, None, MnistData | None]:
-    """Get a run ready before Start is pressed: import ``modules`` (the charts' pyqtgraph),
-    load torch and warm it up once, load MNIST.
+    """Get a run ready before Start is pressed: load torch and warm it up once, load MNIST.
 
     Yields a :class:`Stage` for each step (for the dialog's status line) and, once torch is
     loaded, :class:`DevicesFound`; returns the data.
@@ -348,10 +347,6 @@ def prepare_ahead(
     with switching_often(), background_priority():
         if config is not None and not torch_loaded():
             yield Stage(LOADING_TORCH)
-        if modules:
-            with collections_paused():  # as for torch (see load_torch)
-                for name in modules:
-                    importlib.import_module(name)
         if config is not None:
             try:
                 load_torch()

@@ -3,9 +3,11 @@
 Why the charts come later: importing pyqtgraph takes about a second (it materialises every
 Qt class PySide6 would create lazily) and building the two plots 0.25-0.4 s more, all on the
 GUI thread. Done when the dialog opened, both froze the main window while the user might
-be drawing. The dialog imports the module in its warm-up thread (``CHARTS_MODULE``), and
-builds the plots (:meth:`ProgressView.build_charts`) once the warm-up is done and the user
-has not drawn for a second, or when a run starts, whichever comes first.
+be drawing. The dialog imports the module and builds the plots
+(:meth:`ProgressView.build_charts`) once the warm-up is done and the user has not drawn for
+a second, or when a run starts, whichever comes first. On the GUI thread: pyqtgraph copies
+the Qt modules' attributes as it is imported, and imported in the warm-up thread while the
+event loop ran it crashed the process (a segmentation fault in CI).
 
 Why a timer: the worker's events come once per batch (tens a second). They are only
 recorded as they arrive (``RunState`` keeps the latest, the charts append to buffers), and
@@ -27,7 +29,7 @@ from drawdigit.gui.training.state import RunState, estimate_of, fmt_time
 if TYPE_CHECKING:
     from drawdigit.gui.training.charts import TrainingCharts
 
-CHARTS_MODULE = "drawdigit.gui.training.charts"  # pyqtgraph: imported off the GUI thread
+CHARTS_MODULE = "drawdigit.gui.training.charts"  # pyqtgraph: imported when the charts are built
 
 REFRESH_HZ = 10  # timer ticks per second; the two charts take turns, 5 redraws/s each
 # key, caption, tooltip, the widest value it shows (its label is that wide, fixed)
