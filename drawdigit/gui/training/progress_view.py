@@ -206,14 +206,12 @@ class ProgressView(QWidget):
         s = self.stat_labels
         s["epoch"].setText(f"{event.epoch}/{event.epochs} · {event.batch}/{event.batches}")
         s["speed"].setText(f"{event.images_per_second:,.0f}")
-        if state.active:
-            s["elapsed"].setText(fmt_time(event.elapsed))
-            s["eta"].setText(fmt_time(event.eta))
-        elif state.outcome is not None:  # the same time as the status line and the result
+        if state.outcome is not None:  # the same time as the status line and the result
             s["elapsed"].setText(fmt_time(state.outcome.done.seconds))
             s["eta"].setText(fmt_time(0))
-        else:  # cancelled or failed: nothing remains
-            s["eta"].setText(fmt_time(None))
+        else:  # running; or cancelled or failed: what it did stays, nothing remains
+            s["elapsed"].setText(fmt_time(event.elapsed))
+            s["eta"].setText(fmt_time(event.eta if state.active else None))
         s["loss"].setText(f"{event.loss:.4f}")
         s["train_acc"].setText(percent(event.accuracy, 2))
         s["estimate"].setText(percent(state.last_estimate, 2))
