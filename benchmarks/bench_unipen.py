@@ -1,6 +1,7 @@
 """Accuracy on real pen-drawn digits (unipen-dev), the figure that says the app works for people.
 
-    python benchmarks/bench_unipen.py [--model PATH] [--data-dir DIR] [--variants] [--json]
+    python benchmarks/bench_unipen.py [--model PATH] [--data-dir DIR] [--variants] [--fonts]
+        [--json]
 
 Prints accuracy on all samples and on the unflagged ones, per class, the commonest
 confusions, and a naive baseline (the whole canvas resized to 28x28, no MNIST-style
@@ -8,6 +9,11 @@ normalisation) for comparison. ``--variants`` also scores the alternative stroke
 that were measured when choosing preprocess.DEFAULT_STYLE (pen thickness rule, centring,
 anti-aliased edge, the sideways squeeze, the clamp), so the choice can be re-checked on any
 model (each variant changes one thing; the others stay at the default, squeeze included).
+With ``--model``, the default rendering is also compared with the bundled model writer by
+writer: a gain made by one writer's habits is noise, not a better model.
+``--fonts`` also reads the digits 0-9 of every installed font (printed digits: a new model
+should read them as the bundled one does) and says how many answers differ from the bundled
+model's.
 """
 
 from __future__ import annotations
@@ -115,6 +121,64 @@ def top_confusions(s: Score, n: int = 8) -> list[tuple[int, int, int]]:
     return [(int(i // 10), int(i % 10), int(c.flat[i])) for i in order if c.flat[i] > 0]
 
 
+def font_digits() -> tuple[np.ndarray, np.ndarray]:
+    """(N, 28, 28) images of the digits 0-9 in every installed font, DejaVu included, and
+    their labels: printed digits, which training on handwriting must not unlearn."""
+    from drawdigit.negatives import FONT_DIRS, find_fonts, render_glyph
+
+    fonts = set(find_fonts())
+    fonts |= {f for root in FONT_DIRS if root.is_dir() for f in root.rglob("DejaVu*.ttf")}
+    images, labels = [], []
+    for font in sorted(fonts):
+        for digit in range(10):
+            image = render_glyph(font, str(digit))
+            if image is not None:
+                images.append(image)
+                labels.append(digit)
+    return np.stack(images).astype(np.float32), np.array(labels)
+
+
+def compare_fonts(model: torch.nn.Module) -> dict[str, float]:
+    """Font digits read right by ``model`` and by the bundled model, and how many differ."""
+    images, labels = font_digits()
+    ours = predict(model, images)
+    bundled = predict(load_checkpoint(bundled_model_path()).build_model(), images)
+    return {
+        "count": len(labels),
+        "right": float((ours == labels).mean()),
+        "bundled_right": float((bundled == labels).mean()),
+        "differ": int((ours != bundled).sum()),
+        "now_right": int(((ours != bundled) & (ours == labels)).sum()),
+        "now_wrong": int(((ours != bundled) & (bundled == labels)).sum()),
+    }
+
+
+def by_writer(
+    samples: list, ours: np.ndarray, theirs: np.ndarray, rounds: int = 2000
+) -> dict[str, float]:
+    """Unflagged accuracy difference (ours - theirs, points) with a 95% interval from
+    resampling whole writers, and how many writers gained or lost."""
+    clean = [i for i, s in enumerate(samples) if not s.flagged]
+    labels = np.array([samples[i].label for i in clean])
+    writers = sorted({samples[i].writer for i in clean})
+    who = np.array([writers.index(samples[i].writer) for i in clean])
+    gain = (ours[clean] == labels).astype(np.float64) - (theirs[clean] == labels)
+    per_writer = np.bincount(who, gain, len(writers))
+    counts = np.bincount(who, minlength=len(writers))
+    rng = np.random.default_rng(0)
+    picks = rng.integers(0, len(writers), (rounds, len(writers)))
+    spread = per_writer[picks].sum(1) / counts[picks].sum(1) * 100
+    low, high = np.percentile(spread, [2.5, 97.5])
+    return {
+        "difference": float(gain.mean() * 100),
+        "low": float(low),
+        "high": float(high),
+        "writers_better": int((per_writer > 0).sum()),
+        "writers_worse": int((per_writer < 0).sum()),
+        "writers": len(writers),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="model file (default: the bundled one)")
@@ -127,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="also score N drawings saved as PNG and read back through load_input",
     )
+    parser.add_argument("--fonts", action="store_true", help="also read printed font digits")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
@@ -181,6 +246,24 @@ def main(argv: list[str] | None = None) -> int:
     print("  " + "  ".join(f"{d}: {a * 100:5.1f}%" for d, a in enumerate(default.per_class)))
     print("commonest confusions (true -> predicted: count):")
     print("  " + ", ".join(f"{t}->{p}: {n}" for t, p, n in top_confusions(default)))
+    paired = None
+    if args.model and model_path.resolve() != bundled_model_path().resolve():
+        inputs = prepare(drawings, preprocess)[0]
+        bundled = load_checkpoint(bundled_model_path()).build_model()
+        paired = by_writer(samples, predict(model, inputs), predict(bundled, inputs))
+        print(
+            f"vs the bundled model, unflagged: {paired['difference']:+.2f} points (95%"
+            f" interval over writers {paired['low']:+.2f} to {paired['high']:+.2f});"
+            f" {paired['writers_better']} of {paired['writers']} writers read better,"
+            f" {paired['writers_worse']} worse"
+        )
+    fonts = compare_fonts(model) if args.fonts else None
+    if fonts:
+        print(
+            f"font digits ({fonts['count']}): {fonts['right'] * 100:.1f}% right (bundled model"
+            f" {fonts['bundled_right'] * 100:.1f}%); {fonts['differ']} answers differ from the"
+            f" bundled model's: {fonts['now_right']} now right, {fonts['now_wrong']} now wrong"
+        )
     if args.json:
         summary = {
             "model": str(model_path),
@@ -193,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 for name, r in results.items()
             },
+            "fonts": fonts,
+            "vs_bundled": paired,
         }
         print(json.dumps(summary))
     return 0

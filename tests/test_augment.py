@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 from pathlib import Path
 
 import numpy as np
@@ -156,9 +157,105 @@ def test_flag_goes_down_and_left_from_the_top_of_a_one() -> None:
 def test_styles_need_labels_and_are_deterministic(
     digits: torch.Tensor, labels: torch.Tensor
 ) -> None:
-    config = AugmentConfig(flag_one=1.0, slash_zero=1.0)
+    config = AugmentConfig(
+        flag_one=1.0, slash_zero=1.0, cross_seven=1.0, open_zero=1.0, tail_nine=1.0
+    )
     a = augment_batch(digits, torch.Generator().manual_seed(1), config, labels=labels)
     b = augment_batch(digits, torch.Generator().manual_seed(1), config, labels=labels)
     assert torch.equal(a, b)
     plain = augment_batch(digits, torch.Generator().manual_seed(1), config)
     assert not torch.equal(a, plain)  # labels given: the styles were drawn
+
+
+@pytest.mark.parametrize(
+    ("style", "digit"), [("cross_seven", 7), ("tail_nine", 9), ("open_zero", 0)]
+)
+def test_each_new_style_changes_its_digit_only(
+    digits: torch.Tensor, labels: torch.Tensor, style: str, digit: int
+) -> None:
+    out = add_writing_styles(
+        digits, labels, AugmentConfig(**{style: 1.0}), torch.Generator().manual_seed(0)
+    )
+    changed = (out - digits).abs().sum(dim=(1, 2, 3))
+    chosen = labels == digit
+    assert chosen.sum() >= 4
+    assert (changed[chosen] > 3.0).all()  # every such digit really changed
+    assert (changed[~chosen] == 0).all()  # no other digit did
+    assert out.shape == digits.shape and out.min() >= 0 and out.max() <= 1
+    if style == "open_zero":  # ink is taken away, none added (then re-centred)
+        assert (out.sum(dim=(1, 2, 3)) < digits.sum(dim=(1, 2, 3)) - 3.0)[chosen].all()
+
+
+def seven(n: int) -> torch.Tensor:
+    """n upright sevens: a bar across the top, a stem straight down at its right end."""
+    x = torch.zeros(n, 1, 28, 28)
+    x[:, 0, 4:6, 8:20] = 1.0
+    x[:, 0, 4:24, 18:20] = 1.0
+    return x
+
+
+def test_a_crossed_seven_gets_a_bar_across_its_stem_below_the_middle() -> None:
+    out = add_writing_styles(
+        seven(16),
+        torch.full((16,), 7),
+        AugmentConfig(cross_seven=1.0),
+        torch.Generator().manual_seed(3),
+    )
+    # (the styled digit is re-centred on its former centre of mass: it moves a pixel at most)
+    for after in out[:, 0]:
+        assert after[10:22, :17].sum() > 1.0  # left of the stem, below the middle
+        assert after[10:22, 21:].sum() > 1.0  # and right of it
+        assert after[:10, 21:].sum() < 0.5 and after[:10, :7].sum() < 0.5  # the top as it was
+        assert after[22:, :16].sum() < 0.5  # nothing near the foot
+
+
+def test_an_open_zero_loses_one_arc_of_its_ring() -> None:
+    coords = torch.arange(28, dtype=torch.float32)
+    y, x = torch.meshgrid(coords, coords, indexing="ij")
+    radius = torch.hypot(x - 13.5, y - 13.5)
+    ring = ((radius > 7.0) & (radius < 9.0)).float().expand(16, 1, 28, 28).contiguous()
+    out = add_writing_styles(
+        ring,
+        torch.zeros(16, dtype=torch.long),
+        AugmentConfig(open_zero=1.0),
+        torch.Generator().manual_seed(5),
+    )
+    # the ink in each 10-degree sector around the centre, over a band wide enough to hold the
+    # ring even after re-centring (it moves a pixel at most)
+    band = (radius > 5.0) & (radius < 11.0)
+    sector = ((torch.atan2(y - 13.5, x - 13.5) + math.pi) / (2 * math.pi) * 36).long() % 36
+    for after in out[:, 0]:
+        ink = torch.zeros(36).index_add_(0, sector[band], after[band])
+        empty = ink < 0.5
+        assert 2 <= empty.sum() <= 8  # a gap of 30-70 degrees (sectors partly cut stay inked)
+        starts = (empty & ~empty.roll(1)).sum()
+        assert starts == 1  # in one place
+
+
+def test_a_nine_tail_hooks_left_from_its_foot() -> None:
+    nine = torch.zeros(16, 1, 28, 28)
+    nine[:, 0, 4:6, 10:20] = 1.0  # the loop, as a box
+    nine[:, 0, 12:14, 10:20] = 1.0
+    nine[:, 0, 4:14, 10:12] = 1.0
+    nine[:, 0, 4:24, 18:20] = 1.0  # the stem down from its right side
+    out = add_writing_styles(
+        nine, torch.full((16,), 9), AugmentConfig(tail_nine=1.0), torch.Generator().manual_seed(6)
+    )
+    # (the styled digit is re-centred on its former centre of mass: it moves a pixel at most)
+    for after in out[:, 0]:
+        assert after[17:, :17].sum() > 1.0  # low and left of the stem, where the 9 had no ink
+        assert after[:, 22:].sum() < 0.5  # nothing right of the stem
+
+
+def test_configs_without_the_new_styles_draw_the_same_random_numbers(
+    digits: torch.Tensor, labels: torch.Tensor
+) -> None:
+    """Weights trained before these styles existed stay reproducible from their recipe."""
+    generator = torch.Generator().manual_seed(9)
+    add_writing_styles(digits, labels, AugmentConfig(flag_one=1.0), generator)
+    expected = torch.Generator().manual_seed(9)
+    torch.rand(10, len(digits), generator=expected)
+    assert torch.equal(generator.get_state(), expected.get_state())
+    add_writing_styles(digits, labels, AugmentConfig(tail_nine=1.0), generator)
+    torch.rand(10, len(digits), generator=expected)
+    assert not torch.equal(generator.get_state(), expected.get_state())  # a second block
