@@ -13,7 +13,7 @@ array. Everything is float32, like torch's CPU path; probabilities agree with to
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -96,6 +96,17 @@ def _conv_backward(g: np.ndarray, kernel: np.ndarray, shape: tuple[int, ...]) ->
     return grad
 
 
+def _in_chunks(
+    function: Callable[..., tuple[np.ndarray, np.ndarray]], *arrays: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``function`` over passes of ``CHUNK`` rows of ``arrays`` (all of the same length),
+    its two results concatenated: one pass when the batch is small."""
+    if len(arrays[0]) <= CHUNK:
+        return function(*arrays)
+    parts = [function(*(a[i : i + CHUNK] for a in arrays)) for i in range(0, len(arrays[0]), CHUNK)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
 class NumpyDigitNet:
     """A frozen ``DigitNet`` as numpy arrays. Stateless after construction, so thread-safe."""
 
@@ -134,10 +145,7 @@ class NumpyDigitNet:
     def logits_and_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Logits (N, 10) and fc1's 64 ReLU outputs (N, 64) for (N, 28, 28) inputs in [0, 1]."""
         x = np.asarray(batch, dtype=np.float32).reshape(-1, INPUT_SIZE, INPUT_SIZE)
-        if x.shape[0] <= CHUNK:
-            return self._chunk(x)
-        parts = [self._chunk(x[i : i + CHUNK]) for i in range(0, x.shape[0], CHUNK)]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        return _in_chunks(self._chunk, x)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """Softmax of the logits, (N, 10) float32, each row summing to 1."""
@@ -199,13 +207,7 @@ class NumpyDigitNet:
         weights = np.broadcast_to(
             np.asarray(output_weights, dtype=np.float32), (len(x), self.config.num_classes)
         )
-        if x.shape[0] <= CHUNK:
-            return self._gradient_chunk(x, weights)
-        parts = [
-            self._gradient_chunk(x[i : i + CHUNK], weights[i : i + CHUNK])
-            for i in range(0, x.shape[0], CHUNK)
-        ]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        return _in_chunks(self._gradient_chunk, x, weights)
 
     def _gradient_chunk(self, x: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n = x.shape[0]
