@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drawdigit.numpy_net import NumpyDigitNet, softmax
+from drawdigit.numpy_net import OCCLUSION_WINDOW_SQUARE, NumpyDigitNet, softmax
 
 INPUT = 28
 IG_STEPS = 16  # integrated gradients: the Riemann midpoints along the path from black
@@ -87,17 +87,21 @@ def _occlusion(
     """Occlusion sensitivity (Zeiler & Fergus 2014): black out a ``size`` square at each
     place (every ``stride`` pixels), see how much the objective drops, and give each pixel
     the mean drop of the squares covering it. Squares with no ink change nothing and are
-    skipped, so the cost is one forward pass per inked square, in one batch."""
+    skipped; squares of up to 4 pixels go through ``NumpyDigitNet.occluded_logits``, which
+    recomputes conv2 only near each square (1.5x cheaper than whole forward passes)."""
     starts = sorted({*range(0, INPUT - size + 1, stride), INPUT - size})
     heat = np.zeros_like(x)
     for i, image in enumerate(x):
         places = [(r, c) for r in starts for c in starts if image[r : r + size, c : c + size].any()]
-        batch = np.repeat(image[None], len(places) + 1, axis=0)
-        for k, (r, c) in enumerate(places, start=1):
-            batch[k, r : r + size, c : c + size] = 0.0
-        logits = net.logits_and_features(batch)[0]
-        scores = logits @ weights[i]
-        drop = scores[0] - scores[1:]
+        whole = net.logits_and_features(image[None])[0]
+        if size <= OCCLUSION_WINDOW_SQUARE:  # conv2 recomputed only near each square
+            occluded = net.occluded_logits(image, np.array(places).reshape(-1, 2), size)
+        else:
+            batch = np.repeat(image[None], len(places), axis=0)
+            for k, (r, c) in enumerate(places):
+                batch[k, r : r + size, c : c + size] = 0.0
+            occluded = net.logits_and_features(batch)[0]
+        drop = (whole @ weights[i]) - occluded @ weights[i]
         total = np.zeros((INPUT, INPUT), dtype=np.float32)
         count = np.zeros((INPUT, INPUT), dtype=np.float32)
         for d, (r, c) in zip(drop, places, strict=True):
