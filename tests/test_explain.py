@@ -346,8 +346,9 @@ def test_explain_command_writes_the_nearest_memories(
     tmp_path: Path, capsys: pytest.CaptureFixture, mnist_dir: Path, mnist
 ) -> None:
     """The real thing: all 60,000 training digits' features built once (a cache), then
-    read back by a second run. Slow where the machine is busy: 8 s of CPU time, but more
-    than 10 minutes while four training runs shared the same two cores."""
+    read back by a second run: 15 s of CPU (benchmarks/bench_explain.py), 12-33 s here
+    with OPENBLAS_NUM_THREADS=1, but over 10 minutes with numpy's default of two spinning
+    OpenBLAS threads while training runs shared the same two cores."""
     out = tmp_path / "out"
     args = ["explain", str(SAMPLE), "--out", str(out), "--data-dir", str(mnist_dir)]
     assert main(args) == 0
