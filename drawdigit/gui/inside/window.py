@@ -1,0 +1,575 @@
+"""The "Look inside" window: where the network looked, what each layer sees, its memories.
+
+A top-level window of its own (the main window keeps its size), fed by the main window's
+``recognitionShown`` (the exact 28x28 input each answer came from) and the recogniser's
+``modelReady`` (the model file in use). All the computing happens in ``engine``'s threads;
+this module only wraps the finished RGB arrays in QImages and lays them out. The threads
+run while the window is open: closing it stops them (and quitting the app stops every
+worker, ``workers.stop_all_workers``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QColor, QFont, QImage, QPainter, QPaintEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from drawdigit.gui.images import gray_to_qimage, rgb_to_qimage
+from drawdigit.gui.inside.engine import (
+    MEMORY_COUNT,
+    RUNNER_UP,
+    Explainer,
+    InsideFrame,
+    ModelView,
+    _Inbox,
+    _serve,
+    build_memories,
+    majority,
+)
+from drawdigit.gui.workers import GeneratorWorker, WorkerControl
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from drawdigit.gui.recognizer import RecognitionResult
+    from drawdigit.gui.window.main import MainWindow
+    from drawdigit.inference import ModelSource
+    from drawdigit.memories import MemoryIndex
+
+TIPS = {
+    "heat": (
+        "Which pixels of your drawing pushed the network toward its answer (red) and which "
+        "pushed it away (blue); white ones hardly mattered."
+    ),
+    "versus": (
+        "Ask why it chose its answer rather than another digit: the heat then shows what "
+        "speaks for the answer (red) and for the other digit (blue)."
+    ),
+    "layers": (
+        "Each small square is one filter's response to your drawing after a convolution: "
+        "bright where the filter found its pattern (a stroke, an edge, a corner)."
+    ),
+    "filters": (
+        "The 3×3 patterns the first layer looks for, learned from MNIST: red weights add the "
+        "pixel under them, blue ones subtract it."
+    ),
+    "memories": (
+        "The MNIST training digits the network finds most similar to your drawing, compared "
+        "on the 64 numbers it computes just before answering."
+    ),
+}
+
+
+class ArrayView(QWidget):
+    """An image magnified to fit its width (aspect kept, at most ``cell`` screen pixels per
+    image pixel), whole pixels crisp (no smoothing), at the top of its space. Its height
+    follows its width, so a row of grids takes only the height its pictures need."""
+
+    def __init__(
+        self,
+        cell: int,
+        minimum_cell: int = 1,
+        *,
+        natural: QSize | None = None,
+        stretch: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._image = QImage()
+        self._stretch = stretch  # fill the whole widget (a legend), aspect not kept
+        self._cell = cell
+        self._minimum_cell = minimum_cell
+        # The image's size, kept while no image is shown so the layout does not jump.
+        self._natural = QSize(28, 28) if natural is None else natural
+        policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(not stretch)
+        self.setSizePolicy(policy)
+        self._update_limits()
+
+    def _update_limits(self) -> None:
+        if not self._stretch:
+            self.setMinimumSize(self._natural * self._minimum_cell)
+            self.setMaximumWidth(self._natural.width() * self._cell)
+
+    def set_image(self, image: QImage | None) -> None:
+        self._image = QImage() if image is None else image
+        if image is not None and image.size() != self._natural:
+            self._natural = image.size()
+            self._update_limits()
+            self.updateGeometry()
+        self.update()
+
+    def image(self) -> QImage:
+        return self._image
+
+    def sizeHint(self) -> QSize:
+        return self._natural * self._cell
+
+    def minimumSizeHint(self) -> QSize:
+        return self._natural * self._minimum_cell
+
+    def hasHeightForWidth(self) -> bool:
+        return not self._stretch
+
+    def heightForWidth(self, width: int) -> int:
+        natural = self._natural
+        return max(
+            1, round(min(width, natural.width() * self._cell) * natural.height() / natural.width())
+        )
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        mode = (
+            Qt.AspectRatioMode.IgnoreAspectRatio
+            if self._stretch
+            else Qt.AspectRatioMode.KeepAspectRatio
+        )
+        size = self._natural.scaled(self.size(), mode)
+        left = (self.width() - size.width()) // 2
+        if self._image.isNull():
+            painter.fillRect(left, 0, size.width(), size.height(), QColor(128, 128, 128, 60))
+        else:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+            painter.drawImage(left, 0, self._image.scaled(size))
+        painter.end()
+
+
+def _title(text: str, tip: str) -> QLabel:
+    label = QLabel(text)
+    font = QFont(label.font())
+    font.setBold(True)
+    font.setPointSizeF(font.pointSizeF() * 1.15)
+    label.setFont(font)
+    label.setToolTip(tip)
+    return label
+
+
+def _caption(text: str = "", tip: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setToolTip(tip)
+    return label
+
+
+def _line() -> QFrame:
+    line = QFrame()
+    line.setFrameShape(QFrame.Shape.HLine)
+    line.setFrameShadow(QFrame.Shadow.Sunken)
+    return line
+
+
+class InsideWindow(QWidget):
+    """Look inside the network, live, on the drawing in the main window (see the module
+    docstring). ``memories_loader``: ``memories.load_memories`` with other arguments (tests
+    use a few thousand training images instead of 60,000)."""
+
+    frameShown = Signal(object)  # the InsideFrame now shown
+    modelShown = Signal(object)  # the ModelView now shown
+
+    def __init__(
+        self, main_window: MainWindow, memories_loader: Callable[..., MemoryIndex] | None = None
+    ) -> None:
+        super().__init__(main_window, Qt.WindowType.Window)
+        self.setWindowTitle("Look Inside — drawdigit")
+        self.setMinimumSize(380, 300)
+        self._main = main_window
+        self._memories_loader = memories_loader
+        self._seq = 0
+        self._model_path: Path | None = None
+        self._model_view: ModelView | None = None
+        self._frame: InsideFrame | None = None
+        self._inbox: _Inbox | None = None
+        self._explainer_thread: GeneratorWorker | None = None
+        self._builder: GeneratorWorker | None = None
+        self._built: tuple[Path, MemoryIndex] | None = None  # the index of the model in use
+        self._memories_note = ""
+        self.last_show_seconds = 0.0  # the GUI thread's time to show the last frame
+        self._build_ui()
+
+        main_window.recognitionShown.connect(self._on_result)
+        main_window.canvas.drawingChanged.connect(self._on_drawing_changed)
+        main_window.recognizer.modelReady.connect(self._on_model_ready)
+        main_window.recognizer.modelFailed.connect(self._on_model_failed)
+        self.resize(720, 780)
+
+    # ------------------------------------------------------------------ layout
+
+    def _build_ui(self) -> None:
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(14, 12, 14, 12)
+        layout.setSpacing(8)
+
+        # Where it looked
+        layout.addWidget(_title("Where it looked", TIPS["heat"]))
+        row = QHBoxLayout()
+        self.heat_view = ArrayView(cell=8, minimum_cell=4)
+        self.heat_view.setToolTip(TIPS["heat"])
+        self.heat_view.setAccessibleName("Where it looked")
+        row.addWidget(self.heat_view, 3)
+        side = QVBoxLayout()
+        self.question_label = _caption(tip=TIPS["heat"])
+        font = QFont(self.question_label.font())
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        self.question_label.setFont(font)
+        self.legend_view = ArrayView(cell=1, stretch=True)
+        self.legend_view.setFixedHeight(12)
+        self.legend_view.setToolTip(TIPS["heat"])
+        self.legend_label = _caption(tip=TIPS["heat"])
+        compare = QHBoxLayout()
+        compare_label = QLabel("Compare with:")
+        compare_label.setToolTip(TIPS["versus"])
+        self.versus_combo = QComboBox()
+        self.versus_combo.setToolTip(TIPS["versus"])
+        self.versus_combo.addItem("its runner-up", RUNNER_UP)
+        self.versus_combo.addItem("nothing", None)
+        for digit in range(10):
+            self.versus_combo.addItem(str(digit), digit)
+        self.versus_combo.currentIndexChanged.connect(self._on_versus_changed)
+        compare_label.setBuddy(self.versus_combo)
+        compare.addWidget(compare_label)
+        compare.addWidget(self.versus_combo, 1)
+        self.method_label = _caption()
+        self.method_label.setEnabled(False)  # the muted colour: a detail, not the message
+        side.addWidget(self.question_label)
+        side.addWidget(self.legend_view)
+        side.addWidget(self.legend_label)
+        side.addSpacing(6)
+        side.addLayout(compare)
+        side.addStretch(1)
+        side.addWidget(self.method_label)
+        row.addLayout(side, 2)
+        layout.addLayout(row)
+        layout.addWidget(_line())
+
+        # What each layer sees
+        layout.addWidget(_title("What each layer sees", TIPS["layers"]))
+        # One row, in the order the drawing goes through them: the filters layer 1 looks
+        # for, then what each layer finds.
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(12)
+        self.filters_label = _caption("Layer 1's filters", TIPS["filters"])
+        self.filters_view = ArrayView(cell=6, minimum_cell=3, natural=QSize(31, 15))
+        self.filters_view.setToolTip(TIPS["filters"])
+        self.filters_view.setAccessibleName("First layer filters")
+        grid.addWidget(self.filters_label, 0, 0, Qt.AlignmentFlag.AlignBottom)
+        grid.addWidget(self.filters_view, 1, 0)
+        grid.setColumnStretch(0, 2)
+        self.layer_labels: list[QLabel] = []
+        self.layer_views: list[ArrayView] = []
+        # The grids of the usual network (32, 64, 64 maps) until the first drawing.
+        naturals = (QSize(215, 107), QSize(95, 95), QSize(31, 31))
+        for k, cell in enumerate((2, 3, 8)):
+            label = _caption(f"Layer {k + 1}", TIPS["layers"])
+            view = ArrayView(cell=cell, minimum_cell=1, natural=naturals[k])
+            view.setToolTip(TIPS["layers"])
+            view.setAccessibleName(f"Feature maps of layer {k + 1}")
+            grid.addWidget(label, 0, k + 1, Qt.AlignmentFlag.AlignBottom)
+            grid.addWidget(view, 1, k + 1)
+            grid.setColumnStretch(k + 1, (4, 2, 2)[k])
+            self.layer_labels.append(label)
+            self.layer_views.append(view)
+        notes = _caption(f"{TIPS['filters']} {TIPS['layers']}")
+        notes.setEnabled(False)  # the muted colour: help, not content
+        grid.addWidget(notes, 2, 0, 1, 4)
+        layout.addLayout(grid)
+        layout.addWidget(_line())
+
+        # Its nearest memories
+        layout.addWidget(_title("Its nearest memories", TIPS["memories"]))
+        self.memories_label = _caption(tip=TIPS["memories"])
+        layout.addWidget(self.memories_label)
+        self.memories_progress = QProgressBar()
+        self.memories_progress.setFormat("%v of %m training digits")
+        self.memories_progress.hide()
+        layout.addWidget(self.memories_progress)
+        strip = QHBoxLayout()
+        self.memory_views: list[ArrayView] = []
+        self.memory_labels: list[QLabel] = []
+        for _ in range(MEMORY_COUNT):
+            cell = QVBoxLayout()
+            view = ArrayView(cell=2, minimum_cell=1)
+            label = QLabel()
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            cell.addWidget(view, 1)
+            cell.addWidget(label)
+            strip.addLayout(cell)
+            self.memory_views.append(view)
+            self.memory_labels.append(label)
+        layout.addLayout(strip)
+        layout.addStretch(1)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+    # ------------------------------------------------------------------ threads
+
+    def is_running(self) -> bool:
+        """Whether the explainer's thread runs (while the window is open)."""
+        return self._explainer_thread is not None and self._explainer_thread.is_running()
+
+    def workers(self) -> list[GeneratorWorker]:
+        """The threads this window started and that have not finished (tests)."""
+        return [w for w in (self._explainer_thread, self._builder) if w and w.is_running()]
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._explainer_thread is None:
+            self._start()
+
+    def _start(self) -> None:
+        """Start the explainer with the model and the drawing the main window has now."""
+        self._inbox = _Inbox()
+        explainer = Explainer(self._inbox)
+        explainer.modelReady.connect(self._on_model_view)
+        explainer.modelFailed.connect(self._on_model_failed)
+        explainer.frameReady.connect(self._show_frame)
+        worker = GeneratorWorker(
+            _serve, explainer, self._inbox, control=self._inbox, name="drawdigit-inside"
+        )
+        worker.finished.connect(lambda: self._explainer_finished(worker))
+        self._explainer = explainer  # kept: its signals are the window's only feed
+        # Deleted without being closed (with the main window): the thread must end too.
+        self.destroyed.connect(self._inbox.cancel)
+        self._explainer_thread = worker
+        self.versus_combo.setCurrentIndex(self.versus_combo.findData(RUNNER_UP))
+        source = self._main.model_source()
+        if source is not None:
+            self._post_model(source.path)
+        result = self._main.last_result()
+        self._post_drawing(None if result is None else result.image28)
+        worker.start()
+
+    def _explainer_finished(self, worker: GeneratorWorker) -> None:
+        if self._explainer_thread is worker:
+            self._explainer_thread = None
+
+    def stop(self) -> None:
+        """Stop both threads and wait for them (the window is closing)."""
+        for worker in (self._explainer_thread, self._builder):
+            if worker is not None:
+                worker.stop()
+        self._explainer_thread = self._builder = None
+        self._inbox = None
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.stop()
+        super().closeEvent(event)
+
+    # ------------------------------------------------------------------ feeding
+
+    def _post_model(self, path: Path) -> None:
+        self._model_path = path
+        if self._inbox is not None:
+            self._inbox.put("model", path)
+
+    def _post_drawing(self, image28: Any) -> None:
+        if self._inbox is not None:
+            self._seq += 1
+            self._inbox.put("drawing", (self._seq, image28))
+
+    @Slot(object)
+    def _on_result(self, result: RecognitionResult) -> None:
+        self._post_drawing(result.image28)
+
+    @Slot(object)
+    def _on_drawing_changed(self, _source: Any) -> None:
+        if self._main.canvas.is_empty():  # no answer comes for an empty canvas: say it here
+            self._post_drawing(None)
+
+    @Slot(object, list)
+    def _on_model_ready(self, source: ModelSource, _warnings: list[str]) -> None:
+        self._post_model(source.path)
+
+    @Slot(str)
+    def _on_model_failed(self, message: str) -> None:
+        self._model_view = None
+        self.question_label.setText(f"No model to look inside: {message}")
+
+    @Slot(int)
+    def _on_versus_changed(self, _index: int) -> None:
+        if self._inbox is not None:
+            self._inbox.put("versus", self.versus_combo.currentData())
+
+    # ------------------------------------------------------------------ memories
+
+    def _start_memories(self, view: ModelView) -> None:
+        """Find the model's memory index (built the first time, in a thread of its own)."""
+        if self._builder is not None:
+            self._builder.stop()
+            self._builder = None
+        if self._built is not None and self._built[0] == view.path:
+            self._hand_memories(*self._built)
+            return
+        self._memories_note = (
+            "Reading the MNIST training digits once for this model (about a minute; "
+            "everything else keeps working meanwhile)…"
+        )
+        self.memories_progress.setValue(0)
+        control = WorkerControl()  # its report emits the worker's yielded, once bound
+        worker = GeneratorWorker(
+            build_memories,
+            view.net,
+            view.path,
+            control.report,
+            lambda: control.cancelled,
+            self._memories_loader,
+            control=control,
+            name="drawdigit-inside-memories",
+        )
+        worker.yielded.connect(self._on_memories_progress)
+        worker.returned.connect(lambda index: self._hand_memories(view.path, index))
+        worker.errored.connect(lambda exc: self._on_memories_failed(worker, exc))
+        worker.finished.connect(lambda: self._builder_finished(worker))
+        self._builder = worker
+        worker.start()
+        self._update_memories()
+
+    def _builder_finished(self, worker: GeneratorWorker) -> None:
+        if self._builder is worker:
+            self._builder = None
+        self.memories_progress.hide()
+
+    @Slot(object)
+    def _on_memories_progress(self, progress: tuple[int, int]) -> None:
+        done, total = progress
+        self.memories_progress.setMaximum(max(1, total))
+        self.memories_progress.setValue(done)
+        self.memories_progress.show()
+
+    def _hand_memories(self, path: Path, index: MemoryIndex) -> None:
+        self._built = (path, index)
+        self._memories_note = ""
+        self._update_memories()
+        if self._inbox is not None:
+            self._inbox.put("memories", (path, index))
+
+    def _on_memories_failed(self, worker: GeneratorWorker, exc: BaseException) -> None:
+        if worker.control.cancelled:
+            return  # stopped on purpose: nothing went wrong
+        from drawdigit.memories import MemoriesUnavailable
+
+        if isinstance(exc, MemoriesUnavailable):
+            self._memories_note = str(exc)
+        else:
+            self._memories_note = f"Its memories could not be read: {exc}"
+        self._update_memories()
+
+    def memories_text(self) -> str:
+        return self.memories_label.text()
+
+    def _update_memories(self) -> None:
+        frame = self._frame
+        memories = () if frame is None or frame.memories is None else frame.memories
+        for k, (view, label) in enumerate(zip(self.memory_views, self.memory_labels, strict=True)):
+            if k < len(memories):
+                memory = memories[k]
+                view.set_image(gray_to_qimage(memory.image))
+                label.setText(str(memory.label))
+                tip = (
+                    f"MNIST training digit #{memory.index}, labelled {memory.label} "
+                    f"(distance {memory.distance:.2f})"
+                )
+                view.setToolTip(tip)
+            else:
+                view.set_image(None)
+                label.setText("")
+                view.setToolTip(TIPS["memories"])
+        if self._memories_note:
+            text = self._memories_note
+        elif frame is None or frame.image28 is None:
+            text = "Draw a digit to see the training digits it resembles."
+        elif not memories:
+            text = "Finding its memories…"
+        else:
+            label, count = majority(memories) or (0, 0)
+            text = f"It looks most like these {label}s ({count} of {len(memories)})."
+        self.memories_label.setText(text)
+
+    # ------------------------------------------------------------------ showing
+
+    @Slot(object)
+    def _on_model_view(self, view: ModelView) -> None:
+        self._model_view = view
+        self.filters_view.set_image(rgb_to_qimage(view.filters_rgb))
+        self.filters_label.setText(f"Layer 1's {view.filter_count} filters (3×3)")
+        self._start_memories(view)
+        self.modelShown.emit(view)
+
+    @Slot(object)
+    def _show_frame(self, frame: InsideFrame) -> None:
+        started = time.perf_counter()
+        self._frame = frame
+        if frame.image28 is None:
+            self.heat_view.set_image(None)
+            self.legend_view.hide()
+            self.question_label.setText("Draw a digit in the main window.")
+            self.legend_label.setText("")
+            self.method_label.setText("")
+            for view, label in zip(self.layer_views, self.layer_labels, strict=True):
+                view.set_image(None)
+                label.setText(label.text().split(":")[0])
+        else:
+            self._show_heat(frame)
+            for k, (view, label) in enumerate(
+                zip(self.layer_views, self.layer_labels, strict=True)
+            ):
+                rgb = frame.layer_rgbs[k] if k < len(frame.layer_rgbs) else None
+                view.set_image(None if rgb is None else rgb_to_qimage(rgb))
+                if k < len(frame.layer_shapes):
+                    channels, height, width = frame.layer_shapes[k]
+                    label.setText(f"Layer {k + 1}: {channels} maps, {height}×{width}")
+        self._update_memories()
+        self.last_show_seconds = time.perf_counter() - started
+        self.frameShown.emit(frame)
+
+    def _show_heat(self, frame: InsideFrame) -> None:
+        from drawdigit.gui.inside.render import colour_bar
+
+        assert frame.heat_rgb is not None and frame.probabilities is not None
+        target, versus, p = frame.target, frame.versus, frame.probabilities
+        self.heat_view.set_image(rgb_to_qimage(frame.heat_rgb))
+        self.legend_view.set_image(rgb_to_qimage(colour_bar()))
+        self.legend_view.show()
+        if versus is None:
+            self.question_label.setText(f"Why {target}? ({p[target]:.0%} sure)")
+            self.legend_label.setText(
+                f"Red pixels pushed it toward {target}, blue ones away from it; "
+                "pale ones hardly mattered."
+            )
+        else:
+            self.question_label.setText(
+                f"Why {target} ({p[target]:.0%}) and not {versus} ({p[versus]:.0%})?"
+            )
+            self.legend_label.setText(
+                f"Red pixels speak for {target} rather than {versus}, blue ones for {versus}; "
+                "pale ones hardly mattered."
+            )
+        self.method_label.setText(f"Method: {frame.method}")
+
+    def heat_image(self) -> QImage:
+        """The heat map shown (28x28 RGB; null with an empty canvas)."""
+        return self.heat_view.image()
+
+    def shown_frame(self) -> InsideFrame | None:
+        return self._frame
