@@ -120,7 +120,8 @@ def main() -> int:
     inside.frameShown.connect(on_frame)
 
     started = time.monotonic()
-    spin(600, lambda: inside._built is not None or bool(inside._memories_note))
+    spin(120, inside.memories_building)  # the model loads, then the build starts
+    spin(900, lambda: not inside.memories_building())
     if inside._built is not None:
         print(f"memory index ready in {time.monotonic() - started:.1f} s (first time: built)")
     else:

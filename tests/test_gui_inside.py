@@ -65,7 +65,8 @@ def test_opens_from_the_menu_and_follows_the_drawing(real_window, qtbot):
     inside = open_inside(real_window, qtbot)
     assert inside.isWindow() and inside is not real_window
     assert real_window.commands.look_inside.shortcut().toString() == "Ctrl+I"
-    assert inside.heat_image().isNull()  # nothing drawn yet
+    qtbot.waitUntil(lambda: inside.shown_frame() is not None)  # the empty canvas
+    assert inside.heat_image().isNull()
     assert inside.question_label.text() == "Draw a digit in the main window."
     assert inside.filters_label.text() == "Layer 1's 32 filters (3×3)"
 
@@ -121,6 +122,42 @@ def test_compare_with_changes_the_heat(real_window, qtbot):
     inside.versus_combo.setCurrentIndex(inside.versus_combo.findData(4))  # itself: no compare
     frame_for_canvas(real_window, inside, qtbot, versus=None)
     assert heat_bytes(inside) == alone_heat
+
+
+def test_a_number_is_looked_at_digit_by_digit(real_window, qtbot):
+    from test_decide import side_by_side
+
+    inside = open_inside(real_window, qtbot)
+    assert not inside.part_combo.isVisible()
+    draw(real_window, *side_by_side("42").strokes)
+    qtbot.waitUntil(
+        lambda: real_window.shows_current_answer() and inside.part_combo.isVisible(),
+        timeout=MODEL_TIMEOUT_MS,
+    )
+    decision = real_window.last_result().decision
+    assert decision.number == "42"
+    items = [inside.part_combo.itemText(k) for k in range(inside.part_combo.count())]
+    assert items == ["1st digit (4)", "2nd digit (2)", "the whole ink as one digit"]
+
+    def shows(image28) -> bool:
+        frame = inside.shown_frame()
+        return (
+            frame is not None
+            and frame.image28 is not None
+            and np.array_equal(frame.image28, image28)
+        )
+
+    qtbot.waitUntil(lambda: shows(decision.parts[0].image28), timeout=MODEL_TIMEOUT_MS)
+    assert inside.shown_frame().target == 4
+    inside.part_combo.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: shows(decision.parts[1].image28), timeout=MODEL_TIMEOUT_MS)
+    assert inside.shown_frame().target == 2
+    inside.part_combo.setCurrentIndex(2)
+    qtbot.waitUntil(lambda: shows(decision.whole.image28), timeout=MODEL_TIMEOUT_MS)
+
+    real_window.commands.clear.trigger()  # no number any more: no choice to make
+    qtbot.waitUntil(lambda: inside.heat_image().isNull(), timeout=MODEL_TIMEOUT_MS)
+    assert not inside.part_combo.isVisible()
 
 
 def test_without_mnist_the_memories_say_how_to_get_it(real_window, qtbot):

@@ -94,6 +94,11 @@ class _Inbox:
             jobs, self._jobs = self._jobs, {}
             return jobs
 
+    def rest(self, seconds: float) -> None:
+        """Wait ``seconds`` (less if the inbox is closed meanwhile), letting posts pile up."""
+        with self._lock:
+            self._lock.wait_for(lambda: self._closed, timeout=seconds)
+
     def cancel(self) -> None:
         with self._lock:
             self._closed = True
@@ -187,11 +192,31 @@ class Explainer(QObject):
         )
 
 
+# At most 20 frames a second: the eye sees no more in the small pictures, and the CPU it
+# would take is the recogniser's (explain() takes ~25 ms on an idle 2-core machine).
+MIN_FRAME_INTERVAL_S = 0.05
+# How much less CPU the window's threads ask for than the app's others (a nice value,
+# added to the process's): on two busy cores the recogniser's answer and the pen come first.
+EXPLAINER_NICENESS = 5
+BUILDER_NICENESS = 10
+
+
+def lower_priority(niceness: int) -> None:
+    """Lower the calling thread's OS priority (Linux sets a nice value per thread; where the
+    call is missing or refused the thread simply keeps the usual priority)."""
+    with contextlib.suppress(AttributeError, OSError):
+        current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, current + niceness))
+
+
 def _serve(explainer: Explainer, inbox: _Inbox) -> Iterator[None]:
     """The explainer's work, run by a ``GeneratorWorker`` until the inbox is closed."""
+    lower_priority(EXPLAINER_NICENESS)
     while (jobs := inbox.wait()) is not None:
+        started = time.monotonic()
         explainer.handle(jobs)
         yield None
+        inbox.rest(MIN_FRAME_INTERVAL_S - (time.monotonic() - started))
 
 
 def build_memories(
@@ -203,12 +228,10 @@ def build_memories(
 ) -> MemoryIndex:
     """The memory builder's work: ``memories.load_memories`` (or ``loader``, the same
     function with other arguments, e.g. a few training images in tests), progress reported
-    as (done, total), at a lower OS priority than the app's other threads (Linux and macOS
-    set a nice value per thread; elsewhere it simply runs at the usual priority)."""
+    as (done, total), at a lower OS priority than the app's other threads."""
     if loader is None:
         from drawdigit.memories import load_memories as loader
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    lower_priority(BUILDER_NICENESS)
     return loader(
         net, path, progress=lambda done, total: report((done, total)), cancelled=cancelled
     )

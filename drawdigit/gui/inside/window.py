@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from drawdigit.inference import ModelSource
     from drawdigit.memories import MemoryIndex
 
+EMPTY_TEXT = "Draw a digit in the main window."
 TIPS = {
     "heat": (
         "Which pixels of your drawing pushed the network toward its answer (red) and which "
@@ -59,6 +60,10 @@ TIPS = {
     "versus": (
         "Ask why it chose its answer rather than another digit: the heat then shows what "
         "speaks for the answer (red) and for the other digit (blue)."
+    ),
+    "part": (
+        "Your drawing reads as a number: each of its digits goes through the network on its "
+        "own. Choose which one to look at, or the whole ink read as one digit."
     ),
     "layers": (
         "Each small square is one filter's response to your drawing after a convolution: "
@@ -166,6 +171,11 @@ def _caption(text: str = "", tip: str = "") -> QLabel:
     return label
 
 
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def _line() -> QFrame:
     line = QFrame()
     line.setFrameShape(QFrame.Shape.HLine)
@@ -198,6 +208,7 @@ class InsideWindow(QWidget):
         self._builder: GeneratorWorker | None = None
         self._built: tuple[Path, MemoryIndex] | None = None  # the index of the model in use
         self._memories_note = ""
+        self._result: RecognitionResult | None = None
         self.last_show_seconds = 0.0  # the GUI thread's time to show the last frame
         self._build_ui()
 
@@ -223,7 +234,7 @@ class InsideWindow(QWidget):
         self.heat_view.setAccessibleName("Where it looked")
         row.addWidget(self.heat_view, 3)
         side = QVBoxLayout()
-        self.question_label = _caption(tip=TIPS["heat"])
+        self.question_label = _caption(EMPTY_TEXT, TIPS["heat"])
         font = QFont(self.question_label.font())
         font.setPointSizeF(font.pointSizeF() * 1.3)
         self.question_label.setFont(font)
@@ -231,7 +242,18 @@ class InsideWindow(QWidget):
         self.legend_view.setFixedHeight(12)
         self.legend_view.setToolTip(TIPS["heat"])
         self.legend_label = _caption(tip=TIPS["heat"])
-        compare = QHBoxLayout()
+        # A number: which of its digits to look at (each is its own 28x28 input).
+        choices = QGridLayout()
+        self.part_label = QLabel("Look at:")
+        self.part_label.setToolTip(TIPS["part"])
+        self.part_combo = QComboBox()
+        self.part_combo.setToolTip(TIPS["part"])
+        self.part_combo.currentIndexChanged.connect(self._on_part_changed)
+        self.part_label.setBuddy(self.part_combo)
+        choices.addWidget(self.part_label, 0, 0)
+        choices.addWidget(self.part_combo, 0, 1)
+        self.part_label.hide()
+        self.part_combo.hide()
         compare_label = QLabel("Compare with:")
         compare_label.setToolTip(TIPS["versus"])
         self.versus_combo = QComboBox()
@@ -242,15 +264,16 @@ class InsideWindow(QWidget):
             self.versus_combo.addItem(str(digit), digit)
         self.versus_combo.currentIndexChanged.connect(self._on_versus_changed)
         compare_label.setBuddy(self.versus_combo)
-        compare.addWidget(compare_label)
-        compare.addWidget(self.versus_combo, 1)
+        choices.addWidget(compare_label, 1, 0)
+        choices.addWidget(self.versus_combo, 1, 1)
+        choices.setColumnStretch(1, 1)
         self.method_label = _caption()
         self.method_label.setEnabled(False)  # the muted colour: a detail, not the message
         side.addWidget(self.question_label)
         side.addWidget(self.legend_view)
         side.addWidget(self.legend_label)
         side.addSpacing(6)
-        side.addLayout(compare)
+        side.addLayout(choices)
         side.addStretch(1)
         side.addWidget(self.method_label)
         row.addLayout(side, 2)
@@ -357,7 +380,10 @@ class InsideWindow(QWidget):
         if source is not None:
             self._post_model(source.path)
         result = self._main.last_result()
-        self._post_drawing(None if result is None else result.image28)
+        if result is None:
+            self._post_drawing(None)
+        else:
+            self._on_result(result)
         worker.start()
 
     def _explainer_finished(self, worker: GeneratorWorker) -> None:
@@ -390,11 +416,44 @@ class InsideWindow(QWidget):
 
     @Slot(object)
     def _on_result(self, result: RecognitionResult) -> None:
-        self._post_drawing(result.image28)
+        self._result = result
+        decision = result.decision
+        parts = decision.parts if decision is not None and decision.kind == "number" else ()
+        labels = [f"{_ordinal(k + 1)} digit ({part.digit})" for k, part in enumerate(parts)]
+        if parts:
+            labels.append("the whole ink as one digit")
+        if labels != [self.part_combo.itemText(k) for k in range(self.part_combo.count())]:
+            keep = self.part_combo.currentIndex()
+            self.part_combo.blockSignals(True)
+            self.part_combo.clear()
+            self.part_combo.addItems(labels)
+            self.part_combo.setCurrentIndex(keep if 0 <= keep < len(labels) else 0)
+            self.part_combo.blockSignals(False)
+        self.part_label.setVisible(bool(parts))
+        self.part_combo.setVisible(bool(parts))
+        self._post_drawing(self._chosen_input())
+
+    def _chosen_input(self) -> Any:
+        """The 28x28 to look at: the chosen digit of a number, else the answer's input."""
+        result = self._result
+        if result is None:
+            return None
+        decision = result.decision
+        index = self.part_combo.currentIndex()
+        if decision is not None and decision.kind == "number" and 0 <= index < len(decision.parts):
+            return decision.parts[index].image28
+        return result.image28
+
+    @Slot(int)
+    def _on_part_changed(self, _index: int) -> None:
+        self._post_drawing(self._chosen_input())
 
     @Slot(object)
     def _on_drawing_changed(self, _source: Any) -> None:
         if self._main.canvas.is_empty():  # no answer comes for an empty canvas: say it here
+            self._result = None
+            self.part_label.hide()
+            self.part_combo.hide()
             self._post_drawing(None)
 
     @Slot(object, list)
@@ -442,8 +501,13 @@ class InsideWindow(QWidget):
         worker.errored.connect(lambda exc: self._on_memories_failed(worker, exc))
         worker.finished.connect(lambda: self._builder_finished(worker))
         self._builder = worker
+        self.destroyed.connect(control.cancel)  # deleted without being closed: stop too
         worker.start()
         self._update_memories()
+
+    def memories_building(self) -> bool:
+        """Whether the memory index is being built or read (a thread of its own)."""
+        return self._builder is not None
 
     def _builder_finished(self, worker: GeneratorWorker) -> None:
         if self._builder is worker:
@@ -523,7 +587,7 @@ class InsideWindow(QWidget):
         if frame.image28 is None:
             self.heat_view.set_image(None)
             self.legend_view.hide()
-            self.question_label.setText("Draw a digit in the main window.")
+            self.question_label.setText(EMPTY_TEXT)
             self.legend_label.setText("")
             self.method_label.setText("")
             for view, label in zip(self.layer_views, self.layer_labels, strict=True):
