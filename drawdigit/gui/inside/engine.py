@@ -56,7 +56,8 @@ class InsideFrame:
     layer_rgbs: tuple[np.ndarray, ...]  # one grid per convolution, (H, W, 3) uint8
     layer_shapes: tuple[tuple[int, int, int], ...]  # (channels, h, w) of each layer's maps
     memories: tuple[Memory, ...] | None  # None: no index (yet)
-    seconds: float  # the worker's time for this frame
+    seconds: float  # the worker's time for this frame (wall clock)
+    cpu_seconds: float = 0.0  # the CPU time its thread used for it (the load left aside)
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ class Explainer(QObject):
         self.modelReady.emit(view)
 
     def _frame(self, seq: int, image28: np.ndarray | None) -> InsideFrame:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         if image28 is None or self._net is None:
             return InsideFrame(seq, None, None, None, None, "", None, (), (), None, 0.0)
         import numpy as np
@@ -189,6 +190,7 @@ class Explainer(QObject):
             layer_shapes=tuple(tuple(maps.shape) for maps in explanation.layers),
             memories=memories,
             seconds=time.perf_counter() - started,
+            cpu_seconds=time.thread_time() - cpu_started,
         )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QColor, QFont, QImage, QPainter, QPaintEvent, QShowEvent
+from PySide6.QtGui import QCloseEvent, QFont, QImage, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QScrollArea,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -41,6 +40,7 @@ from drawdigit.gui.inside.engine import (
     build_memories,
     majority,
 )
+from drawdigit.gui.inside.widgets import ArrayView, caption, ordinal, separator, title_label
 from drawdigit.gui.workers import GeneratorWorker, WorkerControl
 
 if TYPE_CHECKING:
@@ -78,109 +78,6 @@ TIPS = {
         "on the 64 numbers it computes just before answering."
     ),
 }
-
-
-class ArrayView(QWidget):
-    """An image magnified to fit its width (aspect kept, at most ``cell`` screen pixels per
-    image pixel), whole pixels crisp (no smoothing), at the top of its space. Its height
-    follows its width, so a row of grids takes only the height its pictures need."""
-
-    def __init__(
-        self,
-        cell: int,
-        minimum_cell: int = 1,
-        *,
-        natural: QSize | None = None,
-        stretch: bool = False,
-        parent: QWidget | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self._image = QImage()
-        self._stretch = stretch  # fill the whole widget (a legend), aspect not kept
-        self._cell = cell
-        self._minimum_cell = minimum_cell
-        # The image's size, kept while no image is shown so the layout does not jump.
-        self._natural = QSize(28, 28) if natural is None else natural
-        policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        policy.setHeightForWidth(not stretch)
-        self.setSizePolicy(policy)
-        self._update_limits()
-
-    def _update_limits(self) -> None:
-        if not self._stretch:
-            self.setMinimumSize(self._natural * self._minimum_cell)
-            self.setMaximumWidth(self._natural.width() * self._cell)
-
-    def set_image(self, image: QImage | None) -> None:
-        self._image = QImage() if image is None else image
-        if image is not None and image.size() != self._natural:
-            self._natural = image.size()
-            self._update_limits()
-            self.updateGeometry()
-        self.update()
-
-    def image(self) -> QImage:
-        return self._image
-
-    def sizeHint(self) -> QSize:
-        return self._natural * self._cell
-
-    def minimumSizeHint(self) -> QSize:
-        return self._natural * self._minimum_cell
-
-    def hasHeightForWidth(self) -> bool:
-        return not self._stretch
-
-    def heightForWidth(self, width: int) -> int:
-        natural = self._natural
-        return max(
-            1, round(min(width, natural.width() * self._cell) * natural.height() / natural.width())
-        )
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        mode = (
-            Qt.AspectRatioMode.IgnoreAspectRatio
-            if self._stretch
-            else Qt.AspectRatioMode.KeepAspectRatio
-        )
-        size = self._natural.scaled(self.size(), mode)
-        left = (self.width() - size.width()) // 2
-        if self._image.isNull():
-            painter.fillRect(left, 0, size.width(), size.height(), QColor(128, 128, 128, 60))
-        else:
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-            painter.drawImage(left, 0, self._image.scaled(size))
-        painter.end()
-
-
-def _title(text: str, tip: str) -> QLabel:
-    label = QLabel(text)
-    font = QFont(label.font())
-    font.setBold(True)
-    font.setPointSizeF(font.pointSizeF() * 1.15)
-    label.setFont(font)
-    label.setToolTip(tip)
-    return label
-
-
-def _caption(text: str = "", tip: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setToolTip(tip)
-    return label
-
-
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def _line() -> QFrame:
-    line = QFrame()
-    line.setFrameShape(QFrame.Shape.HLine)
-    line.setFrameShadow(QFrame.Shadow.Sunken)
-    return line
 
 
 class InsideWindow(QWidget):
@@ -227,21 +124,21 @@ class InsideWindow(QWidget):
         layout.setSpacing(8)
 
         # Where it looked
-        layout.addWidget(_title("Where it looked", TIPS["heat"]))
+        layout.addWidget(title_label("Where it looked", TIPS["heat"]))
         row = QHBoxLayout()
         self.heat_view = ArrayView(cell=8, minimum_cell=4)
         self.heat_view.setToolTip(TIPS["heat"])
         self.heat_view.setAccessibleName("Where it looked")
         row.addWidget(self.heat_view, 3)
         side = QVBoxLayout()
-        self.question_label = _caption(EMPTY_TEXT, TIPS["heat"])
+        self.question_label = caption(EMPTY_TEXT, TIPS["heat"])
         font = QFont(self.question_label.font())
         font.setPointSizeF(font.pointSizeF() * 1.3)
         self.question_label.setFont(font)
         self.legend_view = ArrayView(cell=1, stretch=True)
         self.legend_view.setFixedHeight(12)
         self.legend_view.setToolTip(TIPS["heat"])
-        self.legend_label = _caption(tip=TIPS["heat"])
+        self.legend_label = caption(tip=TIPS["heat"])
         # A number: which of its digits to look at (each is its own 28x28 input).
         choices = QGridLayout()
         self.part_label = QLabel("Look at:")
@@ -267,7 +164,7 @@ class InsideWindow(QWidget):
         choices.addWidget(compare_label, 1, 0)
         choices.addWidget(self.versus_combo, 1, 1)
         choices.setColumnStretch(1, 1)
-        self.method_label = _caption()
+        self.method_label = caption()
         self.method_label.setEnabled(False)  # the muted colour: a detail, not the message
         side.addWidget(self.question_label)
         side.addWidget(self.legend_view)
@@ -278,15 +175,15 @@ class InsideWindow(QWidget):
         side.addWidget(self.method_label)
         row.addLayout(side, 2)
         layout.addLayout(row)
-        layout.addWidget(_line())
+        layout.addWidget(separator())
 
         # What each layer sees
-        layout.addWidget(_title("What each layer sees", TIPS["layers"]))
+        layout.addWidget(title_label("What each layer sees", TIPS["layers"]))
         # One row, in the order the drawing goes through them: the filters layer 1 looks
         # for, then what each layer finds.
         grid = QGridLayout()
         grid.setHorizontalSpacing(12)
-        self.filters_label = _caption("Layer 1's filters", TIPS["filters"])
+        self.filters_label = caption("Layer 1's filters", TIPS["filters"])
         self.filters_view = ArrayView(cell=6, minimum_cell=3, natural=QSize(31, 15))
         self.filters_view.setToolTip(TIPS["filters"])
         self.filters_view.setAccessibleName("First layer filters")
@@ -298,7 +195,7 @@ class InsideWindow(QWidget):
         # The grids of the usual network (32, 64, 64 maps) until the first drawing.
         naturals = (QSize(215, 107), QSize(95, 95), QSize(31, 31))
         for k, cell in enumerate((2, 3, 8)):
-            label = _caption(f"Layer {k + 1}", TIPS["layers"])
+            label = caption(f"Layer {k + 1}", TIPS["layers"])
             view = ArrayView(cell=cell, minimum_cell=1, natural=naturals[k])
             view.setToolTip(TIPS["layers"])
             view.setAccessibleName(f"Feature maps of layer {k + 1}")
@@ -307,15 +204,15 @@ class InsideWindow(QWidget):
             grid.setColumnStretch(k + 1, (4, 2, 2)[k])
             self.layer_labels.append(label)
             self.layer_views.append(view)
-        notes = _caption(f"{TIPS['filters']} {TIPS['layers']}")
+        notes = caption(f"{TIPS['filters']} {TIPS['layers']}")
         notes.setEnabled(False)  # the muted colour: help, not content
         grid.addWidget(notes, 2, 0, 1, 4)
         layout.addLayout(grid)
-        layout.addWidget(_line())
+        layout.addWidget(separator())
 
         # Its nearest memories
-        layout.addWidget(_title("Its nearest memories", TIPS["memories"]))
-        self.memories_label = _caption(tip=TIPS["memories"])
+        layout.addWidget(title_label("Its nearest memories", TIPS["memories"]))
+        self.memories_label = caption(tip=TIPS["memories"])
         layout.addWidget(self.memories_label)
         self.memories_progress = QProgressBar()
         self.memories_progress.setFormat("%v of %m training digits")
@@ -419,7 +316,7 @@ class InsideWindow(QWidget):
         self._result = result
         decision = result.decision
         parts = decision.parts if decision is not None and decision.kind == "number" else ()
-        labels = [f"{_ordinal(k + 1)} digit ({part.digit})" for k, part in enumerate(parts)]
+        labels = [f"{ordinal(k + 1)} digit ({part.digit})" for k, part in enumerate(parts)]
         if parts:
             labels.append("the whole ink as one digit")
         if labels != [self.part_combo.itemText(k) for k in range(self.part_combo.count())]:
@@ -481,8 +378,8 @@ class InsideWindow(QWidget):
             self._hand_memories(*self._built)
             return
         self._memories_note = (
-            "Reading the MNIST training digits once for this model (about a minute; "
-            "everything else keeps working meanwhile)…"
+            "Looking through the MNIST training digits (about a minute the first time for a "
+            "model; everything else keeps working meanwhile)…"
         )
         self.memories_progress.setValue(0)
         control = WorkerControl()  # its report emits the worker's yielded, once bound
