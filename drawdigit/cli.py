@@ -88,6 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", type=Path, help="model file (default: the model in use)")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
 
+    explain = commands.add_parser(
+        "explain", help="look inside: saliency, feature maps and nearest MNIST digits as files"
+    )
+    explain.add_argument("file", type=Path, metavar="FILE", help="image or strokes file")
+    explain.add_argument("--out", type=Path, help="folder for the files (default: explain-NAME)")
+    explain.add_argument("--json", action="store_true", help="print a summary as one JSON object")
+    explain.add_argument(
+        "--versus", type=int, choices=range(10), metavar="D", help="why the answer and not D?"
+    )
+    explain.add_argument("--nearest", type=_at_least(1), default=8, help="memories (default 8)")
+    explain.add_argument("--model", type=Path, help="model file (default: the model in use)")
+    explain.add_argument("--data-dir", type=Path, help="MNIST folder, for the nearest memories")
+
     download = commands.add_parser("download-mnist", help="download MNIST into the user cache")
     download.add_argument("--dest", type=Path, help="folder (default: the user cache)")
     return parser
@@ -135,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         "train": cmd_train,
         "evaluate": cmd_evaluate,
         "predict": cmd_predict,
+        "explain": cmd_explain,
         "download-mnist": cmd_download,
     }
     try:
@@ -493,6 +507,15 @@ def _decision_text(decision) -> str:
         first, second = decision.candidates
         return f"not sure: {first} or {second}?  ({first} {decision.confidence * 100:.1f}%)"
     return f"{decision.digit}  {decision.confidence * 100:.1f}%"
+
+
+# --------------------------------------------------------------------------- explain
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from drawdigit.explain_cli import run_explain
+
+    return run_explain(args)
 
 
 # --------------------------------------------------------------------------- download
