@@ -7,9 +7,10 @@ The main window (bundled model) gets synthetic mouse events at 120 Hz (a "7", a 
 that alternate the inside window closed and open, so that both see the same machine load.
 Printed, with medians over the rounds:
 
-- answers per second on the main window, and the recogniser's worker time per answer
-  (``RecognitionResult.seconds``: preprocessing + network), with the inside window closed
-  and open: what opening it costs the answer;
+- answers per second on the main window, the recogniser's worker time per answer
+  (``RecognitionResult.seconds``: preprocessing + network) and the latency from a drawing
+  handed to the recogniser to its answer shown, with the inside window closed and open:
+  what opening it costs the answer;
 - with it open: its refreshes per second (frames shown: heat, the three layers' maps and,
   once the index is ready, the 8 nearest memories; at most 20 a second by design), its
   worker time per frame (wall clock, and the CPU time its thread used: what a frame costs
@@ -109,7 +110,19 @@ def main() -> int:
     answers: list[float] = []  # recogniser seconds, this state
     frames: list[float] = []  # inside worker seconds
     shows: list[float] = []  # GUI thread seconds to show a frame
-    window.recognitionShown.connect(lambda result: answers.append(result.seconds))
+    latencies: list[float] = []  # drawing handed to the recogniser -> its answer shown
+    submitted: dict[int, float] = {}
+
+    def on_drawing(_source) -> None:  # connected after the window's own slot: seq is set
+        submitted[window._submitted_seq] = time.perf_counter()
+
+    def on_answer(result) -> None:
+        answers.append(result.seconds)
+        if result.seq in submitted:
+            latencies.append(time.perf_counter() - submitted.pop(result.seq))
+
+    window.canvas.drawingChanged.connect(on_drawing)
+    window.recognitionShown.connect(on_answer)
 
     window.commands.look_inside.trigger()
     inside = window._inside_window
@@ -157,7 +170,7 @@ def main() -> int:
                 window.open_inside_window()
                 spin(10, lambda: inside.shown_frame() is not None)
             spin(0.5)
-            for series in (answers, frames, shows, cpu):
+            for series in (answers, frames, shows, cpu, latencies):
                 series.clear()
             timer.start()
             t0 = time.monotonic()
@@ -167,6 +180,7 @@ def main() -> int:
             row = {
                 "answers_per_s": len(answers) / elapsed,
                 "answer_ms": 1000 * statistics.median(answers) if answers else math.nan,
+                "latency_ms": 1000 * statistics.median(latencies) if latencies else math.nan,
             }
             if state == "open":
                 row["frames_per_s"] = len(frames) / elapsed

@@ -17,6 +17,7 @@ from drawdigit.gui.workers import live_workers, stop_all_workers
 isolated_settings = main_tests.isolated_settings  # autouse: no QSettings of the developer's
 open_window = main_tests.open_window
 real_window = main_tests.real_window
+throwaway_model = main_tests.throwaway_model
 draw, SEVEN, FOUR, ZERO = main_tests.draw, main_tests.SEVEN, main_tests.FOUR, main_tests.ZERO
 MODEL_TIMEOUT_MS = main_tests.MODEL_TIMEOUT_MS
 
@@ -198,6 +199,22 @@ def test_nearest_memories_with_mnist(real_window, qtbot, mnist_dir, monkeypatch)
     assert inside.memories_text() == f"It looks most like these 4s ({labels.count(4)} of 8)."
     assert [label.text() for label in inside.memory_labels] == [str(k) for k in labels]
     assert not any(view.image().isNull() for view in inside.memory_views)
+
+
+def test_it_follows_the_model_in_use(open_window, throwaway_model, qtbot):
+    window = open_window()
+    assert window.model_source().kind == "user"  # an untrained network
+    inside = open_inside(window, qtbot)
+
+    def filters() -> bytes:
+        return bytes(inside.filters_view.image().constBits())
+
+    untrained = filters()
+    window.restore_bundled_model(confirm=False)
+    qtbot.waitUntil(lambda: filters() != untrained, timeout=MODEL_TIMEOUT_MS)
+    assert window.model_source().kind == "bundled"
+    draw(window, *SEVEN)
+    assert frame_for_canvas(window, inside, qtbot).target == 7
 
 
 def test_closing_the_window_and_the_app_stops_its_threads(real_window, qtbot):

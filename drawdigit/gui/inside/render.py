@@ -21,14 +21,9 @@ FILTER_GAP_RGB = (190, 190, 190)
 
 
 def heat_picture(image28: np.ndarray, heat: np.ndarray) -> np.ndarray:
-    """(28, 28, 3) uint8: the signed heat (white at 0, red for, blue against), ink over it.
-
-    Shown on a square-root scale (sign and order kept): integrated gradients put most of
-    the weight on a few pixels, and on a linear scale the rest of the drawing's share looked
-    white, as if it had not mattered at all.
-    """
-    heat = np.asarray(heat, dtype=np.float32)
-    return heat_overlay(image28, np.sign(heat) * np.sqrt(np.abs(heat)))
+    """(28, 28, 3) uint8: the signed heat (white at 0, red for, blue against) with the ink
+    over it: the picture ``drawdigit explain`` writes as heat.png."""
+    return heat_overlay(image28, heat)
 
 
 def _grid_rgb(

@@ -93,7 +93,7 @@ class InsideWindow(QWidget):
     ) -> None:
         super().__init__(main_window, Qt.WindowType.Window)
         self.setWindowTitle("Look Inside — drawdigit")
-        self.setMinimumSize(380, 300)
+        self.setMinimumSize(540, 360)  # the layers row at one screen pixel per map pixel
         self._main = main_window
         self._memories_loader = memories_loader
         self._seq = 0
@@ -113,7 +113,7 @@ class InsideWindow(QWidget):
         main_window.canvas.drawingChanged.connect(self._on_drawing_changed)
         main_window.recognizer.modelReady.connect(self._on_model_ready)
         main_window.recognizer.modelFailed.connect(self._on_model_failed)
-        self.resize(720, 780)
+        self.resize(720, 700)
 
     # ------------------------------------------------------------------ layout
 
@@ -237,6 +237,7 @@ class InsideWindow(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # fits
         scroll.setWidget(content)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -510,7 +511,8 @@ class InsideWindow(QWidget):
         assert frame.heat_rgb is not None and frame.probabilities is not None
         target, versus, p = frame.target, frame.versus, frame.probabilities
         self.heat_view.set_image(rgb_to_qimage(frame.heat_rgb))
-        self.legend_view.set_image(rgb_to_qimage(colour_bar()))
+        if self.legend_view.image().isNull():  # the same for every frame: made once
+            self.legend_view.set_image(rgb_to_qimage(colour_bar()))
         self.legend_view.show()
         if versus is None:
             self.question_label.setText(f"Why {target}? ({p[target]:.0%} sure)")
