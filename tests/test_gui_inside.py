@@ -125,6 +125,23 @@ def test_compare_with_changes_the_heat(real_window, qtbot):
     assert heat_bytes(inside) == alone_heat
 
 
+def test_a_minimised_window_waits_and_then_shows_the_latest_drawing(real_window, qtbot):
+    inside = open_inside(real_window, qtbot)
+    draw(real_window, *SEVEN)
+    frame_for_canvas(real_window, inside, qtbot)
+    shown = inside.shown_frame()
+    inside.showMinimized()
+    qtbot.waitUntil(inside.isMinimized)
+    real_window.commands.clear.trigger()
+    draw(real_window, *ZERO)
+    qtbot.waitUntil(real_window.shows_current_answer, timeout=MODEL_TIMEOUT_MS)
+    # Nothing was handed to the explainer while nobody could see it: the latest waits.
+    assert inside.shown_frame() is shown
+    assert np.array_equal(inside._waiting[1], real_window.last_result().image28)
+    inside.showNormal()
+    assert frame_for_canvas(real_window, inside, qtbot).target == 0
+
+
 def test_a_number_is_looked_at_digit_by_digit(real_window, qtbot):
     from test_decide import side_by_side
 

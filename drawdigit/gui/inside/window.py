@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QFont, QImage, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -106,6 +106,7 @@ class InsideWindow(QWidget):
         self._built: tuple[Path, MemoryIndex] | None = None  # the index of the model in use
         self._memories_note = ""
         self._result: RecognitionResult | None = None
+        self._waiting: tuple[int, Any] | None = None  # a drawing not yet handed over
         self.last_show_seconds = 0.0  # the GUI thread's time to show the last frame
         self._build_ui()
 
@@ -308,9 +309,21 @@ class InsideWindow(QWidget):
             self._inbox.put("model", path)
 
     def _post_drawing(self, image28: Any) -> None:
-        if self._inbox is not None:
-            self._seq += 1
-            self._inbox.put("drawing", (self._seq, image28))
+        """Hand the drawing to the explainer; while the window is minimised it waits here
+        (the latest only), so a window nobody sees takes no CPU from the recogniser."""
+        self._seq += 1
+        self._waiting = (self._seq, image28)
+        self._hand_waiting()
+
+    def _hand_waiting(self) -> None:
+        if self._inbox is not None and self._waiting is not None and not self.isMinimized():
+            self._inbox.put("drawing", self._waiting)
+            self._waiting = None
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.WindowStateChange:
+            self._hand_waiting()  # back from minimised: show the drawing as it is now
+        super().changeEvent(event)
 
     @Slot(object)
     def _on_result(self, result: RecognitionResult) -> None:
