@@ -70,7 +70,8 @@ class MemoryIndex:
         k = max(0, min(int(k), len(self.features)))
         if k == 0:
             return []
-        squared = self._norms - 2.0 * (self.features @ query)
+        squared = self.features @ (-2.0 * query)  # one pass over the matrix, one temporary
+        squared += self._norms
         squared += float(query @ query)
         picked = np.argpartition(squared, k - 1)[:k] if k < len(squared) else np.arange(k)
         picked = picked[np.lexsort((picked, squared[picked]))]
