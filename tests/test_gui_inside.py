@@ -238,7 +238,8 @@ def test_closing_the_window_and_the_app_stops_its_threads(real_window, qtbot):
     inside = open_inside(real_window, qtbot)
     assert inside.is_running() and "drawdigit-inside" in inside_threads()
     inside.close()
-    assert not inside.workers() and inside_threads() == []
+    assert not inside.is_running() and not inside.workers()  # the explainer: at once
+    qtbot.waitUntil(lambda: inside_threads() == [])  # the memory builder: soon after
 
     # Open again: it starts again, and shows the drawing made while it was closed.
     draw(real_window, *SEVEN)
@@ -249,7 +250,7 @@ def test_closing_the_window_and_the_app_stops_its_threads(real_window, qtbot):
     main_tests.answer(real_window, qtbot, main_tests.QMessageBox.StandardButton.Discard)
     qtbot.waitUntil(lambda: not real_window.isVisible())
     assert not inside.isVisible()
-    assert inside_threads() == []
+    qtbot.waitUntil(lambda: inside_threads() == [])
 
     # Quitting the app (its aboutToQuit runs stop_all_workers) stops one left open, too.
     inside.show()

@@ -290,11 +290,12 @@ class InsideWindow(QWidget):
             self._explainer_thread = None
 
     def stop(self) -> None:
-        """Stop both threads and wait for them (the window is closing)."""
-        for worker in (self._explainer_thread, self._builder):
-            if worker is not None:
-                worker.stop()
-        self._explainer_thread = self._builder = None
+        """Stop the explainer and wait for it (a frame at most), and let the memory builder
+        go (the window is closing)."""
+        if self._explainer_thread is not None:
+            self._explainer_thread.stop()
+            self._explainer_thread = None
+        self._let_builder_go()
         self._inbox = None
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -385,9 +386,7 @@ class InsideWindow(QWidget):
 
     def _start_memories(self, view: ModelView) -> None:
         """Find the model's memory index (built the first time, in a thread of its own)."""
-        if self._builder is not None:
-            self._builder.stop()
-            self._builder = None
+        self._let_builder_go()
         if self._built is not None and self._built[0] == view.path:
             self._hand_memories(*self._built)
             return
@@ -407,10 +406,14 @@ class InsideWindow(QWidget):
             control=control,
             name="drawdigit-inside-memories",
         )
-        worker.yielded.connect(self._on_memories_progress)
-        worker.returned.connect(lambda index: self._hand_memories(view.path, index))
-        worker.errored.connect(lambda exc: self._on_memories_failed(worker, exc))
-        worker.finished.connect(lambda: self._builder_finished(worker))
+        worker.yielded.connect(self._while_current(worker, self._on_progress))
+        worker.returned.connect(
+            self._while_current(worker, lambda index: self._hand_memories(view.path, index))
+        )
+        worker.errored.connect(
+            self._while_current(worker, lambda exc: self._on_memories_failed(worker, exc))
+        )
+        worker.finished.connect(self._while_current(worker, self._builder_finished))
         self._builder = worker
         self.destroyed.connect(control.cancel)  # deleted without being closed: stop too
         worker.start()
@@ -420,13 +423,33 @@ class InsideWindow(QWidget):
         """Whether the memory index is being built or read (a thread of its own)."""
         return self._builder is not None
 
-    def _builder_finished(self, worker: GeneratorWorker) -> None:
-        if self._builder is worker:
+    def _while_current(
+        self, worker: GeneratorWorker, slot: Callable[..., object]
+    ) -> Callable[..., None]:
+        """``slot``, called only while ``worker`` is still this window's memory builder: one
+        let go (``_let_builder_go``) may still report, and must change nothing."""
+
+        def call(*args: Any) -> None:
+            if self._builder is worker:
+                slot(*args)
+
+        return call
+
+    def _let_builder_go(self) -> None:
+        """Ask the memory builder to stop and forget it, without waiting: reading MNIST can
+        take seconds before it looks at the request, and the window must not freeze for
+        that. It ends on its own in the background; quitting the app waits for it
+        (``workers.stop_all_workers``)."""
+        if self._builder is not None:
+            self._builder.quit()
             self._builder = None
+            self.memories_progress.hide()
+
+    def _builder_finished(self) -> None:
+        self._builder = None
         self.memories_progress.hide()
 
-    @Slot(object)
-    def _on_memories_progress(self, progress: tuple[int, int]) -> None:
+    def _on_progress(self, progress: tuple[int, int]) -> None:
         done, total = progress
         self.memories_progress.setMaximum(max(1, total))
         self.memories_progress.setValue(done)
