@@ -12,7 +12,7 @@ Printed, with medians over the rounds:
   handed to the recogniser to its answer shown, with the inside window closed and open:
   what opening it costs the answer;
 - with it open: its refreshes per second (frames shown: heat, the three layers' maps and,
-  once the index is ready, the 8 nearest memories; at most 20 a second by design), its
+  once the index is ready, the 8 nearest memories; at most 15 a second by design), its
   worker time per frame (wall clock, and the CPU time its thread used: what a frame costs
   whatever else runs), and the GUI thread's time to show a frame (turning the arrays into
   QImages and laying them out).

@@ -194,9 +194,9 @@ class Explainer(QObject):
         )
 
 
-# At most 20 frames a second: the eye sees no more in the small pictures, and the CPU it
-# would take is the recogniser's (explain() takes ~25 ms on an idle 2-core machine).
-MIN_FRAME_INTERVAL_S = 0.05
+# At most 15 frames a second: above the 10 the panel must reach, and a frame costs ~24 ms
+# of CPU, which at 15/s leaves most of a core to the recogniser and the pen.
+MIN_FRAME_INTERVAL_S = 1 / 15
 # How much less CPU the window's threads ask for than the app's others (a nice value,
 # added to the process's): on two busy cores the recogniser's answer and the pen come first.
 EXPLAINER_NICENESS = 5
