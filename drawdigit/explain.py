@@ -9,7 +9,9 @@ Saliency ("where it looked") answers: which pixels pushed the answer toward ``ta
 (rather than ``versus``, when given)? It is the attribution of ``logit[target]`` (or of
 ``logit[target] - logit[versus]``) to the input pixels. The candidates measured are in
 :data:`METHODS`; :data:`CHOSEN` is the one the deletion test on 500 unipen-dev drawings
-preferred (``benchmarks/bench_explain.py``; README, "Look inside").
+preferred (``benchmarks/bench_explain.py``; README, "Look inside"): occlusion with 4x4
+squares, area under the deletion curve 0.231 against 0.549 for a random order, where the
+gradient methods scored 0.274-0.288, for ~20 ms of CPU per drawing.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drawdigit.numpy_net import NumpyDigitNet, softmax
+from drawdigit.numpy_net import OCCLUSION_WINDOW_SQUARE, NumpyDigitNet, softmax
 
 INPUT = 28
 IG_STEPS = 16  # integrated gradients: the Riemann midpoints along the path from black
@@ -85,17 +87,21 @@ def _occlusion(
     """Occlusion sensitivity (Zeiler & Fergus 2014): black out a ``size`` square at each
     place (every ``stride`` pixels), see how much the objective drops, and give each pixel
     the mean drop of the squares covering it. Squares with no ink change nothing and are
-    skipped, so the cost is one forward pass per inked square, in one batch."""
+    skipped; squares of up to 4 pixels go through ``NumpyDigitNet.occluded_logits``, which
+    recomputes conv2 only near each square (1.5x cheaper than whole forward passes)."""
     starts = sorted({*range(0, INPUT - size + 1, stride), INPUT - size})
     heat = np.zeros_like(x)
     for i, image in enumerate(x):
         places = [(r, c) for r in starts for c in starts if image[r : r + size, c : c + size].any()]
-        batch = np.repeat(image[None], len(places) + 1, axis=0)
-        for k, (r, c) in enumerate(places, start=1):
-            batch[k, r : r + size, c : c + size] = 0.0
-        logits = net.logits_and_features(batch)[0]
-        scores = logits @ weights[i]
-        drop = scores[0] - scores[1:]
+        whole = net.logits_and_features(image[None])[0]
+        if size <= OCCLUSION_WINDOW_SQUARE:  # conv2 recomputed only near each square
+            occluded = net.occluded_logits(image, np.array(places).reshape(-1, 2), size)
+        else:
+            batch = np.repeat(image[None], len(places), axis=0)
+            for k, (r, c) in enumerate(places):
+                batch[k, r : r + size, c : c + size] = 0.0
+            occluded = net.logits_and_features(batch)[0]
+        drop = (whole @ weights[i]) - occluded @ weights[i]
         total = np.zeros((INPUT, INPUT), dtype=np.float32)
         count = np.zeros((INPUT, INPUT), dtype=np.float32)
         for d, (r, c) in zip(drop, places, strict=True):

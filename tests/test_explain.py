@@ -133,6 +133,25 @@ def test_input_gradients_equal_torch_autograd(tmp_path: Path) -> None:
     assert np.abs(expected).max() > 0  # the comparison is not between zeros
 
 
+@pytest.mark.parametrize("size", [1, 3, 4])
+def test_occluded_logits_equal_whole_forward_passes(tmp_path: Path, size: int) -> None:
+    """Every place a square can take, the edges and corners included, on random weights
+    of an odd shape and on a random image: the windowed pass is the whole pass."""
+    _model, net = _random_model(tmp_path, ModelConfig(conv1=8, conv2=16, conv3=12, hidden=20))
+    image = np.random.default_rng(size).random((28, 28), dtype=np.float32)
+    corners = np.array([(r, c) for r in range(29 - size) for c in range(29 - size)])
+    batch = np.repeat(image[None], len(corners), axis=0)
+    for k, (r, c) in enumerate(corners):
+        batch[k, r : r + size, c : c + size] = 0.0
+    expected = net.logits_and_features(batch)[0]
+    found = net.occluded_logits(image, corners, size)
+    assert found.shape == expected.shape
+    assert np.abs(found - expected).max() <= 1e-5 * max(1.0, float(np.abs(expected).max()))
+    assert np.abs(expected - net.logits_and_features(image[None])[0]).max() > 1e-3
+    with pytest.raises(ValueError):
+        net.occluded_logits(image, corners[:1], 5)
+
+
 def _shrunk(image: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR), np.float32) / 255
 
