@@ -194,7 +194,7 @@ class Explainer(QObject):
         )
 
 
-# At most 15 frames a second: above the 10 the panel must reach, and a frame costs ~24 ms
+# At most 15 frames a second: above the 10 the panel must reach, and a frame costs ~20 ms
 # of CPU, which at 15/s leaves most of a core to the recogniser and the pen.
 MIN_FRAME_INTERVAL_S = 1 / 15
 # How much less CPU the window's threads ask for than the app's others (a nice value,
