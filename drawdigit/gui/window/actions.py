@@ -164,6 +164,12 @@ class WindowActions:
             [],
             "The models you have had: use one of them again",
         )
+        self.look_inside = act(
+            "&Look Inside…",
+            window.open_inside_window,
+            ["Ctrl+I"],
+            "See where the network looked, what each layer sees, and its nearest memories",
+        )
         self.train = act(
             "&Train…", window.open_training_dialog, ["Ctrl+T"], "Train the network on MNIST"
         )
@@ -215,6 +221,8 @@ class WindowActions:
 
         model_menu = bar.addMenu("&Model")
         model_menu.addAction(self.model_info)
+        model_menu.addSeparator()
+        model_menu.addAction(self.look_inside)
         model_menu.addSeparator()
         model_menu.addActions([self.train, self.models, self.reload_model, self.restore_model])
         model_menu.addSeparator()

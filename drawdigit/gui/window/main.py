@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         self._training_dialog: Any = None
         self._samples_dialog: Any = None
         self._models_dialog: Any = None
+        self._inside_window: Any = None
         self._discard_on_close = False  # the user has answered the save question: close
 
         self.canvas = DrawingCanvas()
@@ -335,6 +336,14 @@ class MainWindow(QMainWindow):
             self._models_dialog.refresh()
         self._show_dialog(self._models_dialog)
 
+    def open_inside_window(self) -> None:
+        """The "Look inside" window (``gui/inside``), fed by this window's answers."""
+        from drawdigit.gui.inside import InsideWindow
+
+        if self._inside_window is None:
+            self._inside_window = InsideWindow(self)
+        self._show_dialog(self._inside_window)
+
     def open_training_dialog(self) -> None:
         """Open the training dialog (``drawdigit.gui.training_dialog``)."""
         import importlib.util
@@ -504,8 +513,9 @@ class MainWindow(QMainWindow):
             self.document.ask_to_save("quitting", self._close_after_asking)
             return
         save_geometry(self)
-        if self._training_dialog is not None:
-            self._training_dialog.close()
+        for window in (self._training_dialog, self._inside_window):
+            if window is not None:
+                window.close()
         self.finetune.shutdown()
         self.recognizer.shutdown()
         super().closeEvent(event)
