@@ -7,6 +7,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+# As drawdigit/__init__.py does, before numpy loads: one BLAS thread (two spinning threads made
+# forward passes 10-50x slower on the busy 2-core machine).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import numpy as np
 import pytest
 
