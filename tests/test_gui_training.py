@@ -1012,7 +1012,7 @@ def test_the_dialog_is_smaller_than_the_main_window_and_nothing_is_cut_off(qtbot
 def test_the_dialog_goes_beside_the_main_window_not_over_its_canvas():
     from PySide6.QtCore import QRect, QSize
 
-    from drawdigit.gui.training.placement import place_beside
+    from drawdigit.gui.placement import place_beside
 
     screen = QRect(0, 0, 1280, 900)
     size, minimum = QSize(600, 640), QSize(534, 633)

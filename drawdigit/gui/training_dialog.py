@@ -24,8 +24,6 @@ from PySide6.QtCore import (
     QCoreApplication,
     QEvent,
     QObject,
-    QPoint,
-    QRect,
     QSettings,
     QSize,
     QTimer,
@@ -43,8 +41,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from drawdigit.gui.placement import place_beside_parent
 from drawdigit.gui.training.data_view import DataView, button
-from drawdigit.gui.training.placement import place_beside
 from drawdigit.gui.training.progress_view import ProgressView
 from drawdigit.gui.training.responsiveness import Responsiveness
 from drawdigit.gui.training.result_view import ResultView
@@ -143,7 +141,7 @@ class TrainingDialog(QDialog):
     def _build(self) -> None:
         """Status and numbers on top, then tabs (Settings, Progress, Result), then the
         buttons: one column, so the dialog can stand beside the main window rather than
-        over it (see ``training.placement``)."""
+        over it (see ``gui.placement``)."""
         root = QVBoxLayout(self)
         root.setContentsMargins(12, 12, 12, 12)
         root.setSpacing(8)
@@ -517,7 +515,7 @@ class TrainingDialog(QDialog):
     def showEvent(self, event: QShowEvent) -> None:
         if not self._placed:  # the first time only: later, where the user left it
             self._placed = True
-            self._place_beside_parent()
+            place_beside_parent(self)
         elif not event.spontaneous():  # reopened: last time's failed download is history
             self.data_view.forget_download_error()
         super().showEvent(event)
@@ -533,31 +531,6 @@ class TrainingDialog(QDialog):
         self.shutdown(" (the window was closed)")
         self._cached_data = None  # ~55 MB: not kept while the dialog is closed
         super().reject()
-
-    def _place_beside_parent(self) -> None:
-        """Beside (or below) the main window where the screen has room, else where it
-        covers the least of the canvas (``training.placement.place_beside``)."""
-        parent = self.parentWidget()
-        if parent is None:
-            return
-        window = parent.window()
-        screen = window.screen() or self.screen()
-        canvas = getattr(window, "canvas", None)
-        canvas_rect = (
-            QRect(canvas.mapToGlobal(QPoint(0, 0)), canvas.size())
-            if isinstance(canvas, QWidget)
-            else window.frameGeometry()
-        )
-        frame = window.frameGeometry().size() - window.geometry().size()
-        rect = place_beside(
-            window.frameGeometry(),
-            canvas_rect,
-            self.size() + frame,
-            self.minimumSizeHint() + frame,
-            screen.availableGeometry(),
-        )
-        self.resize(rect.size() - frame)
-        self.move(rect.topLeft())
 
     def _watch_parent(self) -> None:
         """Close with the parent window, so no run outlives the window it belongs to."""

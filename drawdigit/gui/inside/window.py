@@ -41,6 +41,7 @@ from drawdigit.gui.inside.engine import (
     majority,
 )
 from drawdigit.gui.inside.widgets import ArrayView, caption, ordinal, separator, title_label
+from drawdigit.gui.placement import place_beside_parent
 from drawdigit.gui.workers import GeneratorWorker, WorkerControl
 
 if TYPE_CHECKING:
@@ -108,6 +109,7 @@ class InsideWindow(QWidget):
         self._result: RecognitionResult | None = None
         self._waiting: tuple[int, Any] | None = None  # a drawing not yet handed over
         self.last_show_seconds = 0.0  # the GUI thread's time to show the last frame
+        self._placed = False
         self._build_ui()
 
         main_window.recognitionShown.connect(self._on_result)
@@ -255,6 +257,9 @@ class InsideWindow(QWidget):
         return [w for w in (self._explainer_thread, self._builder) if w and w.is_running()]
 
     def showEvent(self, event: QShowEvent) -> None:
+        if not self._placed:  # the first time only: later, where the user left it
+            self._placed = True
+            place_beside_parent(self)
         super().showEvent(event)
         if self._explainer_thread is None:
             self._start()

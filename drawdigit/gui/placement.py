@@ -1,12 +1,15 @@
-"""Where the training dialog opens: beside the main window, not over the canvas.
+"""Where the main window's companions open (the training dialog, Look Inside): beside
+the main window, not over the canvas.
 
-The dialog says "you can keep drawing": it must leave the canvas visible. Pure geometry
-(QRect in screen pixels, frames included), so it can be checked without a screen.
+Both say "keep drawing": they must leave the canvas visible. ``place_beside`` is pure
+geometry (QRect in screen pixels, frames included), so it can be checked without a screen;
+``place_beside_parent`` applies it to a widget.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QRect, QSize
+from PySide6.QtWidgets import QWidget
 
 GAP = 8  # pixels between the main window and the dialog
 
@@ -69,3 +72,29 @@ def place_beside(window: QRect, canvas: QRect, size: QSize, minimum: QSize, scre
         for y in (screen.top(), screen.bottom() + 1 - height)
     ]
     return min(corners, key=lambda rect: (_covered(rect, canvas), _covered(rect, window)))
+
+
+def place_beside_parent(widget: QWidget) -> None:
+    """Move and size ``widget`` (a top-level window with a parent) beside its parent's
+    window where the screen has room, else where it covers the least of the canvas."""
+    parent = widget.parentWidget()
+    if parent is None:
+        return
+    window = parent.window()
+    screen = window.screen() or widget.screen()
+    canvas = getattr(window, "canvas", None)
+    canvas_rect = (
+        QRect(canvas.mapToGlobal(QPoint(0, 0)), canvas.size())
+        if isinstance(canvas, QWidget)
+        else window.frameGeometry()
+    )
+    frame = window.frameGeometry().size() - window.geometry().size()
+    rect = place_beside(
+        window.frameGeometry(),
+        canvas_rect,
+        widget.size() + frame,
+        widget.minimumSizeHint().expandedTo(widget.minimumSize()) + frame,
+        screen.availableGeometry(),
+    )
+    widget.resize(rect.size() - frame)
+    widget.move(rect.topLeft())
