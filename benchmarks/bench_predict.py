@@ -12,7 +12,9 @@
    The marginal cost of a file is (t(1,000 files) - t(1 file)) / 999. Each run also records
    whether the predict process imported torch (``-X importtime``). ``--baseline DIR``: the
    same two ``predict`` processes of another checkout run in the same rounds.
-3. ``--evaluate``: the 10,000 MNIST test images through the numpy forward pass (what
+3. ``--instructions``: instructions per ``preprocess`` and per file of ``predict``
+   (valgrind's callgrind; independent of the machine's load), with ``--baseline`` too.
+4. ``--evaluate``: the 10,000 MNIST test images through the numpy forward pass (what
    ``drawdigit evaluate`` does) and through ``training.evaluate`` (torch, all its threads).
 
 ``--source DIR`` measures another checkout (e.g. the commit before a change, from
@@ -186,6 +188,65 @@ def whole_processes(args: argparse.Namespace) -> None:
     print(f"{'predict imported torch':44s} {sum(torch_seen)} of {len(torch_seen)} runs")
 
 
+# Preprocess the first N drawings once (warm), then PASSES more times: the difference between
+# 2 passes and 0 passes, over 2 N, is the instructions of one preprocess.
+PREPROCESS_LOOP = """
+import sys
+from pathlib import Path
+from drawdigit.preprocess import preprocess
+from drawdigit.strokes import load_drawing
+files = sorted(Path(sys.argv[1]).glob("*.json"))[: int(sys.argv[2])]
+drawings = [load_drawing(f) for f in files]
+for _ in range(1 + int(sys.argv[3])):
+    for drawing in drawings:
+        preprocess(drawing)
+"""
+
+
+def instructions(args: argparse.Namespace) -> None:
+    """Instructions per drawing (``preprocess``) and per file (``predict`` with N files less
+    ``predict`` with one), counted by valgrind's callgrind: unlike times on a shared machine,
+    independent of the load. Slow: minutes per count."""
+    import shutil
+
+    if shutil.which("valgrind") is None:
+        print("instructions: skipped (no valgrind)")
+        return
+    n = args.instruction_files
+    files = sorted((args.data_dir or UNIPEN).glob("*.json"))[:n]
+    sources = {"": args.source}
+    if args.baseline:
+        sources["baseline: "] = args.baseline
+    with tempfile.TemporaryDirectory() as data_dir:
+        for label, source in sources.items():
+            env = dict(os.environ, OPENBLAS_NUM_THREADS="1", DRAWDIGIT_DATA_DIR=data_dir)
+            env["PYTHONPATH"] = os.pathsep.join([str(source), env.get("PYTHONPATH", "")])
+
+            def count(*command: str, env: dict[str, str] = env) -> int:
+                done = subprocess.run(
+                    ["valgrind", "--tool=callgrind", f"--callgrind-out-file={os.devnull}"]
+                    + [sys.executable, *command],
+                    env=env,
+                    cwd=data_dir,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                found = [line for line in done.stderr.splitlines() if "Collected" in line]
+                if not found:
+                    raise SystemExit(f"valgrind failed: {done.stderr[-2000:]}")
+                return int(found[-1].split()[-1])
+
+            folder = str(files[0].parent)
+            loop = [count("-c", PREPROCESS_LOOP, folder, str(n), str(k)) for k in (0, 2)]
+            per_drawing = (loop[1] - loop[0]) / (2 * n)
+            print(f"{label + 'instructions per preprocess':44s} {per_drawing / 1e6:8.3f} M")
+            one = count("-m", "drawdigit", "predict", str(files[0]))
+            many = count("-m", "drawdigit", "predict", *map(str, files))
+            per_file = (many - one) / (n - 1)
+            print(f"{label + f'instructions per file (predict, {n})':44s} {per_file / 1e6:8.3f} M")
+
+
 def evaluation(args: argparse.Namespace, runs: int = 3) -> None:
     import numpy as np
 
@@ -229,6 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=1000, help="files in the big predict call")
     parser.add_argument("--torch", action="store_true", help="also time the torch forward")
     parser.add_argument("--skip-processes", action="store_true")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions (valgrind; slow)"
+    )
+    parser.add_argument("--instruction-files", type=int, default=200)
     parser.add_argument("--evaluate", action="store_true", help="also time MNIST evaluation")
     args = parser.parse_args(argv)
     args.source = args.source.resolve()
@@ -242,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     in_process(args)
     if not args.skip_processes:
         whole_processes(args)
+    if args.instructions:
+        instructions(args)
     return 0
 
 
