@@ -219,6 +219,9 @@ def instructions(args: argparse.Namespace) -> None:
         sources["baseline: "] = args.baseline
     with tempfile.TemporaryDirectory() as data_dir:
         for label, source in sources.items():
+            # Bytecode compiled first, as installed: a run that compiled a module and one
+            # that read it would differ by the compiling, not by the work per file.
+            compileall.compile_dir(source / "drawdigit", quiet=1)
             env = dict(os.environ, OPENBLAS_NUM_THREADS="1", DRAWDIGIT_DATA_DIR=data_dir)
             env["PYTHONPATH"] = os.pathsep.join([str(source), env.get("PYTHONPATH", "")])
 
