@@ -12,7 +12,8 @@ Prints, with medians:
 2. launch to first prediction: ``gui_first_answer.py`` starts the app through ``run_gui``,
    draws a "1" with mouse events the moment the window shows (while the model is still
    loading) and stops when the answer is on screen; then, idle for 2 s, its memory (RSS)
-   and whether numpy (at shown) and torch (at all) were imported;
+   and whether numpy (at shown) and torch (at all) were imported; with ``--baseline``
+   the other checkout too, interleaved;
 3. while drawing with synthetic pointer events at 120 Hz: the GUI thread's time from a
    pointer event to the segment painted, recognition updates per second, the worker's ms
    per update and the latency from drawing change to answer shown;
@@ -126,28 +127,31 @@ def bench_launch(runs: int, sources: dict[str, Path]) -> dict[str, list[float]]:
 # ---------------------------------------------------------------------- 2. first prediction
 
 
-def bench_first_prediction(runs: int) -> list[dict[str, float]]:
+def bench_first_prediction(runs: int, sources: dict[str, Path]) -> dict[str, list[dict]]:
     """Runs of ``gui_first_answer.py`` (the app started through ``run_gui``, a "1" drawn
     the moment the window shows), each with fresh user data and settings: the bundled
-    model loads, no saved window geometry is restored."""
-    out = []
+    model loads, no saved window geometry is restored. For each checkout in ``sources``
+    (label -> folder, first on PYTHONPATH), interleaved so that all see the same load."""
+    out: dict[str, list[dict]] = {label: [] for label in sources}
     for _ in range(runs):
-        with tempfile.TemporaryDirectory() as tmp:
-            started = time.monotonic()
-            result = subprocess.run(
-                [sys.executable, str(HERE / "gui_first_answer.py")],
-                cwd=REPO,
-                env=_env(
-                    BENCH_T0=repr(started),
-                    DRAWDIGIT_DATA_DIR=tmp,
-                    XDG_CONFIG_HOME=str(Path(tmp) / "config"),  # no saved window geometry
-                ),
-                check=True,
-                capture_output=True,
-                text=True,
-                timeout=180,
-            )
-        out.append(json.loads(result.stdout.strip().splitlines()[-1]))
+        for label, source in sources.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                started = time.monotonic()
+                result = subprocess.run(
+                    [sys.executable, str(HERE / "gui_first_answer.py")],
+                    cwd=REPO,
+                    env=_env(
+                        BENCH_T0=repr(started),
+                        DRAWDIGIT_DATA_DIR=tmp,
+                        XDG_CONFIG_HOME=str(Path(tmp) / "config"),  # no saved geometry
+                        PYTHONPATH=str(source),
+                    ),
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    timeout=180,
+                )
+            out[label].append(json.loads(result.stdout.strip().splitlines()[-1]))
     return out
 
 
@@ -335,7 +339,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--launches", type=int, default=7)
     parser.add_argument(
-        "--baseline", type=Path, help="another checkout (git archive) to launch in the same runs"
+        "--baseline",
+        type=Path,
+        help="another checkout (git archive) to launch and draw in, in the same runs",
     )
     parser.add_argument("--first-prediction-runs", type=int, default=3)
     parser.add_argument("--drawings", type=int, default=300)
@@ -348,24 +354,29 @@ def main() -> int:
     print(f"drawdigit GUI benchmark; Qt platform: {os.environ.get('QT_QPA_PLATFORM', platform)}")
     print(f"CPU cores: {os.cpu_count()}; load average: {os.getloadavg()[0]:.2f} (noisy if > cores)")
 
+    sources = {"this checkout": REPO}
+    if args.baseline:
+        sources["baseline"] = args.baseline.resolve()
+        compileall.compile_dir(sources["baseline"] / "drawdigit", quiet=1)
     if args.launches:
-        sources = {"this checkout": REPO}
-        if args.baseline:
-            sources["baseline"] = args.baseline.resolve()
-            compileall.compile_dir(sources["baseline"] / "drawdigit", quiet=1)
         times = bench_launch(args.launches, sources)
         print("1. python -m drawdigit, a new user's start (bundled model, no settings):")
         for name, values in times.items():
             print("   " + _median_line(name, values))
         print("   (floor: a bare PySide6 window; answer: a sample opened when the window shows)")
     if args.first_prediction_runs:
-        marks = bench_first_prediction(args.first_prediction_runs)
-        for key in ("shown", "drawn", "model_ready", "first_prediction"):
-            print(_median_line(f"2. launch -> {key.replace('_', ' ')}", [m[key] for m in marks]))
-        rss = statistics.median(m["idle_rss_mb"] for m in marks)
-        print(f"   idle memory {IDLE_SECONDS} s after the first answer: median RSS {rss:.0f} MB")
-        print(f"   numpy imported when shown: {sum(m['numpy_at_shown'] for m in marks)} runs")
-        print(f"   torch imported by then: {sum(m.get('torch', False) for m in marks)} runs")
+        runs = bench_first_prediction(args.first_prediction_runs, sources)
+        for label, marks in runs.items():
+            print(f"2. {label}: a '1' drawn as the window shows")
+            for key in ("shown", "drawn", "model_ready", "first_prediction"):
+                name = f"launch -> {key.replace('_', ' ')}"
+                print("   " + _median_line(name, [m[key] for m in marks]))
+            rss = statistics.median(m["idle_rss_mb"] for m in marks)
+            print(
+                f"   idle memory {IDLE_SECONDS} s after the first answer: median RSS {rss:.0f} MB"
+            )
+            print(f"   numpy imported when shown: {sum(m['numpy_at_shown'] for m in marks)} runs")
+            print(f"   torch imported by then: {sum(m.get('torch', False) for m in marks)} runs")
 
     os.environ.update(_env())
     from drawdigit.gui.app import create_application

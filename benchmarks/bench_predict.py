@@ -10,8 +10,11 @@
    ``python -m drawdigit predict one.json``; a bare ``python -c "import numpy, PIL.Image"``
    (the floor any Python tool that reads an image pays); ``predict`` with 1,000 files.
    The marginal cost of a file is (t(1,000 files) - t(1 file)) / 999. Each run also records
-   whether the predict process imported torch (``-X importtime``).
-3. ``--evaluate``: the 10,000 MNIST test images through the numpy forward pass (what
+   whether the predict process imported torch (``-X importtime``). ``--baseline DIR``: the
+   same two ``predict`` processes of another checkout run in the same rounds.
+3. ``--instructions``: instructions per ``preprocess`` and per file of ``predict``
+   (valgrind's callgrind; independent of the machine's load), with ``--baseline`` too.
+4. ``--evaluate``: the 10,000 MNIST test images through the numpy forward pass (what
    ``drawdigit evaluate`` does) and through ``training.evaluate`` (torch, all its threads).
 
 ``--source DIR`` measures another checkout (e.g. the commit before a change, from
@@ -122,48 +125,129 @@ def _run(command: list[str], env: dict[str, str], cwd: str) -> tuple[float, floa
 
 
 def whole_processes(args: argparse.Namespace) -> None:
+    sources = {"": args.source}
+    if args.baseline:
+        sources["baseline: "] = args.baseline
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # cached bytecode, as an installed package has
-    compileall.compile_dir(args.source / "drawdigit", quiet=1)
-    env["PYTHONPATH"] = os.pathsep.join([str(args.source), env.get("PYTHONPATH", "")])
+    envs = {}
+    for label, source in sources.items():
+        compileall.compile_dir(source / "drawdigit", quiet=1)
+        envs[label] = dict(
+            env, PYTHONPATH=os.pathsep.join([str(source), env.get("PYTHONPATH", "")])
+        )
     with tempfile.TemporaryDirectory() as data_dir:
-        env["DRAWDIGIT_DATA_DIR"] = data_dir  # the bundled model, as a new user has it
+        for label in envs:
+            envs[label]["DRAWDIGIT_DATA_DIR"] = data_dir  # the bundled model, as a new user has it
         files = sorted((args.data_dir or UNIPEN).glob("*.json"))[: args.files]
         predict = [sys.executable, "-m", "drawdigit", "predict"]
         commands = {
-            "bare: python -c 'import numpy, PIL.Image'": [
-                sys.executable,
-                "-c",
-                "import numpy, PIL.Image",
-            ],
-            "drawdigit predict one.json": predict + [str(files[0])],
-            f"drawdigit predict ({len(files)} files)": predict + [str(f) for f in files],
+            "bare: python -c 'import numpy, PIL.Image'": (
+                "",
+                [sys.executable, "-c", "import numpy, PIL.Image"],
+            ),
         }
+        for label in sources:
+            commands[f"{label}drawdigit predict one.json"] = (label, predict + [str(files[0])])
+            commands[f"{label}drawdigit predict ({len(files)} files)"] = (
+                label,
+                predict + [str(f) for f in files],
+            )
         seconds: dict[str, list[float]] = {name: [] for name in commands}
         cpu: dict[str, list[float]] = {name: [] for name in commands}
         torch_seen = []
         for _ in range(args.runs):
-            for name, command in commands.items():
-                wall, used, _ = _run(command, env, data_dir)
+            for name, (label, command) in commands.items():
+                wall, used, _ = _run(command, envs[label], data_dir)
                 seconds[name].append(wall)
                 cpu[name].append(used)
             _, _, log = _run(
-                [sys.executable, "-X", "importtime", *predict[1:], str(files[0])], env, data_dir
+                [sys.executable, "-X", "importtime", *predict[1:], str(files[0])],
+                envs[""],
+                data_dir,
             )
             torch_seen.append(
                 any(line.split("|")[-1].strip() == "torch" for line in log.splitlines())
             )
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} (2 cores: noisy above 2)")
     for name, values in seconds.items():
         report(name, values)
     for name, values in cpu.items():
         report(f"CPU time: {name}", values)
-    names = list(commands)
-    bare, one, many = (statistics.median(seconds[n]) for n in names)
-    print(f"{'predict one / bare':44s} {one / bare:8.2f} x")
-    print(f"{'marginal cost per file':44s} {(many - one) / (len(files) - 1) * 1e3:8.3f} ms")
-    bare, one, many = (statistics.median(cpu[n]) for n in names)
-    print(f"{'marginal CPU time per file':44s} {(many - one) / (len(files) - 1) * 1e3:8.3f} ms")
+    bare = statistics.median(seconds[next(iter(commands))])
+    for label in sources:
+        one_name = f"{label}drawdigit predict one.json"
+        many_name = f"{label}drawdigit predict ({len(files)} files)"
+        one, many = statistics.median(seconds[one_name]), statistics.median(seconds[many_name])
+        print(f"{label + 'predict one / bare':44s} {one / bare:8.2f} x")
+        per_file = (many - one) / (len(files) - 1) * 1e3
+        print(f"{label + 'marginal cost per file':44s} {per_file:8.3f} ms")
+        one, many = statistics.median(cpu[one_name]), statistics.median(cpu[many_name])
+        per_file = (many - one) / (len(files) - 1) * 1e3
+        print(f"{label + 'marginal CPU time per file':44s} {per_file:8.3f} ms")
     print(f"{'predict imported torch':44s} {sum(torch_seen)} of {len(torch_seen)} runs")
+
+
+# Preprocess the first N drawings once (warm), then PASSES more times: the difference between
+# 2 passes and 0 passes, over 2 N, is the instructions of one preprocess.
+PREPROCESS_LOOP = """
+import sys
+from pathlib import Path
+from drawdigit.preprocess import preprocess
+from drawdigit.strokes import load_drawing
+files = sorted(Path(sys.argv[1]).glob("*.json"))[: int(sys.argv[2])]
+drawings = [load_drawing(f) for f in files]
+for _ in range(1 + int(sys.argv[3])):
+    for drawing in drawings:
+        preprocess(drawing)
+"""
+
+
+def instructions(args: argparse.Namespace) -> None:
+    """Instructions per drawing (``preprocess``) and per file (``predict`` with N files less
+    ``predict`` with one), counted by valgrind's callgrind: unlike times on a shared machine,
+    independent of the load. Slow: minutes per count."""
+    import shutil
+
+    if shutil.which("valgrind") is None:
+        print("instructions: skipped (no valgrind)")
+        return
+    n = args.instruction_files
+    files = sorted((args.data_dir or UNIPEN).glob("*.json"))[:n]
+    sources = {"": args.source}
+    if args.baseline:
+        sources["baseline: "] = args.baseline
+    with tempfile.TemporaryDirectory() as data_dir:
+        for label, source in sources.items():
+            # Bytecode compiled first, as installed: a run that compiled a module and one
+            # that read it would differ by the compiling, not by the work per file.
+            compileall.compile_dir(source / "drawdigit", quiet=1)
+            env = dict(os.environ, OPENBLAS_NUM_THREADS="1", DRAWDIGIT_DATA_DIR=data_dir)
+            env["PYTHONPATH"] = os.pathsep.join([str(source), env.get("PYTHONPATH", "")])
+
+            def count(*command: str, env: dict[str, str] = env) -> int:
+                done = subprocess.run(
+                    ["valgrind", "--tool=callgrind", f"--callgrind-out-file={os.devnull}"]
+                    + [sys.executable, *command],
+                    env=env,
+                    cwd=data_dir,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                found = [line for line in done.stderr.splitlines() if "Collected" in line]
+                if not found:
+                    raise SystemExit(f"valgrind failed: {done.stderr[-2000:]}")
+                return int(found[-1].split()[-1])
+
+            folder = str(files[0].parent)
+            loop = [count("-c", PREPROCESS_LOOP, folder, str(n), str(k)) for k in (0, 2)]
+            per_drawing = (loop[1] - loop[0]) / (2 * n)
+            print(f"{label + 'instructions per preprocess':44s} {per_drawing / 1e6:8.3f} M")
+            one = count("-m", "drawdigit", "predict", str(files[0]))
+            many = count("-m", "drawdigit", "predict", *map(str, files))
+            per_file = (many - one) / (n - 1)
+            print(f"{label + f'instructions per file (predict, {n})':44s} {per_file / 1e6:8.3f} M")
 
 
 def evaluation(args: argparse.Namespace, runs: int = 3) -> None:
@@ -198,6 +282,9 @@ def evaluation(args: argparse.Namespace, runs: int = 3) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=REPO, help="checkout to measure")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout whose processes run interleaved"
+    )
     parser.add_argument("--model", type=Path, help="model file (default: the app's choice)")
     parser.add_argument("--data-dir", type=Path, help="unipen-dev folder")
     parser.add_argument("--limit", type=int, default=2000, help="drawings to time in process")
@@ -206,9 +293,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=1000, help="files in the big predict call")
     parser.add_argument("--torch", action="store_true", help="also time the torch forward")
     parser.add_argument("--skip-processes", action="store_true")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions (valgrind; slow)"
+    )
+    parser.add_argument("--instruction-files", type=int, default=200)
     parser.add_argument("--evaluate", action="store_true", help="also time MNIST evaluation")
     args = parser.parse_args(argv)
     args.source = args.source.resolve()
+    args.baseline = args.baseline.resolve() if args.baseline else None
     sys.path[:0] = [str(args.source), str(HERE)]
     import drawdigit  # noqa: F401 - first, as in the app: it sets numpy's BLAS threads
 
@@ -218,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     in_process(args)
     if not args.skip_processes:
         whole_processes(args)
+    if args.instructions:
+        instructions(args)
     return 0
 
 

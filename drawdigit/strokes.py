@@ -19,7 +19,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from drawdigit.store import atomic_write_text
 
@@ -96,8 +96,12 @@ def load_drawing(path: Path | str) -> Drawing:
     to ``/dev/zero`` never end); the JSON's nesting and numbers cannot raise anything else.
     """
     path = Path(path)
-    data = parse_json(read_small_file(path, MAX_FILE_BYTES), str(path))
-    return _parse(data, str(path), consume=True)
+    return drawing_from_bytes(read_small_file(path, MAX_FILE_BYTES), str(path))
+
+
+def drawing_from_bytes(data: bytes, source: str) -> Drawing:
+    """A strokes file's bytes decoded and validated; ``source`` names it in messages."""
+    return _parse(parse_json(data, source), source, consume=True)
 
 
 # Every point and every stroke is a JSON list: more than this many "[" cannot be a valid
@@ -111,32 +115,52 @@ def read_small_file(path: Path, max_bytes: int) -> bytes:
     Opened without blocking and checked on the open file (no race with a rename): a FIFO, a
     device or a folder is refused with a clear message rather than hanging or never ending.
     """
+    file, size = open_regular_file(path, StrokesError)
+    with file:
+        return read_capped(file, size, max_bytes, path)
+
+
+def open_regular_file(path: Path, error: type[Exception]) -> tuple[BinaryIO, int]:
+    """``path`` opened for reading without blocking, and its size; a missing file, a
+    folder, a FIFO or a device raises ``error`` with a message naming the file, so that a
+    reader never hangs on a pipe nor reads a device without end. Checked on the open file
+    (no race with a rename)."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(path, flags)
     except FileNotFoundError as exc:
-        raise StrokesError(f"{path}: no such file") from exc
+        raise error(f"{path}: no such file") from exc
     except OSError as exc:
-        raise StrokesError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        raise error(f"{path}: cannot read ({exc.strerror or exc})") from exc
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             kind = "it is a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise StrokesError(f"{path}: cannot read ({kind}; pipes and devices are not read)")
-        if info.st_size > max_bytes:
-            raise StrokesError(f"{path}: too large ({info.st_size:,} bytes; at most {max_bytes:,})")
-        with os.fdopen(fd, "rb") as file:
-            fd = -1  # the file object closes it now
-            # Ask for the size the file has (read(n) reserves n bytes up front), then for
-            # anything it grew by meanwhile, never more than the cap.
-            data = file.read(info.st_size + 1)
-            if len(data) > info.st_size:
-                data += file.read(max_bytes + 1 - len(data))
+            raise error(f"{path}: cannot read ({kind}; pipes and devices are not read)")
+        return os.fdopen(fd, "rb"), info.st_size
+    except OSError as exc:
+        os.close(fd)
+        raise error(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_capped(file: BinaryIO, size: int, max_bytes: int, path: Path) -> bytes:
+    """All of an open file of ``size`` bytes (its size when opened), read from its start
+    whatever was read before; more than ``max_bytes`` raises ``StrokesError`` naming
+    ``path``."""
+    if size > max_bytes:
+        raise StrokesError(f"{path}: too large ({size:,} bytes; at most {max_bytes:,})")
+    try:
+        file.seek(0)
+        # Ask for the size the file has (read(n) reserves n bytes up front), then for
+        # anything it grew by meanwhile, never more than the cap.
+        data = file.read(size + 1)
+        if len(data) > size:
+            data += file.read(max_bytes + 1 - len(data))
     except OSError as exc:
         raise StrokesError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    finally:
-        if fd >= 0:
-            os.close(fd)
     if len(data) > max_bytes:  # it grew while being read
         raise StrokesError(f"{path}: too large (more than {max_bytes:,} bytes)")
     return data

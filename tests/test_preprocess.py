@@ -407,3 +407,108 @@ def test_network_pen_is_the_pen_of_the_28x28_in_drawing_units() -> None:
     assert network_pen(Drawing(280, 280, [])) is None
     dot = network_pen(Drawing(280, 280, [[(50.0, 50.0)]]))
     assert dot is not None and 0.0 < dot < 1.0  # a dot has no size to follow
+
+
+# --------------------------------------------------------------------------- speed-ups
+
+
+def test_the_input_is_what_it_was_before_the_renderer_was_made_faster(
+    unipen_dir: Path,
+) -> None:
+    """The bundled model's figures were measured on these inputs: making ``preprocess``
+    cheaper (issue 12) must not change them. The reference was made by the commit before
+    (ad473a3) from the bundled samples and five unipen-dev drawings, both centrings."""
+    from drawdigit.store import resource_path
+
+    reference = np.load(Path(__file__).parent / "data" / "preprocess_before_issue12.npz")
+    assert len(reference.files) == 20
+    for name in reference.files:
+        file, _, centring = name.partition(" ")
+        if file.startswith("digit-"):
+            drawing = load_drawing(resource_path("samples", file))
+        else:
+            drawing = load_drawing(unipen_dir / file)
+        style = StrokeStyle(centring=centring or "subpixel")
+        np.testing.assert_allclose(preprocess(drawing, style), reference[name], rtol=0, atol=1e-6)
+
+
+def _dense_rasterise(strokes: list[np.ndarray], pen: float, edge: float) -> np.ndarray:
+    """The renderer's definition, written the slow, obvious way: every pixel against every
+    segment, each pixel's coverage the largest any segment gives (float32 as the renderer)."""
+    import drawdigit.preprocess as pre
+
+    starts, ends = pre._segments([pre._resample(s, 1.0) for s in strokes])
+    a, b = starts.astype(np.float32), ends.astype(np.float32)
+    d = b - a
+    rows, cols = np.mgrid[0:28, 0:28].astype(np.float32)
+    apx = cols[None] - a[:, 0, None, None]
+    apy = rows[None] - a[:, 1, None, None]
+    dx, dy = d[:, 0, None, None], d[:, 1, None, None]
+    t = np.clip((apx * dx + apy * dy) / (dx * dx + dy * dy + np.float32(1e-12)), 0, 1)
+    distance = np.sqrt((apx - t * dx) ** 2 + (apy - t * dy) ** 2)
+    ramp = (np.float32(pen / 2 + edge / 2) - distance) / np.float32(edge)
+    return np.clip(ramp, 0, 1).max(axis=0)
+
+
+def test_the_renderer_gives_what_its_definition_gives(unipen_dir: Path) -> None:
+    """The renderer computes distances on a small square per segment and applies the ramp
+    once per pixel to the nearest distance (issue 12); on 1,000 real drawings placed in the
+    field it gives what every pixel against every segment gives."""
+    files = sorted(unipen_dir.glob("*.json"))[:1000]
+    assert len(files) == 1000
+    worst = 0.0
+    for file in files:
+        drawing = load_drawing(file)
+        points = np.concatenate([np.asarray(s, dtype=np.float64) for s in drawing.strokes if s])
+        low, high = points.min(axis=0), points.max(axis=0)
+        scale = 17.4 / max(float((high - low).max()), 1e-9)
+        strokes = [
+            (np.asarray(s, dtype=np.float64) - (low + high) / 2) * scale + CENTRE
+            for s in drawing.strokes
+            if s
+        ]
+        fast = rasterise(strokes, 2.6, edge=2.5)
+        worst = max(worst, float(np.abs(fast - _dense_rasterise(strokes, 2.6, 2.5)).max()))
+    assert worst <= 1e-6
+
+
+def test_the_budget_shortcut_agrees_with_measuring_the_path(drawings: list[Drawing]) -> None:
+    """A drawing with few points fits the exact renderer's budget without its path being
+    measured (the box's extent bounds every segment); where the bound says so, measuring
+    says so too, and where the bound cannot tell, measuring decides."""
+    import drawdigit.preprocess as pre
+
+    decided = []
+    for drawing in drawings:
+        flat, lengths = pre._as_arrays(drawing)
+        extent = float((flat.max(axis=0) - flat.min(axis=0)).max())
+        for scale in (BOX / extent, 10 * BOX / extent, 1e4 * BOX / extent):
+            measured = pre._fits_exact_budget(flat, lengths, scale, 1.0)
+            assert pre._fits_exact_budget(flat, lengths, scale, 1.0, extent) == measured
+            decided.append(measured)
+    assert True in decided and False in decided  # both answers were exercised
+
+
+def test_a_file_is_read_once_and_still_refused_clearly(
+    drawings: list[Drawing], tmp_path: Path, monkeypatch
+) -> None:
+    """``read_source`` opens a file once and reads a strokes file on from its first bytes
+    (issue 12): the drawing is the one ``load_drawing`` reads, and a folder, a missing
+    file, a strokes file over the cap or broken JSON each get their clear message."""
+    import drawdigit.preprocess as pre
+    import drawdigit.strokes as strokes_module
+
+    path = tmp_path / "drawing.txt"
+    save_drawing(path, drawings[0])
+    assert pre.read_source(path) == load_drawing(path)
+    with pytest.raises(ImageError, match="it is a folder"):
+        pre.read_source(tmp_path)
+    with pytest.raises(ImageError, match="no such file"):
+        pre.read_source(tmp_path / "missing.json")
+    (tmp_path / "broken.json").write_text('{"width": 280, "strokes": [[')
+    with pytest.raises(StrokesError, match="broken.json: not a strokes file"):
+        pre.read_source(tmp_path / "broken.json")
+    monkeypatch.setattr(pre, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(strokes_module, "MAX_FILE_BYTES", 100)
+    with pytest.raises(StrokesError, match="too large"):
+        pre.read_source(path)
