@@ -14,6 +14,7 @@ from typing import Any
 OPTIMIZERS = ("rmsprop", "adam")
 SCHEDULES = ("constant", "onecycle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")  # drawdigit.training.precision says what auto picks
 
 
 class TrainingError(ValueError):
@@ -37,6 +38,10 @@ class TrainConfig:
     is how often, in seconds of training, a quick test accuracy on ``quick_eval_size`` test
     images is attached to a :class:`BatchProgress` (0 turns it off). ``progress_every``
     thins out progress events (on a GPU every event costs a device synchronisation).
+    ``precision`` is the number format of the training steps' forward pass and loss:
+    ``fp32``, ``bf16`` (autocast; the weights and the optimiser's state stay float32) or
+    ``auto``, bf16 only where the hardware computes it natively (``training.precision``).
+    Test passes are always float32.
     """
 
     epochs: int = 5
@@ -52,6 +57,7 @@ class TrainConfig:
     quick_eval_seconds: float = 2.0
     quick_eval_size: int = 1000
     progress_every: int = 1
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         problems = []
@@ -67,6 +73,8 @@ class TrainConfig:
             problems.append(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
         if self.device not in DEVICES:
             problems.append(f"device must be one of {DEVICES}, not {self.device!r}")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
         if self.threads is not None and (not _is_int(self.threads) or self.threads < 1):
             problems.append(f"threads must be None or a whole number >= 1, not {self.threads!r}")
         if not _is_int(self.seed) or self.seed < 0:
