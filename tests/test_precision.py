@@ -12,6 +12,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch.nn import functional as F
@@ -19,6 +20,7 @@ from torch.nn import functional as F
 from drawdigit.cli import main
 from drawdigit.mnist import MnistData, load_mnist
 from drawdigit.model import DigitNet
+from drawdigit.runs import RunReport
 from drawdigit.store import load_checkpoint
 from drawdigit.training import (
     PRECISIONS,
@@ -231,3 +233,39 @@ def test_bad_precision_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> N
         main(["train", "--precision", "fp16"])
     assert exit_info.value.code == 2
     assert "argument --precision" in capsys.readouterr().err
+
+
+def test_dialog_offers_precision_and_says_what_automatic_picks_here(qtbot, tiny: MnistData) -> None:
+    from drawdigit.gui.training.result_view import _result_text
+    from drawdigit.gui.training.settings_view import SettingsView
+    from drawdigit.training import PRESETS
+
+    view = SettingsView(dict(PRESETS))
+    qtbot.addWidget(view)
+    view.apply_preset("fast")
+    assert view.config().precision == "auto"
+    picked = resolve_precision("auto", torch.device("cpu")).precision
+    assert ("bfloat16" if picked == "bf16" else "float32") in view.precision_combo.toolTip()
+    view.precision_combo.setCurrentIndex(view.precision_combo.findData("bf16"))
+    assert view.config().precision == "bf16"
+    assert view.preset() == "fast"  # a hardware choice, not a different recipe
+    view.set_config(replace(PRESETS["seed"], precision="fp32"))
+    assert view.config() == replace(PRESETS["seed"], precision="fp32")
+
+    done = list(fit(replace(RUN, precision="bf16"), tiny))[-1]
+    none = np.zeros(0, np.int64)
+    report = RunReport(
+        done=done,
+        test_accuracy=done.test_accuracy,
+        test_count=200,
+        confusion=done.evaluation.confusion,
+        per_class=done.evaluation.per_class,
+        mistakes=np.zeros((0, 28, 28), np.uint8),
+        mistake_labels=none,
+        mistake_guesses=none,
+        mistake_confidences=np.zeros(0, np.float32),
+        current_accuracy=None,
+        current_description="no model in use",
+    )
+    assert "bfloat16" in _result_text(report, used=False)
+    assert "float32" in _result_text(replace(report, done=replace(done, precision="fp32")), False)
