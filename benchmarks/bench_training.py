@@ -342,13 +342,17 @@ def bench_precision(data, args: argparse.Namespace) -> None:
         print(f"    {name:40s} {spread(runs)} images/s")
 
     model = DigitNet().eval()
-    for size in (125, 250, 500):
-        times = []
-        for _ in range(args.repeats):
-            began = time.perf_counter()
+    sizes = (125, 250, 500)
+    times: dict[int, list[tuple[float, float]]] = {size: [] for size in sizes}
+    for _ in range(args.repeats):  # interleaved
+        for size in sizes:
+            began, cpu = time.perf_counter(), time.process_time()
             evaluate(model, data.test_images, data.test_labels, batch_size=size, threads=threads)
-            times.append(time.perf_counter() - began)
-        print(f"  test pass, 10,000 images in chunks of {size}: {spread_seconds(times)}")
+            times[size].append((time.perf_counter() - began, time.process_time() - cpu))
+    for size, runs in times.items():
+        wall = spread_seconds([w for w, _ in runs])
+        cpu_time = statistics.median(c for _, c in runs)
+        print(f"  test pass, 10,000 images in chunks of {size}: {wall}; CPU {cpu_time:.2f} s")
 
 
 def spread_seconds(values: list[float]) -> str:
