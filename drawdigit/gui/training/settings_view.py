@@ -68,7 +68,7 @@ PRECISION_NAMES = {"fp32": "float32", "bf16": "bfloat16"}
 
 
 def preset_label(key: str, config: Any) -> str:
-    """``"Fast (2 epochs, Adam, batch 128)"``: the preset's name and what it does."""
+    """``"Fast (1 epoch, Adam, batch 64)"``: the preset's name and what it does."""
     if key == MINE:
         return PRESET_LABELS[MINE]
     name = PRESET_LABELS.get(key) or key.replace("_", " ").capitalize()
@@ -110,11 +110,11 @@ class SettingsView(QGroupBox):
             self.preset_combo.addItem(preset_label(key, config), key)
         self.preset_combo.addItem("Custom", CUSTOM)
         self.preset_combo.setToolTip(
-            "Ready-made settings. “Fast” reaches about 99% on MNIST's test digits in under "
-            "a minute on two cores; the seed notebook's recipe reproduces the original Keras "
-            "training; “Best for drawings” (the bundled model's recipe, several minutes) adds "
-            "augmentation so hand-drawn digits are recognised better. Changing any setting "
-            "below switches to Custom."
+            "Ready-made settings. “Fast” reaches about 99% on MNIST's test digits in one "
+            "epoch, well under a minute on two cores; the seed notebook's recipe reproduces "
+            "the original Keras training; “Best for drawings” (the bundled model's recipe, "
+            "several minutes) adds augmentation so hand-drawn digits are recognised better. "
+            "Changing any setting below switches to Custom."
         )
         self.preset_combo.activated.connect(self._on_preset_chosen)
         # On a row of its own, full width: the seed preset's name is long.
