@@ -110,10 +110,10 @@ def _is_int(value: Any) -> bool:
 
 
 # What the training dialog starts with. "fast" because the figures (README, "Training"):
-# it reaches 99.0% MNIST test accuracy after one epoch, ~15 s after start on the quiet
-# 2-core machine, where the seed recipe needs 62 s (five epochs) for 99.19%, and "best"
-# 226-339 s (the recipe of the bundled weights, 99.47%, worth it for drawings but not as
-# the first thing a person tries).
+# it reaches 99.0% MNIST test accuracy after one epoch, 27-30 s after start on the 2-core
+# machine at load ~1 (the two-epoch preset before it: 49 s), where the seed recipe needs
+# 62 s (five epochs) for 99.19%, and "best" 226-339 s (the recipe of the bundled weights,
+# 99.47%, worth it for drawings but not as the first thing a person tries).
 DEFAULT_PRESET = "fast"
 
 PRESETS: dict[str, TrainConfig] = {
