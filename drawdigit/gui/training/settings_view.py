@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QSpinBox,
     QWidget,
@@ -169,7 +170,18 @@ class SettingsView(QGroupBox):
             "the network copes with digits drawn with a mouse or a pen, not only scanned "
             "ones. Slower to reach a given MNIST accuracy."
         )
-        form.addRow("", self.augment_check)
+        # Precision shares the augmentation's row: the dialog stays within 640 pixels' height.
+        self.precision_combo = QComboBox()
+        for key, label in PRECISIONS:
+            self.precision_combo.addItem(label, key)
+        self.precision_combo.setToolTip(precision_tooltip(describe_auto_on_this_cpu()))
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.augment_check)
+        row.addStretch(1)
+        row.addWidget(QLabel("Precision:"))
+        row.addWidget(self.precision_combo)
+        form.addRow("", row)
 
         self.start_combo = QComboBox()
         self.start_combo.addItem("The model in use", False)
@@ -184,12 +196,6 @@ class SettingsView(QGroupBox):
         self.device_label = QLabel("Device:")
         form.addRow(self.device_label, self.device_combo)
         self.set_devices(devices if devices is not None else CPU_ONLY)
-
-        self.precision_combo = QComboBox()
-        for key, label in PRECISIONS:
-            self.precision_combo.addItem(label, key)
-        self.precision_combo.setToolTip(precision_tooltip(describe_auto_on_this_cpu()))
-        form.addRow("Precision:", self.precision_combo)
 
         for signal in (
             self.epochs_spin.valueChanged,
