@@ -20,7 +20,7 @@ from drawdigit.formatting import percent
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from drawdigit.training.config import DEVICES
+    from drawdigit.training.config import DEVICES, PRECISIONS
 
     parser = argparse.ArgumentParser(
         prog="drawdigit",
@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=_at_least(0))
     train.add_argument("--threads", type=_at_least(1), help="CPU threads for torch")
     train.add_argument("--device", choices=DEVICES, help="default: auto (a GPU if there is one)")
+    train.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="number format of the training steps (default: auto, bf16 only where the CPU "
+        "or GPU computes it natively; the weights stay float32)",
+    )
     train.add_argument(
         "--limit", type=_at_least(1), help="train on the first N MNIST images only (quick checks)"
     )
@@ -237,6 +243,7 @@ def _train_config(args: argparse.Namespace):
         "seed": args.seed,
         "threads": args.threads,
         "device": args.device,
+        "precision": args.precision,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if args.from_scratch:
@@ -296,6 +303,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         EpochEnd,
         TrainingDone,
         TrainingError,
+        TrainingStarted,
         save_trained,
         save_trained_new,
     )
@@ -331,6 +339,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                     f"epoch {event.epoch}/{event.epochs} loss {event.loss:.4f} "
                     f"acc {percent(event.accuracy, 2)} {event.images_per_second:,.0f} img/s "
                     f"ETA {event.eta:.0f}s",
+                )
+            elif isinstance(event, TrainingStarted):
+                bar.line(
+                    f"training on {event.device} ({event.threads} thread(s)) in "
+                    f"{event.precision}: {event.precision_reason}"
                 )
             elif isinstance(event, EpochEnd):
                 bar.line(
@@ -375,6 +388,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "test_accuracy": report.test_accuracy,
             "seconds": seconds,
             "training_seconds": report.done.seconds,
+            "precision": report.done.precision,
             "out": str(out),
             "sha256": metadata.get("sha256"),
             "config": config.to_dict(),

@@ -141,7 +141,15 @@ def test_an_explicit_bad_model_is_a_clear_error(
 
 
 # Every `train --json` report holds these; runs with personal samples add their figures.
-TRAIN_JSON_KEYS = {"test_accuracy", "seconds", "training_seconds", "out", "sha256", "config"}
+TRAIN_JSON_KEYS = {
+    "test_accuracy",
+    "seconds",
+    "training_seconds",
+    "precision",
+    "out",
+    "sha256",
+    "config",
+}
 
 
 def test_train_saves_a_model_that_becomes_active(

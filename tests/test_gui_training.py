@@ -985,7 +985,7 @@ def test_the_default_preset_is_fast_and_names_agree_everywhere(qtbot, mnist_dir)
     texts = [
         combo.itemText(i) for combo in dialog.findChildren(QComboBox) for i in range(combo.count())
     ]
-    assert "Fast (2 epochs, Adam, batch 128)" in texts
+    assert "Fast (1 epoch, Adam, batch 64)" in texts
     assert not [text for text in texts if "adam" in text or "rmsprop" in text]
 
 

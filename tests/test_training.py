@@ -484,6 +484,7 @@ def test_config_round_trips_and_rejects_bad_values() -> None:
         {"optimizer": "sgd"},
         {"schedule": "cosine"},
         {"device": "tpu"},
+        {"precision": "fp16"},
         {"threads": 0},
         {"epochs": True},
     ]

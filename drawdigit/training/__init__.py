@@ -22,9 +22,10 @@ epoch on a 2-core CPU), so the loop avoids the usual costs of a small CNN on a C
   batches and, unlike OpenMP teams, do not collapse when another program wants a core.
 
 Where things are: ``config`` (TrainConfig, PRESETS, TrainingError), ``events`` (the progress
-events and TrainControl), ``optim`` (KerasRMSprop, make_optimizer), ``tensors`` (devices and
-sets on them), ``workers`` (shard threads, memory reuse), ``evaluation`` (evaluate,
-accuracy), ``loop`` (fit), ``saving`` (save_trained). Import the names from here.
+events and TrainControl), ``optim`` (KerasRMSprop, make_optimizer), ``precision`` (fp32 or
+bf16, and what auto picks on this machine), ``tensors`` (devices and sets on them),
+``workers`` (shard threads, memory reuse), ``evaluation`` (evaluate, accuracy), ``loop``
+(fit), ``saving`` (save_trained). Import the names from here.
 
 The names are loaded on first use (PEP 562): ``from drawdigit.training import PRESETS``
 needs no torch, so the training dialog and ``drawdigit.runs`` can read the settings on the
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from drawdigit.training.config import (
         DEVICES,
         OPTIMIZERS,
+        PRECISIONS,
         PRESETS,
         SCHEDULES,
         TrainConfig,
@@ -57,11 +59,20 @@ if TYPE_CHECKING:
     )
     from drawdigit.training.loop import build_model, fit
     from drawdigit.training.optim import KerasRMSprop, make_optimizer
+    from drawdigit.training.precision import PrecisionChoice, resolve_precision
     from drawdigit.training.saving import save_trained, save_trained_new, trained_metadata
     from drawdigit.training.tensors import resolve_device
 
 _HOMES = {
-    "config": ("DEVICES", "OPTIMIZERS", "PRESETS", "SCHEDULES", "TrainConfig", "TrainingError"),
+    "config": (
+        "DEVICES",
+        "OPTIMIZERS",
+        "PRECISIONS",
+        "PRESETS",
+        "SCHEDULES",
+        "TrainConfig",
+        "TrainingError",
+    ),
     "events": (
         "BatchProgress",
         "EpochEnd",
@@ -72,6 +83,7 @@ _HOMES = {
         "TrainingStarted",
     ),
     "optim": ("KerasRMSprop", "make_optimizer"),
+    "precision": ("PrecisionChoice", "resolve_precision"),
     "tensors": ("resolve_device",),
     "evaluation": ("EVAL_BATCH", "accuracy", "evaluate"),
     "loop": ("build_model", "fit"),
@@ -83,12 +95,14 @@ __all__ = [
     "DEVICES",
     "EVAL_BATCH",
     "OPTIMIZERS",
+    "PRECISIONS",
     "PRESETS",
     "SCHEDULES",
     "BatchProgress",
     "EpochEnd",
     "EvalResult",
     "KerasRMSprop",
+    "PrecisionChoice",
     "TrainConfig",
     "TrainControl",
     "TrainingDone",
@@ -101,6 +115,7 @@ __all__ = [
     "fit",
     "make_optimizer",
     "resolve_device",
+    "resolve_precision",
     "save_trained",
     "save_trained_new",
     "trained_metadata",

@@ -20,9 +20,12 @@ from drawdigit.training.events import EvalResult, TrainControl
 from drawdigit.training.tensors import Tensors, as_tensors, to_input
 from drawdigit.training.workers import Workers, reuse_freed_memory
 
-# Test images per forward pass when evaluating. Larger batches are no faster here, but
-# they cost memory: each image in flight holds ~130 KB of activations, and glibc keeps each
-# thread's arena at its peak. Measured peak RSS of a run: +370 MB at 1,000, +160 MB at 125.
+# Test images per forward pass when evaluating. Larger chunks are no cheaper: interleaved at
+# load ~2, a 10,000-image test pass on 2 shard threads took 0.90 / 0.99 / 1.02 s (CPU 1.67 /
+# 1.77 / 1.79 s) in chunks of 125 / 250 / 500 (benchmarks/bench_training.py --precision;
+# under load 11-16 250 came out ~10% ahead, within that load's noise). And they cost memory:
+# each image in flight holds ~130 KB of activations, and glibc keeps each thread's arena at
+# its peak. Measured peak RSS of a run: +370 MB at 1,000, +160 MB at 125.
 EVAL_BATCH = 125
 
 

@@ -89,6 +89,8 @@ class TrainingStarted:
     train_images: int
     test_images: int
     batches: int  # per epoch
+    precision: str = "fp32"  # what the run computes in ("auto" resolved)
+    precision_reason: str = ""  # why, in words
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,7 @@ class TrainingDone:
     device: str
     evaluation: EvalResult | None = None
     history: tuple[EpochEnd, ...] = field(default_factory=tuple)
+    precision: str = "fp32"  # what the training steps computed in ("auto" resolved)
 
 
 TrainingEvent = TrainingStarted | BatchProgress | EpochEnd | TrainingDone

@@ -7,6 +7,7 @@ the test set. What makes it fast on a CPU is in the package docstring.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -22,6 +23,7 @@ from drawdigit.training.config import TrainConfig, TrainingError
 from drawdigit.training.evaluation import EVAL_BATCH, evaluate_tensors
 from drawdigit.training.events import BatchProgress, EpochEnd, TrainingDone, TrainingStarted
 from drawdigit.training.optim import make_optimizer
+from drawdigit.training.precision import PrecisionChoice, resolve_precision
 from drawdigit.training.tensors import Tensors, as_tensors, resolve_device, to_input
 from drawdigit.training.workers import Workers, reuse_freed_memory
 
@@ -103,6 +105,7 @@ def fit(
     Raises :class:`TrainingError` before the first event for bad settings or data.
     """
     device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
     train = as_tensors(data.train_images, data.train_labels, "training", device)
     test = as_tensors(data.test_images, data.test_labels, "test", device)
     if len(train) == 0:
@@ -117,7 +120,15 @@ def fit(
     with workers_for as workers, reuse_freed_memory():
         seeds = (shuffle_seed, augment_seed)
         run = _Run(
-            config, model, model_config, (train, test), device, workers, control, seeds, augment
+            config,
+            model,
+            model_config,
+            (train, test),
+            (device, precision),
+            workers,
+            control,
+            seeds,
+            augment,
         )
         yield run.started()
         evaluation = None
@@ -155,13 +166,14 @@ class _Run:
         model: DigitNet,
         model_config: ModelConfig,
         data: tuple[Tensors, Tensors],
-        device: torch.device,
+        where: tuple[torch.device, PrecisionChoice],
         workers: Workers,
         control: TrainControl | None,
         seeds: tuple[int, int],
         augment: Callable[..., torch.Tensor] | None,
     ) -> None:
         shuffle_seed, augment_seed = seeds
+        device, self.precision = where
         self.clock = _Clock()
         self.config, self.model_config, self.device = config, model_config, device
         self.train, self.test = data
@@ -194,6 +206,8 @@ class _Run:
             len(self.train),
             len(self.test),
             self.batches,
+            self.precision.precision,
+            self.precision.reason,
         )
 
     def train_epoch(self, epoch: int) -> Generator[BatchProgress, None, bool]:
@@ -209,7 +223,14 @@ class _Run:
             lr = self.optimizer.param_groups[0]["lr"]
             limit = self.control.threads_limit if self.control is not None else None
             loss, correct = train_step(
-                self.forward, self.params, self.optimizer, x, y, self.workers, limit
+                self.forward,
+                self.params,
+                self.optimizer,
+                x,
+                y,
+                self.workers,
+                limit,
+                bf16=self.precision.precision == "bf16",
             )
             if self.scheduler is not None:
                 self.scheduler.step()
@@ -329,6 +350,7 @@ class _Run:
             device=str(self.device),
             evaluation=evaluation,
             history=tuple(self.history),
+            precision=self.precision.precision,
         )
 
 
@@ -338,11 +360,21 @@ def _shard_step(
     x: torch.Tensor,
     y: torch.Tensor,
     batch_size: int,
+    bf16: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
     """Summed loss, correct count and gradients of one shard, scaled for the whole batch
-    (so that the shards' gradients add up to those of the batch's mean loss)."""
-    logits = forward(x)
-    loss = F.cross_entropy(logits, y, reduction="sum")
+    (so that the shards' gradients add up to those of the batch's mean loss).
+
+    With ``bf16`` the forward pass and loss run under ``torch.autocast`` (entered here: its
+    state is per thread, and each shard has its own): convolutions and matrix products in
+    bfloat16, the loss in float32, the gradients of the float32 weights in float32.
+    """
+    precision = (
+        torch.autocast(x.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    )
+    with precision:
+        logits = forward(x)
+        loss = F.cross_entropy(logits, y, reduction="sum")
     grads = torch.autograd.grad(loss / batch_size, params)
     with torch.no_grad():
         correct = (logits.argmax(dim=1) == y).sum()
@@ -357,13 +389,14 @@ def train_step(
     y: torch.Tensor,
     workers: Workers,
     limit: int | None = None,
+    bf16: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimisation step on a batch, its shards (at most ``limit``) computed in
-    parallel; returns the batch's summed loss and correct count (as tensors: no device sync
-    here)."""
+    parallel, in bfloat16 autocast if ``bf16``; returns the batch's summed loss and correct
+    count (as tensors: no device sync here)."""
     n = int(y.shape[0])
     shards = workers.shards(n, limit)
-    results = workers.map(lambda s: _shard_step(forward, params, x[s], y[s], n), shards)
+    results = workers.map(lambda s: _shard_step(forward, params, x[s], y[s], n, bf16), shards)
     grads = list(results[0][2])
     loss, correct = results[0][0], results[0][1]
     for other in results[1:]:  # always in shard order: reproducible sums

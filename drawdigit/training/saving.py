@@ -23,9 +23,9 @@ def save_trained(
     """Save a run's weights atomically with their story (``store.save_checkpoint``).
 
     The metadata says how good (test accuracy and loss), how made (the recipe, i.e. the
-    config, epochs completed, device, torch version), when (UTC, ISO 8601) and how long it
-    took, so a model file can be judged and reproduced from itself alone. Returns it, with
-    the sha256 and format version the store adds.
+    config, epochs completed, device, the precision "auto" resolved to, torch version),
+    when (UTC, ISO 8601) and how long it took, so a model file can be judged and reproduced
+    from itself alone. Returns it, with the sha256 and format version the store adds.
     """
     return save_checkpoint(
         Path(path), done.state_dict, done.model_config, trained_metadata(done, extra_metadata)
@@ -86,6 +86,7 @@ def trained_metadata(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(done.seconds, 3),
         "device": done.device,
+        "precision": done.precision,
         "torch": torch.__version__,
         "source": "drawdigit train",
     }

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from drawdigit.formatting import percent
 from drawdigit.gui.images import gray_icon
 from drawdigit.gui.training.data_view import button
+from drawdigit.gui.training.settings_view import PRECISION_NAMES
 from drawdigit.gui.training.state import RunState, fmt_time
 
 if TYPE_CHECKING:
@@ -275,7 +276,8 @@ def _result_text(outcome: RunReport, used: bool) -> str:
     old = outcome.current_accuracy
     lines = [
         f"<b>New model: {percent(new, 2)}</b> on {outcome.test_count:,} MNIST test images "
-        f"(trained in {fmt_time(outcome.done.seconds)})."
+        f"(trained in {fmt_time(outcome.done.seconds)}, "
+        f"{PRECISION_NAMES.get(outcome.done.precision, outcome.done.precision)})."
     ]
     if used:
         lines.append("<b>Model in use: this new model</b> (saved as your active model).")
