@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_numpy_net import random_model
 
 from drawdigit.cli import main
 from drawdigit.explain import (
@@ -35,7 +36,9 @@ from drawdigit.memories import (
 from drawdigit.mnist import load_mnist
 from drawdigit.model import DigitNet, ModelConfig
 from drawdigit.numpy_net import NumpyDigitNet
-from drawdigit.store import bundled_model_path, load_checkpoint, save_checkpoint
+from drawdigit.store import bundled_model_path, load_checkpoint
+
+ODD_SHAPE = ModelConfig(conv1=8, conv2=16, conv3=12, hidden=20)  # a wrong layout cannot hide
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "resources" / "samples" / "digit-4.json"
@@ -49,19 +52,6 @@ def mnist(mnist_dir: Path):
 @pytest.fixture(scope="module")
 def net() -> NumpyDigitNet:
     return load_predictor()[0].net
-
-
-def _random_model(tmp_path: Path, config: ModelConfig) -> tuple[DigitNet, NumpyDigitNet]:
-    """Random weights with non-zero biases and an unusual shape: a transposed kernel or a
-    wrong channel order would hide behind trained weights and the seed shape."""
-    torch.manual_seed(2)
-    model = DigitNet(config)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    save_checkpoint(tmp_path / "m.pt", model.state_dict(), config)
-    checkpoint = load_checkpoint(tmp_path / "m.pt")
-    return model.eval(), NumpyDigitNet(checkpoint.config, checkpoint.arrays())
 
 
 def _torch_layers(model: DigitNet, image: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
@@ -88,7 +78,9 @@ def test_feature_maps_are_the_torch_models_own_layers(tmp_path: Path, mnist, sha
         model = checkpoint.build_model()
         net = NumpyDigitNet(checkpoint.config, checkpoint.arrays())
     else:
-        model, net = _random_model(tmp_path, ModelConfig(conv1=8, conv2=16, conv3=12, hidden=20))
+        model, net = random_model(
+            tmp_path, ModelConfig(conv1=8, conv2=16, conv3=12, hidden=20), seed=2
+        )
     for image in mnist.test_images[:5].astype(np.float32) / 255.0:
         found = explain(net, image)
         convs, hidden = _torch_layers(model, image)
@@ -118,7 +110,7 @@ def test_input_gradients_equal_torch_autograd(tmp_path: Path) -> None:
     """Random images with holes, per-image output weights. (Not a black image: all its
     pooling windows tie, and which cell wins is then decided by the rounding of numpy's
     and torch's convolutions, not by the network.)"""
-    model, net = _random_model(tmp_path, ModelConfig(conv1=8, conv2=16, conv3=12, hidden=20))
+    model, net = random_model(tmp_path, ODD_SHAPE, seed=2)
     rng = np.random.default_rng(4)
     images = rng.random((11, 28, 28), dtype=np.float32) * (rng.random((11, 28, 28)) > 0.5)
     weights = rng.normal(size=(11, 10)).astype(np.float32)
@@ -137,7 +129,9 @@ def test_input_gradients_equal_torch_autograd(tmp_path: Path) -> None:
 def test_occluded_logits_equal_whole_forward_passes(tmp_path: Path, size: int) -> None:
     """Every place a square can take, the edges and corners included, on random weights
     of an odd shape and on a random image: the windowed pass is the whole pass."""
-    _model, net = _random_model(tmp_path, ModelConfig(conv1=8, conv2=16, conv3=12, hidden=20))
+    _model, net = random_model(
+        tmp_path, ModelConfig(conv1=8, conv2=16, conv3=12, hidden=20), seed=2
+    )
     image = np.random.default_rng(size).random((28, 28), dtype=np.float32)
     corners = np.array([(r, c) for r in range(29 - size) for c in range(29 - size)])
     batch = np.repeat(image[None], len(corners), axis=0)

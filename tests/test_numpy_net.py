@@ -37,20 +37,28 @@ def test_bundled_model_matches_torch_on_all_mnist_test_images(mnist_dir: Path) -
     assert np.allclose(ours.sum(axis=1), 1.0, atol=1e-6)
 
 
-@pytest.mark.parametrize(
-    "config", [ModelConfig(), ModelConfig(conv1=8, conv2=16, conv3=12, hidden=20)]
-)
-def test_any_config_and_batch_size_matches_torch(tmp_path: Path, config: ModelConfig) -> None:
-    """Random weights with non-zero biases and unusual layer sizes catch a wrong layout (a
-    transposed kernel, fc1's (c, h, w) flattening) that trained weights might hide."""
-    torch.manual_seed(1)
+def random_model(
+    tmp_path: Path, config: ModelConfig, seed: int = 1
+) -> tuple[DigitNet, NumpyDigitNet]:
+    """Random weights with non-zero biases, saved and read back as the app reads them: a
+    transposed kernel or a wrong channel order would hide behind trained weights."""
+    torch.manual_seed(seed)
     model = DigitNet(config)
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
     save_checkpoint(tmp_path / "m.pt", model.state_dict(), config)
     checkpoint = load_checkpoint(tmp_path / "m.pt")
-    net = NumpyDigitNet(checkpoint.config, checkpoint.arrays())
+    return model.eval(), NumpyDigitNet(checkpoint.config, checkpoint.arrays())
+
+
+@pytest.mark.parametrize(
+    "config", [ModelConfig(), ModelConfig(conv1=8, conv2=16, conv3=12, hidden=20)]
+)
+def test_any_config_and_batch_size_matches_torch(tmp_path: Path, config: ModelConfig) -> None:
+    """Random weights with non-zero biases and unusual layer sizes catch a wrong layout (a
+    transposed kernel, fc1's (c, h, w) flattening) that trained weights might hide."""
+    model, net = random_model(tmp_path, config, seed=1)
     rng = np.random.default_rng(0)
     images = rng.random((CHUNK * 2 + 3, 28, 28), dtype=np.float32)  # spans several chunks
     logits, hidden = net.logits_and_features(images)
