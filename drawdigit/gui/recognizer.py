@@ -14,7 +14,6 @@ Why a thread, and why this shape:
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
-from drawdigit.gui.workers import GeneratorWorker
+from drawdigit.gui.workers import GeneratorWorker, LatestInbox
 
 if TYPE_CHECKING:  # numpy and torch are imported in the worker thread, not at import time
     import numpy as np
@@ -46,63 +45,6 @@ class RecognitionResult:
     decision: Decision | None = None
 
 
-class _Inbox:
-    """A one-slot mailbox: ``put`` replaces what is waiting (latest wins).
-
-    It also carries the requests to (re)load the model, which go before any drawing, and
-    ``cancel`` for shutdown; ``wait`` blocks the worker's thread until one of those comes.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Condition()
-        self._item: tuple[int, Any] | None = None
-        self._load: tuple[Path | None] | None = None
-        self._closed = False
-
-    def put(self, item: tuple[int, Any]) -> None:
-        """Leave ``item`` in place of whatever waits; wake the worker if it is idle."""
-        with self._lock:
-            self._item = item
-            self._lock.notify_all()
-
-    def take(self) -> tuple[int, Any] | None:
-        with self._lock:
-            item, self._item = self._item, None
-            return item
-
-    def request_load(self, path: Path | None) -> None:
-        with self._lock:
-            self._load = (path,)
-            self._lock.notify_all()
-
-    def cancel(self) -> None:
-        """Close the inbox: the worker's ``wait`` returns None and its generator ends.
-
-        The inbox is the worker's control (``GeneratorWorker(control=...)``), so ``quit``
-        and ``stop_all_workers`` wake a worker waiting for a drawing."""
-        with self._lock:
-            self._closed = True
-            self._lock.notify_all()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._closed
-
-    def _has_job(self) -> bool:
-        return self._closed or self._load is not None or self._item is not None
-
-    def wait(self) -> tuple[str, Any] | None:
-        """The next job: ("load", path) before ("answer", None); None once closed."""
-        with self._lock:
-            self._lock.wait_for(self._has_job)
-            if self._closed:
-                return None
-            if self._load is not None:
-                (path,), self._load = self._load, None
-                return "load", path
-            return "answer", None
-
-
 class _Worker(QObject):
     """Its methods run in the recogniser's thread (``_serve``); it answers by signals only."""
 
@@ -112,15 +54,16 @@ class _Worker(QObject):
     modelFailed = Signal(str)
     resultReady = Signal(object)  # RecognitionResult
 
-    def __init__(self, inbox: _Inbox) -> None:
+    def __init__(self, inbox: LatestInbox) -> None:
         super().__init__()
         self._inbox = inbox
         self._predictor: Predictor | None = None
         self._decider: Decider | None = None
         self._last: tuple[int, Any] | None = None
 
-    def load_model(self, path: Path | None) -> None:
-        """(Re)load the model in use; then answer the latest drawing with it."""
+    def load_model(self, path: Path | None, drawing: tuple[int, Any] | None = None) -> None:
+        """(Re)load the model in use; then answer the latest drawing with it (one drawn
+        while it loaded, else ``drawing``, else the last one answered)."""
         self.modelLoading.emit()
         try:
             from drawdigit.decide import load_decider
@@ -136,14 +79,13 @@ class _Worker(QObject):
             self.modelReady.emit(predictor.source, list(warnings))
             for note in notes:
                 self.modelNote.emit(note)
-        item = self._inbox.take() or self._last
+        item = self._inbox.take("drawing") or drawing or self._last
         if item is not None:
             self._answer(item)
 
-    def process(self) -> None:
-        item = self._inbox.take()
-        if item is not None:
-            self._answer(item)
+    def answer(self, item: tuple[int, Any]) -> None:
+        """Answer ``item`` (seq, drawing), or a newer drawing posted since it was taken."""
+        self._answer(self._inbox.take("drawing") or item)
 
     def _answer(self, item: tuple[int, Any]) -> None:
         self._last = item
@@ -173,14 +115,14 @@ class _Worker(QObject):
         self.resultReady.emit(RecognitionResult(seq, image28, prediction, seconds, error, decision))
 
 
-def _serve(worker: _Worker, inbox: _Inbox) -> Iterator[None]:
-    """The recogniser's work, run by a ``GeneratorWorker``: load and answer until closed."""
-    while (job := inbox.wait()) is not None:
-        kind, path = job
-        if kind == "load":
-            worker.load_model(path)
-        else:
-            worker.process()
+def _serve(worker: _Worker, inbox: LatestInbox) -> Iterator[None]:
+    """The recogniser's work, run by a ``GeneratorWorker``: load and answer until closed.
+    A model load goes first; the drawing waiting with it is answered with the new model."""
+    while (jobs := inbox.wait()) is not None:
+        if "load" in jobs:
+            worker.load_model(jobs["load"], jobs.get("drawing"))
+        elif "drawing" in jobs:
+            worker.answer(jobs["drawing"])
         yield None
 
 
@@ -202,7 +144,7 @@ class Recognizer(QObject):
     def __init__(self, model_path: Path | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._model_path = model_path
-        self._inbox = _Inbox()
+        self._inbox = LatestInbox()
         self._seq = 0
         self._started = False
         self._stopped = False
@@ -226,7 +168,7 @@ class Recognizer(QObject):
         if self._started or self._stopped:
             return
         self._started = True
-        self._inbox.request_load(self._model_path)
+        self._inbox.put("load", self._model_path)
         self._thread.start()
 
     def reload_model(self) -> None:
@@ -236,12 +178,12 @@ class Recognizer(QObject):
             return
         if self._stopped:
             return
-        self._inbox.request_load(self._model_path)
+        self._inbox.put("load", self._model_path)
 
     def submit(self, source: Any) -> int:
         """Queue a ``Drawing`` or a grayscale image (None: nothing) for recognition."""
         self._seq += 1
-        self._inbox.put((self._seq, source))
+        self._inbox.put("drawing", (self._seq, source))
         return self._seq
 
     def shutdown(self) -> None:

@@ -93,6 +93,58 @@ class WorkerControl:
         self._report = emit
 
 
+class LatestInbox:
+    """Work waiting for a long-lived worker thread, latest wins: at most one value of each
+    kind ("load", "drawing", ...), a newer ``put`` replacing the older.
+
+    Why: the recogniser and the Look Inside explainer must answer the drawing the user has
+    now, never a queue of the ones they drew past. It is also the worker's control
+    (``GeneratorWorker(control=inbox)``): ``cancel`` closes it, which wakes a waiting thread,
+    so ``quit`` and ``stop_all_workers`` stop it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._jobs: dict[str, Any] = {}
+        self._closed = False
+
+    def put(self, kind: str, value: Any) -> None:
+        """Leave ``value`` in place of any waiting ``kind``; wake the worker if it is idle."""
+        with self._lock:
+            self._jobs[kind] = value
+            self._lock.notify_all()
+
+    def take(self, kind: str) -> Any | None:
+        """The waiting ``kind`` (removed), or None: for a worker that wants the newest
+        drawing after a long job without waiting."""
+        with self._lock:
+            return self._jobs.pop(kind, None)
+
+    def wait(self) -> dict[str, Any] | None:
+        """Everything posted since the last call, by kind (blocks until something is);
+        None once closed."""
+        with self._lock:
+            self._lock.wait_for(lambda: self._closed or bool(self._jobs))
+            if self._closed:
+                return None
+            jobs, self._jobs = self._jobs, {}
+            return jobs
+
+    def rest(self, seconds: float) -> None:
+        """Wait ``seconds`` (less if the inbox is closed meanwhile), letting posts pile up."""
+        with self._lock:
+            self._lock.wait_for(lambda: self._closed, timeout=seconds)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._closed
+
+
 class _Runner(QObject):
     """Lives in the worker's thread and runs the function there; emits, never receives."""
 

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
+from drawdigit.gui.workers import LatestInbox
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -70,46 +72,6 @@ class ModelView:
     filter_count: int
 
 
-class _Inbox:
-    """What waits for the explainer: at most one of each kind, the latest replacing the
-    earlier ("model", "drawing", "versus", "memories"); ``cancel`` closes it (the worker's
-    control, so ``GeneratorWorker.quit`` and ``stop_all_workers`` wake a waiting thread)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Condition()
-        self._jobs: dict[str, Any] = {}
-        self._closed = False
-
-    def put(self, kind: str, value: Any) -> None:
-        with self._lock:
-            self._jobs[kind] = value
-            self._lock.notify_all()
-
-    def wait(self) -> dict[str, Any] | None:
-        """Everything posted since the last call (blocks until something is); None once
-        closed."""
-        with self._lock:
-            self._lock.wait_for(lambda: self._closed or bool(self._jobs))
-            if self._closed:
-                return None
-            jobs, self._jobs = self._jobs, {}
-            return jobs
-
-    def rest(self, seconds: float) -> None:
-        """Wait ``seconds`` (less if the inbox is closed meanwhile), letting posts pile up."""
-        with self._lock:
-            self._lock.wait_for(lambda: self._closed, timeout=seconds)
-
-    def cancel(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._lock.notify_all()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._closed
-
-
 class Explainer(QObject):
     """The explainer's state; its methods run in the worker's thread and answer by signals."""
 
@@ -117,7 +79,7 @@ class Explainer(QObject):
     modelFailed = Signal(str)
     frameReady = Signal(object)  # InsideFrame
 
-    def __init__(self, inbox: _Inbox) -> None:
+    def __init__(self, inbox: LatestInbox) -> None:
         super().__init__()
         self._inbox = inbox
         self._path: Path | None = None
@@ -211,7 +173,7 @@ def lower_priority(niceness: int) -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, current + niceness))
 
 
-def _serve(explainer: Explainer, inbox: _Inbox) -> Iterator[None]:
+def _serve(explainer: Explainer, inbox: LatestInbox) -> Iterator[None]:
     """The explainer's work, run by a ``GeneratorWorker`` until the inbox is closed."""
     lower_priority(EXPLAINER_NICENESS)
     while (jobs := inbox.wait()) is not None:

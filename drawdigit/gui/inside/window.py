@@ -35,14 +35,13 @@ from drawdigit.gui.inside.engine import (
     Explainer,
     InsideFrame,
     ModelView,
-    _Inbox,
     _serve,
     build_memories,
     majority,
 )
 from drawdigit.gui.inside.widgets import ArrayView, caption, ordinal, separator, title_label
 from drawdigit.gui.placement import place_beside_parent
-from drawdigit.gui.workers import GeneratorWorker, WorkerControl
+from drawdigit.gui.workers import GeneratorWorker, LatestInbox, WorkerControl
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -101,7 +100,7 @@ class InsideWindow(QWidget):
         self._model_path: Path | None = None
         self._model_view: ModelView | None = None
         self._frame: InsideFrame | None = None
-        self._inbox: _Inbox | None = None
+        self._inbox: LatestInbox | None = None
         self._explainer_thread: GeneratorWorker | None = None
         self._builder: GeneratorWorker | None = None
         self._built: tuple[Path, MemoryIndex] | None = None  # the index of the model in use
@@ -266,7 +265,7 @@ class InsideWindow(QWidget):
 
     def _start(self) -> None:
         """Start the explainer with the model and the drawing the main window has now."""
-        self._inbox = _Inbox()
+        self._inbox = LatestInbox()
         explainer = Explainer(self._inbox)
         explainer.modelReady.connect(self._on_model_view)
         explainer.modelFailed.connect(self._on_model_failed)
