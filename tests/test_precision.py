@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_training import QUICK
 from torch.nn import functional as F
 
 from drawdigit.cli import main
@@ -49,15 +50,7 @@ COOPER_LAKE = "fpu sse2 avx avx2 fma avx512f avx512bw avx512_vnni avx512_bf16"
 SKYLAKE_SERVER = "fpu sse2 avx avx2 fma avx512f avx512bw avx512cd avx512dq"
 AMD_EPYC_AVX2 = "fpu sse2 avx avx2 fma bmi2 sha_ni clzero"
 
-RUN = TrainConfig(
-    epochs=1,
-    batch_size=32,
-    lr=2e-3,
-    optimizer="adam",
-    threads=1,
-    device="cpu",
-    quick_eval_seconds=0,
-)
+RUN = replace(QUICK, quick_eval_seconds=0)  # test_training's quick recipe, no estimates
 
 
 @pytest.fixture(scope="module")
