@@ -198,6 +198,13 @@ def prepare_run(
     data = job.data if job.data is not None else _load_data(job.data_dir)
     data = limit_data(data, job.train_limit, job.test_limit)
     check_cancel()
+    config = job.config
+    if config.pen_digits or config.pen_not_digits:
+        from drawdigit.pendata import mix_into
+
+        stage("Adding the pen-drawn digits and letters…")
+        data = mix_into(data, config.pen_digits, config.pen_not_digits, config.leave_out_fold)
+        check_cancel()
     mix, sample_warnings = None, []
     if job.with_my_samples:
         from drawdigit.finetune import load_my_samples

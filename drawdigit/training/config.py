@@ -15,6 +15,10 @@ OPTIMIZERS = ("rmsprop", "adam")
 SCHEDULES = ("constant", "onecycle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")  # drawdigit.training.precision says what auto picks
+MAX_PEN_COPIES = 20
+# The training label of a pen letter or symbol: the network is taught "no digit at all".
+NOT_DIGIT_CLASS = 10
+PEN_FOLDS = 5  # drawdigit.pendata.FOLDS (not imported: this module stays free of numpy)
 
 
 class TrainingError(ValueError):
@@ -42,6 +46,13 @@ class TrainConfig:
     ``fp32``, ``bf16`` (autocast; the weights and the optimiser's state stay float32) or
     ``auto``, bf16 only where the hardware computes it natively (``training.precision``).
     Test passes are always float32.
+
+    The pen ink the app ships (``drawdigit.pendata``): ``pen_digits`` copies of every
+    pen-drawn digit and ``pen_not_digits`` copies of every pen-drawn letter or symbol are
+    added to each epoch (by ``runs.prepare_run``); the letters are trained towards no digit
+    at all (the cross-entropy to a uniform answer, weighed by ``not_digit_weight``), so the
+    network's hidden layer learns what is not a digit. ``leave_out_fold`` leaves one writer
+    fold out of the pen ink, to measure a recipe on writers it never saw.
     """
 
     epochs: int = 5
@@ -58,6 +69,10 @@ class TrainConfig:
     quick_eval_size: int = 1000
     progress_every: int = 1
     precision: str = "auto"
+    pen_digits: int = 0
+    pen_not_digits: int = 0
+    not_digit_weight: float = 0.5
+    leave_out_fold: int | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -89,6 +104,20 @@ class TrainConfig:
             problems.append(
                 f"progress_every must be a whole number >= 1, not {self.progress_every!r}"
             )
+        for name in ("pen_digits", "pen_not_digits"):
+            value = getattr(self, name)
+            if not _is_int(value) or not 0 <= value <= MAX_PEN_COPIES:
+                problems.append(f"{name} must be a whole number 0-{MAX_PEN_COPIES}, not {value!r}")
+        weight = self.not_digit_weight
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, (int, float))
+            or not 0 <= weight <= 10
+        ):
+            problems.append(f"not_digit_weight must be a number 0-10, not {weight!r}")
+        fold = self.leave_out_fold
+        if fold is not None and (not _is_int(fold) or not 0 <= fold < PEN_FOLDS):
+            problems.append(f"leave_out_fold must be None or 0-{PEN_FOLDS - 1}, not {fold!r}")
         if problems:
             raise TrainingError("invalid training settings: " + "; ".join(problems))
 
@@ -107,6 +136,10 @@ class TrainConfig:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # What the training dialog starts with. "fast" because the figures (README, "Training"):

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from drawdigit.model import DigitNet, ModelConfig, copy_state_dict, forward_for
 from drawdigit.store import Checkpoint
-from drawdigit.training.config import TrainConfig, TrainingError
+from drawdigit.training.config import NOT_DIGIT_CLASS, TrainConfig, TrainingError
 from drawdigit.training.evaluation import EVAL_BATCH, evaluate_tensors
 from drawdigit.training.events import BatchProgress, EpochEnd, TrainingDone, TrainingStarted
 from drawdigit.training.optim import make_optimizer
@@ -106,7 +106,7 @@ def fit(
     """
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
-    train = as_tensors(data.train_images, data.train_labels, "training", device)
+    train = as_tensors(data.train_images, data.train_labels, "training", device, not_digits=True)
     test = as_tensors(data.test_images, data.test_labels, "test", device)
     if len(train) == 0:
         raise TrainingError("there are no training images")
@@ -149,10 +149,15 @@ class _Tally:
         self.seconds = 0.0  # of training steps (the test pass and estimates excluded)
         self.loss_sum = torch.zeros((), dtype=torch.float64, device=device)
         self.correct = torch.zeros((), dtype=torch.int64, device=device)
+        self.digits = torch.zeros((), dtype=torch.int64, device=device)  # seen, not letters
         self.seen = 0
 
     def images_per_second(self) -> float:
         return self.seen / self.seconds if self.seconds > 0 else 0.0
+
+    def accuracy(self) -> float:
+        """The share of the digits seen that were read right (letters have no right digit)."""
+        return int(self.correct.item()) / max(int(self.digits.item()), 1)
 
 
 class _Run:
@@ -231,11 +236,12 @@ class _Run:
                 self.workers,
                 limit,
                 bf16=self.precision.precision == "bf16",
+                not_digit_weight=self.config.not_digit_weight,
             )
             if self.scheduler is not None:
                 self.scheduler.step()
             n = int(y.shape[0])
-            self._count(loss, correct, n, began)
+            self._count(loss, correct, y, began)
             quick = self._quick_estimate()
             due = batch % self.config.progress_every == 0 or batch == self.batches
             if due or quick is not None:
@@ -253,13 +259,17 @@ class _Run:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, y
 
-    def _count(self, loss: torch.Tensor, correct: torch.Tensor, n: int, began: float) -> None:
+    def _count(
+        self, loss: torch.Tensor, correct: torch.Tensor, y: torch.Tensor, began: float
+    ) -> None:
         """Add a step's summed loss and correct count to the epoch's and the smoothed loss."""
         self.step += 1
+        n = int(y.shape[0])
         tally = self.tally
         tally.seen += n
         tally.loss_sum += loss
         tally.correct += correct
+        tally.digits += (y < NOT_DIGIT_CLASS).sum()
         self.ema.mul_(LOSS_SMOOTHING).add_(loss / n, alpha=1.0 - LOSS_SMOOTHING)
         self.ema_weight = self.ema_weight * LOSS_SMOOTHING + (1.0 - LOSS_SMOOTHING)
         tally.seconds += self.clock.now() - began
@@ -298,7 +308,7 @@ class _Run:
             batch=batch,
             batches=self.batches,
             loss=float(self.ema.item()) / self.ema_weight,
-            accuracy=int(tally.correct.item()) / tally.seen,
+            accuracy=tally.accuracy(),
             images_per_second=tally.images_per_second(),
             elapsed=elapsed,
             eta=elapsed * (1.0 - fraction) / fraction,
@@ -326,7 +336,7 @@ class _Run:
             epoch=epoch,
             epochs=self.config.epochs,
             train_loss=float(tally.loss_sum.item()) / tally.seen,
-            train_accuracy=int(tally.correct.item()) / tally.seen,
+            train_accuracy=tally.accuracy(),
             test_accuracy=evaluation.accuracy,
             test_loss=evaluation.loss,
             elapsed=self.clock.now(),
@@ -361,9 +371,16 @@ def _shard_step(
     y: torch.Tensor,
     batch_size: int,
     bf16: bool = False,
+    not_digit_weight: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
     """Summed loss, correct count and gradients of one shard, scaled for the whole batch
     (so that the shards' gradients add up to those of the batch's mean loss).
+
+    Digits have the cross-entropy to their label. A letter or symbol (``NOT_DIGIT_CLASS``)
+    has no digit: its loss is the cross-entropy to the uniform answer (every digit 10%),
+    times ``not_digit_weight`` ("outlier exposure", Hendrycks et al. 2019), which keeps the
+    network from being sure of any digit on it and teaches its hidden layer what is not a
+    digit, for the digit-ness head that reads it.
 
     With ``bf16`` the forward pass and loss run under ``torch.autocast`` (entered here: its
     state is per thread, and each shard has its own): convolutions and matrix products in
@@ -372,12 +389,18 @@ def _shard_step(
     precision = (
         torch.autocast(x.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     )
+    digit = y < NOT_DIGIT_CLASS
     with precision:
         logits = forward(x)
-        loss = F.cross_entropy(logits, y, reduction="sum")
+        if bool(digit.all()):
+            loss = F.cross_entropy(logits, y, reduction="sum")
+        else:
+            loss = F.cross_entropy(logits[digit], y[digit], reduction="sum")
+            uniform = -F.log_softmax(logits[~digit].float(), dim=1).mean(dim=1).sum()
+            loss = loss + not_digit_weight * uniform
     grads = torch.autograd.grad(loss / batch_size, params)
     with torch.no_grad():
-        correct = (logits.argmax(dim=1) == y).sum()
+        correct = ((logits.argmax(dim=1) == y) & digit).sum()
     return loss.detach().double(), correct, grads
 
 
@@ -390,13 +413,16 @@ def train_step(
     workers: Workers,
     limit: int | None = None,
     bf16: bool = False,
+    not_digit_weight: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimisation step on a batch, its shards (at most ``limit``) computed in
     parallel, in bfloat16 autocast if ``bf16``; returns the batch's summed loss and correct
     count (as tensors: no device sync here)."""
     n = int(y.shape[0])
     shards = workers.shards(n, limit)
-    results = workers.map(lambda s: _shard_step(forward, params, x[s], y[s], n, bf16), shards)
+    results = workers.map(
+        lambda s: _shard_step(forward, params, x[s], y[s], n, bf16, not_digit_weight), shards
+    )
     grads = list(results[0][2])
     loss, correct = results[0][0], results[0][1]
     for other in results[1:]:  # always in shard order: reproducible sums

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from drawdigit.training.config import DEVICES, TrainingError
+from drawdigit.training.config import DEVICES, NOT_DIGIT_CLASS, TrainingError
 
 
 def resolve_device(name: str) -> torch.device:
@@ -44,9 +44,14 @@ class Tensors:
         return int(self.labels.shape[0])
 
 
-def as_tensors(images: Any, labels: Any, what: str, device: torch.device) -> Tensors:
+def as_tensors(
+    images: Any, labels: Any, what: str, device: torch.device, not_digits: bool = False
+) -> Tensors:
     """Check a set's arrays and move them to ``device`` once, as uint8 (4x less than floats;
-    each batch is converted to floats as it is used, which costs next to nothing)."""
+    each batch is converted to floats as it is used, which costs next to nothing).
+
+    With ``not_digits`` the label ``NOT_DIGIT_CLASS`` (a letter or symbol) is allowed too.
+    """
     images_np = np.asarray(images)
     labels_np = np.asarray(labels)
     if images_np.ndim != 3 or images_np.shape[1:] != (28, 28):
@@ -57,7 +62,8 @@ def as_tensors(images: Any, labels: Any, what: str, device: torch.device) -> Ten
         raise TrainingError(
             f"{what} labels must have shape ({images_np.shape[0]},), not {labels_np.shape}"
         )
-    if labels_np.size and (labels_np.min() < 0 or labels_np.max() > 9):
+    highest = NOT_DIGIT_CLASS if not_digits else 9
+    if labels_np.size and (labels_np.min() < 0 or labels_np.max() > highest):
         raise TrainingError(f"{what} labels must be digits 0-9")
     x = torch.from_numpy(np.array(images_np, dtype=np.uint8, copy=True)).unsqueeze(1)
     y = torch.from_numpy(labels_np.astype(np.int64))

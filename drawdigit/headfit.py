@@ -1,0 +1,404 @@
+"""Fit a network's digit-ness head, temperature and thresholds (see ``digitness``).
+
+A network reads every ink as some digit; the head beside it (a 64 -> 32 -> 1 MLP on the
+network's last hidden layer) says how likely the ink is one digit at all, the temperature
+makes "90% sure" right about 90% of the time, and the thresholds turn both into the five
+answers (``decide``). All three belong to one network: its hidden layer is its own.
+
+What the head learns from:
+- digits: pen-drawn digits (``pendata``: real people on tablets, rendered as the canvas
+  renders them) and MNIST training digits;
+- not digits: pen-drawn letters and symbols (``pendata``), and ink made here from the pen
+  digits: parts of a digit (a third to a half cut away), two digits as one input (a wrong
+  split of a number) and scribbles (``negatives``).
+The temperature and the thresholds are chosen on drawings by writers the head was not fitted
+on (and, for a network trained on pen ink, that the network did not see either): see
+``choose_thresholds`` for the rules.
+
+Training side only (torch for the MLP's few hundred steps); the app answers with the
+``.npz`` it writes, read by ``digitness`` in numpy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from drawdigit.digitness import WEIGHTS_NAME, Digitness, Thresholds, softmax
+from drawdigit.pendata import PenSet
+
+HIDDEN = 32
+FORMAT = "drawdigit-digitness"
+FORMAT_VERSION = 2
+# Made not-digits per pen digit the head learns from (parts, pairs, scribbles).
+PARTS_SHARE = 0.5
+PAIRS_SHARE = 0.5
+SCRIBBLES_SHARE = 0.1
+# MNIST digits beside the pen digits (MNIST-like ink: pictures, and people who write so).
+MNIST_DIGITS = 10_000
+# Threshold rules, on held-out writers' pen ink (choose_thresholds):
+REJECT_DIGITS = 0.004  # share of digits the head may call "not a digit"
+SURE_WRONG = 0.0015  # share of digits that may be answered sure and wrong
+NOT_DIGITS_SURE = 0.01  # share of letters and symbols that may be shown as a sure digit
+NUMBER_PART = 0.5  # each digit of a number more likely right than wrong
+
+Features = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class HeadData:
+    """28x28 float images the head is fitted or measured on.
+
+    ``digits`` with their ``labels``, ``digit_kinds`` ("pen" or "mnist") and ``doubtful``
+    (a label UNIPEN's curators doubt: a digit all the same, but no measure of right and
+    wrong); ``not_digits`` with their ``not_digit_kinds`` ("pen", "part", "pair",
+    "scribble").
+    """
+
+    digits: np.ndarray
+    labels: np.ndarray
+    digit_kinds: np.ndarray
+    doubtful: np.ndarray
+    not_digits: np.ndarray
+    not_digit_kinds: np.ndarray
+
+
+def made_not_digits(digits: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Parts of digits, pairs of digits and scribbles, made from (N, 28, 28) digits."""
+    from drawdigit import negatives
+
+    n = len(digits)
+    order = rng.permutation(n)
+    parts = negatives.digit_parts(digits[order[: int(PARTS_SHARE * n)]], rng)
+    parts = parts[parts.reshape(len(parts), -1).max(axis=1) > 0.2]
+    pairs = negatives.digit_pairs(digits[order[-int(PAIRS_SHARE * n) :]], rng)
+    scribbles = negatives.scribbles(int(SCRIBBLES_SHARE * n), rng)
+    images = np.concatenate([parts, pairs, scribbles]).astype(np.float32)
+    kinds = np.repeat(["part", "pair", "scribble"], [len(parts), len(pairs), len(scribbles)])
+    return images, kinds
+
+
+def head_data(
+    pen_digits: PenSet,
+    pen_not_digits: PenSet,
+    rng: np.random.Generator,
+    mnist: tuple[np.ndarray, np.ndarray] | None = None,
+) -> HeadData:
+    """The images a head learns from (or is measured on): the given pen ink, the not-digits
+    made from its digits, and ``mnist`` (images, labels) digits when given."""
+    pen = pen_digits.select(pen_digits.labels >= 0).as_float()
+    made, made_kinds = made_not_digits(pen, rng)
+    digits, labels = [pen], [pen_digits.labels[pen_digits.labels >= 0]]
+    kinds = [np.full(len(pen), "pen")]
+    doubtful = [pen_digits.flagged[pen_digits.labels >= 0]]
+    if mnist is not None:
+        images, mnist_labels = mnist
+        images = np.asarray(images)
+        digits.append(images.astype(np.float32) / (255.0 if images.dtype == np.uint8 else 1.0))
+        labels.append(np.asarray(mnist_labels, dtype=np.int64))
+        kinds.append(np.full(len(images), "mnist"))
+        doubtful.append(np.zeros(len(images), bool))
+    return HeadData(
+        np.concatenate(digits),
+        np.concatenate(labels).astype(np.int64),
+        np.concatenate(kinds),
+        np.concatenate(doubtful),
+        np.concatenate([pen_not_digits.as_float(), made]),
+        np.concatenate([np.full(len(pen_not_digits), "pen"), made_kinds]),
+    )
+
+
+def mnist_sample(
+    images: np.ndarray, labels: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``MNIST_DIGITS`` training digits drawn at random (all of them if there are fewer)."""
+    n = len(labels)
+    pick = np.random.default_rng(seed).permutation(n)[: min(n, MNIST_DIGITS)]
+    return np.asarray(images)[pick], np.asarray(labels)[pick]
+
+
+def outputs(features: Features, images: np.ndarray, chunk: int = 2048) -> tuple:
+    """(logits, hidden) of a network for many images, a chunk at a time."""
+    logits, hidden = [], []
+    for start in range(0, len(images), chunk):
+        lo, hi = features(images[start : start + chunk])
+        logits.append(np.asarray(lo, dtype=np.float32))
+        hidden.append(np.asarray(hi, dtype=np.float32))
+    if not logits:
+        return np.zeros((0, 10), np.float32), np.zeros((0, 64), np.float32)
+    return np.concatenate(logits), np.concatenate(hidden)
+
+
+def train_head(
+    pos: np.ndarray, neg: np.ndarray, seed: int, epochs: int = 12
+) -> dict[str, np.ndarray]:
+    """A 64 -> HIDDEN -> 1 MLP on hidden features; positives and negatives weigh the same."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.from_numpy(np.concatenate([pos, neg]).astype(np.float32))
+    y = torch.cat([torch.ones(len(pos)), torch.zeros(len(neg))])
+    weight = torch.cat(
+        [torch.full((len(pos),), 0.5 / len(pos)), torch.full((len(neg),), 0.5 / len(neg))]
+    ) * len(y)
+    scale = x.std(dim=0).clamp(min=1e-3)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = torch.nn.Sequential(
+            torch.nn.Linear(x.shape[1], HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, 1)
+        )
+    optimiser = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
+    xs = x / scale
+    for _ in range(epochs):
+        order = torch.randperm(len(y), generator=generator)
+        for start in range(0, len(y), 512):
+            idx = order[start : start + 512]
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                net(xs[idx])[:, 0], y[idx], weight=weight[idx]
+            )
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    first, second = net[0], net[2]
+    with torch.no_grad():  # fold the feature scaling into the first layer
+        return {
+            "w1": (first.weight / scale).T.numpy().astype(np.float32).copy(),
+            "b1": first.bias.numpy().astype(np.float32).copy(),
+            "w2": second.weight[0].numpy().astype(np.float32).copy(),
+            "b2": second.bias.numpy().astype(np.float32).copy(),
+        }
+
+
+def head_probability(arrays: dict[str, np.ndarray], hidden: np.ndarray) -> np.ndarray:
+    """P(one digit) of (N, 64) hidden features, exactly as ``Digitness.probability``."""
+    h = np.maximum(np.asarray(hidden, dtype=np.float32) @ arrays["w1"] + arrays["b1"], 0.0)
+    z = h @ arrays["w2"] + arrays["b2"].reshape(-1)[0]
+    return (1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))).astype(np.float64)
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature minimising the negative log-likelihood (a 1-D search in log space)."""
+
+    def nll(t: float) -> float:
+        p = softmax(logits.astype(np.float64) / t)
+        return float(-np.log(p[np.arange(len(labels)), labels] + 1e-12).mean())
+
+    grid = np.exp(np.linspace(np.log(0.3), np.log(5.0), 60))
+    best = float(grid[int(np.argmin([nll(t) for t in grid]))])
+    fine = np.linspace(best * 0.93, best * 1.07, 29)
+    return float(fine[int(np.argmin([nll(t) for t in fine]))])
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """A network's answers on held-out writers' ink, from which thresholds are chosen.
+
+    Digits: ``logits`` (N, 10), digit-ness ``p`` (N,), ``labels``. Not-digits: ``neg_logits``,
+    ``neg_p`` and ``neg_kinds`` ("pen" letters and symbols, or made ink).
+    """
+
+    logits: np.ndarray
+    p: np.ndarray
+    labels: np.ndarray
+    neg_logits: np.ndarray
+    neg_p: np.ndarray
+    neg_kinds: np.ndarray
+
+    @staticmethod
+    def pooled(parts: list[HeldOut]) -> HeldOut:
+        return HeldOut(*(np.concatenate([getattr(h, f) for h in parts]) for f in HELD_FIELDS))
+
+
+HELD_FIELDS = ("logits", "p", "labels", "neg_logits", "neg_p", "neg_kinds")
+
+
+def choose_thresholds(held: HeldOut, temperature: float) -> tuple[Thresholds, dict[str, Any]]:
+    """The thresholds, by these rules on held-out writers' pen ink, and what they give there:
+
+    - ``not_digit``: the digit-ness below which only ``REJECT_DIGITS`` of the digits fall;
+    - ``sure``: the lowest calibrated probability at which at most ``SURE_WRONG`` of the
+      digits are answered sure and wrong;
+    - ``sure_digitness``: the lowest digit-ness at which at most ``NOT_DIGITS_SURE`` of the
+      pen letters and symbols are shown as a sure digit;
+    - ``number_part``: fixed, each digit of a number more likely right than wrong.
+    """
+    probs = softmax(held.logits.astype(np.float64) / temperature)
+    confidence = probs.max(axis=1)
+    wrong = probs.argmax(axis=1) != held.labels
+    not_digit = float(np.quantile(held.p, REJECT_DIGITS))
+    grid = np.linspace(0.5, 0.999, 500)
+    sure = next((float(t) for t in grid if ((confidence >= t) & wrong).mean() <= SURE_WRONG), 0.999)
+    letters = held.neg_kinds == "pen"
+    neg_conf = softmax(held.neg_logits[letters].astype(np.float64) / temperature).max(axis=1)
+    neg_p = held.neg_p[letters]
+    neg_sure = (neg_conf >= sure) & (neg_p >= not_digit)
+    sure_digitness = next(
+        (float(t) for t in grid if (neg_sure & (neg_p >= t)).mean() <= NOT_DIGITS_SURE), 0.999
+    )
+    thresholds = Thresholds(not_digit, sure, sure_digitness, NUMBER_PART)
+    return thresholds, held_out_figures(held, temperature, thresholds)
+
+
+def held_out_figures(held: HeldOut, temperature: float, t: Thresholds) -> dict[str, Any]:
+    """What the single-ink part of ``decide`` answers on held-out ink with these settings."""
+    probs = softmax(held.logits.astype(np.float64) / temperature)
+    confidence = probs.max(axis=1)
+    right = probs.argmax(axis=1) == held.labels
+    rejected = held.p < t.not_digit
+    sure = ~rejected & (confidence >= t.sure) & (held.p >= t.sure_digitness)
+    neg_probs = softmax(held.neg_logits.astype(np.float64) / temperature)
+    neg_rejected = held.neg_p < t.not_digit
+    neg_sure = ~neg_rejected & (neg_probs.max(axis=1) >= t.sure) & (held.neg_p >= t.sure_digitness)
+    kinds = np.unique(held.neg_kinds)
+    return {
+        "digits": int(len(right)),
+        "digits_right": float((right & ~rejected).mean()),
+        "digits_sure_right": float((sure & right).mean()),
+        "digits_sure_wrong": float((sure & ~right).mean()),
+        "digits_called_not_digit": float(rejected.mean()),
+        "not_digits": {str(k): int((held.neg_kinds == k).sum()) for k in kinds},
+        "not_digits_called_not_digit": {
+            str(k): float(neg_rejected[held.neg_kinds == k].mean()) for k in kinds
+        },
+        "not_digits_shown_sure": {
+            str(k): float(neg_sure[held.neg_kinds == k].mean()) for k in kinds
+        },
+    }
+
+
+def held_out(
+    features: Features, arrays: dict[str, np.ndarray], data: HeadData, pen_only: bool = True
+) -> HeldOut:
+    """A network's (and its head's) answers on ``data``: its digits whose label is not in
+    doubt (only the pen-drawn ones if ``pen_only``), and its not-digits."""
+    keep = ~data.doubtful & ((data.digit_kinds == "pen") if pen_only else True)
+    logits, hidden = outputs(features, data.digits[keep])
+    neg_logits, neg_hidden = outputs(features, data.not_digits)
+    return HeldOut(
+        logits,
+        head_probability(arrays, hidden),
+        data.labels[keep],
+        neg_logits,
+        head_probability(arrays, neg_hidden),
+        data.not_digit_kinds,
+    )
+
+
+def fit_arrays(features: Features, data: HeadData, seed: int) -> dict[str, np.ndarray]:
+    """The head's weights, fitted on a network's hidden features of ``data``."""
+    _, pos = outputs(features, data.digits)
+    _, neg = outputs(features, data.not_digits)
+    return train_head(pos, neg, seed)
+
+
+@dataclass(frozen=True)
+class FoldHead:
+    """One fold's head (fitted on the other folds' ink) and its answers on the fold's ink."""
+
+    arrays: dict[str, np.ndarray]
+    held: HeldOut
+
+
+def fold_heads(
+    networks: dict[int, Features],
+    digits: PenSet,
+    not_digits: PenSet,
+    mnist: tuple[np.ndarray, np.ndarray] | None,
+    seed: int,
+) -> dict[int, FoldHead]:
+    """Cross-fitting: for each fold's network (trained without that fold's writers), a head
+    fitted on the other folds' ink, and the network's and head's answers on the fold's own
+    writers, whom neither saw. Pooled, those answers choose a recipe's temperature and
+    thresholds (``choose_thresholds``)."""
+    out = {}
+    for fold, features in sorted(networks.items()):
+        rng = np.random.default_rng([seed, fold])
+        train = head_data(digits.without_fold(fold), not_digits.without_fold(fold), rng, mnist)
+        arrays = fit_arrays(features, train, seed)
+        test = head_data(digits.only_fold(fold), not_digits.only_fold(fold), rng)
+        out[fold] = FoldHead(arrays, held_out(features, arrays, test))
+    return out
+
+
+def calibration(held: list[HeldOut]) -> tuple[float, Thresholds, dict[str, Any]]:
+    """The temperature and thresholds chosen on pooled held-out answers, and their figures."""
+    pooled = HeldOut.pooled(held)
+    temperature = fit_temperature(pooled.logits, pooled.labels)
+    thresholds, figures = choose_thresholds(pooled, temperature)
+    return temperature, thresholds, figures
+
+
+def head_file(
+    arrays: dict[str, np.ndarray],
+    temperature: float,
+    thresholds: Thresholds,
+    cnn_sha256: str,
+    about: dict[str, Any],
+) -> tuple[bytes, dict[str, Any]]:
+    """The ``.npz`` bytes and the ``.json`` metadata of a head (``digitness`` reads both)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **{k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()})
+    data = buffer.getvalue()
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "cnn_sha256": cnn_sha256,
+        "head": f"MLP 64 -> {HIDDEN} -> 1 on the CNN's hidden features (ReLU, sigmoid)",
+        "temperature": float(temperature),
+        "thresholds": {
+            "not_digit": thresholds.not_digit,
+            "sure": thresholds.sure,
+            "sure_digitness": thresholds.sure_digitness,
+            "number_part": thresholds.number_part,
+        },
+        "threshold_rules": {
+            "not_digit": f"{REJECT_DIGITS:.2%} quantile of held-out pen digits' digit-ness",
+            "sure": f"lowest with sure-and-wrong <= {SURE_WRONG:.2%} of held-out pen digits",
+            "sure_digitness": f"lowest with <= {NOT_DIGITS_SURE:.1%} of held-out pen letters"
+            " and symbols shown as a sure digit",
+            "number_part": "fixed: each digit of a number more likely right than wrong",
+        },
+        **about,
+    }
+    return data, meta
+
+
+def as_digitness(
+    arrays: dict[str, np.ndarray], temperature: float, thresholds: Thresholds, cnn_sha256: str
+) -> Digitness:
+    """The head as ``decide`` uses it, without going through a file."""
+    return Digitness(
+        arrays["w1"],
+        arrays["b1"],
+        arrays["w2"],
+        float(arrays["b2"].reshape(-1)[0]),
+        float(temperature),
+        thresholds,
+        cnn_sha256,
+    )
+
+
+def dumps(meta: dict[str, Any]) -> str:
+    return json.dumps(meta, indent=2) + "\n"
+
+
+__all__ = [
+    "WEIGHTS_NAME",
+    "HeadData",
+    "HeldOut",
+    "as_digitness",
+    "choose_thresholds",
+    "fit_arrays",
+    "fit_temperature",
+    "head_data",
+    "head_file",
+    "held_out",
+    "held_out_figures",
+]
