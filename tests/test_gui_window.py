@@ -443,6 +443,7 @@ def test_model_status_and_about_box(window):
 
     for text in (__version__, qVersion(), PySide6.__version__, torch.__version__, "2024-05-06"):
         assert text in about
+    assert "MIT licence" in about and "THIRD-PARTY-NOTICES.md" in about  # what ships with it
 
 
 def test_a_damaged_user_model_falls_back_to_the_bundled_one_with_a_warning(open_window, qtbot):

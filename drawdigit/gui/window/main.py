@@ -488,6 +488,10 @@ class MainWindow(QMainWindow):
             f"<p><b>Model:</b> {model}</p>"
             f"<p><small>Python {platform.python_version()} · Qt {qVersion()} · "
             f"PySide6 {PySide6.__version__} · PyTorch {torch_version}</small></p>"
+            "<p><small>drawdigit is free software under the MIT licence. It is built on Qt "
+            "and Qt for Python (LGPL-3.0), PyTorch, NumPy, SciPy, Pillow and more, and its "
+            "network learnt from MNIST (CC BY-SA 3.0): THIRD-PARTY-NOTICES.md, which comes "
+            "with drawdigit, lists them with their licences.</small></p>"
         )
 
     def show_about(self) -> None:
