@@ -295,8 +295,12 @@ class MainWindow(QMainWindow):
     # alias named in the design notes, for the training dialog
     set_predictor_source_changed = reload_model
 
-    def restore_bundled_model(self, confirm: bool = True) -> None:
-        """Stop using the user's retrained model (kept, renamed) and load the bundled one."""
+    def restore_bundled_model(self, *, confirm: bool = True) -> None:
+        """Stop using the user's retrained model (kept, renamed) and load the bundled one.
+
+        ``confirm`` is keyword-only: the menu action connects this method to its
+        ``triggered(checked)`` signal, and PySide passes ``checked`` (False) to a slot's
+        first positional parameter, which skipped the question."""
         from drawdigit.store import set_aside_active_model
 
         if confirm:
