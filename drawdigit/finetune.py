@@ -109,7 +109,8 @@ class FinetuneProgress:
 
 @dataclass
 class FinetuneResult:
-    """Before/after figures and the new weights (a CPU copy; nothing was saved)."""
+    """Before/after figures and the new weights (a CPU copy; nothing was saved). A
+    cancelled run has no weights (``state_dict`` empty) and no "after" figures."""
 
     state_dict: dict[str, torch.Tensor]
     model_config: ModelConfig
@@ -195,8 +196,10 @@ def finetune(
     """Fine-tune ``initial`` on personal samples (float (N, 28, 28) in [0, 1], labels (N,)).
 
     Returns held-out accuracy and MNIST test accuracy before and after, and the new weights.
-    ``progress`` is called every few steps (from this thread); setting ``cancel`` stops
-    between steps and returns what was reached, marked ``cancelled``.
+    ``progress`` is called every few steps (from this thread); setting ``cancel`` (also from
+    ``progress``) stops before the next step and returns at once, marked ``cancelled``: no
+    "after" figures are measured and no weights are returned, so a half-trained model can
+    never be offered or saved.
     """
     config = config or FinetuneConfig()
     start = time.perf_counter()
@@ -284,6 +287,21 @@ def _run(
     train_seconds = time.perf_counter() - train_start
     torch.set_num_threads(threads_before)
     model.eval()
+    if cancelled:
+        return FinetuneResult(
+            state_dict={},
+            model_config=initial.config,
+            heldout_before=heldout_before,
+            heldout_after=None,
+            mnist_before=mnist_before,
+            mnist_after=None,
+            train_count=len(train_idx),
+            heldout_count=len(held_idx),
+            steps_done=steps_done,
+            seconds=time.perf_counter() - start,
+            train_seconds=train_seconds,
+            cancelled=True,
+        )
 
     mnist_after = _mnist_accuracy(model, mnist, config.mnist_eval)
     warnings = []
