@@ -202,7 +202,7 @@ def system_copyright_files(paths: Iterable[str]) -> list[tuple[str, str]]:
     asked = sorted({name for names in wanted.values() for name in names})
     result = subprocess.run([dpkg, "-S", *asked], capture_output=True, text=True)
     package_of = {}
-    for line in result.stdout.splitlines():  # "libz1g:amd64: /lib/x86_64-linux-gnu/libz.so.1"
+    for line in result.stdout.splitlines():  # "zlib1g:amd64: /lib/x86_64-linux-gnu/libz.so.1"
         packages, _, name = line.partition(": ")
         if "," not in packages:  # a folder several packages share is not a library
             package_of[name.strip()] = packages.split(":")[0]
