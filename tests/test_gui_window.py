@@ -149,7 +149,7 @@ def visible_boxes(window: MainWindow) -> list[QMessageBox]:
     return [box for box in window.findChildren(QMessageBox) if box.isVisible()]
 
 
-def when_shown(window: MainWindow, kind: type, act, tries: int = 500) -> None:
+def when_shown(window: MainWindow, kind: type, act, tries: int = 6000) -> None:
     """Call ``act(widget)`` (or ``act()`` for message boxes) once a visible ``kind`` child of
     the window is up: for the dialogs the window opens with their own event loop (static
     QFileDialog and QMessageBox calls), which return only once answered."""
