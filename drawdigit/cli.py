@@ -399,7 +399,7 @@ PREDICT_CHUNK = 64
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    """One answer per file (see README "predict --json"): digit, unsure, number, not a
+    """One answer per file (see docs/data.md, "predict --json"): digit, unsure, number, not a
     digit, or empty; a file that cannot be read is reported and the others still answered."""
     from drawdigit.decide import load_decider
     from drawdigit.preprocess import load_source

@@ -32,7 +32,7 @@ fatter) than MNIST's strokes. Every step here exists because one of those broke 
 
 scipy.ndimage does the labelling, the distance transforms and the filters (C, one pass each);
 it is imported only when a picture is read, so the app's start and the strokes path never pay
-for it (README "Pictures": install size and import time measured).
+for it (docs/benchmarks.md, "Pictures": install size and import time measured).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ CENTRE_PRIOR = 0.5
 # Pieces whose box lies within this fraction of the digit's size from it belong to the digit.
 GROUP_REACH = 0.35
 # Stroke width in the 28x28 field (ink's longer side = 20 px) that pictures are brought to,
-# and the band within which a picture's own width is kept as it is (measured: see README).
+# and the band within which a picture's own width is kept as it is (measured: docs/benchmarks.md).
 STROKE_TARGET = 2.6
 # The digit's crop is reduced to at most this many pixels (4x the 20 px it becomes) before
 # its stroke weight is measured and changed.

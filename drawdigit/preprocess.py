@@ -30,7 +30,7 @@ The choices, measured on unipen-dev (6,209 pen-drawn digits) with fifteen models
   sub-pixel keeps the input independent of where on the canvas the digit was drawn. The
   shift is clamped so that no ink leaves the field (a top-heavy 7's tail, an L's top).
 - the finished image is squeezed sideways by 0.85 about its centre: 98.17% -> 98.37%
-  unflagged, 1s 94.7% -> 96.9% (issue 16; README, "From strokes to the 28x28").
+  unflagged, 1s 94.7% -> 96.9% (issue 16; docs/benchmarks.md, "From strokes to the 28x28").
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class StrokeStyle:
     ``narrow``: the finished image squeezed sideways about the centre by this factor (1: as
     rendered). On unipen-dev the network reads pen-drawn digits better a little narrower
     than MNIST's box gives (0.85: 98.17% -> 98.37% unflagged, 1s 94.7% -> 96.9%; 0.8 reads
-    more but shows too many not-digits as sure digits); see README, "From strokes to the
+    more but shows too many not-digits as sure digits); see docs/benchmarks.md, "From strokes to the
     28x28".
     """
 
