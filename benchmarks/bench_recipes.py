@@ -20,7 +20,7 @@ interval from resampling writers (``bench_unipen.by_writer``). The changes:
   (Hinton et al. 2015), the teachers run on the same augmented batch.
 
 These reach into the training loop for the run only (its batch and its loss), because the
-app's training has no setting for them: none earned one (README, "The bundled weights").
+app's training has no setting for them: none earned one (docs/benchmarks.md, "Other recipes").
 The redrawn MNIST and the made-up digits are kept in /tmp/drawdigit-recipes: delete them
 after changing ``thinning`` or ``pen_templates``.
 """

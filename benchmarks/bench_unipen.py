@@ -42,7 +42,8 @@ from drawdigit.preprocess import (
 from drawdigit.store import bundled_model_path, load_checkpoint
 from drawdigit.strokes import Drawing, load_drawing, pen_width
 
-# The renderings compared when choosing the default (see the report in README/issue 2).
+# The renderings compared when choosing the default (issue 2; docs/benchmarks.md, "From
+# strokes to the 28x28").
 VARIANTS: dict[str, StrokeStyle] = {
     **{
         f"canvas pen {px} px": StrokeStyle(thickness="canvas", pen_fraction=px / 280, edge=1.0)

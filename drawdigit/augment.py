@@ -79,7 +79,7 @@ class AugmentConfig:
 # pen) and kept light for pictures, whose pens vary. Crossed 7s, open 0s and 9s with a
 # hooked tail (issue 16; 0.3 / 0.2 / 0.25) scored 98.14% / 98.35% (seeds 1 / 0) against
 # 98.37% / 98.05% without, after the strokes rendering of issue 16: no difference, and
-# MNIST fell to 99.25% on seed 0, so they stay off (README, "The bundled weights").
+# MNIST fell to 99.25% on seed 0, so they stay off (docs/benchmarks.md, "New writing styles").
 DEFAULT_AUGMENT = AugmentConfig(thickness=0.3, flag_one=0.5, base_one=0.25, slash_zero=0.25)
 
 

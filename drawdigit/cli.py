@@ -17,6 +17,7 @@ from typing import Any
 
 from drawdigit import __version__
 from drawdigit.formatting import percent
+from drawdigit.terminal import ProgressBar, error, load_predictor_or_explain, warn
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,11 +175,6 @@ def gui_main() -> int:
     return run_gui(sys.argv)
 
 
-def _error(message: str) -> int:
-    print(f"drawdigit: error: {message}", file=sys.stderr)
-    return 2
-
-
 def _load_mnist_or_explain(data_dir: Path | None):
     """MNIST from the usual places, or ``None`` after telling the user how to get it."""
     from drawdigit.mnist import MnistError, find_data_dir, load_mnist
@@ -186,10 +182,10 @@ def _load_mnist_or_explain(data_dir: Path | None):
     try:
         found = find_data_dir(data_dir)
     except MnistError as exc:
-        _error(str(exc))
+        error(str(exc))
         return None
     if found is None:
-        _error(
+        error(
             "MNIST not found. Pass --data-dir DIR, set DRAWDIGIT_MNIST_DIR, "
             "or run `drawdigit download-mnist`."
         )
@@ -197,26 +193,8 @@ def _load_mnist_or_explain(data_dir: Path | None):
     try:
         return load_mnist(found)
     except MnistError as exc:
-        _error(str(exc))
+        error(str(exc))
         return None
-
-
-def _warn(message: str) -> None:
-    print(f"drawdigit: warning: {message}", file=sys.stderr)
-
-
-def _load_predictor_or_explain(model: Path | None):
-    from drawdigit.inference import load_predictor
-    from drawdigit.store import ModelFileError
-
-    try:
-        predictor, warnings = load_predictor(model)
-    except ModelFileError as exc:
-        _error(str(exc))
-        return None
-    for warning in warnings:
-        _warn(warning)
-    return predictor
 
 
 # --------------------------------------------------------------------------- train
@@ -259,34 +237,6 @@ def _train_config(args: argparse.Namespace):
     return config
 
 
-class _ProgressBar:
-    """A one-line progress bar on stderr, redrawn at most 5 times a second."""
-
-    def __init__(self, stream: Any = None) -> None:
-        self.stream = stream or sys.stderr  # looked up now: tests and callers redirect it
-        self.last = 0.0
-        self.active = False
-
-    def update(self, fraction: float, text: str, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self.last < 0.2:
-            return
-        self.last = now
-        width = 28
-        filled = int(round(width * min(max(fraction, 0.0), 1.0)))
-        bar = "#" * filled + "-" * (width - filled)
-        self.stream.write(f"\r[{bar}] {fraction * 100:5.1f}% {text}\x1b[K")
-        self.stream.flush()
-        self.active = True
-
-    def line(self, text: str) -> None:
-        if self.active:
-            self.stream.write("\r\x1b[K")
-        self.stream.write(text + "\n")
-        self.stream.flush()
-        self.active = False
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from drawdigit.finetune import FinetuneError
     from drawdigit.runs import (
@@ -312,7 +262,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         config = _train_config(args)
     except TrainingError as exc:
-        return _error(str(exc))
+        return error(str(exc))
     data = _load_mnist_or_explain(args.data_dir)
     if data is None:
         return 2
@@ -324,12 +274,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         with_my_samples=args.with_my_samples,
     )
     try:
-        prepared = prepare_run(job, warn=_warn)
+        prepared = prepare_run(job, warn=warn)
     except FinetuneError as exc:
-        return _error(f"{exc} (add some with Correct in the app's window)")
+        return error(f"{exc} (add some with Correct in the app's window)")
     except NoStartingModel as exc:
-        return _error(f"{exc}; train --from-scratch instead")
-    bar = _ProgressBar()
+        return error(f"{exc}; train --from-scratch instead")
+    bar = ProgressBar()
     done: TrainingDone | None = None
     try:
         for event in prepared.fit():
@@ -354,11 +304,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             elif isinstance(event, TrainingDone):
                 done = event
     except TrainingError as exc:
-        return _error(str(exc))
+        return error(str(exc))
     try:
         report = report_run(prepared, done)
     except RunCancelled:
-        return _error("training did not finish")
+        return error("training did not finish")
     mine = report.personal
     personal = mine.metadata() if mine is not None else {}
     if mine is not None:
@@ -375,7 +325,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.activate:
             activate_run(report, "drawdigit train")
     except OSError as exc:
-        return _error(f"could not save the model to {out}: {exc.strerror or exc}")
+        return error(f"could not save the model to {out}: {exc.strerror or exc}")
     seconds = time.monotonic() - started
     bar.line(
         f"test accuracy {percent(report.test_accuracy, 2)} after {report.done.seconds:.1f} s "
@@ -405,7 +355,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     and as fast as torch's on this machine (benchmarks/bench_predict.py)."""
     import numpy as np
 
-    predictor = _load_predictor_or_explain(args.model)
+    predictor = load_predictor_or_explain(args.model)
     if predictor is None:
         return 2
     data = _load_mnist_or_explain(args.data_dir)
@@ -449,13 +399,13 @@ PREDICT_CHUNK = 64
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    """One answer per file (see README "predict --json"): digit, unsure, number, not a
+    """One answer per file (see docs/data.md, "predict --json"): digit, unsure, number, not a
     digit, or empty; a file that cannot be read is reported and the others still answered."""
     from drawdigit.decide import load_decider
     from drawdigit.preprocess import load_source
     from drawdigit.segment import cut
 
-    predictor = _load_predictor_or_explain(args.model)
+    predictor = load_predictor_or_explain(args.model)
     if predictor is None:
         return 2
     decider, warnings = load_decider(predictor)
@@ -540,7 +490,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     from drawdigit.mnist import mnist_cache_dir
 
     dest = args.dest or mnist_cache_dir()
-    bar = _ProgressBar(sys.stderr)  # the stream of now, not of import time (redirections)
+    bar = ProgressBar(sys.stderr)  # the stream of now, not of import time (redirections)
 
     def progress(p) -> None:
         total = p.bytes_total or 0
@@ -550,10 +500,10 @@ def cmd_download(args: argparse.Namespace) -> int:
     try:
         download_mnist(dest, progress=progress)
     except DownloadCancelled:
-        return _error("download cancelled")
+        return error("download cancelled")
     except DownloadError as exc:
-        return _error(str(exc))
+        return error(str(exc))
     except OSError as exc:  # e.g. --dest names a file, or a folder we may not write to
-        return _error(f"cannot write to {dest}: {exc.strerror or exc}")
+        return error(f"cannot write to {dest}: {exc.strerror or exc}")
     bar.line(f"MNIST is in {dest}")
     return 0

@@ -48,7 +48,7 @@ KINDS = ("digit", "unsure", "number", "not-a-digit", "empty")
 # pen-drawn single digits of unipen-dev have two groups, none more), and its pieces nearly
 # touch (segment.NEAR_GAP). Reading ink whose groups lie further apart as ONE digit (the
 # whole drawing, when it may be a number) multiplies its strength by this prior for each
-# such gap. Chosen by looking at the dev sets (see README, "Honest answers").
+# such gap. Chosen by looking at the dev sets (docs/benchmarks.md, "Honest answers").
 MERGE_PRIOR = 0.1
 # The digits of a number are written at about one height: none below this share of the
 # tallest (the small rings of a "%" are not two 0s around a 1). Also dev-set chosen.

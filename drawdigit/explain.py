@@ -9,7 +9,7 @@ Saliency ("where it looked") answers: which pixels pushed the answer toward ``ta
 (rather than ``versus``, when given)? It is the attribution of ``logit[target]`` (or of
 ``logit[target] - logit[versus]``) to the input pixels. The candidates measured are in
 :data:`METHODS`; :data:`CHOSEN` is the one the deletion test on 500 unipen-dev drawings
-preferred (``benchmarks/bench_explain.py``; README, "Look inside"): occlusion with 4x4
+preferred (``benchmarks/bench_explain.py``; docs/benchmarks.md, "Look Inside"): occlusion with 4x4
 squares, area under the deletion curve 0.231 against 0.549 for a random order, where the
 gradient methods scored 0.274-0.288, for ~13 ms of CPU per drawing.
 """

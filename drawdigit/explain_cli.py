@@ -27,6 +27,7 @@ from drawdigit.explain import (
     heat_overlay,
     map_grid,
 )
+from drawdigit.terminal import ProgressBar, error, load_predictor_or_explain
 
 INPUT_SCALE = 10  # the 28x28 pictures are written at 280x280, each pixel a 10x10 block
 GRID_WIDTH = 800  # feature-map grids are scaled up by whole pixels to about this width
@@ -71,12 +72,11 @@ def pictures(explanation: Explanation, filters: np.ndarray) -> dict[str, bytes]:
 def run_explain(args: argparse.Namespace) -> int:
     """The command: exit 0 when the pictures are written (with or without the memories),
     1 when the file cannot be used (as ``predict``), 2 for a model or folder problem."""
-    from drawdigit.cli import _error, _load_predictor_or_explain, _ProgressBar
     from drawdigit.memories import MemoriesUnavailable, load_memories
     from drawdigit.preprocess import load_input
     from drawdigit.store import atomic_write_bytes, atomic_write_text
 
-    predictor = _load_predictor_or_explain(args.model)
+    predictor = load_predictor_or_explain(args.model)
     if predictor is None:
         return 2
     path: Path = args.file
@@ -95,7 +95,7 @@ def run_explain(args: argparse.Namespace) -> int:
 
     memories: list[dict[str, Any]] | None = None
     memories_note = ""
-    bar = _ProgressBar()
+    bar = ProgressBar()
     try:
         index = load_memories(
             predictor.net,
@@ -120,7 +120,7 @@ def run_explain(args: argparse.Namespace) -> int:
         if memories is not None:
             atomic_write_text(out / "memories.json", json.dumps(memories, indent=1) + "\n")
     except OSError as exc:
-        return _error(f"cannot write to {out}: {exc.strerror or exc}")
+        return error(f"cannot write to {out}: {exc.strerror or exc}")
     written = sorted([*files, *(["memories.json"] if memories is not None else [])])
     if memories_note:
         print(f"drawdigit: note: no nearest memories: {memories_note}", file=sys.stderr)

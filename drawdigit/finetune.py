@@ -109,7 +109,8 @@ class FinetuneProgress:
 
 @dataclass
 class FinetuneResult:
-    """Before/after figures and the new weights (a CPU copy; nothing was saved)."""
+    """Before/after figures and the new weights (a CPU copy; nothing was saved). A
+    cancelled run has no weights (``state_dict`` empty) and no "after" figures."""
 
     state_dict: dict[str, torch.Tensor]
     model_config: ModelConfig
@@ -195,8 +196,10 @@ def finetune(
     """Fine-tune ``initial`` on personal samples (float (N, 28, 28) in [0, 1], labels (N,)).
 
     Returns held-out accuracy and MNIST test accuracy before and after, and the new weights.
-    ``progress`` is called every few steps (from this thread); setting ``cancel`` stops
-    between steps and returns what was reached, marked ``cancelled``.
+    ``progress`` is called every few steps (from this thread); setting ``cancel`` (also from
+    ``progress``) stops before the next step and returns at once, marked ``cancelled``: no
+    "after" figures are measured and no weights are returned, so a half-trained model can
+    never be offered or saved.
     """
     config = config or FinetuneConfig()
     start = time.perf_counter()
@@ -284,32 +287,58 @@ def _run(
     train_seconds = time.perf_counter() - train_start
     torch.set_num_threads(threads_before)
     model.eval()
-
-    mnist_after = _mnist_accuracy(model, mnist, config.mnist_eval)
-    warnings = []
-    if mnist_before is not None and mnist_after is not None:
-        drop = mnist_before - mnist_after
-        if drop > MNIST_DROP_WARNING:
-            warnings.append(
-                f"MNIST test accuracy fell by {drop * 100:.2f} points: the new model has begun "
-                "to forget other handwriting. Using it is your choice; more samples, in more "
-                "varied shapes, make the fall smaller."
-            )
+    # Cancelled: back at once, with nothing to offer (no weights, no "after" passes).
+    after = None if cancelled else _after(model, mnist, config, held_x, held_y)
     return FinetuneResult(
-        state_dict=copy_state_dict(model),
+        state_dict=after.state_dict if after else {},
         model_config=initial.config,
         heldout_before=heldout_before,
-        heldout_after=accuracy(model, held_x, held_y),
+        heldout_after=after.heldout if after else None,
         mnist_before=mnist_before,
-        mnist_after=mnist_after,
+        mnist_after=after.mnist if after else None,
         train_count=len(train_idx),
         heldout_count=len(held_idx),
         steps_done=steps_done,
         seconds=time.perf_counter() - start,
         train_seconds=train_seconds,
         cancelled=cancelled,
-        warnings=warnings,
+        warnings=_forgetting_warnings(mnist_before, after.mnist if after else None),
     )
+
+
+@dataclass(frozen=True)
+class _After:
+    """What a finished run measures and returns: the held-out and MNIST accuracy of the
+    new model, and a copy of its weights."""
+
+    heldout: float | None
+    mnist: float | None
+    state_dict: dict[str, torch.Tensor]
+
+
+def _after(
+    model: DigitNet,
+    mnist: MnistData | None,
+    config: FinetuneConfig,
+    held_x: np.ndarray,
+    held_y: np.ndarray,
+) -> _After:
+    return _After(
+        heldout=accuracy(model, held_x, held_y),
+        mnist=_mnist_accuracy(model, mnist, config.mnist_eval),
+        state_dict=copy_state_dict(model),
+    )
+
+
+def _forgetting_warnings(before: float | None, after: float | None) -> list[str]:
+    """The warning shown with the result when MNIST accuracy fell by MNIST_DROP_WARNING."""
+    if before is None or after is None or before - after <= MNIST_DROP_WARNING:
+        return []
+    return [
+        f"MNIST test accuracy fell by {(before - after) * 100:.2f} points: the new model has "
+        "begun to forget other handwriting. Using it is your choice; more samples, in more "
+        "varied shapes, make the fall smaller."
+    ]
 
 
 # --------------------------------------------------------------------------- the samples

@@ -32,7 +32,7 @@ fatter) than MNIST's strokes. Every step here exists because one of those broke 
 
 scipy.ndimage does the labelling, the distance transforms and the filters (C, one pass each);
 it is imported only when a picture is read, so the app's start and the strokes path never pay
-for it (README "Pictures": install size and import time measured).
+for it (docs/benchmarks.md, "Pictures": install size and import time measured).
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from drawdigit.field import BOX, CENTRE, INK_THRESHOLD, SIZE, brightest_at_one, centre_of_mass
 
 # A picture is reduced to at most this many pixels on its longer side before any per-pixel
 # work: a 4000x3000 photo then costs what a 1024x768 one does, and a digit that fills a tenth
@@ -85,7 +87,7 @@ CENTRE_PRIOR = 0.5
 # Pieces whose box lies within this fraction of the digit's size from it belong to the digit.
 GROUP_REACH = 0.35
 # Stroke width in the 28x28 field (ink's longer side = 20 px) that pictures are brought to,
-# and the band within which a picture's own width is kept as it is (measured: see README).
+# and the band within which a picture's own width is kept as it is (measured: docs/benchmarks.md).
 STROKE_TARGET = 2.6
 # The digit's crop is reduced to at most this many pixels (4x the 20 px it becomes) before
 # its stroke weight is measured and changed.
@@ -554,8 +556,6 @@ def _stroke_weight(digit: np.ndarray, tone: np.ndarray) -> np.ndarray:
     """
     from scipy import ndimage
 
-    from drawdigit.preprocess import BOX
-
     rows = np.flatnonzero(digit.any(axis=1))
     cols = np.flatnonzero(digit.any(axis=0))
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
@@ -589,14 +589,6 @@ def _stroke_weight(digit: np.ndarray, tone: np.ndarray) -> np.ndarray:
 
 def _to_field(ink: np.ndarray) -> np.ndarray | None:
     """The digit's ink -> cropped, longer side 20 px, softened, centre of mass at the centre."""
-    from drawdigit.preprocess import (
-        BOX,
-        CENTRE,
-        INK_THRESHOLD,
-        _brightest_at_one,
-        _centre_of_mass,
-    )
-
     rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
     cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
     if rows.size == 0:
@@ -607,8 +599,8 @@ def _to_field(ink: np.ndarray) -> np.ndarray | None:
     mass = float(patch.sum())
     if mass <= 1e-6:
         return None
-    cy, cx = _centre_of_mass(patch, mass)
-    return _brightest_at_one(place(patch, CENTRE - cy, CENTRE - cx))
+    cy, cx = centre_of_mass(patch, mass)
+    return brightest_at_one(place(patch, CENTRE - cy, CENTRE - cx))
 
 
 def resize_longer_side(ink: np.ndarray, box: float) -> np.ndarray:
@@ -634,7 +626,7 @@ def soften(patch: np.ndarray, side: float = 0.15) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def place(patch: np.ndarray, dy: float, dx: float, size: int = 28) -> np.ndarray:
+def place(patch: np.ndarray, dy: float, dx: float, size: int = SIZE) -> np.ndarray:
     """Put ``patch`` into the size x size field shifted by (dy, dx) px; sub-pixel = bilinear."""
     iy, ix = int(np.floor(dy)), int(np.floor(dx))
     fy, fx = dy - iy, dx - ix

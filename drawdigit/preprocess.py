@@ -30,7 +30,7 @@ The choices, measured on unipen-dev (6,209 pen-drawn digits) with fifteen models
   sub-pixel keeps the input independent of where on the canvas the digit was drawn. The
   shift is clamped so that no ink leaves the field (a top-heavy 7's tail, an L's top).
 - the finished image is squeezed sideways by 0.85 about its centre: 98.17% -> 98.37%
-  unflagged, 1s 94.7% -> 96.9% (issue 16; README, "From strokes to the 28x28").
+  unflagged, 1s 94.7% -> 96.9% (issue 16; docs/benchmarks.md, "From strokes to the 28x28").
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from drawdigit.field import BOX, CENTRE, SIZE, brightest_at_one, centre_of_mass
 from drawdigit.pictures import ImageError, Picture, load_image, normalise_picture, read_picture
 from drawdigit.strokes import (
     MAX_FILE_BYTES,
@@ -53,15 +54,8 @@ from drawdigit.strokes import (
     read_capped,
 )
 
-SIZE = 28  # the network's input side
-BOX = 20.0  # MNIST: the ink's longer side, in pixels
-# MNIST's centre of mass lies at index 14 (pixel centres at integer indices), not at 13.5:
-# measured on the test set (mean 13.99 / 14.01, spread of +-0.5 from integer shifts).
-CENTRE = 14.0
 # Sub-pixel centring re-renders when the first placement misses the centre by more than this.
 COM_TOLERANCE = 0.25
-# Below this a pixel is not ink (pictures: relative to the ink's contrast).
-INK_THRESHOLD = 0.2
 # The work per drawing is bounded (see render_drawing): a person's digit is a few strokes
 # and 50-150 px of path at 28x28 (unipen-dev, -notdigits, -numbers: at most 9 strokes and
 # 112 resampled points).
@@ -89,7 +83,7 @@ class StrokeStyle:
     ``narrow``: the finished image squeezed sideways about the centre by this factor (1: as
     rendered). On unipen-dev the network reads pen-drawn digits better a little narrower
     than MNIST's box gives (0.85: 98.17% -> 98.37% unflagged, 1s 94.7% -> 96.9%; 0.8 reads
-    more but shows too many not-digits as sure digits); see README, "From strokes to the
+    more but shows too many not-digits as sure digits); see docs/benchmarks.md, "From strokes to the
     28x28".
     """
 
@@ -160,7 +154,7 @@ def render_drawing(drawing: Drawing, style: StrokeStyle = DEFAULT_STYLE) -> np.n
         mass = float(image.sum())
         if mass <= 1e-6:
             return None
-        cy, cx = _centre_of_mass(image, mass)
+        cy, cx = centre_of_mass(image, mass)
         shift = np.array([round(CENTRE - cx), round(CENTRE - cy)], dtype=np.float64)
         if style.keep_inside:  # moved inward by whole pixels, far enough
             moved = _inside(shift, low, high, reach)
@@ -168,7 +162,7 @@ def render_drawing(drawing: Drawing, style: StrokeStyle = DEFAULT_STYLE) -> np.n
                 moved > shift, np.ceil(moved), np.where(moved < shift, np.floor(moved), shift)
             )
         image = _shift_integer(image, int(shift[1]), int(shift[0]))
-        return _brightest_at_one(_narrowed(image, style.narrow))
+        return brightest_at_one(_narrowed(image, style.narrow))
     # Sub-pixel: place the path's own centre of mass at the centre, render once, and
     # re-render with a correction only when overlaps made the estimate miss (shifting by
     # re-rendering keeps the edges sharp; resampling the image would blur them).
@@ -179,14 +173,14 @@ def render_drawing(drawing: Drawing, style: StrokeStyle = DEFAULT_STYLE) -> np.n
     mass = float(image.sum())
     if mass <= 1e-6:
         return None
-    cy, cx = _centre_of_mass(image, mass)
+    cy, cx = centre_of_mass(image, mass)
     if max(abs(cx - CENTRE), abs(cy - CENTRE)) > COM_TOLERANCE:
         corrected = shift - np.array([cx - CENTRE, cy - CENTRE])
         if style.keep_inside:
             corrected = _inside(corrected, low, high, reach)
         if np.abs(corrected - shift).max() > 1e-9:
             image = _render_segments(starts + corrected, ends + corrected, radius, style.edge)
-    return _brightest_at_one(_narrowed(image, style.narrow))
+    return brightest_at_one(_narrowed(image, style.narrow))
 
 
 def _narrowed(image: np.ndarray, factor: float) -> np.ndarray:
@@ -271,15 +265,6 @@ def network_pen(drawing: Drawing, style: StrokeStyle = DEFAULT_STYLE) -> float |
     if scale <= 0:
         scale = _scale_and_pen(drawing, 1e-9, style)[0]
     return pen / scale
-
-
-def _brightest_at_one(image: np.ndarray) -> np.ndarray:
-    """MNIST's ink always peaks at full brightness; with a soft edge a dot or a short stroke
-    whose centre falls between pixel centres would not, so scale it up (a no-op otherwise)."""
-    top = float(image.max())
-    if 0.0 < top < 1.0:
-        image *= np.float32(1.0 / top)
-    return image
 
 
 def normalise_image(image: np.ndarray) -> np.ndarray | None:
@@ -603,15 +588,3 @@ def _shift_integer(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
     xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
     out[yd, xd] = image[ys, xs]
     return out
-
-
-# --------------------------------------------------------------------------- shared
-
-
-def _centre_of_mass(image: np.ndarray, mass: float) -> tuple[float, float]:
-    """(row, column) of the centre of mass, pixel centres at integer indices."""
-    rows = np.arange(image.shape[0], dtype=np.float32)
-    cols = np.arange(image.shape[1], dtype=np.float32)
-    cy = float(image.sum(axis=1) @ rows) / mass
-    cx = float(image.sum(axis=0) @ cols) / mass
-    return cy, cx

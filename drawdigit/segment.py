@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from drawdigit.field import INK_THRESHOLD
 from drawdigit.pictures import MIN_CONTRAST, unit_gray
-from drawdigit.preprocess import INK_THRESHOLD, preprocess
+from drawdigit.preprocess import preprocess
 from drawdigit.strokes import Drawing, pen_width
 
 # Strokes whose x-extents (pen included) overlap by at least this share of the narrower one

@@ -53,17 +53,171 @@ def os_name(platform: str = sys.platform) -> str:
 # --------------------------------------------------------------------------- what goes in
 
 
+# The project's own licence and the list of what the bundle carries from others, at the top
+# of the bundle's data folder (``_internal/`` beside the launcher).
+NOTICE_FILES = ("LICENSE", "THIRD-PARTY-NOTICES.md")
+
+
 def bundled_data(root: Path) -> list[tuple[str, str]]:
-    """The data files: ``resources/`` as ``resources`` in the bundle's data folder.
+    """The data files: ``resources/`` as ``resources`` in the bundle's data folder, and the
+    licence and third-party notices (:data:`NOTICE_FILES`) beside it.
 
     ``drawdigit.store.resources_dir()`` looks for ``sys._MEIPASS/resources`` first when
     frozen, so this destination and that lookup must agree. A checkout without the bundled
-    weights is refused here rather than building an app that cannot answer.
+    weights, or without the notices the licences of what ships ask for, is refused here
+    rather than building an app that cannot answer or may not be given away.
     """
     resources = root / "resources"
     if not (resources / "model").is_dir():
         raise SystemExit(f"{resources / 'model'} is missing: no bundled weights to ship")
-    return [(str(resources), "resources")]
+    data = [(str(resources), "resources")]
+    for name in NOTICE_FILES:
+        if not (root / name).is_file():
+            raise SystemExit(f"{root / name} is missing: the bundle must carry it")
+        data.append((str(root / name), "."))
+    return data
+
+
+# --------------------------------------------------------------------------- licence texts
+
+# Where the licence texts of the bundled packages go, one folder per distribution.
+LICENCE_FOLDER = "licenses"
+# A distribution's licence texts: what its wheel put under ``*.dist-info/licenses/`` (PEP
+# 639) or, in older wheels, beside METADATA under one of these names.
+_LICENCE_NAME = re.compile(r"^(LICEN[CS]E|COPYING|NOTICE|AUTHORS)", re.IGNORECASE)
+# In every bundle, whatever the analysis found: PyInstaller's bootloader is the launcher.
+ALWAYS_LICENSED = ("pyinstaller",)
+
+
+def _distribution_files() -> dict[str, Any]:
+    """Installed file (absolute, normalised) -> the distribution it belongs to."""
+    import importlib.metadata
+
+    owners: dict[str, Any] = {}
+    for dist in importlib.metadata.distributions():
+        for file in dist.files or []:
+            owners[os.path.normcase(os.path.abspath(str(dist.locate_file(file))))] = dist
+    return owners
+
+
+def _licence_texts(dist: Any) -> list[tuple[str, str]]:
+    """(path inside the distribution's licence folder, installed file) of its licence texts."""
+    found = []
+    for file in dist.files or []:
+        parts = Path(str(file)).parts
+        if len(parts) < 2 or not parts[0].endswith(".dist-info"):
+            continue
+        inside = parts[1:]
+        if inside[0] == "licenses" and len(inside) > 1:
+            inside = inside[1:]
+        elif len(inside) != 1 or not _LICENCE_NAME.match(inside[0]):
+            continue
+        found.append(("/".join(inside), str(dist.locate_file(file))))
+    return sorted(found)
+
+
+def python_licence() -> Path:
+    """The licence of the Python the bundle carries (its runtime library), as installed."""
+    import sysconfig
+
+    candidates = [Path(sysconfig.get_paths()["stdlib"]) / "LICENSE.txt"]
+    candidates.append(Path(sys.base_prefix) / "LICENSE.txt")  # Windows installs
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise SystemExit(f"Python's licence text is not at {' or '.join(map(str, candidates))}")
+
+
+def licence_files(
+    entries: Iterable[TocEntry],
+    always: Iterable[str] = ALWAYS_LICENSED,
+    platform: str = sys.platform,
+) -> list[TocEntry]:
+    """Data entries that put the licence texts of every distribution the bundle keeps code
+    of into ``licenses/<name>/``, Python's into ``licenses/python/``, and (Linux) those of
+    the system libraries PyInstaller copied from the build machine into
+    ``licenses/system/<package>/``.
+
+    ``entries`` are the analysis' kept modules, binaries and data (after the exclusions):
+    a distribution is bundled when one of its installed files is among their sources. Its
+    texts are the ones its wheel ships (numpy's and Pillow's also cover the libraries they
+    vendor: OpenBLAS, libgfortran, libjpeg...), so they are always those of the versions
+    built in. Distributions without texts (PySide6's wheels carry none) are covered by the
+    full LGPL and GPL texts in THIRD-PARTY-NOTICES.md.
+    """
+    import importlib.metadata
+
+    entries = list(entries)
+    owners = _distribution_files()
+    bundled = {}
+    unowned = []
+    for _dest, src, _kind in entries:
+        if not src:
+            continue
+        dist = owners.get(os.path.normcase(os.path.abspath(src)))
+        if dist is not None:
+            bundled[dist.metadata["Name"].lower()] = dist
+        else:
+            unowned.append(src)
+    for name in always:
+        bundled.setdefault(name.lower(), importlib.metadata.distribution(name))
+    out: list[TocEntry] = []
+    for name in sorted(bundled):
+        for inside, src in _licence_texts(bundled[name]):
+            out.append((f"{LICENCE_FOLDER}/{name}/{inside}", src, "DATA"))
+    out.append((f"{LICENCE_FOLDER}/python/LICENSE.txt", str(python_licence()), "DATA"))
+    if os_name(platform) == "linux":
+        for package, copyright_file in system_copyright_files(unowned):
+            out.append((f"{LICENCE_FOLDER}/system/{package}/copyright", copyright_file, "DATA"))
+    return out
+
+
+def system_copyright_files(paths: Iterable[str]) -> list[tuple[str, str]]:
+    """(package, its copyright file) for the Debian/Ubuntu packages that installed the
+    system files among ``paths`` (libraries PyInstaller copied from ``/lib`` or ``/usr``).
+
+    Debian-based systems keep each package's licences in ``/usr/share/doc/<package>/
+    copyright``; ``dpkg -S`` says which package a file is from. With merged ``/usr`` a file
+    is known to dpkg under ``/lib`` or ``/usr/lib``, as the link or its target, so all four
+    names are asked. Elsewhere (no dpkg) nothing is found, and the build says so.
+    """
+    wanted: dict[str, list[str]] = {}
+    for path in paths:
+        if not path.startswith(("/lib", "/usr/")):
+            continue
+        names = []
+        for name in (path, os.path.realpath(path)):
+            names.append(name)
+            if name.startswith("/usr/lib/"):
+                names.append(name.removeprefix("/usr"))
+            elif name.startswith("/lib"):
+                names.append("/usr" + name)
+        wanted[path] = names
+    if not wanted:
+        return []
+    dpkg = shutil.which("dpkg")
+    if dpkg is None:
+        print("bundle_rules: WARNING: no dpkg: the system libraries' licences are not bundled")
+        return []
+    asked = sorted({name for names in wanted.values() for name in names})
+    result = subprocess.run([dpkg, "-S", *asked], capture_output=True, text=True)
+    package_of = {}
+    for line in result.stdout.splitlines():  # "zlib1g:amd64: /lib/x86_64-linux-gnu/libz.so.1"
+        packages, _, name = line.partition(": ")
+        if "," not in packages:  # a folder several packages share is not a library
+            package_of[name.strip()] = packages.split(":")[0]
+    found = {}
+    for path, names in wanted.items():
+        package = next((package_of[n] for n in names if n in package_of), None)
+        if package is None:
+            print(f"bundle_rules: WARNING: no package owns {path}: its licence is not bundled")
+            continue
+        copyright_file = Path("/usr/share/doc") / package / "copyright"
+        if copyright_file.is_file():
+            found[package] = str(copyright_file)
+        else:
+            print(f"bundle_rules: WARNING: {package} ({path}) has no {copyright_file}")
+    return sorted(found.items())
 
 
 def app_icon(resources: Path, workdir: Path, platform: str = sys.platform) -> str | None:

@@ -78,3 +78,25 @@ def _sideways_writer(per_digit: int, seed: int) -> list[tuple[int, object]]:
 def sideways_writer() -> Callable[[int, int], list[tuple[int, object]]]:
     """``sideways_writer(per_digit, seed)``: see :func:`_sideways_writer`."""
     return _sideways_writer
+
+
+def _kept_aside_accuracy(model: Path, holdout: float = 0.25, seed: int = 0) -> float:
+    """Accuracy of the model file ``model`` on the personal samples a run keeps aside (the
+    stratified ``holdout`` share, split with ``seed`` as the fine-tune and the mixed runs
+    split them), answered by the numpy forward pass: the figure the app reports, computed
+    another way."""
+    from drawdigit.finetune import load_my_samples, stratified_split
+    from drawdigit.inference import load_predictor
+
+    images, labels, _warnings = load_my_samples()
+    _train, held = stratified_split(labels, holdout, seed)
+    predictor, _ = load_predictor(model)
+    answers = predictor.predict(images[held]).argmax(axis=1)
+    return float((answers == labels[held]).mean())
+
+
+@pytest.fixture(scope="session")
+def kept_aside_accuracy() -> Callable[..., float]:
+    """``kept_aside_accuracy(model_path, holdout=0.25, seed=0)``: see
+    :func:`_kept_aside_accuracy`."""
+    return _kept_aside_accuracy

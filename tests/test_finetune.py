@@ -76,6 +76,47 @@ def test_cancel_stops_between_steps(styled_set) -> None:
     result = finetune(images, labels, load_checkpoint(bundled_model_path()), None,
                       FinetuneConfig(steps=50), cancel=cancel)  # fmt: skip
     assert result.cancelled and result.steps_done == 0 and result.mnist_before is None
+    assert result.state_dict == {}
+
+
+def test_cancel_from_the_progress_report_stops_at_once_and_leaves_no_model(
+    mnist_dir, styled_set
+) -> None:
+    """Cancel asked while step 20 is reported (as the window's Cancel does, from another
+    thread, any time): step 21 never runs, nothing after it is measured (no pass over
+    MNIST's test set), the result says cancelled and carries no weights to save."""
+    mnist = load_mnist(mnist_dir, verify=False)
+    images, labels = styled_set(4, seed=5)
+    cancel = threading.Event()
+    reported = []
+
+    def progress(event) -> None:
+        reported.append(event.step)
+        if event.step == 20:
+            cancel.set()
+
+    result = finetune(images, labels, load_checkpoint(bundled_model_path()), mnist,
+                      FinetuneConfig(steps=80, mnist_eval=500), progress, cancel)  # fmt: skip
+    assert reported == [10, 20] and result.steps_done == 20
+    assert result.cancelled and result.state_dict == {}
+    assert result.heldout_after is None and result.mnist_after is None
+    assert result.heldout_before is not None and result.mnist_before is not None  # measured
+    assert not active_model_path().exists()  # and nothing was saved
+
+
+def test_cancelling_my_samples_fine_tune_keeps_the_model_in_use(sideways_writer) -> None:
+    """The window's call, cancelled at its first report (step 10): the model in use stays
+    the bundled one, and nothing is left in the models folder."""
+    for digit, drawing in sideways_writer(2, 6):
+        add_sample(digit, drawing=drawing)
+    cancel = threading.Event()
+    result = finetune_on_my_samples(
+        FinetuneConfig(steps=80), progress=lambda _event: cancel.set(), cancel=cancel
+    )
+    assert result.cancelled and result.steps_done == 10 and result.state_dict == {}
+    assert not active_model_path().exists()
+    assert not active_model_path().parent.exists() or not any(active_model_path().parent.iterdir())
+    assert load_predictor()[0].source.kind == "bundled"
 
 
 def test_too_few_samples_is_a_clear_error() -> None:

@@ -15,7 +15,7 @@ from drawdigit.formatting import human_date
 from drawdigit.gui.main_window import MainWindow
 from drawdigit.gui.samples_view import SamplesDialog
 from drawdigit.samples import add_sample, list_samples, samples_dir
-from drawdigit.store import active_model_path, resource_path
+from drawdigit.store import active_model_path, bundled_model_path, resource_path
 from drawdigit.strokes import load_drawing
 
 MODEL_TIMEOUT_MS = 90_000
@@ -200,7 +200,9 @@ def add_two_of_each() -> None:
             add_sample(d, drawing=digit(d, dx))
 
 
-def test_finetune_runs_in_a_thread_and_its_model_can_be_used(window, qtbot) -> None:
+def test_finetune_runs_in_a_thread_and_its_model_can_be_used(
+    window, qtbot, kept_aside_accuracy
+) -> None:
     add_two_of_each()
     window.update_finetune_action()  # added behind the window's back
     with qtbot.waitSignal(window.finetuneFinished, timeout=120_000) as blocker:
@@ -209,7 +211,10 @@ def test_finetune_runs_in_a_thread_and_its_model_can_be_used(window, qtbot) -> N
         assert window.finetune.is_running() and window.finetune.bar.isVisible()
     result = blocker.args[0]
     assert result.train_count == 10 and result.heldout_count == 10
-    assert result.heldout_after is not None and not result.cancelled
+    assert not result.cancelled
+    # The kept-aside samples (one of each digit) as the model in use before (the bundled
+    # one) reads them, computed again by the numpy forward pass: the same count of 10.
+    assert result.heldout_before == pytest.approx(kept_aside_accuracy(bundled_model_path()))
     qtbot.waitUntil(lambda: not window.finetune.is_running())
     assert window.commands.finetune.isEnabled() and not window.finetune.bar.isVisible()
     progress = window.finetune.last_progress()
@@ -224,6 +229,8 @@ def test_finetune_runs_in_a_thread_and_its_model_can_be_used(window, qtbot) -> N
     qtbot.waitUntil(lambda: window.model_ready(), timeout=MODEL_TIMEOUT_MS)
     assert window.model_source().kind == "user"
     assert window.model_source().metadata["source"] == "drawdigit fine-tune"
+    # ... and "after" as the fine-tuned model, now in use, reads them
+    assert result.heldout_after == pytest.approx(kept_aside_accuracy(active_model_path()))
 
 
 def test_finetune_can_be_cancelled_from_the_status_bar(window, qtbot) -> None:

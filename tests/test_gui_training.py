@@ -50,9 +50,11 @@ def private_settings(tmp_path: Path) -> Iterator[None]:
 
 
 def quick_config(dialog: TrainingDialog, **changes):
-    """One epoch from scratch, no augmentation: the shortest real run."""
+    """One epoch from scratch, no augmentation: the shortest real run; in float32, so that
+    the figures asserted are the same on every CPU (auto picks bf16 on some)."""
     base = dialog.config()
     values = {"epochs": 1, "batch_size": 64, "from_scratch": True, "augment": False}
+    values["precision"] = "fp32"
     values.update(changes)
     return replace(base, **values)
 
@@ -708,10 +710,13 @@ def test_drawing_while_the_app_lags_gives_a_core_back_for_a_moment(qtbot, mnist_
 # --------------------------------------------------------------------------- MNIST + my samples
 
 
-def test_mnist_plus_my_samples_reports_the_kept_aside_samples(qtbot, mnist_dir, sideways_writer):
+def test_mnist_plus_my_samples_reports_the_kept_aside_samples(
+    qtbot, mnist_dir, sideways_writer, kept_aside_accuracy
+):
     from drawdigit.inference import load_predictor
     from drawdigit.runs import MIXED_RECIPE
     from drawdigit.samples import add_sample, samples_dir
+    from drawdigit.store import active_model_path, bundled_model_path
 
     for digit, drawing in sideways_writer(4, 5):
         add_sample(digit, drawing=drawing)
@@ -732,6 +737,8 @@ def test_mnist_plus_my_samples_reports_the_kept_aside_samples(qtbot, mnist_dir, 
         True,
         False,
     )
+    precision = dialog.settings_view.precision_combo
+    precision.setCurrentIndex(precision.findData("fp32"))  # float32's figures on every CPU
     qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
     assert not dialog.data_view.source_combo.isEnabled()  # fixed while the run goes on
     wait_end(qtbot, dialog)
@@ -742,7 +749,9 @@ def test_mnist_plus_my_samples_reports_the_kept_aside_samples(qtbot, mnist_dir, 
     assert (personal.trained, personal.heldout) == (30, 10)
     assert personal.copies >= 1
     assert len(personal.warnings) == 1 and "damaged.json" in personal.warnings[0]
-    assert personal.before is not None and personal.after is not None
+    # The kept-aside samples (one of each digit) as the starting model (the bundled one)
+    # reads them, computed again by the numpy forward pass.
+    assert personal.before == pytest.approx(kept_aside_accuracy(bundled_model_path()))
     text = dialog.result_view.result_label.text()
     assert "kept-aside samples" in text and "1 damaged" in text
 
@@ -751,6 +760,8 @@ def test_mnist_plus_my_samples_reports_the_kept_aside_samples(qtbot, mnist_dir, 
     metadata = load_predictor()[0].source.metadata
     assert metadata["personal_samples"] == 30
     assert metadata["personal_heldout_after"] == pytest.approx(personal.after)
+    # ... and "after" as the model now in use reads them
+    assert personal.after == pytest.approx(kept_aside_accuracy(active_model_path()))
 
 
 def test_mnist_plus_my_samples_without_samples_says_what_to_do(qtbot, mnist_dir):

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import ast
 import configparser
+import glob
 import importlib.util
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +38,11 @@ import make_archive  # noqa: E402
 import make_icons  # noqa: E402
 import project_version  # noqa: E402
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the test extra installs tomli there
+    import tomli as tomllib
+
 SPEC = REPO / "build.spec"
 WORKFLOW = REPO / ".github" / "workflows" / "release.yml"
 SAMPLE_NAMES = [f"digit-{d}.json" for d in range(10)]
@@ -44,6 +51,10 @@ LOOKUP_SCRIPT = (
     "import drawdigit, drawdigit.store as s; "
     "print(drawdigit.__file__); print(s.resources_dir()); print(s.bundled_model_path())"
 )
+
+
+def pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 
 
 def run_python(code: str, cwd: Path, pythonpath: Path | None) -> list[str]:
@@ -97,6 +108,19 @@ def test_wheel_carries_the_resources(wheel: Path) -> None:
     assert not any(n.startswith(("tests/", "resources/", "benchmarks/")) for n in names)
 
 
+def test_wheel_carries_the_licence_and_the_third_party_notices(wheel: Path) -> None:
+    """As PEP 639 puts them: in the .dist-info's licenses/, named in METADATA."""
+    with zipfile.ZipFile(wheel) as zf:
+        info = f"drawdigit-{drawdigit.__version__}.dist-info"
+        for name in bundle_rules.NOTICE_FILES:
+            assert zf.read(f"{info}/licenses/{name}") == (REPO / name).read_bytes(), name
+        metadata = zf.read(f"{info}/METADATA").decode("utf-8")
+    assert "License-Expression: MIT" in metadata.splitlines()
+    assert {"License-File: LICENSE", "License-File: THIRD-PARTY-NOTICES.md"} <= set(
+        metadata.splitlines()
+    )
+
+
 def test_resources_from_installed_wheel(wheel: Path, tmp_path: Path) -> None:
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
@@ -143,6 +167,7 @@ def test_spec_only_says_what_to_build() -> None:
     }
     assert {"Analysis", "PYZ", "EXE", "COLLECT", "BUNDLE"} <= calls  # one-folder + macOS app
     assert "rules.bundled_data(ROOT)" in source and "rules.EXCLUDED_MODULES" in source
+    assert "a.datas += rules.licence_files(a.pure + a.scripts + a.binaries + a.datas)" in source
     assert 'ROOT / "packaging" / "launcher.py"' in source
     assert (REPO / "packaging" / "launcher.py").is_file()
     assert 'name="drawdigit"' in source
@@ -189,11 +214,88 @@ def test_one_version_reader_for_spec_archive_and_workflow(tmp_path: Path) -> Non
 
 
 def test_bundle_ships_the_resources_where_the_frozen_lookup_finds_them(tmp_path: Path) -> None:
-    ((source, dest),) = bundle_rules.bundled_data(REPO)
+    (source, dest), *notices = bundle_rules.bundled_data(REPO)
     assert Path(source) == REPO / "resources" and dest == "resources"
+    # the licence and the notices at the top of the bundle's data folder
+    assert notices == [(str(REPO / "LICENSE"), "."), (str(REPO / "THIRD-PARTY-NOTICES.md"), ".")]
     (tmp_path / "resources").mkdir()
     with pytest.raises(SystemExit, match="no bundled weights"):
         bundle_rules.bundled_data(tmp_path)
+    (tmp_path / "resources" / "model").mkdir()
+    (tmp_path / "LICENSE").write_text("MIT\n")
+    with pytest.raises(SystemExit, match="THIRD-PARTY-NOTICES.md is missing"):
+        bundle_rules.bundled_data(tmp_path)
+
+
+# --------------------------------------------------------------------------- licences
+
+
+def test_licence_is_the_mit_text_pyproject_names() -> None:
+    text = (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert pyproject()["project"]["license"] == "MIT"
+    assert text.startswith("MIT License\n\nCopyright (c) 2026 the drawdigit authors\n")
+    assert "Permission is hereby granted, free of charge, to any person obtaining a copy" in text
+    assert text.rstrip().endswith("OTHER DEALINGS IN THE\nSOFTWARE.")
+
+
+def test_notices_name_every_runtime_dependency_and_carry_the_lgpl_in_full() -> None:
+    notices = (REPO / "THIRD-PARTY-NOTICES.md").read_text(encoding="utf-8")
+    lowered = notices.lower()
+    for requirement in pyproject()["project"]["dependencies"]:
+        name = re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0]
+        shown = {"PySide6-Essentials": "PySide6", "torch": "PyTorch"}.get(name, name)
+        assert shown.lower() in lowered, f"{name} is not in THIRD-PARTY-NOTICES.md"
+    for data_set in ("MNIST", "UNIPEN", "CC BY-SA 3.0", "CC BY 4.0", "LeCun", "Guyon"):
+        assert data_set in notices, data_set
+    # The full texts the LGPL asks to accompany the libraries: itself and the GPL.
+    lgpl = notices.index("GNU LESSER GENERAL PUBLIC LICENSE\n                       Version 3")
+    gpl = notices.index("GNU GENERAL PUBLIC LICENSE\n                       Version 3")
+    assert "0. Additional Definitions." in notices[lgpl:gpl]
+    assert "END OF TERMS AND CONDITIONS" in notices[gpl:]
+    assert "How to Apply These Terms to Your New Programs" in notices[gpl:]
+
+
+def test_licence_files_follow_what_the_bundle_keeps(tmp_path: Path) -> None:
+    """A package is licensed in the bundle when one of its installed files is kept; its own
+    licence files go to licenses/<name>/, Python's and PyInstaller's always."""
+    import numpy
+    import PIL
+    import PySide6
+
+    pillow_ext = next(Path(PIL.__file__).parent.glob("_imaging.*"))
+    stray = tmp_path / "stray.py"
+    stray.write_text("")
+    entries = [
+        ("numpy/__init__.py", numpy.__file__, "PYMODULE"),
+        ("PIL/_imaging.so", str(pillow_ext), "EXTENSION"),
+        ("PySide6/__init__.py", PySide6.__file__, "PYMODULE"),  # its wheel has no licence file
+        ("stray.py", str(stray), "PYMODULE"),  # no package's
+    ]
+    out = bundle_rules.licence_files(entries, platform="win32")
+    dests = {dest: src for dest, src, kind in out if kind == "DATA"}
+    assert len(dests) == len(out)
+    assert {"licenses/numpy/LICENSE.txt", "licenses/pillow/LICENSE"} <= set(dests)
+    assert "licenses/pyinstaller/COPYING.txt" in dests  # the bootloader: in every bundle
+    assert (
+        Path(dests["licenses/python/LICENSE.txt"])
+        .read_text(encoding="utf-8")
+        .startswith("A. HISTORY OF THE SOFTWARE")
+    )
+    assert {dest.split("/")[1] for dest in dests} == {"numpy", "pillow", "pyinstaller", "python"}
+    # numpy's licence file covers the libraries its wheel builds in
+    assert "libgfortran" in Path(dests["licenses/numpy/LICENSE.txt"]).read_text("utf-8")
+    assert all(Path(src).is_file() for src in dests.values())
+
+
+@pytest.mark.skipif(not shutil.which("dpkg"), reason="dpkg: Debian and Ubuntu build machines")
+def test_system_libraries_bring_their_copyright_files() -> None:
+    # zlib, on every Debian or Ubuntu machine, where PyInstaller finds it (multiarch folder)
+    library = sorted(glob.glob("/lib/*/libz.so.1") + glob.glob("/usr/lib/*/libz.so.1"))[0]
+    (package, copyright_file), *_ = bundle_rules.system_copyright_files([library])
+    assert package.startswith("zlib") and copyright_file == f"/usr/share/doc/{package}/copyright"
+    assert bundle_rules.system_copyright_files([str(SPEC)]) == []  # not a system file
+    out = bundle_rules.licence_files([("libz.so.1", library, "BINARY")], platform="linux")
+    assert (f"licenses/system/{package}/copyright", copyright_file, "DATA") in out
 
 
 def test_icon_master_is_the_svg_rendered_at_1024_px() -> None:
@@ -474,17 +576,14 @@ def test_workflow_builds_self_tests_and_releases_on_tags() -> None:
 def test_workflow_installs_reproducibly_and_never_waits_an_hour() -> None:
     """setuptools before torch, PyInstaller pinned, pip cached; every self-test step has a
     short timeout, and Windows runs it through the console launcher (output in the log)."""
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-
     build = load_workflow()["jobs"]["build"]
     steps = build["steps"]
     setup = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python"))
     assert setup["with"]["cache"] == "pip"
     install = next(s for s in steps if "torch==" in s.get("run", ""))["run"]
     assert install.index("--upgrade pip setuptools") < install.index('"torch==')
-    extras = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     (pin,) = [
-        d for d in extras["project"]["optional-dependencies"]["build"] if "pyinstaller==" in d
+        d for d in pyproject()["project"]["optional-dependencies"]["build"] if "pyinstaller==" in d
     ]
     assert pin.startswith("pyinstaller==") and pin.split("==")[1].count(".") == 2
 
@@ -611,11 +710,30 @@ def test_desktop_file() -> None:
     assert entry["Type"] == "Application"
     assert entry["Name"] == "drawdigit" and entry["Exec"].split()[0] == "drawdigit"
     assert entry["Icon"] == "drawdigit" and entry["Terminal"] == "false"
-    if shutil.which("desktop-file-validate"):
-        result = subprocess.run(
-            ["desktop-file-validate", str(path)], capture_output=True, text=True
-        )
-        assert result.returncode == 0 and "error" not in result.stdout, result.stdout
+
+
+def test_ci_installs_what_the_tests_skip_without() -> None:
+    """The tests that skip where a tool or font is missing do run in CI: .ci/run installs
+    them (desktop-file-validate here, DejaVu Sans for the not-a-digit checks)."""
+    script = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    install = script[script.index("apt-get install") : script.index("\nfi\n")]
+    for package in ("desktop-file-utils", "fonts-dejavu-core"):
+        assert re.search(rf"\s{re.escape(package)}\s", install), package
+
+
+@pytest.mark.skipif(
+    not shutil.which("desktop-file-validate"),
+    reason="desktop-file-validate is not installed (desktop-file-utils; .ci/run installs it)",
+)
+def test_desktop_file_passes_the_freedesktop_validator(tmp_path: Path) -> None:
+    path = REPO / "resources" / "drawdigit.desktop"
+    result = subprocess.run(["desktop-file-validate", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0 and "error" not in result.stdout, result.stdout
+    # the validator does find errors: a Type it does not know
+    broken = tmp_path / "broken.desktop"
+    broken.write_text(path.read_text(encoding="utf-8").replace("Type=Application", "Type=App"))
+    result = subprocess.run(["desktop-file-validate", str(broken)], capture_output=True, text=True)
+    assert result.returncode != 0 and "error" in result.stdout
 
 
 # --------------------------------------------------------------------------- the real bundle
@@ -661,11 +779,23 @@ def test_bundle_builds_and_passes_its_self_test(tmp_path: Path) -> None:
     assert exe.is_file()
     internal = dist / "drawdigit" / "_internal"
     kept = ["resources/model/drawdigit.pt", "resources/samples/digit-0.json"]
+    kept += ["LICENSE", "THIRD-PARTY-NOTICES.md", "licenses/python/LICENSE.txt"]
+    kept += ["licenses/torch/LICENSE", "licenses/numpy/LICENSE.txt", "licenses/pillow/LICENSE"]
+    kept += ["licenses/pyinstaller/COPYING.txt"]
     if sys.platform != "win32":
         kept.append("torch/bin/torch_shm_manager")  # torch starts it for shared memory
     for path in kept:
         assert (internal / path).exists(), path
     assert not (internal / "torch" / "include").exists()
+    for name in bundle_rules.NOTICE_FILES:
+        assert (internal / name).read_bytes() == (REPO / name).read_bytes()
+    # every package the bundle carries licence files of is named in the notices
+    notices = (REPO / "THIRD-PARTY-NOTICES.md").read_text(encoding="utf-8").lower()
+    packages = {p.name for p in (internal / "licenses").iterdir()} - {"python", "system"}
+    assert {"torch", "numpy", "scipy", "pillow", "certifi", "pyqtgraph"} <= packages
+    assert not [name for name in packages if name not in notices], packages
+    if sys.platform.startswith("linux") and shutil.which("dpkg"):
+        assert list((internal / "licenses" / "system").glob("*/copyright"))
 
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
     env.pop("DRAWDIGIT_MNIST_DIR", None)

@@ -178,6 +178,18 @@ def test_a_failing_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path) -
     assert [p.name for p in tmp_path.iterdir()] == ["data.bin"]
 
 
+def test_a_file_in_the_folders_place_is_named_as_such(tmp_path: Path) -> None:
+    """Writing into "notes.txt/x.json" where notes.txt is a file: "Not a directory" (what
+    the user must change), not mkdir's "File exists"; nothing is written."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    for target in (notes / "x.json", notes / "deeper" / "x.json"):
+        with pytest.raises(NotADirectoryError) as failure:
+            atomic_write_bytes(target, b"data")
+        assert failure.value.strerror == "Not a directory"
+    assert notes.read_text() == "mine" and [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
 def test_resources_are_found_from_the_source_checkout() -> None:
     assert resources_dir() == REPO / "resources"
 

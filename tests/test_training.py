@@ -1,7 +1,9 @@
 """The training engine, for real: short runs on slices of ../shared/mnist, on the CPU.
 
-Every run uses one torch thread: results are then reproducible bit for bit, and a shared
-2-core machine cannot stall the test (no timing thresholds here; see benchmarks/).
+Every run uses one torch thread and float32: results are then reproducible bit for bit and
+the same on every CPU (``precision="auto"`` would train in bfloat16 on a CPU with bf16
+units), and a shared 2-core machine cannot stall the test (no timing thresholds here; see
+benchmarks/). Where a test checks what happens over time, it moves the run's clock itself.
 """
 
 from __future__ import annotations
@@ -46,9 +48,32 @@ QUICK = TrainConfig(
     optimizer="adam",
     threads=1,
     device="cpu",
-    quick_eval_seconds=0.5,
+    quick_eval_seconds=1.0,
     quick_eval_size=200,
+    precision="fp32",
 )
+
+
+class TestClock:
+    """A clock for ``fit`` that the test moves: ``step`` seconds between two events (the
+    time a batch takes, as the test decides), and a microsecond at every reading (so that
+    nothing takes no time at all). What a run reports then never depends on the machine."""
+
+    __test__ = False  # not a test class, for pytest
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.readings = 0
+
+    def __call__(self) -> float:
+        self.readings += 1
+        return self.now + self.readings * 1e-6
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+STEP = 0.25  # seconds of training per batch, on the test's clock
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +101,18 @@ def batch_losses(events: list) -> list[float]:
     return [e.batch_loss for e in events if isinstance(e, BatchProgress)]
 
 
+def run_on_clock(config: TrainConfig, data: MnistData, step: float = STEP) -> list:
+    """The run's events, with the clock moved ``step`` seconds after each one."""
+    clock, events = TestClock(), []
+    for event in fit(config, data, clock=clock):
+        events.append(event)
+        clock.advance(step)
+    return events
+
+
 @pytest.fixture(scope="module")
 def short_run(small: MnistData) -> list:
-    return run(QUICK, small)
+    return run_on_clock(QUICK, small)
 
 
 # --------------------------------------------------------------------------- a real run
@@ -106,8 +140,11 @@ def test_events_come_in_order_with_consistent_numbers(short_run: list) -> None:
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
     assert all(p.epoch == 1 and p.epochs == 1 and p.batches == 94 for p in progress)
     assert all(p.images_per_second > 0 and p.eta >= 0 and 0 <= p.accuracy <= 1 for p in progress)
-    elapsed = [p.elapsed for p in progress]
-    assert elapsed == sorted(elapsed)
+    # Training time is the run's clock: a quarter of a second per batch on the test's.
+    assert [p.elapsed for p in progress] == pytest.approx(
+        [STEP * b for b in range(1, 95)], abs=1e-3
+    )
+    assert progress[46].eta == pytest.approx(STEP * 47 * (94 - 47) / 47, abs=1e-3)
     # The smoothed loss falls; the running accuracy ends where the epoch summary says.
     assert progress[-1].loss < progress[0].loss
     (end,) = epochs
@@ -115,10 +152,24 @@ def test_events_come_in_order_with_consistent_numbers(short_run: list) -> None:
     assert end.test_accuracy == done.test_accuracy
     assert end.test_loss == pytest.approx(done.test_loss)
     assert done.history == (end,)
-    # Quick test-subset estimates are attached every ~0.5 s of training.
+    # A quick test-subset estimate is attached once a second of training: every 4th batch.
     quick = [p for p in progress if p.quick_test_accuracy is not None]
-    assert quick and all(p.quick_test_images == 200 for p in quick)
+    assert [p.batch for p in quick] == list(range(4, 95, 4))
+    assert all(p.quick_test_images == 200 for p in quick)
+    assert all(p.quick_test_images == 0 for p in progress if p not in quick)
     assert all(0 <= p.quick_test_accuracy <= 1 for p in quick)
+    assert quick[-1].quick_test_accuracy > quick[0].quick_test_accuracy + 0.3  # it learns
+
+
+def test_quick_estimates_follow_training_time_not_batches(tiny: MnistData) -> None:
+    """Batches that take twice as long get an estimate twice as often (every 2nd batch);
+    none with the estimates turned off or no test images set aside for them."""
+    slow = run_on_clock(QUICK, tiny, step=2 * STEP)
+    quick = [e.batch for e in slow if isinstance(e, BatchProgress) and e.quick_test_images]
+    assert quick == list(range(2, 21, 2))
+    for off in (replace(QUICK, quick_eval_seconds=0), replace(QUICK, quick_eval_size=0)):
+        events = run_on_clock(off, tiny)
+        assert not any(isinstance(e, BatchProgress) and e.quick_test_images for e in events)
 
 
 def test_last_partial_batch_is_trained(tiny: MnistData) -> None:

@@ -142,7 +142,8 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-# What the training dialog starts with. "fast" because the figures (README, "Training"):
+# What the training dialog starts with. "fast" because the figures (docs/benchmarks.md,
+# "Training"):
 # it reaches 99.0% MNIST test accuracy after one epoch, 27-30 s after start on the 2-core
 # machine at load ~1 (the two-epoch preset before it: 49 s), where the seed recipe needs
 # 62 s (five epochs) for 99.19%, and "best" 226-339 s (the recipe of the bundled weights,

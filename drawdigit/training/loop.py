@@ -66,14 +66,16 @@ def build_model(
 
 
 class _Clock:
-    """Seconds of training: wall time minus the time spent paused."""
+    """Seconds of training: the time ``source`` tells (seconds, never going back) since the
+    run began, minus the time spent paused."""
 
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
+    def __init__(self, source: Callable[[], float]) -> None:
+        self.source = source
+        self.start = source()
         self.paused = 0.0
 
     def now(self) -> float:
-        return time.perf_counter() - self.start - self.paused
+        return self.source() - self.start - self.paused
 
 
 def _proceed(control: TrainControl | None, clock: _Clock) -> bool:
@@ -81,9 +83,9 @@ def _proceed(control: TrainControl | None, clock: _Clock) -> bool:
     if control is None:
         return True
     if control.paused and not control.cancelled:
-        began = time.perf_counter()
+        began = clock.source()
         control.wait_while_paused()
-        clock.paused += time.perf_counter() - began
+        clock.paused += clock.source() - began
     return not control.cancelled
 
 
@@ -92,6 +94,8 @@ def fit(
     data: Any,
     initial: Checkpoint | None = None,
     control: TrainControl | None = None,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> Iterator[TrainingEvent]:
     """Train a network on ``data`` (a ``drawdigit.mnist.MnistData``), yielding events.
 
@@ -101,6 +105,10 @@ def fit(
     -- with ``cancelled=True`` if ``control`` cancelled the run, which happens before the
     next batch starts. Iterate it from one thread: torch's thread count is set for the
     thread that runs the loop, and put back when the generator ends or is closed.
+
+    ``clock`` is where the run's time comes from (seconds; ``time.perf_counter``): the
+    progress events' elapsed time and speed, and when quick estimates fall due. Tests give
+    one they move themselves, so that what they check never depends on the machine's speed.
 
     Raises :class:`TrainingError` before the first event for bad settings or data.
     """
@@ -129,6 +137,7 @@ def fit(
             control,
             seeds,
             augment,
+            clock,
         )
         yield run.started()
         evaluation = None
@@ -176,10 +185,11 @@ class _Run:
         control: TrainControl | None,
         seeds: tuple[int, int],
         augment: Callable[..., torch.Tensor] | None,
+        clock: Callable[[], float],
     ) -> None:
         shuffle_seed, augment_seed = seeds
         device, self.precision = where
-        self.clock = _Clock()
+        self.clock = _Clock(clock)
         self.config, self.model_config, self.device = config, model_config, device
         self.train, self.test = data
         self.workers, self.control, self.augment = workers, control, augment

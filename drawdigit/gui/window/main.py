@@ -295,8 +295,12 @@ class MainWindow(QMainWindow):
     # alias named in the design notes, for the training dialog
     set_predictor_source_changed = reload_model
 
-    def restore_bundled_model(self, confirm: bool = True) -> None:
-        """Stop using the user's retrained model (kept, renamed) and load the bundled one."""
+    def restore_bundled_model(self, *, confirm: bool = True) -> None:
+        """Stop using the user's retrained model (kept, renamed) and load the bundled one.
+
+        ``confirm`` is keyword-only: the menu action connects this method to its
+        ``triggered(checked)`` signal, and PySide passes ``checked`` (False) to a slot's
+        first positional parameter, which skipped the question."""
         from drawdigit.store import set_aside_active_model
 
         if confirm:
@@ -488,6 +492,10 @@ class MainWindow(QMainWindow):
             f"<p><b>Model:</b> {model}</p>"
             f"<p><small>Python {platform.python_version()} · Qt {qVersion()} · "
             f"PySide6 {PySide6.__version__} · PyTorch {torch_version}</small></p>"
+            "<p><small>drawdigit is free software under the MIT licence. It is built on Qt "
+            "and Qt for Python (LGPL-3.0), PyTorch, NumPy, SciPy, Pillow and more, and its "
+            "network learnt from MNIST (CC BY-SA 3.0): THIRD-PARTY-NOTICES.md, which comes "
+            "with drawdigit, lists them with their licences.</small></p>"
         )
 
     def show_about(self) -> None:

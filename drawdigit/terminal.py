@@ -1,0 +1,72 @@
+"""What the commands write to the terminal: errors, warnings, a progress bar, and the model
+loader that reports its problems there.
+
+Shared by ``drawdigit.cli`` and ``drawdigit.explain_cli``, which both sit on top of it (so
+neither imports the other for these). Plain Python: ``drawdigit --help`` and the window's
+start import it, and nothing heavy comes with it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from drawdigit.inference import Predictor
+
+
+def error(message: str) -> int:
+    """Print ``drawdigit: error: message`` on stderr; returns 2, the commands' exit status
+    for a problem with the input or the set-up."""
+    print(f"drawdigit: error: {message}", file=sys.stderr)
+    return 2
+
+
+def warn(message: str) -> None:
+    print(f"drawdigit: warning: {message}", file=sys.stderr)
+
+
+def load_predictor_or_explain(model: Path | None) -> Predictor | None:
+    """The model ``model`` names (None: the model in use), with its warnings printed; or
+    None after saying why it cannot be used."""
+    from drawdigit.inference import load_predictor
+    from drawdigit.store import ModelFileError
+
+    try:
+        predictor, warnings = load_predictor(model)
+    except ModelFileError as exc:
+        error(str(exc))
+        return None
+    for warning in warnings:
+        warn(warning)
+    return predictor
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, redrawn at most 5 times a second."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr  # looked up now: tests and callers redirect it
+        self.last = 0.0
+        self.active = False
+
+    def update(self, fraction: float, text: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < 0.2:
+            return
+        self.last = now
+        width = 28
+        filled = int(round(width * min(max(fraction, 0.0), 1.0)))
+        bar = "#" * filled + "-" * (width - filled)
+        self.stream.write(f"\r[{bar}] {fraction * 100:5.1f}% {text}\x1b[K")
+        self.stream.flush()
+        self.active = True
+
+    def line(self, text: str) -> None:
+        if self.active:
+            self.stream.write("\r\x1b[K")
+        self.stream.write(text + "\n")
+        self.stream.flush()
+        self.active = False
