@@ -178,10 +178,10 @@ def mix_into(
 ) -> MnistData:
     """MNIST with the shipped pen ink appended to its training set (the test set unchanged).
 
-    ``digit_copies`` copies of every pen digit (but those whose label UNIPEN's curators doubt)
-    and ``not_digit_copies`` of every pen letter or symbol (labelled
-    :data:`NOT_DIGIT_CLASS`); each copy is varied by the run's augmentation when it is seen. ``leave_out_fold`` leaves that fold's writers out, so a
-    model can be measured on them.
+    ``digit_copies`` copies of every pen digit (but those whose label UNIPEN's curators
+    doubt) and ``not_digit_copies`` of every pen letter or symbol (labelled
+    :data:`NOT_DIGIT_CLASS`); each copy is varied by the run's augmentation when it is seen.
+    ``leave_out_fold`` leaves that fold's writers out, so a model can be measured on them.
     """
     from drawdigit.mnist import MnistData
 
