@@ -76,6 +76,12 @@ class Part:
     prior: float = 1.0  # MERGE_PRIOR for each far-apart pair of groups it joins
 
     @property
+    def sureness(self) -> float:
+        """P(this ink is one digit, and it is ``digit``): digit-ness x confidence, what a
+        sure answer needs to reach (``Thresholds.sure``)."""
+        return self.digitness * self.confidence
+
+    @property
     def runner_up(self) -> int:
         return int(np.argsort(self.probabilities)[-2])
 
@@ -177,7 +183,7 @@ class Decider:
             return Decision("number", confidence=confidence, whole=whole, parts=number)
         if whole.digitness < t.not_digit:
             return Decision("not-a-digit", confidence=1.0 - whole.digitness, whole=whole)
-        if whole.confidence >= t.sure and whole.digitness >= t.sure_digitness:
+        if whole.sureness >= t.sure and whole.digitness >= t.sure_digitness:
             return Decision("digit", whole.digit, whole.confidence, whole=whole)
         return Decision(
             "unsure", whole.digit, whole.confidence, (whole.digit, whole.runner_up), whole

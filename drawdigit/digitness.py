@@ -37,8 +37,8 @@ class Thresholds:
     """Where the answers change (chosen on held-out data the command made; see its JSON).
 
     ``not_digit``: digit-ness below this -> "not a digit" (if no number reads better).
-    ``sure``: a digit's calibrated probability at or above this (and digit-ness at or above
-    ``sure_digitness``) -> a sure digit, else "unsure".
+    ``sure``: digit-ness x the digit's calibrated probability at or above this (and
+    digit-ness at or above ``sure_digitness``) -> a sure digit, else "unsure".
     ``number_part``: every digit of a "number" needs at least this probability and a
     digit-ness of at least ``not_digit``.
     """

@@ -222,22 +222,25 @@ def choose_thresholds(held: HeldOut, temperature: float) -> tuple[Thresholds, di
     """The thresholds, by these rules on held-out writers' pen ink, and what they give there:
 
     - ``not_digit``: the digit-ness below which only ``REJECT_DIGITS`` of the digits fall;
-    - ``sure``: the lowest calibrated probability at which at most ``SURE_WRONG`` of the
-      digits are answered sure and wrong;
+    - ``sure``: the lowest sureness (digit-ness x calibrated probability, ``decide``) at which
+      at most ``SURE_WRONG`` of the digits are answered sure and wrong;
     - ``sure_digitness``: the lowest digit-ness at which at most ``NOT_DIGITS_SURE`` of the
       pen letters and symbols are shown as a sure digit;
     - ``number_part``: fixed, each digit of a number more likely right than wrong.
     """
     probs = softmax(held.logits.astype(np.float64) / temperature)
-    confidence = probs.max(axis=1)
     wrong = probs.argmax(axis=1) != held.labels
     not_digit = float(np.quantile(held.p, REJECT_DIGITS))
+    kept = held.p >= not_digit
+    sureness = probs.max(axis=1) * held.p
     grid = np.linspace(0.5, 0.999, 500)
-    sure = next((float(t) for t in grid if ((confidence >= t) & wrong).mean() <= SURE_WRONG), 0.999)
+    sure = next(
+        (float(t) for t in grid if ((sureness >= t) & wrong & kept).mean() <= SURE_WRONG), 0.999
+    )
     letters = held.neg_kinds == "pen"
-    neg_conf = softmax(held.neg_logits[letters].astype(np.float64) / temperature).max(axis=1)
+    neg_probs = softmax(held.neg_logits[letters].astype(np.float64) / temperature)
     neg_p = held.neg_p[letters]
-    neg_sure = (neg_conf >= sure) & (neg_p >= not_digit)
+    neg_sure = (neg_probs.max(axis=1) * neg_p >= sure) & (neg_p >= not_digit)
     sure_digitness = next(
         (float(t) for t in grid if (neg_sure & (neg_p >= t)).mean() <= NOT_DIGITS_SURE), 0.999
     )
@@ -247,14 +250,16 @@ def choose_thresholds(held: HeldOut, temperature: float) -> tuple[Thresholds, di
 
 def held_out_figures(held: HeldOut, temperature: float, t: Thresholds) -> dict[str, Any]:
     """What the single-ink part of ``decide`` answers on held-out ink with these settings."""
-    probs = softmax(held.logits.astype(np.float64) / temperature)
-    confidence = probs.max(axis=1)
-    right = probs.argmax(axis=1) == held.labels
-    rejected = held.p < t.not_digit
-    sure = ~rejected & (confidence >= t.sure) & (held.p >= t.sure_digitness)
-    neg_probs = softmax(held.neg_logits.astype(np.float64) / temperature)
-    neg_rejected = held.neg_p < t.not_digit
-    neg_sure = ~neg_rejected & (neg_probs.max(axis=1) >= t.sure) & (held.neg_p >= t.sure_digitness)
+
+    def answers(logits: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        probs = softmax(logits.astype(np.float64) / temperature)
+        rejected = p < t.not_digit
+        sure = ~rejected & (probs.max(axis=1) * p >= t.sure) & (p >= t.sure_digitness)
+        return probs.argmax(axis=1), rejected, sure
+
+    read, rejected, sure = answers(held.logits, held.p)
+    right = read == held.labels
+    _, neg_rejected, neg_sure = answers(held.neg_logits, held.neg_p)
     kinds = np.unique(held.neg_kinds)
     return {
         "digits": int(len(right)),

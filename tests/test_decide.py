@@ -228,7 +228,7 @@ def test_another_network_gets_no_not_a_digit_head(tmp_path: Path) -> None:
 
 def test_temperature_scaling_recovers_a_known_temperature() -> None:
     from drawdigit.digitness import softmax
-    from drawdigit.make_digitness import fit_temperature
+    from drawdigit.headfit import fit_temperature
 
     rng = np.random.default_rng(0)
     logits = rng.normal(0, 4, (20_000, 10))
