@@ -252,6 +252,9 @@ def test_ctrl_c_stops_training_with_status_130(tmp_path: Path, mnist_dir: Path) 
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # as from a terminal: a shell without job control starts background jobs (e.g. this
+        # test run, with `&`) with Ctrl+C ignored, and the child would inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert process.stderr is not None
