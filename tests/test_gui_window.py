@@ -485,6 +485,9 @@ def test_model_status_and_about_box(window):
     for text in (__version__, qVersion(), PySide6.__version__, torch.__version__, "2024-05-06"):
         assert text in about
     assert "MIT licence" in about and "THIRD-PARTY-NOTICES.md" in about  # what ships with it
+    # the data the network learnt from, credited as their licences ask
+    assert "UNIPEN" in about and "CC BY 4.0" in about and "ICPR 1994" in about
+    assert "MNIST" in about and "CC BY-SA 3.0" in about
 
 
 def test_a_damaged_user_model_falls_back_to_the_bundled_one_with_a_warning(open_window, qtbot):

@@ -26,7 +26,7 @@ from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot, qVersion
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSizePolicy, QWidget
 
-from drawdigit import __version__
+from drawdigit import DATA_CREDIT, __version__
 from drawdigit.gui.canvas import DrawingCanvas
 from drawdigit.gui.prediction_panel import PredictionPanel
 from drawdigit.gui.recognizer import RecognitionResult, Recognizer
@@ -487,15 +487,15 @@ class MainWindow(QMainWindow):
             model = "loading…"
         return (
             f"<h3>drawdigit {__version__}</h3>"
-            "<p>Draw a digit and watch a small convolutional network, trained on MNIST, "
-            "say what it is.</p>"
+            "<p>Draw a digit and watch a small convolutional network say what it is.</p>"
             f"<p><b>Model:</b> {model}</p>"
             f"<p><small>Python {platform.python_version()} · Qt {qVersion()} · "
             f"PySide6 {PySide6.__version__} · PyTorch {torch_version}</small></p>"
+            f"<p><small>{DATA_CREDIT}</small></p>"
             "<p><small>drawdigit is free software under the MIT licence. It is built on Qt "
-            "and Qt for Python (LGPL-3.0), PyTorch, NumPy, SciPy, Pillow and more, and its "
-            "network learnt from MNIST (CC BY-SA 3.0): THIRD-PARTY-NOTICES.md, which comes "
-            "with drawdigit, lists them with their licences.</small></p>"
+            "and Qt for Python (LGPL-3.0), PyTorch, NumPy, SciPy, Pillow and more: "
+            "THIRD-PARTY-NOTICES.md, which comes with drawdigit, lists them with their "
+            "licences.</small></p>"
         )
 
     def show_about(self) -> None:
