@@ -4,8 +4,9 @@ The panel only displays; ``decide`` decides. Its states:
 - empty canvas: a hint ("Draw a digit"), never a digit or bars;
 - waiting: a drawing but no answer yet ("Loading model…", or why there is no model);
 - an answer (``show_decision``), said plainly: a sure digit large with "97% sure"; for
-  "not sure" the likely digit with a question mark ("7?") and "Probably 7 (62%) — or 4
-  (20%)"; "Not a digit — 93% sure"; a number ("42") with each digit's sureness;
+  "not sure" the likely digit with a question mark ("7?") and "Probably 7 — or 4" (the
+  second may be "not a digit"; their percentages are the bars below, and the tooltip);
+  "Not a digit — 93% sure"; a number ("42") with each digit's sureness;
 - once there is ink: every 28x28 input the network read (one per digit of a number),
   magnified pixel for pixel, and for ink read as one digit the bars of its distribution
   (``Decision.distribution``): the ten digits and "not a digit", adding up to 100%. Every
@@ -522,7 +523,6 @@ class PredictionPanel(QWidget):
                 f"{outcome_name(second)}: {percent(p_second, 0)}",
             )
             self.bars.set_probabilities(distribution, digit)
-            return
         else:  # not-a-digit
             self._set_digit("×", muted=True)
             self._say(f"Not a digit — {percent(distribution[NOT_A_DIGIT], 0)} sure")
@@ -540,7 +540,8 @@ class PredictionPanel(QWidget):
         self.headline_label.setToolTip(tip)
 
     def shown_digit(self) -> str:
-        """The big glyph as shown: a digit, "?" when unsure, or "" / "…" with no answer."""
+        """The big glyph as shown: a digit, the likely digit and "?" ("7?") when unsure, "×"
+        for not a digit, a number, or "" / "…" with no answer."""
         return self.digit_label.text()
 
     def _set_digit(self, text: str, muted: bool) -> None:
