@@ -441,36 +441,46 @@ def _print_predict_error(path: Path, message: str, as_json: bool) -> None:
 
 
 def _decision_json(path: Path, decision) -> dict:
-    """The ``predict --json`` object: the keys it always had, plus the answer."""
+    """The ``predict --json`` object (docs/data.md): the answer, its confidence, and the one
+    distribution every view shows (``probabilities`` for 0-9 and ``not_a_digit``, summing
+    to 1), read from ``Decision`` as the window reads it."""
+    from drawdigit.decide import NOT_A_DIGIT
+
     row: dict = {"file": str(path), "answer": decision.kind, "digit": decision.digit}
-    if decision.whole is None:  # empty: as before
-        row.update(confidence=0.0, probabilities=[0.0] * 10, empty=True)
+    distribution = decision.distribution
+    if distribution is None:  # empty: no ink, no distribution
+        row.update(confidence=0.0, probabilities=[0.0] * 10, not_a_digit=0.0, empty=True)
         return row
     row["confidence"] = decision.confidence
-    row["probabilities"] = [float(p) for p in decision.whole.probabilities]
+    row["probabilities"] = [float(p) for p in distribution[:NOT_A_DIGIT]]
+    row["not_a_digit"] = float(distribution[NOT_A_DIGIT])
     if decision.kind == "number":
         row["number"] = decision.number
         row["digits"] = [
-            {"digit": p.digit, "confidence": p.confidence, "box": [round(v, 1) for v in p.box]}
+            {"digit": p.digit, "confidence": p.sureness, "box": [round(v, 1) for v in p.box]}
             for p in decision.parts
         ]
     return row
 
 
 def _decision_text(decision) -> str:
-    """The answer in plain words, as the window says it."""
+    """The answer in plain words, with the percentages the window shows beside it."""
+    from drawdigit.decide import outcome_name
+
     kind = decision.kind
     if kind == "empty":
         return "no digit (the drawing is empty)"
     if kind == "not-a-digit":
-        return f"not a digit ({decision.confidence * 100:.0f}% sure)"
+        return f"not a digit  ({percent(decision.confidence)})"
     if kind == "number":
-        each = ", ".join(f"{p.digit} {p.confidence * 100:.0f}%" for p in decision.parts)
+        each = ", ".join(f"{p.digit} {percent(p.sureness)}" for p in decision.parts)
         return f"the number {decision.number}  ({each})"
     if kind == "unsure":
-        first, second = decision.candidates
-        return f"not sure: {first} or {second}?  ({first} {decision.confidence * 100:.1f}%)"
-    return f"{decision.digit}  {decision.confidence * 100:.1f}%"
+        likeliest = decision.likeliest(2)
+        names = " or ".join(outcome_name(k) for k, _ in likeliest)
+        each = ", ".join(f"{outcome_name(k)} {percent(p)}" for k, p in likeliest)
+        return f"not sure: {names}?  ({each})"
+    return f"{decision.digit}  {percent(decision.confidence)}"
 
 
 # --------------------------------------------------------------------------- explain

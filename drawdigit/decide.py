@@ -4,11 +4,19 @@ The network alone gives every drawing a digit, usually a confident one: an H is 
 is a 4, a screenshot is a 0. ``decide`` is the one place (window, CLI and tests all call it)
 that turns ink into one of five answers:
 
-- ``digit``: one digit, sure (its calibrated confidence reaches ``Thresholds.sure``);
+- ``digit``: one digit, sure (its sureness, digit-ness x calibrated probability, reaches
+  ``Thresholds.sure``);
 - ``unsure``: one digit, not sure; the two candidates are given;
 - ``number``: two or more digits side by side, each read by the network;
 - ``not-a-digit``: the digit-ness head says this is not a digit (letters, symbols, scribbles);
 - ``empty``: no ink.
+
+Every view (the window's panel, Look Inside, ``predict`` and ``explain``) shows ONE
+distribution for a piece of ink, ``Part.distribution``: P(d) = digit-ness x the calibrated
+probability of d for the ten digits, and P(not a digit) = 1 - digit-ness, eleven values that
+sum to 1. ``Decision.confidence`` is the answer's own value in it, so a percentage next to an
+answer is always the height of its bar, and "not sure" never stands beside a bar at or above
+the sure threshold.
 
 How: ``segment.cut`` splits the ink into groups (strokes overlapping horizontally; columns of
 a picture) and every candidate digit over up to two neighbouring groups; all candidates go
@@ -17,9 +25,9 @@ gets a calibrated probability for its best digit and a digit-ness (P(one digit),
 head in ``digitness``); its strength is their product. A dynamic programme over the groups
 finds the split whose digits are strongest together; a number is answered when that split
 has two or more digits of about one height, each plausible, that beat reading the whole ink
-as one digit. Otherwise the whole ink is one candidate digit: a very low digit-ness says
-"not a digit"; a high probability AND a high digit-ness say a sure digit; anything between
-is "not sure", with the two candidates.
+as one digit. Otherwise the whole ink is one candidate digit: a very low digit-ness (or a
+P(not a digit) that reaches the sure threshold) says "not a digit"; a high probability AND a
+high digit-ness say a sure digit; anything between is "not sure", with the two candidates.
 
 Confidences are calibrated: on real pen-drawn digits a "90%" is right about 90% of the time
 (benchmarks/bench_decide.py measures it).
@@ -44,6 +52,8 @@ if TYPE_CHECKING:
     from drawdigit.strokes import Drawing
 
 KINDS = ("digit", "unsure", "number", "not-a-digit", "empty")
+# Where "not a digit" sits in a ``Part.distribution``: after the ten digits.
+NOT_A_DIGIT = 10
 # A digit whose ink lies in several horizontally separate groups is rare (2% of the
 # pen-drawn single digits of unipen-dev have two groups, none more), and its pieces nearly
 # touch (segment.NEAR_GAP). Reading ink whose groups lie further apart as ONE digit (the
@@ -85,15 +95,23 @@ class Part:
     def runner_up(self) -> int:
         return int(np.argsort(self.probabilities)[-2])
 
+    @property
+    def distribution(self) -> np.ndarray:
+        """The one story every view tells, (11,) float64 summing to 1: P(d) = digit-ness x
+        the calibrated probability of d for d = 0..9, then P(not a digit) = 1 - digit-ness
+        (index ``NOT_A_DIGIT``). ``distribution[digit]`` is ``sureness``. Without a head
+        (digit-ness 1.0) it is the calibrated probabilities and a 0 for "not a digit"."""
+        return np.append(self.digitness * self.probabilities, 1.0 - self.digitness)
+
 
 @dataclass(frozen=True)
 class Decision:
     """The answer for one drawing; everything the window, the CLI and the tests show.
 
     ``kind``: one of ``KINDS``. ``digit``: the best single digit for digit and unsure, else
-    None. ``confidence``: how likely the answer is right, calibrated: for digit and unsure
-    the digit's probability, for a number all its digits' together, for not-a-digit
-    1 - digit-ness.
+    None. ``confidence``: how likely the answer is right, its value in ``distribution``:
+    for digit and unsure the digit's P(d) (``whole.sureness``), for not-a-digit
+    P(not a digit) = 1 - digit-ness, for a number the product of its digits' sureness.
     ``candidates``: for unsure, the two digits it hesitates between. ``whole``: the whole ink
     read as one digit (None only when empty; for a number it is what one digit would have
     been). ``parts``: the digits of a number, left to right (empty for the other kinds).
@@ -110,6 +128,19 @@ class Decision:
     def number(self) -> str | None:
         """The digits of a number as text ("4207"); None for the other kinds."""
         return "".join(str(p.digit) for p in self.parts) if self.kind == "number" else None
+
+    @property
+    def distribution(self) -> np.ndarray | None:
+        """The whole ink's ``Part.distribution`` (11 values: P(0)..P(9), P(not a digit));
+        None when empty. For a number it is the whole ink read as ONE digit."""
+        return None if self.whole is None else self.whole.distribution
+
+    def likeliest(self, count: int = 2) -> list[tuple[int, float]]:
+        """The ``count`` most likely outcomes of ``distribution``, most likely first, as
+        (index, probability); index ``NOT_A_DIGIT`` is "not a digit" (see ``outcome_name``).
+        What "not sure" names: e.g. [(7, 0.62), (10, 0.31)], "7 or not a digit"."""
+        distribution = self.distribution
+        return [] if distribution is None else likeliest(distribution, count)
 
     @property
     def images(self) -> list[np.ndarray]:
@@ -179,14 +210,17 @@ class Decider:
         t = self.thresholds
         if self._is_number(number, whole):
             assert number is not None
-            confidence = math.prod(p.confidence for p in number)
+            confidence = math.prod(p.sureness for p in number)
             return Decision("number", confidence=confidence, whole=whole, parts=number)
-        if whole.digitness < t.not_digit:
-            return Decision("not-a-digit", confidence=1.0 - whole.digitness, whole=whole)
+        not_digit = whole.distribution[NOT_A_DIGIT]
+        # P(not a digit) at the sure level is a sure "not a digit", whatever the head's own
+        # threshold: "not sure" must never stand beside a bar the app would call sure.
+        if whole.digitness < t.not_digit or not_digit >= t.sure:
+            return Decision("not-a-digit", confidence=float(not_digit), whole=whole)
         if whole.sureness >= t.sure and whole.digitness >= t.sure_digitness:
-            return Decision("digit", whole.digit, whole.confidence, whole=whole)
+            return Decision("digit", whole.digit, whole.sureness, whole=whole)
         return Decision(
-            "unsure", whole.digit, whole.confidence, (whole.digit, whole.runner_up), whole
+            "unsure", whole.digit, whole.sureness, (whole.digit, whole.runner_up), whole
         )
 
     def _is_number(self, split: tuple[Part, ...] | None, whole: Part) -> bool:
@@ -275,6 +309,19 @@ def load_decider(predictor: Predictor, head_path: Path | None = None) -> tuple[D
             "only digits, numbers and 'not sure' are answered."
         ]
     return Decider(predictor, head), []
+
+
+def likeliest(distribution: np.ndarray, count: int = 2) -> list[tuple[int, float]]:
+    """The ``count`` largest values of a distribution as (index, probability), largest
+    first (ties: the lower index first)."""
+    values = np.asarray(distribution, dtype=np.float64)
+    order = np.argsort(-values, kind="stable")[:count]
+    return [(int(k), float(values[k])) for k in order]
+
+
+def outcome_name(index: int) -> str:
+    """How an index of a ``Part.distribution`` reads: "7", or "not a digit"."""
+    return "not a digit" if index == NOT_A_DIGIT else str(index)
 
 
 def part_drawing(drawing: Drawing, part: Part) -> Drawing:

@@ -27,6 +27,7 @@ from drawdigit.explain import (
     heat_overlay,
     map_grid,
 )
+from drawdigit.formatting import percent
 from drawdigit.terminal import ProgressBar, error, load_predictor_or_explain
 
 INPUT_SCALE = 10  # the 28x28 pictures are written at 280x280, each pixel a 10x10 block
@@ -72,24 +73,33 @@ def pictures(explanation: Explanation, filters: np.ndarray) -> dict[str, bytes]:
 def run_explain(args: argparse.Namespace) -> int:
     """The command: exit 0 when the pictures are written (with or without the memories),
     1 when the file cannot be used (as ``predict``), 2 for a model or folder problem."""
+    from drawdigit.decide import NOT_A_DIGIT, load_decider
     from drawdigit.memories import MemoriesUnavailable, load_memories
-    from drawdigit.preprocess import load_input
+    from drawdigit.preprocess import load_source
     from drawdigit.store import atomic_write_bytes, atomic_write_text
 
     predictor = load_predictor_or_explain(args.model)
     if predictor is None:
         return 2
+    decider, warnings = load_decider(predictor)
+    for warning in warnings:
+        print(f"drawdigit: warning: {warning}", file=sys.stderr)
     path: Path = args.file
     try:
-        image = load_input(path)
+        decision = decider.decide(load_source(path))
     except Exception as exc:  # noqa: BLE001 - every reader error carries a clear message
         message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
         print(f"drawdigit: error: {message}", file=sys.stderr)
         return 1
-    if image is None:
+    if decision.whole is None:
         print(f"drawdigit: error: {path}: no ink: nothing to explain", file=sys.stderr)
         return 1
-    explanation = explain(predictor.net, image, versus=args.versus)
+    # The whole ink, as the window's Look Inside shows it, with the numbers of
+    # ``predict``: the distribution of the answer (``Part.distribution``), not the
+    # network's raw softmax.
+    distribution = decision.whole.distribution
+    target = int(np.argmax(distribution[:NOT_A_DIGIT]))
+    explanation = explain(predictor.net, decision.whole.image28, target, versus=args.versus)
     out: Path = args.out if args.out is not None else Path(f"explain-{path.stem}")
     files = pictures(explanation, first_layer_filters(predictor.net))
 
@@ -124,14 +134,14 @@ def run_explain(args: argparse.Namespace) -> int:
     written = sorted([*files, *(["memories.json"] if memories is not None else [])])
     if memories_note:
         print(f"drawdigit: note: no nearest memories: {memories_note}", file=sys.stderr)
-    probabilities = explanation.probabilities
     if args.json:
         summary = {
             "file": str(path),
             "target": explanation.target,
             "versus": explanation.versus,
-            "answer": int(probabilities.argmax()),
-            "probabilities": [float(p) for p in probabilities],
+            "answer": target,
+            "probabilities": [float(p) for p in distribution[:NOT_A_DIGIT]],
+            "not_a_digit": float(distribution[NOT_A_DIGIT]),
             "method": explanation.method,
             "out": str(out),
             "files": written,
@@ -141,12 +151,10 @@ def run_explain(args: argparse.Namespace) -> int:
             summary["memories_unavailable"] = memories_note
         print(json.dumps(summary))
         return 0
-    versus = f" and not {explanation.versus}" if explanation.versus is not None else ""
-    print(
-        f"{path}: why {explanation.target}{versus} "
-        f"({probabilities[explanation.target] * 100:.1f}%), by {explanation.method}; "
-        f"wrote {', '.join(written)} to {out}"
-    )
+    question = f"why {target} ({percent(distribution[target])})"
+    if explanation.versus is not None:
+        question += f" and not {explanation.versus} ({percent(distribution[explanation.versus])})"
+    print(f"{path}: {question}, by {explanation.method}; wrote {', '.join(written)} to {out}")
     if memories:
         near = ", ".join(f"{m['label']} (#{m['index']}, {m['distance']:.2f})" for m in memories)
         print(f"nearest memories: {near}")

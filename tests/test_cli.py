@@ -58,9 +58,10 @@ def test_predict_json_on_strokes_and_png(tmp_path: Path, capsys: pytest.CaptureF
     for row in rows:
         expected = int(Path(row["file"]).stem.split("-")[1])
         assert row["digit"] == expected, row["file"]
-        assert len(row["probabilities"]) == 10
-        assert abs(sum(row["probabilities"]) - 1.0) < 1e-4
-        assert row["confidence"] == max(row["probabilities"])
+        assert len(row["probabilities"]) == 10 and 0.0 <= row["not_a_digit"] <= 1.0
+        assert sum(row["probabilities"]) + row["not_a_digit"] == pytest.approx(1.0, abs=1e-9)
+        assert row["confidence"] == row["probabilities"][expected]  # its bar in the window
+        assert row["probabilities"][expected] == max(row["probabilities"])
 
 
 def test_predict_reports_unreadable_files_and_goes_on(
@@ -99,10 +100,11 @@ def test_predict_keeps_the_order_across_chunks(
     rows = _json_lines(capsys.readouterr().out)
     assert [r["file"] for r in rows] == files
     for row, one in zip(rows, alone, strict=True):  # the same answer, to float rounding
-        assert {k: v for k, v in row.items() if k not in ("confidence", "probabilities")} == {
-            k: v for k, v in one.items() if k not in ("confidence", "probabilities")
+        floats = ("confidence", "probabilities", "not_a_digit")
+        assert {k: v for k, v in row.items() if k not in floats} == {
+            k: v for k, v in one.items() if k not in floats
         }
-        for key in ("confidence", "probabilities"):
+        for key in floats:
             assert row.get(key) == pytest.approx(one.get(key), abs=1e-6)
     assert "error" in rows[4] and [r["digit"] for r in rows[:4]] == [0, 1, 2, 3]
 
@@ -455,13 +457,15 @@ def test_predict_json_says_the_answer_for_each_kind(
     assert all(len(b) == 4 and b[0] < b[2] and b[1] < b[3] for b in boxes)
     assert all(a[2] < b[0] for a, b in zip(boxes, boxes[1:], strict=False))
     assert all(0.0 < d["confidence"] <= 1.0 for d in n["digits"])
+    assert n["confidence"] == pytest.approx(np.prod([d["confidence"] for d in n["digits"]]))
 
     f = rows["four.txt"]
     assert (f["answer"], f["digit"]) == ("digit", 4) and "number" not in f
-    assert f["confidence"] == max(f["probabilities"])
+    assert f["confidence"] == f["probabilities"][4] == max(f["probabilities"])
 
     e = rows["empty.json"]
     assert (e["answer"], e["digit"], e["empty"]) == ("empty", None, True)
+    assert e["confidence"] == e["not_a_digit"] == 0.0 and e["probabilities"] == [0.0] * 10
 
 
 @pytest.mark.skipif(not DEJAVU, reason="DejaVu Sans is not installed (fonts-dejavu-core)")
@@ -476,6 +480,7 @@ def test_predict_json_says_a_letter_is_not_a_digit(
     assert main(["predict", "--json", str(letter)]) == 0
     (row,) = _json_lines(capsys.readouterr().out)
     assert (row["answer"], row["digit"]) == ("not-a-digit", None)
+    assert row["confidence"] == row["not_a_digit"] > max(row["probabilities"])
 
 
 def test_predict_says_the_answer_plainly(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -489,6 +494,52 @@ def test_predict_says_the_answer_plainly(tmp_path: Path, capsys: pytest.CaptureF
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"{number}: the number 42  (4 ")
     assert lines[1].startswith(f"{SAMPLES[5]}: 5  ")
+
+
+def test_the_plain_line_gives_the_percentages_of_the_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """One story: the plain line says the JSON's numbers, whatever the answer (sure and
+    unsure digits, pen letters, a number, nothing)."""
+    from test_decide import side_by_side
+
+    from drawdigit.decide import outcome_name
+    from drawdigit.formatting import percent
+    from drawdigit.strokes import save_drawing
+
+    number = tmp_path / "n.json"
+    save_drawing(number, side_by_side("42"))
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"width": 280, "height": 280, "strokes": []}))
+    pen = sorted((Path(__file__).parent / "data").glob("pen-*.json"))
+    files = [str(p) for p in (*SAMPLES, *pen, number, empty)]
+    assert main(["predict", "--json", *files]) == 0
+    rows = _json_lines(capsys.readouterr().out)
+    assert main(["predict", *files]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    kinds = set()
+    for row, line in zip(rows, lines, strict=True):
+        kinds.add(row["answer"])
+        said = line.removeprefix(f"{row['file']}: ")
+        values = [*row["probabilities"], row["not_a_digit"]]
+        if row["answer"] == "digit":
+            assert said == f"{row['digit']}  {percent(row['confidence'])}"
+        elif row["answer"] == "unsure":
+            first, second = sorted(range(11), key=lambda k: -values[k])[:2]
+            assert row["digit"] in (first, second)
+            assert said == (
+                f"not sure: {outcome_name(first)} or {outcome_name(second)}?  "
+                f"({outcome_name(first)} {percent(values[first])}, "
+                f"{outcome_name(second)} {percent(values[second])})"
+            )
+        elif row["answer"] == "not-a-digit":
+            assert said == f"not a digit  ({percent(row['not_a_digit'])})"
+        elif row["answer"] == "number":
+            each = ", ".join(f"{d['digit']} {percent(d['confidence'])}" for d in row["digits"])
+            assert said == f"the number {row['number']}  ({each})"
+        else:
+            assert said == "no digit (the drawing is empty)"
+    assert {"digit", "unsure", "number", "empty"} <= kinds
 
 
 # --------------------------------------------------------------------------- train options

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from drawdigit.decide import KINDS, Decider, load_decider
+from drawdigit.decide import KINDS, NOT_A_DIGIT, Decider, Decision, load_decider
 from drawdigit.digitness import load_digitness
 from drawdigit.inference import load_predictor
 from drawdigit.preprocess import ImageError, load_source
@@ -82,7 +83,9 @@ def test_the_sample_digits_are_read_as_one_digit(decider: Decider, digit: int) -
     assert decision.kind in ("digit", "unsure") and decision.digit == digit
     assert decision.number is None and decision.parts == ()
     assert decision.whole is not None and decision.whole.image28.shape == (28, 28)
-    assert decision.confidence == decision.whole.probabilities.max()
+    # The answer's percentage is its bar: P(digit) of the one distribution, its sureness.
+    assert decision.confidence == decision.distribution[digit] == decision.whole.sureness
+    assert digit == np.argmax(decision.distribution[:NOT_A_DIGIT])
 
 
 def test_clean_digits_are_mostly_sure(decider: Decider) -> None:
@@ -110,7 +113,8 @@ def test_numbers_are_read_digit_by_digit(decider: Decider, digits: str) -> None:
     assert all(a[2] < b[0] for a, b in zip(boxes, boxes[1:], strict=False))  # left to right
     assert all(0 <= b[0] < b[2] <= drawing.width for b in boxes)
     assert len(decision.images) == len(digits)
-    assert 0.0 < decision.confidence <= min(p.confidence for p in decision.parts)
+    assert 0.0 < decision.confidence <= min(p.sureness for p in decision.parts)
+    assert decision.confidence == pytest.approx(math.prod(p.sureness for p in decision.parts))
 
 
 def test_a_picture_of_a_number_is_read_too(decider: Decider) -> None:
@@ -184,6 +188,68 @@ def test_many_drawings_at_once_get_the_answers_each_gets_alone(
             assert np.array_equal(many.whole.image28, one.whole.image28)
 
 
+# --------------------------------------------------------------------------- one story
+
+
+def check_one_story(decision: Decision, sure: float) -> None:
+    """What every view relies on: the 11 values (P(0)..P(9), P(not a digit)) are a
+    distribution; the confidence said beside the answer is the answer's own value in it;
+    "not sure" never stands beside any value at the sure threshold, a sure digit always
+    has its own there."""
+    distribution = decision.distribution
+    if decision.kind == "empty":
+        assert distribution is None and decision.likeliest() == []
+        return
+    assert distribution.shape == (NOT_A_DIGIT + 1,) and (distribution >= 0).all()
+    assert distribution.sum() == pytest.approx(1.0, abs=1e-9)
+    if decision.kind in ("digit", "unsure"):
+        assert decision.digit == np.argmax(distribution[:NOT_A_DIGIT])
+        assert decision.confidence == distribution[decision.digit] == decision.whole.sureness
+    if decision.kind == "digit":
+        assert decision.confidence >= sure
+    elif decision.kind == "unsure":
+        assert distribution.max() < sure, distribution
+        first, second = decision.likeliest(2)
+        assert decision.digit in (first[0], second[0]) and first[1] >= second[1]
+    elif decision.kind == "not-a-digit":
+        assert decision.confidence == distribution[NOT_A_DIGIT]
+    else:  # a number: its digits' own values together
+        each = [p.distribution[p.digit] for p in decision.parts]
+        assert decision.confidence == pytest.approx(math.prod(each), rel=1e-12)
+
+
+def test_one_distribution_holds_every_answer_of_real_ink(decider: Decider, unipen_dir: Path):
+    """Real pen digits, letters and symbols (every 8th of the dev sets), numbers, a
+    picture, a scribble and nothing: the answer's percentage is its bar, and "not sure"
+    never stands beside a bar the app would call sure (the issue saw "not sure" beside a
+    digit at 100%)."""
+    letters = unipen_dir.parent / "unipen-notdigits-dev"
+    files = sorted(unipen_dir.glob("*.json"))[::8] + sorted(letters.glob("*.json"))[::8]
+    sources: list = [load_source(f) for f in files]
+    sources += [side_by_side("42"), picture_of(side_by_side("907")), None]
+    sources += [Drawing(280, 280, [[(40 + 8 * k, 60 + 40 * (k % 2)) for k in range(25)]])]
+    decisions = decider.decide_pieces([None if s is None else cut(s) for s in sources])
+    kinds = {kind: [d.kind for d in decisions].count(kind) for kind in KINDS}
+    assert all(kinds.values()), kinds  # every kind of answer is checked
+    for decision in decisions:
+        check_one_story(decision, decider.thresholds.sure)
+
+
+def test_a_sure_share_of_not_a_digit_is_a_sure_not_a_digit(decider: Decider) -> None:
+    """The head's own threshold may leave ink whose P(not a digit) is above the sure level
+    on the "not sure" side: then it is "not a digit", never "not sure" beside that bar."""
+    from dataclasses import replace
+
+    whole = decider.decide(sample(3)).whole
+    sure = decider.thresholds.sure
+    almost_none = replace(whole, digitness=(1.0 - sure) * 0.9)  # above ``not_digit``...
+    assert almost_none.digitness >= decider.thresholds.not_digit  # ... of the bundled head
+    pieces = cut(sample(3))
+    answer = decider._decision(pieces, {(0, pieces.groups - 1): almost_none})
+    assert answer.kind == "not-a-digit" and answer.confidence >= sure
+    check_one_story(answer, sure)
+
+
 def test_load_source_decides_by_content(tmp_path: Path) -> None:
     four = tmp_path / "four.txt"
     four.write_text(json.dumps(sample(4).to_dict()))
@@ -220,7 +286,13 @@ def test_another_network_gets_no_not_a_digit_head(tmp_path: Path) -> None:
     predictor, _ = load_predictor(other)
     decider, warnings = load_decider(predictor)
     assert decider.digitness is None and "bundled network" in warnings[0]
-    assert decider.decide(sample(3)).kind in ("digit", "unsure", "number")
+    decision = decider.decide(sample(3))
+    assert decision.kind in ("digit", "unsure", "number")
+    # No head: digit-ness 1, so nothing is "not a digit" and the bars are the network's
+    # class probabilities, still summing to 1.
+    assert decision.distribution[NOT_A_DIGIT] == 0.0
+    np.testing.assert_allclose(decision.distribution[:NOT_A_DIGIT], decision.whole.probabilities)
+    assert decision.distribution.sum() == pytest.approx(1.0, abs=1e-9)
 
 
 # --------------------------------------------------------------------------- how it was made

@@ -334,6 +334,33 @@ def test_explain_command_writes_the_pictures_without_mnist(
         assert layer1.width >= 8 * 26 and layer1.height >= 4 * 26
 
 
+@pytest.mark.parametrize("name", ["pen-letter-A.json", "pen-european-one.json"])
+def test_explain_gives_the_percentages_of_predict(
+    tmp_path: Path, capsys: pytest.CaptureFixture, name: str
+) -> None:
+    """The numbers of the answer (the digits' P(d) and P(not a digit)), not the network's
+    raw softmax: "why 4 (29.1%)" where ``predict`` says 4 is 29.1% likely."""
+    from drawdigit.formatting import percent
+
+    drawing = Path(__file__).parent / "data" / name
+    assert main(["predict", "--json", str(drawing)]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    out = tmp_path / "out"
+    assert main(["explain", str(drawing), "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    # The same numbers (to float32 rounding: numpy's sums may round differently between
+    # two runs of one forward pass, by where the arrays lie in memory).
+    assert summary["probabilities"] == pytest.approx(answer["probabilities"], abs=1e-6)
+    assert summary["not_a_digit"] == pytest.approx(answer["not_a_digit"], abs=1e-6)
+    values = answer["probabilities"]
+    target = values.index(max(values))
+    assert summary["target"] == summary["answer"] == target
+    assert sum(values) + summary["not_a_digit"] == pytest.approx(1.0, abs=1e-9)
+    assert main(["explain", str(drawing), "--out", str(out), "--versus", "0"]) == 0
+    line = capsys.readouterr().out
+    assert f"why {target} ({percent(values[target])}) and not 0 ({percent(values[0])})" in line
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_explain_command_writes_the_nearest_memories(

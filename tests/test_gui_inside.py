@@ -3,7 +3,11 @@ real recogniser and explainer threads, the bundled model, MNIST from ``../shared
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +15,7 @@ import pytest
 # The main window's fixtures and drawing helpers: one copy, in its own test module.
 import test_gui_window as main_tests
 
+from drawdigit.formatting import percent
 from drawdigit.gui.inside import InsideWindow
 from drawdigit.gui.workers import live_workers, stop_all_workers
 
@@ -20,6 +25,7 @@ real_window = main_tests.real_window
 throwaway_model = main_tests.throwaway_model
 draw, SEVEN, FOUR, ZERO = main_tests.draw, main_tests.SEVEN, main_tests.FOUR, main_tests.ZERO
 MODEL_TIMEOUT_MS = main_tests.MODEL_TIMEOUT_MS
+decision_for = main_tests.decision_for
 
 INSIDE_THREADS = ("drawdigit-inside", "drawdigit-inside-memories")
 
@@ -167,8 +173,17 @@ def test_a_number_is_looked_at_digit_by_digit(real_window, qtbot):
 
     qtbot.waitUntil(lambda: shows(decision.parts[0].image28), timeout=MODEL_TIMEOUT_MS)
     assert inside.shown_frame().target == 4
-    inside.part_combo.setCurrentIndex(1)
-    qtbot.waitUntil(lambda: shows(decision.parts[1].image28), timeout=MODEL_TIMEOUT_MS)
+    # Each digit with the percentage the main window gives it ("A number: 4: 100% · …").
+    for k, part in enumerate(decision.parts):
+        said = f"{part.digit}: {percent(part.sureness, 0)}"
+        assert said in real_window.panel.headline()
+        assert inside.question_label.text().startswith(
+            f"Why {part.digit} ({percent(part.sureness, 0)})"
+        )
+        if k + 1 < len(decision.parts):
+            inside.part_combo.setCurrentIndex(k + 1)
+            next_part = decision.parts[k + 1]
+            qtbot.waitUntil(lambda p=next_part: shows(p.image28), timeout=MODEL_TIMEOUT_MS)
     assert inside.shown_frame().target == 2
     inside.part_combo.setCurrentIndex(2)
     qtbot.waitUntil(lambda: shows(decision.whole.image28), timeout=MODEL_TIMEOUT_MS)
@@ -176,6 +191,47 @@ def test_a_number_is_looked_at_digit_by_digit(real_window, qtbot):
     real_window.commands.clear.trigger()  # no number any more: no choice to make
     qtbot.waitUntil(lambda: inside.heat_image().isNull(), timeout=MODEL_TIMEOUT_MS)
     assert not inside.part_combo.isVisible()
+
+
+@pytest.mark.parametrize("name", ["pen-letter-A.json", "pen-european-one.json", "seven"])
+def test_one_drawing_gives_one_percentage_in_the_panel_look_inside_and_predict(
+    real_window, qtbot, tmp_path, name
+):
+    """The same drawing, the same model: the main window's bars and words, Look Inside's
+    question and ``drawdigit predict --json`` (the real command, in its own process) give
+    the same numbers: the answer's distribution (P(d) for each digit, P(not a digit))."""
+    if name == "seven":  # drawn with the mouse, saved, and given to the command
+        draw(real_window, *SEVEN)
+        decision_for(real_window, qtbot)
+        path = tmp_path / "seven.json"
+        assert real_window.document.save_to(path)
+    else:  # a pen drawing opened as a file: an A (mostly "not a digit") and a European 1
+        path = Path(__file__).parent / "data" / name
+        assert real_window.open_path(path)
+    decision = decision_for(real_window, qtbot)
+    inside = open_inside(real_window, qtbot)
+    frame = frame_for_canvas(real_window, inside, qtbot)
+    command = [sys.executable, "-m", "drawdigit", "predict", "--json", str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    row = json.loads(done.stdout)
+    values = [*row["probabilities"], row["not_a_digit"]]
+    assert (row["answer"], row["digit"]) == (decision.kind, decision.digit)
+    # Equal to float32 rounding (two processes' forward passes may sum in another order).
+    assert real_window.panel.bars.probabilities() == pytest.approx(values, abs=1e-6)
+    assert list(frame.probabilities) == list(decision.distribution)  # one source
+    digit = values.index(max(values[:10]))
+    shown = percent(values[digit], 0)
+    assert frame.target == digit and real_window.panel.bars.shown_percent(digit) == shown
+    assert inside.question_label.text().startswith(f"Why {digit} ({shown})")
+    if row["answer"] in ("digit", "unsure"):
+        assert row["confidence"] == values[digit]
+    if row["answer"] == "digit":
+        assert real_window.panel.headline() == f"{shown} sure"
+    if values[10] > values[digit]:  # "probably not a digit": Look Inside says it too
+        assert f"More likely not a digit ({percent(values[10], 0)})" in (
+            inside.question_label.text()
+        )
 
 
 def test_without_mnist_the_memories_say_how_to_get_it(real_window, qtbot):

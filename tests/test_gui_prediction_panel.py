@@ -7,11 +7,14 @@ import pytest
 from PySide6.QtCore import Qt
 
 from drawdigit.decide import Decision, Part
+from drawdigit.formatting import percent
 from drawdigit.gui.prediction_panel import PredictionPanel
 from drawdigit.inference import Prediction
 
 
-def part(digit: int, confidence: float, runner_up: int = 0, x0: float = 0.0) -> Part:
+def part(
+    digit: int, confidence: float, runner_up: int = 0, x0: float = 0.0, digitness: float = 1.0
+) -> Part:
     probabilities = np.full(10, (1.0 - confidence) / 9)
     probabilities[digit] = confidence
     if runner_up != digit:  # the runner-up takes most of the rest
@@ -20,20 +23,28 @@ def part(digit: int, confidence: float, runner_up: int = 0, x0: float = 0.0) -> 
         probabilities[others] = (1.0 - confidence) * 0.1 / len(others)
     image = np.zeros((28, 28), dtype=np.float32)
     image[4:24, 12 + digit % 3] = 1.0
-    return Part(digit, confidence, 0.99, probabilities, probabilities, (x0, 0, x0 + 50, 80), image)
+    box = (x0, 0, x0 + 50, 80)
+    return Part(digit, confidence, digitness, probabilities, probabilities, box, image)
 
 
 def digit(d: int, confidence: float) -> Decision:
-    return Decision("digit", d, confidence, whole=part(d, confidence))
+    whole = part(d, confidence)
+    return Decision("digit", d, whole.sureness, whole=whole)
 
 
-def unsure(d: int, other: int) -> Decision:
-    return Decision("unsure", d, 0.48, (d, other), part(d, 0.48, other))
+def unsure(d: int, other: int, digitness: float = 1.0) -> Decision:
+    whole = part(d, 0.48, other, digitness=digitness)
+    return Decision("unsure", d, whole.sureness, (d, other), whole)
+
+
+def not_a_digit(digitness: float = 0.03) -> Decision:
+    whole = part(4, 0.9, digitness=digitness)
+    return Decision("not-a-digit", None, 1.0 - digitness, whole=whole)
 
 
 def number(*pairs: tuple[int, float]) -> Decision:
     parts = tuple(part(d, c, x0=60.0 * k) for k, (d, c) in enumerate(pairs))
-    score = float(np.prod([c for _, c in pairs]))
+    score = float(np.prod([p.sureness for p in parts]))
     return Decision("number", None, score, whole=part(pairs[0][0], 0.4), parts=parts)
 
 
@@ -49,11 +60,17 @@ def panel(qtbot) -> PredictionPanel:
 def test_each_kind_is_said_plainly(panel: PredictionPanel) -> None:
     panel.show_decision(digit(7, 0.934))
     assert (panel.shown_digit(), panel.headline()) == ("7", "93% sure")
-    assert panel.bars.probabilities() is not None and len(panel.input_view.images()) == 1
+    assert panel.bars.shown_percent(7) == "93%" and len(panel.input_view.images()) == 1
 
-    panel.show_decision(unsure(4, 9))
-    assert (panel.shown_digit(), panel.headline()) == ("?", "Not sure — 4 or 9?")
+    panel.show_decision(unsure(4, 9))  # the likely digit stays in sight
+    assert (panel.shown_digit(), panel.headline()) == ("4?", "Probably 4 — or 9")
     assert panel.bars.probabilities() is not None
+    assert panel.headline_label.toolTip() == "4: 48%, 9: 47%"  # the bars' percentages
+
+    # Ink that is probably no digit: "not a digit" is named, as likely as the bars say.
+    panel.show_decision(unsure(4, 9, digitness=0.4))
+    assert (panel.shown_digit(), panel.headline()) == ("4?", "Probably not a digit — or 4")
+    assert panel.bars.shown_percent(10) == "60%" and panel.bars.shown_percent(4) == "19%"
 
     panel.show_decision(number((4, 0.99), (2, 0.97)))
     assert panel.shown_digit() == "42"
@@ -62,15 +79,27 @@ def test_each_kind_is_said_plainly(panel: PredictionPanel) -> None:
     assert len(panel.input_view.images()) == 2  # what the model sees: every digit
     assert "2 digits" in panel.input_title.text()
 
-    not_digit = Decision("not-a-digit", None, 0.97, whole=part(4, 0.9))
-    panel.show_decision(not_digit)
-    assert panel.headline() == "Not a digit" and panel.shown_digit() != "4"
-    assert panel.bars.probabilities() is None
+    panel.show_decision(not_a_digit(0.03))
+    assert panel.headline() == "Not a digit — 97% sure" and panel.shown_digit() == "×"
+    assert panel.bars.shown_percent(10) == "97%"  # its bar: "not a digit"
     assert len(panel.input_view.images()) == 1
 
     panel.show_decision(Decision("empty"))
     assert (panel.shown_digit(), panel.headline()) == ("", "Draw a digit")
-    assert panel.input_view.images() == []
+    assert panel.input_view.images() == [] and panel.bars.probabilities() is None
+
+
+def test_the_bars_are_the_answers_distribution(panel: PredictionPanel) -> None:
+    """Eleven bars, "not a digit" last, that add up to 100%: the one distribution."""
+    decision = unsure(8, 3, digitness=0.7)
+    panel.show_decision(decision)
+    shown = panel.bars.probabilities()
+    assert shown == pytest.approx(list(decision.distribution), abs=0.0)
+    assert len(shown) == 11 and sum(shown) == pytest.approx(1.0)
+    assert panel.bars.label(10) == "not a digit" and panel.bars.label(3) == "3"
+    assert "not a digit: 30.0%" in panel.bars.toolTip()
+    with pytest.raises(ValueError, match="11"):
+        panel.bars.set_probabilities([0.1] * 10, 0)
 
 
 def test_unsure_and_not_a_digit_never_flash_while_a_stroke_is_drawn(
@@ -80,7 +109,7 @@ def test_unsure_and_not_a_digit_never_flash_while_a_stroke_is_drawn(
     panel.set_stroke_active(True)
     panel.show_decision(unsure(4, 9))  # a half-drawn stroke
     assert panel.headline() == "95% sure" and panel.is_holding()
-    panel.show_decision(Decision("not-a-digit", None, 0.9, whole=part(1, 0.9)))
+    panel.show_decision(not_a_digit(0.1))
     assert panel.shown_digit() == "4"
     assert len(panel.input_view.images()) == 1  # what it sees still follows the pen
     panel.show_decision(number((4, 0.99), (2, 0.98)))  # sure answers are shown live
@@ -88,20 +117,68 @@ def test_unsure_and_not_a_digit_never_flash_while_a_stroke_is_drawn(
     panel.show_decision(unsure(2, 7))
     assert panel.shown_digit() == "42"
     panel.set_stroke_active(False)  # pen up: the latest answer, whatever it is
-    assert panel.headline() == "Not sure — 2 or 7?" and not panel.is_holding()
-    panel.show_decision(Decision("not-a-digit", None, 0.9, whole=part(1, 0.9)))
-    assert panel.headline() == "Not a digit"  # no stroke: shown at once
+    assert panel.headline() == "Probably 2 — or 7" and not panel.is_holding()
+    panel.show_decision(not_a_digit(0.1))
+    assert panel.headline() == "Not a digit — 90% sure"  # no stroke: shown at once
 
 
 def test_the_older_single_digit_entry_points_still_work(panel: PredictionPanel) -> None:
     probabilities = np.zeros(10)
     probabilities[[3, 8]] = [0.55, 0.45]
     panel.show_prediction(Prediction.from_probabilities(probabilities))
-    assert (panel.shown_digit(), panel.headline()) == ("?", "Not sure — 3 or 8?")
+    assert (panel.shown_digit(), panel.headline()) == ("3?", "Probably 3 — or 8")
+    assert panel.bars.probabilities() == [*probabilities, 0.0]
     panel.set_model_input(np.ones((28, 28), dtype=np.float32))
     assert panel.input_view.image() is not None
     panel.show_waiting("Loading model…")
-    assert panel.shown_digit() == "…"
+    assert panel.shown_digit() == "…" and panel.headline_label.toolTip() == ""
+
+
+def test_the_panel_never_says_not_sure_beside_a_sure_bar(panel, unipen_dir) -> None:
+    """Half the pen digits and half the pen letters and symbols of the dev sets, and some
+    numbers, decided by the bundled model and shown by the real panel: "?" never stands
+    beside a bar at the sure threshold (the issue saw "Not sure — 1 or 6?" beside 1 at
+    100%), every bar is the answer's distribution, and every percentage in the words is
+    the bar of what they name."""
+    from test_decide import side_by_side
+
+    from drawdigit.decide import load_decider
+    from drawdigit.inference import load_predictor
+    from drawdigit.preprocess import load_source
+    from drawdigit.segment import cut
+
+    decider, _ = load_decider(load_predictor(None)[0])
+    sure = decider.thresholds.sure
+    letters = unipen_dir.parent / "unipen-notdigits-dev"
+    files = sorted(unipen_dir.glob("*.json"))[::2] + sorted(letters.glob("*.json"))[::2]
+    assert len(files) > 5000
+    sources = [load_source(f) for f in files] + [side_by_side(n) for n in ("42", "907")]
+    kinds: dict[str, int] = {}
+    for decision in decider.decide_pieces([cut(source) for source in sources]):
+        panel.show_decision(decision)
+        kinds[decision.kind] = kinds.get(decision.kind, 0) + 1
+        bars, glyph, words = panel.bars.probabilities(), panel.shown_digit(), panel.headline()
+        if decision.kind == "number":
+            assert bars is None and glyph == decision.number
+            for p in decision.parts:
+                assert f"{p.digit}: {percent(p.sureness, 0)}" in words
+            continue
+        assert bars == list(decision.distribution)
+        bar = panel.bars.shown_percent
+        if glyph.endswith("?"):  # "not sure", the likely digit with a question mark
+            assert max(bars) < sure, (decision.kind, bars)
+            assert "100%" not in [bar(k) for k in range(11)]
+            assert glyph == f"{decision.digit}?" and words.startswith("Probably ")
+            assert panel.headline_label.toolTip() == ", ".join(
+                f"{panel.bars.label(k)}: {bar(k)}" for k, _ in decision.likeliest(2)
+            )
+        elif glyph == "×":
+            assert words == f"Not a digit — {bar(10)} sure"
+            assert bars[10] >= max(bars[:10])
+        else:
+            assert glyph == str(decision.digit) and words == f"{bar(decision.digit)} sure"
+            assert bars[decision.digit] >= sure
+    assert min(kinds.get(k, 0) for k in ("digit", "unsure", "not-a-digit", "number")) > 0, kinds
 
 
 def test_the_recognizer_decides_and_the_panel_shows_every_digit(qtbot, panel) -> None:

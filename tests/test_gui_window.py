@@ -27,7 +27,9 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
+from drawdigit.formatting import percent
 from drawdigit.gui.main_window import MainWindow
+from drawdigit.gui.window.settings import DEFAULT_SIZE, MINIMUM_SIZE
 from drawdigit.inference import Prediction
 from drawdigit.model import DigitNet, ModelConfig
 from drawdigit.preprocess import preprocess
@@ -203,13 +205,41 @@ def test_drawn_digits_are_recognised(real_window, qtbot, strokes, digit):
     assert decision.kind in ("digit", "unsure") and decision.digit == digit
     panel = real_window.panel
     if decision.kind == "unsure":
-        assert panel.shown_digit() == "?"
-        assert "Not sure" in panel.headline_label.text()
+        assert panel.shown_digit() == f"{digit}?"
+        assert panel.headline_label.text().startswith("Probably ")
     else:
         assert panel.shown_digit() == str(digit)
         assert panel.headline_label.text().endswith("% sure")
-    # The bars show the calibrated probabilities the decision was made from.
-    assert panel.bars.probabilities() == pytest.approx(list(decision.whole.probabilities))
+    # The bars show the distribution the decision was made from: P(d), P(not a digit).
+    assert panel.bars.probabilities() == list(decision.distribution)
+
+
+@pytest.mark.parametrize("size", [MINIMUM_SIZE, DEFAULT_SIZE], ids=["smallest", "default"])
+def test_the_eleven_bars_fit_the_panel_at_every_size(real_window, qtbot, size):
+    """Ten digits and "not a digit": at the window's smallest size too, the answer, the bars
+    and the 28x28 view each get the room they ask for, one below the other, none cut."""
+    real_window.resize(*size)
+    assert real_window.open_path(Path(__file__).parent / "data" / "pen-letter-A.json")
+    decision_for(real_window, qtbot)
+    panel = real_window.panel
+    qtbot.waitUntil(lambda: panel.bars.probabilities() is not None, timeout=MODEL_TIMEOUT_MS)
+    QApplication.processEvents()
+    assert (real_window.width(), real_window.height()) == size
+    parts = [
+        panel.digit_label,
+        panel.headline_label,
+        panel.correction_row,
+        panel.bars,
+        panel.input_title,
+        panel.input_view,
+    ]
+    boxes = [part.geometry() for part in parts]
+    for part, box in zip(parts, boxes, strict=True):
+        assert panel.rect().contains(box), (type(part).__name__, box, panel.rect())
+        assert box.height() >= part.minimumSizeHint().height(), type(part).__name__
+    assert all(a.bottom() < b.top() for a, b in zip(boxes, boxes[1:], strict=False)), boxes
+    assert panel.headline_label.heightForWidth(panel.width()) <= boxes[1].height()
+    assert len(panel.bars.probabilities()) == 11
 
 
 def test_canvas_and_saved_file_give_the_same_input_and_answer(real_window, qtbot, tmp_path):
@@ -333,8 +363,8 @@ def test_unsure_answers_say_so():
 
     panel = PredictionPanel()
     panel.show_prediction(prediction)
-    assert panel.shown_digit() == "?"
-    assert panel.headline_label.text() == "Not sure — 4 or 9?"
+    assert panel.shown_digit() == "4?"
+    assert panel.headline_label.text() == "Probably 4 — or 9"
     panel.show_empty()
     assert panel.shown_digit() == "" and panel.bars.probabilities() is None
 
@@ -692,7 +722,7 @@ def test_unsure_and_not_a_digit_are_held_until_the_pen_lifts(real_window, qtbot)
     final = decision_for(real_window, qtbot)
     qtbot.waitUntil(lambda: not panel.is_holding(), timeout=MODEL_TIMEOUT_MS)
     assert final.kind == "not-a-digit"
-    assert panel.headline() == "Not a digit"
+    assert panel.headline() == f"Not a digit — {percent(final.confidence, 0)} sure"
 
 
 def test_a_strokes_file_opens_whatever_its_name(window, tmp_path) -> None:

@@ -3,11 +3,16 @@
 The panel only displays; ``decide`` decides. Its states:
 - empty canvas: a hint ("Draw a digit"), never a digit or bars;
 - waiting: a drawing but no answer yet ("Loading model…", or why there is no model);
-- an answer (``show_decision``), said plainly: a sure digit large with its confidence;
-  "Not sure — 4 or 9?" with a question mark instead of asserting a digit; "Not a digit";
-  a number ("42") with each digit's confidence;
+- an answer (``show_decision``), said plainly: a sure digit large with "97% sure"; for
+  "not sure" the likely digit with a question mark ("7?") and "Probably 7 — or 4" (the
+  second may be "not a digit"; their percentages are the bars below, and the tooltip);
+  "Not a digit — 93% sure"; a number ("42") with each digit's sureness;
 - once there is ink: every 28x28 input the network read (one per digit of a number),
-  magnified pixel for pixel, and for a single digit the bars of its ten probabilities.
+  magnified pixel for pixel, and for ink read as one digit the bars of its distribution
+  (``Decision.distribution``): the ten digits and "not a digit", adding up to 100%. Every
+  percentage in the words is one of those bars, so the words and the bars tell one story:
+  a sure answer needs its bar at the sure threshold, and "not sure" never stands beside a
+  bar that high.
 
 No flashing while drawing: the window calls ``set_stroke_active(True)`` at pen down and
 ``set_stroke_active(False)`` at pen up. While a stroke is being drawn, "not sure" and "not a
@@ -37,6 +42,7 @@ from PySide6.QtCore import QEvent, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
+    QFontMetrics,
     QImage,
     QPainter,
     QPaintEvent,
@@ -53,6 +59,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from drawdigit.formatting import percent
 from drawdigit.gui.images import gray_to_qimage
 
 if TYPE_CHECKING:
@@ -126,8 +133,20 @@ class ModelInputView(QWidget):
         painter.end()
 
 
+# The label of the last bar: the share of "not a digit" in the answer's distribution (the
+# last of its 11 values, ``decide.NOT_A_DIGIT``; not imported from there: it loads numpy,
+# which the window must not wait for).
+NOT_A_DIGIT_LABEL = "not a digit"
+
+
 class ProbabilityBars(QWidget):
-    """One horizontal bar per digit, 0 to 9, with its probability in percent."""
+    """One horizontal bar per outcome of ``Decision.distribution``, with its probability in
+    percent: the digits 0 to 9 and, after a small gap, "not a digit". The eleven add up to
+    100%, so the bar of the answer is the percentage said above it, and a drawing that is
+    probably no digit shows it as one long bar instead of a digit at 100%."""
+
+    ROWS = 11  # 0-9, then "not a digit"
+    GAP_ROWS = 0.4  # the space between the digits and "not a digit", in rows
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -136,31 +155,53 @@ class ProbabilityBars(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setAccessibleName("Probabilities")
 
+    def _rows_high(self) -> float:
+        return self.ROWS + self.GAP_ROWS
+
     def sizeHint(self) -> QSize:
-        return QSize(240, 10 * (self.fontMetrics().height() + 6))
+        return QSize(240, round(self._rows_high() * (self.fontMetrics().height() + 6)))
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(160, 10 * (self.fontMetrics().height() + 2))
+        return QSize(160, round(self._rows_high() * (self.fontMetrics().height() + 1)))
 
     def set_probabilities(self, probabilities: list[float] | None, top: int | None) -> None:
+        """``probabilities``: the 11 values of a distribution (0-9, then not a digit), or
+        None for no bars; ``top``: the index drawn bold and full colour (the answer)."""
+        if probabilities is not None and len(probabilities) != self.ROWS:
+            raise ValueError(f"expected {self.ROWS} probabilities, got {len(probabilities)}")
         self._probabilities = probabilities
         self._top = top
         if probabilities is None:
             self.setToolTip("")
         else:
-            self.setToolTip("\n".join(f"{d}: {p * 100:.1f}%" for d, p in enumerate(probabilities)))
+            self.setToolTip(
+                "\n".join(f"{self.label(k)}: {percent(p)}" for k, p in enumerate(probabilities))
+            )
         self.update()
 
     def probabilities(self) -> list[float] | None:
         return self._probabilities
+
+    def shown_percent(self, index: int) -> str | None:
+        """The percentage written beside bar ``index`` (None with no bars)."""
+        if self._probabilities is None:
+            return None
+        return percent(self._probabilities[index], 0)
+
+    @staticmethod
+    def label(index: int) -> str:
+        return NOT_A_DIGIT_LABEL if index == ProbabilityBars.ROWS - 1 else str(index)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         palette = self.palette()
         metrics = self.fontMetrics()
-        row = self.height() / 10.0
-        label_w = metrics.horizontalAdvance("0") + 10
+        row = self.height() / self._rows_high()
+        bold = QFont(self.font())
+        bold.setBold(True)  # the answer's label is bold: the widest it can be
+        label_w = max(QFontMetrics(bold).horizontalAdvance(self.label(k)) for k in range(self.ROWS))
+        label_w += 8
         value_w = metrics.horizontalAdvance("100%") + 8
         bar_left = label_w
         bar_w = max(10.0, self.width() - label_w - value_w)
@@ -169,17 +210,19 @@ class ProbabilityBars(QWidget):
         if track == palette.color(QPalette.ColorRole.Window):
             track = palette.color(QPalette.ColorRole.Mid)
         active = self.isEnabled() and self._probabilities is not None
-        for digit in range(10):
-            top = digit * row
+        for index in range(self.ROWS):
+            top = (index + (self.GAP_ROWS if index == self.ROWS - 1 else 0.0)) * row
             text_rect = QRectF(0, top, label_w - 6, row)
-            is_top = active and digit == self._top
+            is_top = active and index == self._top
             font = QFont(self.font())
             font.setBold(is_top)
             painter.setFont(font)
             role = QPalette.ColorRole.WindowText if active else QPalette.ColorRole.PlaceholderText
             painter.setPen(palette.color(role))
             painter.drawText(
-                text_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, str(digit)
+                text_rect,
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                self.label(index),
             )
             bar = QRectF(bar_left, top + (row - bar_h) / 2, bar_w, bar_h)
             painter.setPen(Qt.PenStyle.NoPen)
@@ -187,7 +230,7 @@ class ProbabilityBars(QWidget):
             painter.drawRoundedRect(bar, bar_h / 2, bar_h / 2)
             if active:
                 assert self._probabilities is not None
-                p = float(self._probabilities[digit])
+                p = float(self._probabilities[index])
                 if p >= 0.005:  # shown as at least 1%
                     fill = QRectF(bar.left(), bar.top(), max(bar_h, bar_w * p), bar_h)
                     color = palette.color(QPalette.ColorRole.Highlight)
@@ -200,7 +243,7 @@ class ProbabilityBars(QWidget):
                 painter.drawText(
                     value_rect,
                     Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                    f"{p * 100:.0f}%",
+                    percent(p, 0),
                 )
         painter.end()
 
@@ -283,7 +326,6 @@ class PredictionPanel(QWidget):
         self.digit_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.digit_label.setAccessibleName("Predicted digit")
         self._compact: bool | None = None
-        self._set_compact(False)
 
         self.headline_label = QLabel()
         self.headline_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -317,6 +359,7 @@ class PredictionPanel(QWidget):
         layout.addWidget(self.input_view, 1)
         layout.addStretch(0)
         self.setMinimumWidth(230)
+        self._set_compact(False)
         self._stroke_active = False
         self._held: Decision | None = None
         self._answer: Decision | None = None  # the network's answer shown (or under a correction)
@@ -335,7 +378,7 @@ class PredictionPanel(QWidget):
         self._end_correction()
         self.correction_row.hide()
         self._set_digit("", muted=True)
-        self.headline_label.setText("Draw a digit")
+        self._say("Draw a digit")
         self.bars.set_probabilities(None, None)
         self.input_view.set_image(None)
         self._set_input_title(1)
@@ -347,22 +390,17 @@ class PredictionPanel(QWidget):
         self._end_correction()
         self.correction_row.hide()
         self._set_digit("…", muted=True)
-        self.headline_label.setText(message)
+        self._say(message)
         self.bars.set_probabilities(None, None)
 
     def show_prediction(self, prediction: Prediction) -> None:
-        """The older single-digit answer (no "number" or "not a digit")."""
+        """The older single-digit answer (no "number" or "not a digit"): its probabilities
+        as the distribution, with nothing for "not a digit"."""
         self._end_correction()
         self.correction_row.set_number(False)
         self.correction_row.show()
-        probabilities = [float(p) for p in prediction.probabilities]
-        if prediction.unsure:
-            self._set_digit("?", muted=True)
-            self.headline_label.setText(f"Not sure — {prediction.digit} or {prediction.runner_up}?")
-        else:
-            self._set_digit(str(prediction.digit), muted=False)
-            self.headline_label.setText(f"{prediction.confidence * 100:.0f}% sure")
-        self.bars.set_probabilities(probabilities, prediction.digit)
+        distribution = [float(p) for p in prediction.probabilities] + [0.0]
+        self._show_single("unsure" if prediction.unsure else "digit", distribution)
 
     def set_model_input(self, image28: np.ndarray | None) -> None:
         self.input_view.set_image(None if image28 is None else gray_to_qimage(image28))
@@ -410,7 +448,7 @@ class PredictionPanel(QWidget):
         headline "You said: …", and ``note`` (e.g. "Saved to My Samples") with an Undo link."""
         self._said = said
         self._set_digit(said, muted=False)
-        self.headline_label.setText(f"You said: {said}")
+        self._say(f"You said: {said}")
         self.correction_row.show_note(note)
         self.correction_row.show()
 
@@ -420,14 +458,14 @@ class PredictionPanel(QWidget):
         if not typed:
             if self._said:
                 self._set_digit(self._said, muted=False)
-                self.headline_label.setText(f"You said: {self._said}")
+                self._say(f"You said: {self._said}")
             elif self._answer is not None:
                 self._show_answer(self._answer)
             return
         left = count - len(typed)
         more = "one more digit" if left == 1 else f"{left} more digits"
         self._set_digit(f"{typed}…", muted=True)
-        self.headline_label.setText(f"You said: {typed}… type {more}")
+        self._say(f"You said: {typed}… type {more}")
 
     def clear_correction(self) -> None:
         """Back to the network's answer (the correction was undone)."""
@@ -447,33 +485,48 @@ class PredictionPanel(QWidget):
 
     def _show_answer(self, decision: Decision) -> None:
         kind = decision.kind
-        whole = decision.whole
-        if kind == "empty" or whole is None:
+        distribution = decision.distribution
+        if kind == "empty" or distribution is None:
             self.show_empty()
             return
         self._answer = decision
         self._end_correction()
         self.correction_row.set_number(kind == "number")
         self.correction_row.show()
-        probabilities = [float(p) for p in whole.probabilities]
-        if kind == "digit":
-            self._set_digit(str(decision.digit), muted=False)
-            self.headline_label.setText(f"{decision.confidence * 100:.0f}% sure")
-            self.bars.set_probabilities(probabilities, decision.digit)
-        elif kind == "unsure":
-            first, second = decision.candidates or (whole.digit, whole.runner_up)
-            self._set_digit("?", muted=True)
-            self.headline_label.setText(f"Not sure — {first} or {second}?")
-            self.bars.set_probabilities(probabilities, first)
-        elif kind == "number":
+        if kind == "number":
             self._set_digit(decision.number or "", muted=False)
-            each = " · ".join(f"{p.digit}: {p.confidence * 100:.0f}%" for p in decision.parts)
-            self.headline_label.setText(f"A number: {each}")
+            each = " · ".join(f"{p.digit}: {percent(p.sureness, 0)}" for p in decision.parts)
+            self._say(f"A number: {each}")
             self.bars.set_probabilities(None, None)  # the bars are for one digit
+            return
+        self._show_single(kind, [float(p) for p in distribution])
+
+    def _show_single(self, kind: str, distribution: list[float]) -> None:
+        """A digit, "not sure" or "not a digit" for ink read as one digit: the words and
+        the bars from the one ``distribution`` (11 values, the last "not a digit"), so
+        every percentage said is the height of a bar."""
+        from drawdigit.decide import NOT_A_DIGIT, likeliest, outcome_name
+
+        digit = max(range(NOT_A_DIGIT), key=lambda d: distribution[d])
+        if kind == "digit":
+            self._set_digit(str(digit), muted=False)
+            self._say(f"{percent(distribution[digit], 0)} sure")
+            self.bars.set_probabilities(distribution, digit)
+        elif kind == "unsure":  # the likely digit stays in sight, with a question mark
+            (first, p_first), (second, p_second) = likeliest(distribution, 2)
+            self._set_digit(f"{digit}?", muted=True)
+            # Their percentages are the bars right below (and the tooltip): in the words
+            # too, the line wrapped and squeezed the bars at the window's smallest size.
+            self._say(
+                f"Probably {outcome_name(first)} — or {outcome_name(second)}",
+                f"{outcome_name(first)}: {percent(p_first, 0)}, "
+                f"{outcome_name(second)}: {percent(p_second, 0)}",
+            )
+            self.bars.set_probabilities(distribution, digit)
         else:  # not-a-digit
             self._set_digit("×", muted=True)
-            self.headline_label.setText("Not a digit")
-            self.bars.set_probabilities(None, None)
+            self._say(f"Not a digit — {percent(distribution[NOT_A_DIGIT], 0)} sure")
+            self.bars.set_probabilities(distribution, NOT_A_DIGIT)
 
     def _set_input_title(self, count: int) -> None:
         if count > 1:
@@ -481,8 +534,14 @@ class PredictionPanel(QWidget):
         else:
             self.input_title.setText("What the model sees (28 × 28)")
 
+    def _say(self, text: str, tip: str = "") -> None:
+        """The headline and its tooltip (``tip``: the details the words leave to the bars)."""
+        self.headline_label.setText(text)
+        self.headline_label.setToolTip(tip)
+
     def shown_digit(self) -> str:
-        """The big glyph as shown: a digit, "?" when unsure, or "" / "…" with no answer."""
+        """The big glyph as shown: a digit, the likely digit and "?" ("7?") when unsure, "×"
+        for not a digit, a number, or "" / "…" with no answer."""
         return self.digit_label.text()
 
     def _set_digit(self, text: str, muted: bool) -> None:
@@ -499,8 +558,9 @@ class PredictionPanel(QWidget):
 
     # ------------------------------------------------------------------ size
 
-    # Below this height the big glyph is smaller and the rows closer: at the window's
-    # minimum size (640x500) the full-size glyph left the bars too little room to read.
+    # Below this height the big glyph, the bars and the 28x28 view are smaller and the rows
+    # closer: at the window's minimum size (640x500) the full-size ones left the bars too
+    # little room to read.
     COMPACT_HEIGHT = 520
 
     def _set_compact(self, compact: bool) -> None:
@@ -513,6 +573,14 @@ class PredictionPanel(QWidget):
         font.setBold(True)
         self.digit_label.setFont(font)
         self.digit_label.setMinimumHeight(self.digit_label.fontMetrics().height())
+        # Eleven bars and the 28x28 view share what is left: smaller rows and a 3x (not 4x)
+        # view at the smallest size, so neither is cut.
+        bars_font = QFont(self.font())
+        if compact:
+            bars_font.setPointSizeF(base * 0.85)
+        self.bars.setFont(bars_font)
+        side = 28 * (3 if compact else 4)
+        self.input_view.setMinimumSize(side, side)
         layout = self.layout()
         if layout is not None:
             layout.setSpacing(2 if compact else 6)

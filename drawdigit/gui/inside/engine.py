@@ -50,8 +50,10 @@ class InsideFrame:
 
     seq: int
     image28: np.ndarray | None  # None: an empty canvas (everything else is empty too)
+    # The answer's distribution as the main window's bars show it (``Part.distribution``,
+    # 11 values: P(0)..P(9), then P(not a digit)), so both windows give one percentage.
     probabilities: np.ndarray | None
-    target: int | None  # the digit explained (the network's answer)
+    target: int | None  # the digit explained (the likeliest digit of ``probabilities``)
     versus: int | None  # compared against, or None
     method: str
     heat_rgb: np.ndarray | None  # (28, 28, 3) uint8
@@ -84,7 +86,8 @@ class Explainer(QObject):
         self._inbox = inbox
         self._path: Path | None = None
         self._net: NumpyDigitNet | None = None
-        self._drawing: tuple[int, np.ndarray | None] | None = None
+        # (seq, the 28x28 input, its distribution from the main window's answer or None)
+        self._drawing: tuple[int, np.ndarray | None, np.ndarray | None] | None = None
         self._versus: int | str | None = RUNNER_UP
         self._memories: MemoryIndex | None = None
 
@@ -120,7 +123,12 @@ class Explainer(QObject):
         self._path, self._net = path, net
         self.modelReady.emit(view)
 
-    def _frame(self, seq: int, image28: np.ndarray | None) -> InsideFrame:
+    def _frame(
+        self, seq: int, image28: np.ndarray | None, distribution: np.ndarray | None = None
+    ) -> InsideFrame:
+        """Explain ``image28``. ``distribution``: the main window's answer for it (the
+        numbers shown, and the digits explained); without one (no answer came with the
+        drawing) the network's own softmax stands in, with 0 for "not a digit"."""
         started, cpu_started = time.perf_counter(), time.thread_time()
         if image28 is None or self._net is None:
             return InsideFrame(seq, None, None, None, None, "", None, (), (), None, 0.0)
@@ -128,12 +136,15 @@ class Explainer(QObject):
 
         from drawdigit.explain import explain
         from drawdigit.gui.inside.render import activation_grid, heat_picture
+        from drawdigit.numpy_net import softmax
 
-        # The answer and its runner-up first (one forward pass, ~1 ms), then one explain.
-        logits = self._net.logits_and_features(np.asarray(image28, np.float32)[None])[0][0]
-        order = np.argsort(logits)
-        target = int(order[-1])
-        versus = int(order[-2]) if self._versus == RUNNER_UP else self._versus
+        if distribution is None:  # one forward pass, ~1 ms, then one explain
+            logits = self._net.logits_and_features(np.asarray(image28, np.float32)[None])[0]
+            distribution = np.append(softmax(logits.astype(np.float64))[0], 0.0)
+        digits = distribution[: self._net.config.num_classes]
+        order = np.argsort(-digits, kind="stable")  # ties: the lower digit, as ``decide``
+        target = int(order[0])
+        versus = int(order[1]) if self._versus == RUNNER_UP else self._versus
         if versus == target:
             versus = None  # "why 4 and not 4?": the plain heat says it
         explanation = explain(self._net, image28, target=target, versus=versus)
@@ -143,7 +154,7 @@ class Explainer(QObject):
         return InsideFrame(
             seq=seq,
             image28=explanation.image28,
-            probabilities=explanation.probabilities,
+            probabilities=np.asarray(distribution, dtype=np.float64),
             target=explanation.target,
             versus=explanation.versus,
             method=explanation.method,

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from drawdigit.formatting import percent
 from drawdigit.gui.images import gray_to_qimage, rgb_to_qimage
 from drawdigit.gui.inside.engine import (
     MEMORY_COUNT,
@@ -313,11 +314,12 @@ class InsideWindow(QWidget):
         if self._inbox is not None:
             self._inbox.put("model", path)
 
-    def _post_drawing(self, image28: Any) -> None:
-        """Hand the drawing to the explainer; while the window is minimised it waits here
+    def _post_drawing(self, image28: Any, distribution: Any = None) -> None:
+        """Hand the drawing (and the main window's distribution for it, whose percentages
+        this window repeats) to the explainer; while the window is minimised it waits here
         (the latest only), so a window nobody sees takes no CPU from the recogniser."""
         self._seq += 1
-        self._waiting = (self._seq, image28)
+        self._waiting = (self._seq, image28, distribution)
         self._hand_waiting()
 
     def _hand_waiting(self) -> None:
@@ -347,22 +349,26 @@ class InsideWindow(QWidget):
             self.part_combo.blockSignals(False)
         self.part_label.setVisible(bool(parts))
         self.part_combo.setVisible(bool(parts))
-        self._post_drawing(self._chosen_input())
+        self._post_drawing(*self._chosen_input())
 
-    def _chosen_input(self) -> Any:
-        """The 28x28 to look at: the chosen digit of a number, else the answer's input."""
+    def _chosen_input(self) -> tuple[Any, Any]:
+        """The 28x28 to look at and its distribution (``decide.Part``'s, as the main
+        window's bars show it): the chosen digit of a number, else the whole ink."""
         result = self._result
         if result is None:
-            return None
+            return None, None
         decision = result.decision
         index = self.part_combo.currentIndex()
         if decision is not None and decision.kind == "number" and 0 <= index < len(decision.parts):
-            return decision.parts[index].image28
-        return result.image28
+            part = decision.parts[index]
+            return part.image28, part.distribution
+        if decision is not None and decision.whole is not None:
+            return decision.whole.image28, decision.whole.distribution
+        return result.image28, None
 
     @Slot(int)
     def _on_part_changed(self, _index: int) -> None:
-        self._post_drawing(self._chosen_input())
+        self._post_drawing(*self._chosen_input())
 
     @Slot(object)
     def _on_drawing_changed(self, _source: Any) -> None:
@@ -554,20 +560,25 @@ class InsideWindow(QWidget):
         if self.legend_view.image().isNull():  # the same for every frame: made once
             self.legend_view.set_image(rgb_to_qimage(colour_bar()))
         self.legend_view.show()
+        not_digit = float(p[-1])  # P(not a digit): the main window's last bar
         if versus is None:
-            self.question_label.setText(f"Why {target}? ({p[target]:.0%} sure)")
+            question = f"Why {target}? ({percent(p[target], 0)})"
             self.legend_label.setText(
                 f"Red pixels pushed it toward {target}, blue ones away from it; "
                 "pale ones hardly mattered."
             )
         else:
-            self.question_label.setText(
-                f"Why {target} ({p[target]:.0%}) and not {versus} ({p[versus]:.0%})?"
+            question = (
+                f"Why {target} ({percent(p[target], 0)}) and not {versus} "
+                f"({percent(p[versus], 0)})?"
             )
             self.legend_label.setText(
                 f"Red pixels speak for {target} rather than {versus}, blue ones for {versus}; "
                 "pale ones hardly mattered."
             )
+        if not_digit > p[target]:  # the main window says "probably not a digit": so here
+            question += f"\nMore likely not a digit ({percent(not_digit, 0)})"
+        self.question_label.setText(question)
         self.method_label.setText(f"Method: {frame.method}")
 
     def heat_image(self) -> QImage:

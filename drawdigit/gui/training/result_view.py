@@ -172,9 +172,12 @@ class ResultView(QWidget):
             strict=True,
         ):
             item = QListWidgetItem(gray_icon(image, GALLERY_ICON), f"{int(true)} → {int(guess)}")
+            # An MNIST test image through the new network alone, before its head and
+            # calibration exist: its raw softmax, not the "% sure" the window shows for
+            # a drawing (which is digit-ness x calibrated probability).
             item.setToolTip(
-                f"true digit {int(true)}, the model said {int(guess)} "
-                f"({percent(float(confidence), 0)} sure)"
+                f"true digit {int(true)}, the network said {int(guess)} "
+                f"({percent(float(confidence), 0)} of its raw output)"
             )
             item.setData(Qt.ItemDataRole.UserRole, (int(true), int(guess)))
             self.gallery.addItem(item)
