@@ -231,7 +231,7 @@ def choose_thresholds(held: HeldOut, temperature: float) -> tuple[Thresholds, di
     probs = softmax(held.logits.astype(np.float64) / temperature)
     wrong = probs.argmax(axis=1) != held.labels
     not_digit = float(np.quantile(held.p, REJECT_DIGITS))
-    kept = held.p >= not_digit
+    kept = held.p >= not_digit  # (decide also rejects at 1 - p >= sure: never a sure digit)
     sureness = probs.max(axis=1) * held.p
     grid = np.linspace(0.5, 0.999, 500)
     sure = next(
@@ -253,7 +253,7 @@ def held_out_figures(held: HeldOut, temperature: float, t: Thresholds) -> dict[s
 
     def answers(logits: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         probs = softmax(logits.astype(np.float64) / temperature)
-        rejected = p < t.not_digit
+        rejected = (p < t.not_digit) | (1.0 - p >= t.sure)  # as decide rejects
         sure = ~rejected & (probs.max(axis=1) * p >= t.sure) & (p >= t.sure_digitness)
         return probs.argmax(axis=1), rejected, sure
 
