@@ -514,7 +514,9 @@ class PredictionPanel(QWidget):
             self.bars.set_probabilities(distribution, digit)
         elif kind == "unsure":  # the likely digit stays in sight, with a question mark
             (first, p_first), (second, p_second) = likeliest(distribution, 2)
-            self._set_digit(f"{digit}?", muted=True)
+            # the likeliest of the eleven, as the words below say it: "×?" when that is
+            # "not a digit" (a letter the head doubts), else the digit
+            self._set_digit("×?" if first == NOT_A_DIGIT else f"{digit}?", muted=True)
             # Their percentages are the bars right below (and the tooltip): in the words
             # too, the line wrapped and squeezed the bars at the window's smallest size.
             self._say(
