@@ -1,6 +1,6 @@
 """Honest answers, measured (issue 10): every figure of ``decide`` on the three dev sets.
 
-    python benchmarks/bench_decide.py [--head PATH] [--model PATH] [--limit N] [--json]
+    python benchmarks/bench_decide.py [--model PATH] [--limit N] [--json]
         [--png FILE]
 
 - not-digits (unipen-notdigits-dev): the share shown as a sure ``digit`` or a ``number``;
@@ -183,7 +183,6 @@ def save_png(table: list[dict], path: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--head", type=Path, help="digit-ness model (default: the bundled one)")
     parser.add_argument("--model", type=Path, help="network (default: the bundled one)")
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--limit", type=int, help="at most this many drawings per set")
@@ -194,7 +193,7 @@ def main() -> int:
     from drawdigit.store import bundled_model_path
 
     predictor, _ = load_predictor(args.model or bundled_model_path())
-    decider, warnings = load_decider(predictor, args.head)
+    decider, warnings = load_decider(predictor)
     for w in warnings:
         print("warning:", w, file=sys.stderr)
     root = args.shared

@@ -205,7 +205,7 @@ def measure(args: argparse.Namespace) -> int:
         # nested: this fold's thresholds come from the other folds' held-out answers
         others = [h.held for k, h in heads.items() if k != fold] or [heads[fold].held]
         temperature, thresholds, _ = headfit.calibration(others)
-        head = headfit.as_digitness(heads[fold].arrays, temperature, thresholds, "")
+        head = headfit.as_digitness(heads[fold].arrays, temperature, thresholds)
         answers = read_fold(Decider(predictor, head), args.shared, fold)
         for key, value in answers.items():
             pooled_answers[key].extend(value)

@@ -41,12 +41,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from drawdigit.digitness import Digitness, Thresholds, load_digitness, softmax
+from drawdigit.digitness import Digitness, Thresholds, softmax
 from drawdigit.segment import NEAR_GAP, Box, Pieces, cut
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path
 
     from drawdigit.inference import Prediction, Predictor
     from drawdigit.strokes import Drawing
@@ -291,24 +290,18 @@ def _strength(part: Part) -> float:
     return part.digitness * part.confidence * part.prior
 
 
-def load_decider(predictor: Predictor, head_path: Path | None = None) -> tuple[Decider, list[str]]:
-    """A decider for ``predictor`` with the (bundled) digit-ness head, and any warnings.
+def load_decider(predictor: Predictor) -> tuple[Decider, list[str]]:
+    """A decider for ``predictor`` with its own digit-ness head, and any warnings.
 
-    The head only fits the network it was made for; with another model (a retrained one) the
-    decider still calibrates nothing and answers only digit / unsure / number.
+    A model file without a head (made before every network had one, or with a damaged one)
+    still answers: calibrating nothing, with only digit / unsure / number, and says why.
     """
-    from drawdigit.store import ModelFileError
-
-    try:
-        head = load_digitness(head_path)
-    except ModelFileError as exc:
-        return Decider(predictor, None), [f"No 'not a digit' answers: {exc}"]
-    if not head.matches(predictor.source.path):
+    if predictor.digitness is None:
         return Decider(predictor, None), [
-            "The 'not a digit' model was made for the bundled network; with this model "
-            "only digits, numbers and 'not sure' are answered."
+            f"This model cannot say 'not a digit': {predictor.head_problem}. It answers only"
+            " digits, numbers and 'not sure'; train or fine-tune it again to give it one."
         ]
-    return Decider(predictor, head), []
+    return Decider(predictor, predictor.digitness), []
 
 
 def likeliest(distribution: np.ndarray, count: int = 2) -> list[tuple[int, float]]:

@@ -1,40 +1,30 @@
-"""The bundled "is this one digit?" head and the calibration of the network's answers.
+"""A network's "is this one digit?" head and the calibration of its answers.
 
-Beside the CNN (which stays the seed network with its 10 outputs) the app carries:
+Beside the CNN (which stays the seed network with its 10 outputs) every model carries:
 - a small MLP on the CNN's 64 hidden features (64 -> 32 -> 1) that says how likely the ink
   is one digit rather than a letter, a symbol, a scribble, a part of a digit or two digits;
 - a temperature for the CNN's logits, so that "90% sure" is right about 90% of the time;
 - the thresholds that turn those probabilities into the five answers (see ``decide``).
-All of it made by ``python -m drawdigit.make_digitness`` from MNIST's training set and
-negatives made by ``negatives``; how, from what, and what it measured is in the JSON beside
-the weights. The weights are a plain ``.npz`` read with ``allow_pickle=False`` and checked
-against the sha256 in the JSON, so a damaged or foreign file is refused, never executed.
-
-The head reads features of one particular CNN: the JSON records that CNN's sha256, and with
-another model (a user's retrained one) ``matches`` is False and ``decide`` uses only the
-calibrated class probabilities (no "not a digit" from the head).
+The head reads the hidden layer of one particular network, so it is fitted for each network
+(``headfit``) and saved in the same model file (``store.save_checkpoint``), where the file's
+checks cover it too; ``store.checked_head`` validates it when the file is read. A model file
+made before every network had a head has none: ``decide`` then calibrates nothing and answers
+only digit, "not sure" and number.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from drawdigit.store import ModelFileError, resource_path
-
-WEIGHTS_NAME = "digitness.npz"
 ARRAYS = ("w1", "b1", "w2", "b2")
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Where the answers change (chosen on held-out data the command made; see its JSON).
+    """Where the answers change (chosen on writers the network never saw; ``headfit``).
 
     ``not_digit``: digit-ness below this -> "not a digit" (if no number reads better).
     ``sure``: digit-ness x the digit's calibrated probability at or above this (and
@@ -48,10 +38,18 @@ class Thresholds:
     sure_digitness: float = 0.5
     number_part: float = 0.5
 
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "not_digit": float(self.not_digit),
+            "sure": float(self.sure),
+            "sure_digitness": float(self.sure_digitness),
+            "number_part": float(self.number_part),
+        }
+
 
 @dataclass(frozen=True)
 class Digitness:
-    """The loaded head, temperature and thresholds."""
+    """A network's head, temperature and thresholds. ``metadata``: how they were made."""
 
     w1: np.ndarray
     b1: np.ndarray
@@ -59,7 +57,6 @@ class Digitness:
     b2: float
     temperature: float
     thresholds: Thresholds
-    cnn_sha256: str
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def probability(self, hidden: np.ndarray) -> np.ndarray:
@@ -72,61 +69,36 @@ class Digitness:
         """Calibrated class probabilities from (N, 10) logits (temperature scaling)."""
         return softmax(np.asarray(logits, dtype=np.float64) / self.temperature)
 
-    def matches(self, cnn_path: Path) -> bool:
-        """True when ``cnn_path`` holds the network this head was made for."""
-        try:
-            return hashlib.sha256(Path(cnn_path).read_bytes()).hexdigest() == self.cnn_sha256
-        except OSError:
-            return False
+    @classmethod
+    def from_head(cls, head: dict[str, Any]) -> Digitness:
+        """From a model file's head as ``store.checked_head`` gives it (already checked)."""
+        weights = head["weights"]
+        about = {k: v for k, v in head.items() if k not in ("weights", "temperature")}
+        return cls(
+            np.asarray(weights["w1"], dtype=np.float32),
+            np.asarray(weights["b1"], dtype=np.float32),
+            np.asarray(weights["w2"], dtype=np.float32),
+            float(np.asarray(weights["b2"]).reshape(-1)[0]),
+            float(head["temperature"]),
+            Thresholds(**{k: float(v) for k, v in head["thresholds"].items()}),
+            about,
+        )
+
+    def to_head(self) -> dict[str, Any]:
+        """What ``store.save_checkpoint`` saves: weights, temperature, thresholds, metadata."""
+        return {
+            **self.metadata,
+            "weights": {
+                "w1": self.w1,
+                "b1": self.b1,
+                "w2": self.w2,
+                "b2": np.array([self.b2], dtype=np.float32),
+            },
+            "temperature": float(self.temperature),
+            "thresholds": self.thresholds.to_dict(),
+        }
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
-
-
-def bundled_digitness_path() -> Path:
-    return resource_path("model", WEIGHTS_NAME)
-
-
-def load_digitness(path: Path | None = None) -> Digitness:
-    """Read and check the head; any problem raises ``ModelFileError`` naming the file."""
-    path = Path(path) if path is not None else bundled_digitness_path()
-    meta_path = path.with_suffix(".json")
-    try:
-        data = path.read_bytes()
-        meta = json.loads(meta_path.read_text("utf-8"))
-    except FileNotFoundError as exc:
-        raise ModelFileError(f"{exc.filename}: no such file") from exc
-    except (OSError, ValueError) as exc:
-        raise ModelFileError(f"{path}: cannot read the digit-ness model ({exc})") from exc
-    if not isinstance(meta, dict) or meta.get("sha256") != hashlib.sha256(data).hexdigest():
-        raise ModelFileError(f"{path}: does not match the checksum in {meta_path.name}")
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-            values = {name: np.asarray(arrays[name], dtype=np.float32) for name in ARRAYS}
-        thresholds = Thresholds(**{k: float(v) for k, v in meta["thresholds"].items()})
-        temperature = float(meta["temperature"])
-        cnn_sha256 = str(meta["cnn_sha256"])
-    except (KeyError, TypeError, ValueError, OSError) as exc:
-        raise ModelFileError(f"{path}: not a digit-ness model ({exc})") from exc
-    hidden = values["w1"].shape
-    if (
-        len(hidden) != 2
-        or values["b1"].shape != (hidden[1],)
-        or values["w2"].shape != (hidden[1],)
-        or values["b2"].size != 1
-        or not all(np.isfinite(v).all() for v in values.values())
-        or not temperature > 0
-    ):
-        raise ModelFileError(f"{path}: digit-ness model has bad shapes or values")
-    return Digitness(
-        values["w1"],
-        values["b1"],
-        values["w2"],
-        float(values["b2"].reshape(-1)[0]),
-        temperature,
-        thresholds,
-        cnn_sha256,
-        meta,
-    )

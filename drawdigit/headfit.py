@@ -21,8 +21,6 @@ Training side only (torch for the MLP's few hundred steps); the app answers with
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,12 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from drawdigit.digitness import WEIGHTS_NAME, Digitness, Thresholds, softmax
+from drawdigit.digitness import Digitness, Thresholds, softmax
 from drawdigit.pendata import PenSet
 
 HIDDEN = 32
-FORMAT = "drawdigit-digitness"
-FORMAT_VERSION = 2
 # Made not-digits per pen digit the head learns from (parts, pairs, scribbles).
 PARTS_SHARE = 0.5
 PAIRS_SHARE = 0.5
@@ -339,71 +335,36 @@ def calibration(held: list[HeldOut]) -> tuple[float, Thresholds, dict[str, Any]]
     return temperature, thresholds, figures
 
 
-def head_file(
+def as_digitness(
     arrays: dict[str, np.ndarray],
     temperature: float,
     thresholds: Thresholds,
-    cnn_sha256: str,
-    about: dict[str, Any],
-) -> tuple[bytes, dict[str, Any]]:
-    """The ``.npz`` bytes and the ``.json`` metadata of a head (``digitness`` reads both)."""
-    buffer = io.BytesIO()
-    np.savez(buffer, **{k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()})
-    data = buffer.getvalue()
-    meta = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "cnn_sha256": cnn_sha256,
-        "head": f"MLP 64 -> {HIDDEN} -> 1 on the CNN's hidden features (ReLU, sigmoid)",
-        "temperature": float(temperature),
-        "thresholds": {
-            "not_digit": thresholds.not_digit,
-            "sure": thresholds.sure,
-            "sure_digitness": thresholds.sure_digitness,
-            "number_part": thresholds.number_part,
-        },
-        "threshold_rules": {
-            "not_digit": f"{REJECT_DIGITS:.2%} quantile of held-out pen digits' digit-ness",
-            "sure": f"lowest with sure-and-wrong <= {SURE_WRONG:.2%} of held-out pen digits",
-            "sure_digitness": f"lowest with <= {NOT_DIGITS_SURE:.1%} of held-out pen letters"
-            " and symbols shown as a sure digit",
-            "number_part": "fixed: each digit of a number more likely right than wrong",
-        },
-        **about,
-    }
-    return data, meta
-
-
-def as_digitness(
-    arrays: dict[str, np.ndarray], temperature: float, thresholds: Thresholds, cnn_sha256: str
+    metadata: dict[str, Any] | None = None,
 ) -> Digitness:
-    """The head as ``decide`` uses it, without going through a file."""
+    """The head as ``decide`` uses it and ``store.save_checkpoint`` saves it."""
     return Digitness(
-        arrays["w1"],
-        arrays["b1"],
-        arrays["w2"],
-        float(arrays["b2"].reshape(-1)[0]),
+        np.asarray(arrays["w1"], dtype=np.float32),
+        np.asarray(arrays["b1"], dtype=np.float32),
+        np.asarray(arrays["w2"], dtype=np.float32),
+        float(np.asarray(arrays["b2"]).reshape(-1)[0]),
         float(temperature),
         thresholds,
-        cnn_sha256,
+        {
+            "head": f"MLP 64 -> {HIDDEN} -> 1 on the network's hidden features (ReLU, sigmoid)",
+            "threshold_rules": THRESHOLD_RULES,
+            **(metadata or {}),
+        },
     )
+
+
+THRESHOLD_RULES = {
+    "not_digit": f"{REJECT_DIGITS:.2%} quantile of held-out pen digits' digit-ness",
+    "sure": f"lowest with sure-and-wrong <= {SURE_WRONG:.2%} of held-out pen digits",
+    "sure_digitness": f"lowest with <= {NOT_DIGITS_SURE:.1%} of held-out pen letters and"
+    " symbols shown as a sure digit",
+    "number_part": "fixed: each digit of a number more likely right than wrong",
+}
 
 
 def dumps(meta: dict[str, Any]) -> str:
     return json.dumps(meta, indent=2) + "\n"
-
-
-__all__ = [
-    "WEIGHTS_NAME",
-    "HeadData",
-    "HeldOut",
-    "as_digitness",
-    "choose_thresholds",
-    "fit_arrays",
-    "fit_temperature",
-    "head_data",
-    "head_file",
-    "held_out",
-    "held_out_figures",
-]

@@ -87,8 +87,15 @@ class Predictor:
     """A loaded, frozen network (numpy). Thread-safe for concurrent calls."""
 
     def __init__(self, checkpoint: Checkpoint, source: ModelSource) -> None:
+        from drawdigit.digitness import Digitness
+
         self.net = NumpyDigitNet(checkpoint.config, checkpoint.arrays())
         self.source = source
+        # The network's own digit-ness head and calibration (None: the file has none, and
+        # ``head_problem`` says why).
+        head = checkpoint.head
+        self.digitness = Digitness.from_head(head) if head is not None else None
+        self.head_problem = checkpoint.head_problem
 
     @property
     def parameter_count(self) -> int:

@@ -1,7 +1,7 @@
-"""Make the bundled digit-ness head, temperature and thresholds (``resources/model/digitness.*``).
+"""Give the bundled network its digit-ness head, temperature and thresholds.
 
-    python -m drawdigit.make_digitness --folds DIR [--model PATH] [--mnist DIR] [--out DIR]
-                                       [--seed N] [--threads N]
+    python -m drawdigit.make_digitness --folds DIR [--model PATH] [--mnist DIR] [--seed N]
+                                       [--threads N]
 
 The bundled network was trained on the pen ink of every writer the app ships
 (``drawdigit.pendata``), so no writer is left to say how sure it should be on a stranger's
@@ -9,17 +9,17 @@ ink. The answer comes from its recipe's fold models instead (``DIR/fold-K.pt``, 
 ``benchmarks/bench_pen.py train DIR --all`` with the same recipe, each without one fold of
 writers): each fold model gets a head fitted on the other folds' ink, and their answers on
 their own left-out writers, pooled, choose the temperature and the thresholds
-(``headfit.choose_thresholds``). The bundled network's own head is then fitted on all the
-ink (``headfit.head_data``: pen digits, MNIST digits, pen letters and symbols, and parts,
-pairs and scribbles made from the pen digits). Writes ``digitness.npz`` (plain arrays) and
-``digitness.json`` (sha256, the network it belongs to, the fold models, the rules, the
-held-out figures) atomically.
+(``headfit.choose_thresholds``). The network's own head is then fitted on all the ink
+(``headfit.head_data``: pen digits, MNIST digits, pen letters and symbols, and parts, pairs
+and scribbles made from the pen digits) and saved into the model file (``--model``, default
+``resources/model/drawdigit.pt``) with how it was made and the held-out figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
 import time
 from datetime import UTC, datetime
@@ -28,11 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from drawdigit import headfit
-from drawdigit.digitness import WEIGHTS_NAME
 from drawdigit.inference import load_predictor
 from drawdigit.mnist import find_data_dir, load_mnist
 from drawdigit.pendata import FOLDS, load_pen_digits, load_pen_not_digits
-from drawdigit.store import atomic_write_bytes, atomic_write_text, bundled_model_path
+from drawdigit.store import bundled_model_path, load_checkpoint, save_checkpoint
 
 
 def _recipe(metadata: dict) -> dict:
@@ -47,7 +46,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=Path, required=True, help="folder of fold-K.pt models")
     parser.add_argument("--model", type=Path, default=bundled_model_path())
     parser.add_argument("--mnist", type=Path, help="MNIST folder (default: the usual places)")
-    parser.add_argument("--out", type=Path, default=bundled_model_path().parent)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
@@ -81,17 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     temperature, thresholds, figures = headfit.calibration([h.held for h in heads.values()])
     data = headfit.head_data(digits, letters, np.random.default_rng(args.seed), sample)
     arrays = headfit.fit_arrays(network.logits_and_features, data, args.seed)
-    cnn = Path(args.model)
-    weights, meta = headfit.head_file(
+    head = headfit.as_digitness(
         arrays,
         temperature,
         thresholds,
-        hashlib.sha256(cnn.read_bytes()).hexdigest(),
         {
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "command": " ".join(["python -m drawdigit.make_digitness", *(argv or sys.argv[1:])]),
             "seed": args.seed,
-            "cnn": cnn.name,
             "data": {
                 "digits": f"{len(digits)} pen-drawn digits (resources/data/pen-digits.npz) and"
                 f" {len(sample[1])} MNIST training digits",
@@ -108,13 +103,13 @@ def main(argv: list[str] | None = None) -> int:
             },
             "figures_held_out": figures,
             "seconds": round(time.perf_counter() - started, 1),
-            "torch": torch.__version__,
         },
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(args.out / WEIGHTS_NAME, weights)
-    atomic_write_text((args.out / WEIGHTS_NAME).with_suffix(".json"), headfit.dumps(meta))
-    print(headfit.dumps({"temperature": temperature, **meta["thresholds"], **figures}))
+    checkpoint = load_checkpoint(args.model)
+    save_checkpoint(
+        args.model, checkpoint.state_dict, checkpoint.config, checkpoint.metadata, head.to_head()
+    )
+    print(json.dumps({"temperature": temperature, **thresholds.to_dict(), **figures}, indent=1))
     return 0
 
 

@@ -229,12 +229,16 @@ class Checkpoint:
     ``weights`` maps each parameter's name to its values: float32 numpy arrays when read
     from a file (no torch needed to answer with them), or torch tensors when a training
     run built the checkpoint. ``state_dict`` gives them as tensors for the training side.
+    ``head`` is the network's own digit-ness head (``digitness.Digitness.from_head``);
+    a model file made before every network had one has none, and ``head_problem`` says so.
     """
 
     config: ModelConfig
     weights: Mapping[str, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    head: dict[str, Any] | None = None  # the digit-ness head (store.checked_head), if any
+    head_problem: str | None = None  # why there is none, said to the user
 
     @property
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -267,11 +271,15 @@ def save_checkpoint(
     state_dict: Mapping[str, torch.Tensor],
     config: ModelConfig,
     metadata: Mapping[str, Any] | None = None,
+    head: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Save weights atomically, with the metadata inside and in a JSON file beside them.
 
     ``metadata`` should hold JSON-able values (test accuracy, recipe, date...). The JSON file
-    also records the weights' sha256 and the format version. Returns the written metadata.
+    also records the weights' sha256 and the format version. ``head`` is the network's
+    digit-ness head (``digitness.Digitness.to_head()``: its weights, temperature, thresholds
+    and how it was made), saved in the same file: a model is whole. Returns the written
+    metadata.
     """
     import io
 
@@ -281,17 +289,25 @@ def save_checkpoint(
     state = {k: v.detach().to("cpu").clone().contiguous() for k, v in state_dict.items()}
     meta = dict(metadata or {})
     meta["format_version"] = FORMAT_VERSION
+    content: dict[str, Any] = {
+        "format": "drawdigit-model",
+        "format_version": FORMAT_VERSION,
+        "model_config": config.to_dict(),
+        "state_dict": state,
+        "metadata_json": json.dumps(meta, sort_keys=True),
+    }
+    if head is not None:
+        content["digitness"] = {
+            "weights": {
+                k: torch.as_tensor(v, dtype=torch.float32).detach().cpu().clone().contiguous()
+                for k, v in head["weights"].items()
+            },
+            "json": json.dumps({k: v for k, v in head.items() if k != "weights"}, sort_keys=True),
+        }
+        meta["digitness"] = "included"
+        content["metadata_json"] = json.dumps(meta, sort_keys=True)
     buffer = io.BytesIO()
-    torch.save(
-        {
-            "format": "drawdigit-model",
-            "format_version": FORMAT_VERSION,
-            "model_config": config.to_dict(),
-            "state_dict": state,
-            "metadata_json": json.dumps(meta, sort_keys=True),
-        },
-        buffer,
-    )
+    torch.save(content, buffer)
     return _write_pair(path, buffer.getvalue(), meta)
 
 
@@ -344,7 +360,55 @@ def _parse_checkpoint(data: bytes, path: Path) -> Checkpoint:
     for values in weights.values():
         if not np.isfinite(values).all():
             raise ModelFileError(f"{path}: model weights contain NaN or infinity")
-    return Checkpoint(config, weights, _readable_metadata(raw.get("metadata_json")), path)
+    metadata = _readable_metadata(raw.get("metadata_json"))
+    head, head_problem = None, "it was made before drawdigit fitted a head to every network"
+    if "digitness" in raw:
+        try:
+            head, head_problem = checked_head(raw["digitness"], config.hidden), None
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
+            head_problem = f"its 'not a digit' head is damaged ({exc})"
+    return Checkpoint(config, weights, metadata, path, head, head_problem)
+
+
+# The digit-ness head's JSON (temperature, thresholds, how it was made) is a few kB.
+_MAX_HEAD_JSON = 200_000
+_THRESHOLDS = ("not_digit", "sure", "sure_digitness", "number_part")
+
+
+def checked_head(raw: Any, hidden: int) -> dict[str, Any]:
+    """A saved digit-ness head, checked: a 64 -> H -> 1 MLP on the network's ``hidden``
+    features with finite weights, a positive temperature and thresholds in [0, 1]. Raises
+    ``ValueError`` (or ``TypeError``/``KeyError``) naming what is wrong."""
+    import numpy as np
+
+    if not isinstance(raw, dict) or not isinstance(raw.get("weights"), dict):
+        raise ValueError("no weights")
+    text = raw.get("json")
+    if not isinstance(text, str) or len(text) > _MAX_HEAD_JSON:
+        raise ValueError("no settings")
+    about = json.loads(text)
+    weights = {}
+    for name in ("w1", "b1", "w2", "b2"):
+        values = raw["weights"][name]
+        if not isinstance(values, np.ndarray) or values.dtype.kind not in "fiu":
+            raise ValueError(f"{name} is not a tensor of numbers")
+        with np.errstate(over="ignore"):
+            weights[name] = values.astype(np.float32)
+    width = weights["w1"].shape[1] if weights["w1"].ndim == 2 else -1
+    shapes = {"w1": (hidden, width), "b1": (width,), "w2": (width,), "b2": (1,)}
+    for name, shape in shapes.items():
+        if weights[name].shape != shape or not np.isfinite(weights[name]).all():
+            raise ValueError(f"{name} has shape {weights[name].shape} or values it cannot have")
+    temperature = about["temperature"]
+    thresholds = about["thresholds"]
+    if not isinstance(thresholds, dict) or set(thresholds) != set(_THRESHOLDS):
+        raise ValueError("thresholds missing")
+    numbers = [temperature, *thresholds.values()]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+        raise ValueError("temperature or thresholds are not numbers")
+    if not (0.01 <= temperature <= 100) or not all(0 <= v <= 1 for v in thresholds.values()):
+        raise ValueError("temperature or thresholds out of range")
+    return {**about, "weights": weights}
 
 
 def _readable_metadata(text: Any) -> dict[str, Any]:

@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 
 from drawdigit.decide import KINDS, NOT_A_DIGIT, Decider, Decision, load_decider
-from drawdigit.digitness import load_digitness
 from drawdigit.inference import load_predictor
 from drawdigit.preprocess import ImageError, load_source
 from drawdigit.segment import cut, stroke_groups
-from drawdigit.store import ModelFileError, bundled_model_path, resource_path
+from drawdigit.store import bundled_model_path, resource_path
 from drawdigit.strokes import Drawing, StrokesError, load_drawing
 
 DEJAVU = sorted(Path("/usr/share/fonts").rglob("DejaVuSans.ttf"))
@@ -266,18 +265,73 @@ def test_load_source_decides_by_content(tmp_path: Path) -> None:
         load_source(tmp_path / "missing")
 
 
-def test_a_damaged_digitness_file_is_refused(tmp_path: Path) -> None:
-    source = resource_path("model", "digitness.npz")
-    copy = tmp_path / "digitness.npz"
-    data = bytearray(source.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    copy.write_bytes(bytes(data))
-    (tmp_path / "digitness.json").write_bytes(source.with_suffix(".json").read_bytes())
-    with pytest.raises(ModelFileError, match="checksum"):
-        load_digitness(copy)
+def _head(**change) -> dict:
+    """A well-formed head for the seed network's 64 hidden features, with ``change`` applied."""
+    rng = np.random.default_rng(0)
+    head = {
+        "weights": {
+            "w1": rng.normal(size=(64, 32)).astype(np.float32),
+            "b1": np.zeros(32, np.float32),
+            "w2": rng.normal(size=32).astype(np.float32),
+            "b2": np.zeros(1, np.float32),
+        },
+        "temperature": 1.5,
+        "thresholds": {"not_digit": 0.01, "sure": 0.9, "sure_digitness": 0.5, "number_part": 0.5},
+    }
+    for key, value in change.items():
+        if key in head["weights"]:
+            head["weights"][key] = value
+        else:
+            head[key] = value
+    return head
 
 
-def test_another_network_gets_no_not_a_digit_head(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"w1": np.zeros((63, 32), np.float32)}, "w1 has shape"),  # another network's features
+        ({"w2": np.full(32, np.nan, np.float32)}, "w2 has shape"),
+        ({"temperature": -1.0}, "out of range"),
+        ({"thresholds": {"sure": 0.9}}, "thresholds missing"),
+        ({"nested": json.loads("[" * 50 + "]" * 50)}, None),  # fine: only metadata
+    ],
+)
+def test_a_model_with_a_damaged_head_answers_without_it_and_says_why(
+    tmp_path: Path, change: dict, why: str | None
+) -> None:
+    from drawdigit.model import DigitNet, ModelConfig
+    from drawdigit.store import save_checkpoint
+
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, DigitNet().state_dict(), ModelConfig(), head=_head(**change))
+    predictor, _ = load_predictor(path)
+    decider, warnings = load_decider(predictor)
+    if why is None:
+        assert decider.digitness is not None and warnings == []
+        assert decider.digitness.temperature == 1.5
+        return
+    assert decider.digitness is None
+    assert "damaged" in warnings[0] and why in warnings[0]
+    assert decider.decide(sample(3)).kind in ("digit", "unsure", "number")
+
+
+def test_a_head_whose_settings_nest_too_deep_is_refused_not_a_crash(tmp_path: Path) -> None:
+    import torch
+
+    from drawdigit.model import DigitNet, ModelConfig
+    from drawdigit.store import save_checkpoint
+
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, DigitNet().state_dict(), ModelConfig(), head=_head())
+    content = torch.load(path, weights_only=True)
+    content["digitness"]["json"] = "[" * 100_000 + "]" * 100_000  # RecursionError in json
+    torch.save(content, path)
+    path.with_suffix(".json").unlink()
+    predictor, _ = load_predictor(path)
+    assert predictor.digitness is None and "damaged" in str(predictor.head_problem)
+
+
+def test_a_model_without_a_head_answers_without_not_a_digit(tmp_path: Path) -> None:
     from drawdigit.model import DigitNet, ModelConfig
     from drawdigit.store import save_checkpoint
 
@@ -285,7 +339,9 @@ def test_another_network_gets_no_not_a_digit_head(tmp_path: Path) -> None:
     save_checkpoint(other, DigitNet().state_dict(), ModelConfig())
     predictor, _ = load_predictor(other)
     decider, warnings = load_decider(predictor)
-    assert decider.digitness is None and "bundled network" in warnings[0]
+    # a model file without a head (older files) says what it lacks, and still answers
+    assert decider.digitness is None
+    assert "cannot say 'not a digit'" in warnings[0] and "made before" in warnings[0]
     decision = decider.decide(sample(3))
     assert decision.kind in ("digit", "unsure", "number")
     # No head: digit-ness 1, so nothing is "not a digit" and the bars are the network's
