@@ -181,15 +181,12 @@ def measure(args: argparse.Namespace) -> int:
     from drawdigit.decide import Decider
     from drawdigit.inference import load_predictor
     from drawdigit.mnist import load_mnist
-    from drawdigit.pendata import load_pen_digits, load_pen_not_digits
+    from drawdigit.pendata import load_made_not_digits, load_pen_digits, load_pen_not_digits
 
     started = time.perf_counter()
-    digits, letters = load_pen_digits(), load_pen_not_digits()
+    ink = (load_pen_digits(), load_pen_not_digits(), load_made_not_digits())
     mnist = load_mnist(args.shared / "mnist")
-    pick = np.random.default_rng(args.seed).choice(
-        len(mnist.train_labels), headfit.MNIST_DIGITS, replace=False
-    )
-    mnist_digits = (mnist.train_images[pick], mnist.train_labels[pick])
+    mnist_digits = headfit.mnist_sample(mnist.train_images, mnist.train_labels, args.seed)
     models = {}
     for fold in range(FOLDS):
         path = args.dir / f"fold-{fold}.pt"
@@ -198,7 +195,7 @@ def measure(args: argparse.Namespace) -> int:
     if not models:
         raise SystemExit(f"{args.dir}: no fold-K.pt models")
     networks = {fold: p.logits_and_features for fold, p in models.items()}
-    heads = headfit.fold_heads(networks, digits, letters, mnist_digits, args.seed)
+    heads = headfit.fold_heads(networks, ink, mnist_digits, args.seed)
     result: dict = {"folds": {}, "thresholds": {}}
     pooled_answers: dict[str, list] = {"digits": [], "not_digits": [], "numbers": []}
     for fold, predictor in models.items():

@@ -83,16 +83,15 @@ def made_not_digits(digits: np.ndarray, rng: np.random.Generator) -> tuple[np.nd
 def head_data(
     pen_digits: PenSet,
     pen_not_digits: PenSet,
-    rng: np.random.Generator,
+    made: PenSet,
     mnist: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> HeadData:
-    """The images a head learns from (or is measured on): the given pen ink, the not-digits
-    made from its digits, and ``mnist`` (images, labels) digits when given."""
-    pen = pen_digits.select(pen_digits.labels >= 0).as_float()
-    made, made_kinds = made_not_digits(pen, rng)
-    digits, labels = [pen], [pen_digits.labels[pen_digits.labels >= 0]]
-    kinds = [np.full(len(pen), "pen")]
-    doubtful = [pen_digits.flagged[pen_digits.labels >= 0]]
+    """The images a head learns from (or is measured on): the pen digits, letters and
+    symbols, the not-digits ``made`` from pen digits (``pendata.load_made_not_digits``;
+    their ``characters`` name the kind), and ``mnist`` (images, labels) digits when given."""
+    digits, labels = [pen_digits.as_float()], [pen_digits.labels]
+    kinds = [np.full(len(pen_digits), "pen")]
+    doubtful = [pen_digits.flagged]
     if mnist is not None:
         images, mnist_labels = mnist
         images = np.asarray(images)
@@ -105,8 +104,8 @@ def head_data(
         np.concatenate(labels).astype(np.int64),
         np.concatenate(kinds),
         np.concatenate(doubtful),
-        np.concatenate([pen_not_digits.as_float(), made]),
-        np.concatenate([np.full(len(pen_not_digits), "pen"), made_kinds]),
+        np.concatenate([pen_not_digits.as_float(), made.as_float()]),
+        np.concatenate([np.full(len(pen_not_digits), "pen"), made.characters.astype(str)]),
     )
 
 
@@ -308,21 +307,19 @@ class FoldHead:
 
 def fold_heads(
     networks: dict[int, Features],
-    digits: PenSet,
-    not_digits: PenSet,
+    ink: tuple[PenSet, PenSet, PenSet],
     mnist: tuple[np.ndarray, np.ndarray] | None,
     seed: int,
 ) -> dict[int, FoldHead]:
     """Cross-fitting: for each fold's network (trained without that fold's writers), a head
-    fitted on the other folds' ink, and the network's and head's answers on the fold's own
-    writers, whom neither saw. Pooled, those answers choose a recipe's temperature and
-    thresholds (``choose_thresholds``)."""
+    fitted on the other folds' ``ink`` (pen digits, pen not-digits, made not-digits), and the
+    network's and head's answers on the fold's own writers, whom neither saw. Pooled, those
+    answers choose a recipe's temperature and thresholds (``choose_thresholds``)."""
     out = {}
     for fold, features in sorted(networks.items()):
-        rng = np.random.default_rng([seed, fold])
-        train = head_data(digits.without_fold(fold), not_digits.without_fold(fold), rng, mnist)
+        train = head_data(*(s.without_fold(fold) for s in ink), mnist)
         arrays = fit_arrays(features, train, seed)
-        test = head_data(digits.only_fold(fold), not_digits.only_fold(fold), rng)
+        test = head_data(*(s.only_fold(fold) for s in ink))
         out[fold] = FoldHead(arrays, held_out(features, arrays, test))
     return out
 

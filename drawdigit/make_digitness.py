@@ -25,12 +25,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 from drawdigit import headfit
 from drawdigit.inference import load_predictor
 from drawdigit.mnist import find_data_dir, load_mnist
-from drawdigit.pendata import FOLDS, load_pen_digits, load_pen_not_digits
+from drawdigit.pendata import (
+    FOLDS,
+    load_made_not_digits,
+    load_pen_digits,
+    load_pen_not_digits,
+)
 from drawdigit.store import bundled_model_path, load_checkpoint, save_checkpoint
 
 
@@ -67,17 +70,17 @@ def main(argv: list[str] | None = None) -> int:
     for k, fold_network in fold_networks.items():
         if _recipe(fold_network.source.metadata) != recipe:
             raise SystemExit(f"{folds[k]} was not trained with the recipe of {args.model}")
-    digits, letters = load_pen_digits(), load_pen_not_digits()
+    ink = (load_pen_digits(), load_pen_not_digits(), load_made_not_digits())
+    digits, letters = ink[0], ink[1]
     sample = headfit.mnist_sample(mnist.train_images, mnist.train_labels, args.seed)
     heads = headfit.fold_heads(
         {k: n.logits_and_features for k, n in fold_networks.items()},
-        digits,
-        letters,
+        ink,
         sample,
         args.seed,
     )
     temperature, thresholds, figures = headfit.calibration([h.held for h in heads.values()])
-    data = headfit.head_data(digits, letters, np.random.default_rng(args.seed), sample)
+    data = headfit.head_data(*ink, sample)
     arrays = headfit.fit_arrays(network.logits_and_features, data, args.seed)
     head = headfit.as_digitness(
         arrays,

@@ -5,8 +5,10 @@
 Reads ``unipen-dev`` (digits), ``unipen-notdigits-dev`` and ``unipen-notdigits-train``
 (letters and symbols) from ``--shared`` (default: ``../shared`` beside the checkout), renders
 every drawing with ``preprocess`` (the canvas's own rendering: what the network sees when a
-person draws it), and writes ``pen-digits.npz`` and ``pen-notdigits.npz`` with a ``.json``
-beside each (sha256, counts, the command, the source and its licence) atomically. The
+person draws it), and writes ``pen-digits.npz`` and ``pen-notdigits.npz``, and
+``pen-made.npz`` (parts, pairs and scribbles made from the digits, for the digit-ness head),
+with a ``.json`` beside each (sha256, counts, the command, the source and its licence)
+atomically. The
 numbers set (``unipen-numbers-dev``) is not read: it is for measuring only.
 """
 
@@ -24,7 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-from drawdigit.pendata import DIGITS_NAME, NOT_A_DIGIT, NOT_DIGITS_NAME, PenSet, encode
+from drawdigit.pendata import (
+    DIGITS_NAME,
+    MADE_NAME,
+    NOT_A_DIGIT,
+    NOT_DIGITS_NAME,
+    PenSet,
+    encode,
+)
 from drawdigit.preprocess import preprocess
 from drawdigit.store import atomic_write_bytes, atomic_write_text
 from drawdigit.strokes import Drawing, load_drawing
@@ -110,6 +119,32 @@ def not_digits(shared: Path) -> tuple[PenSet, int, dict[str, int]]:
     return builder.build(), builder.empty, counts
 
 
+def made_not_digits(digits: PenSet, seed: int) -> PenSet:
+    """Ink that is not one digit, made from the pen digits (``headfit.made_not_digits``):
+    parts of a digit, two digits of one writer as one input (a wrong split of a number),
+    and scribbles. Each keeps the writer of the digits it was made from, so the folds hold."""
+    from drawdigit.headfit import made_not_digits as make
+
+    images, kinds, writers = [], [], []
+    for w in range(len(digits.writer_names)):
+        mine = digits.select((digits.writers == w) & (digits.labels >= 0))
+        if len(mine) < 2:
+            continue
+        made, made_kinds = make(mine.as_float(), np.random.default_rng([seed, w]))
+        images.append(np.round(made * 255.0).astype(np.uint8))
+        kinds.append(made_kinds)
+        writers.append(np.full(len(made), w))
+    kinds_all = np.concatenate(kinds)
+    return PenSet(
+        np.concatenate(images),
+        np.full(len(kinds_all), NOT_A_DIGIT, dtype=np.int64),
+        np.concatenate(writers).astype(np.int64),
+        digits.writer_names,
+        np.zeros(len(kinds_all), dtype=bool),
+        kinds_all.astype(str),
+    )
+
+
 def write(out: Path, name: str, pen: PenSet, about: dict) -> None:
     data = encode(pen)
     meta = {
@@ -148,6 +183,15 @@ def main(argv: list[str] | None = None) -> int:
     letters, empty, counts = not_digits(args.shared)
     write(args.out, NOT_DIGITS_NAME, letters, {"sets": counts, "left_out_no_ink": empty})
     print(f"{NOT_DIGITS_NAME}: {len(letters)} letters and symbols")
+    made = made_not_digits(pen, seed=0)
+    kinds = {str(k): int((made.characters == k).sum()) for k in np.unique(made.characters)}
+    write(
+        args.out,
+        MADE_NAME,
+        made,
+        {"sets": kinds, "made_from": f"{DIGITS_NAME} (drawdigit.headfit.made_not_digits, seed 0)"},
+    )
+    print(f"{MADE_NAME}: {len(made)} made from the digits {kinds}")
     print(f"{time.perf_counter() - started:.1f} s")
     return 0
 

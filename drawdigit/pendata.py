@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 FOLDS = 5
 DIGITS_NAME = "pen-digits.npz"
 NOT_DIGITS_NAME = "pen-notdigits.npz"
+MADE_NAME = "pen-made.npz"  # parts, pairs and scribbles made from the digits (``characters``)
 # What a file may hold: the shipped sets are 6,209 and 22,765 drawings.
 MAX_DRAWINGS = 200_000
 NOT_A_DIGIT = -1  # the label of every letter and symbol
@@ -168,6 +169,12 @@ def load_pen_digits() -> PenSet:
 def load_pen_not_digits() -> PenSet:
     """The shipped pen-drawn letters and symbols (UNIPEN categories 1b-1d)."""
     return load_pen_set(NOT_DIGITS_NAME)
+
+
+def load_made_not_digits() -> PenSet:
+    """The shipped not-digits made from the pen digits: ``characters`` says which kind
+    ("part", "pair" or "scribble"), ``writers`` whose digits they were made from."""
+    return load_pen_set(MADE_NAME)
 
 
 def mix_into(

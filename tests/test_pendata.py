@@ -15,8 +15,10 @@ from drawdigit.mnist import MnistData
 from drawdigit.pendata import (
     DIGITS_NAME,
     FOLDS,
+    MADE_NAME,
     NOT_A_DIGIT,
     NOT_DIGITS_NAME,
+    load_made_not_digits,
     load_pen_digits,
     load_pen_not_digits,
     load_pen_set,
@@ -33,17 +35,22 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def test_the_shipped_sets_hold_what_their_metadata_says() -> None:
-    digits, letters = load_pen_digits(), load_pen_not_digits()
-    for pen, name in ((digits, DIGITS_NAME), (letters, NOT_DIGITS_NAME)):
+    digits, letters, made = load_pen_digits(), load_pen_not_digits(), load_made_not_digits()
+    for pen, name in ((digits, DIGITS_NAME), (letters, NOT_DIGITS_NAME), (made, MADE_NAME)):
         meta = json.loads(pen_data_path(name).with_suffix(".json").read_text())
         assert meta["drawings"] == len(pen)
         assert "UNIPEN" in meta["source"] and "CC BY 4.0" in meta["source"]
         assert "python -m drawdigit.make_pendata" in meta["command"]
-    assert set(digits.labels.tolist()) == set(range(10))
-    assert (letters.labels == NOT_A_DIGIT).all()
-    # every drawing has ink, in the field, as preprocess leaves it
-    for pen in (digits, letters):
+        # every drawing has ink, in the field, as preprocess leaves it
         assert (pen.images.reshape(len(pen), -1).max(axis=1) >= 200).all()
+    assert set(digits.labels.tolist()) == set(range(10))
+    assert (letters.labels == NOT_A_DIGIT).all() and (made.labels == NOT_A_DIGIT).all()
+    assert set(made.characters.tolist()) == {"part", "pair", "scribble"}
+    # made from the digits of the writer they are filed under (so the folds hold for them)
+    assert made.writer_names == digits.writer_names
+    assert set(made.writers.tolist()) <= set(digits.writers.tolist())
+    made_meta = json.loads(pen_data_path(MADE_NAME).with_suffix(".json").read_text())
+    assert sum(made_meta["sets"].values()) == len(made)
 
 
 @pytest.mark.skipif(not (SHARED / "unipen-dev").is_dir(), reason="needs ../shared/unipen-dev")
