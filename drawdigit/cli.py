@@ -306,11 +306,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     except TrainingError as exc:
         return error(str(exc))
     try:
-        report = report_run(prepared, done)
+        report = report_run(prepared, done, stage=bar.line)
     except RunCancelled:
         return error("training did not finish")
+    if report.head is None:
+        warn(f"the model has {report.head_note}; it will not answer 'not a digit'")
+    else:
+        bar.line(f"'not a digit': {report.head_note}")
     mine = report.personal
     personal = mine.metadata() if mine is not None else {}
+    extra = {k: v for k, v in report.metadata("drawdigit train").items() if k != "test_images"}
+    head = report.head.to_head() if report.head is not None else None
     if mine is not None:
         bar.line(
             f"your samples: trained on {mine.trained}; the {mine.heldout} kept aside: "
@@ -319,9 +325,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = args.out or user_data_dir() / "models"
     try:
         if args.out:  # the user named the file: theirs to overwrite
-            metadata = save_trained(out, report.done, personal)
+            metadata = save_trained(out, report.done, extra, head)
         else:  # a new name, never another run's (two runs may end in the same second)
-            out, metadata = save_trained_new(out, report.done, personal)
+            out, metadata = save_trained_new(out, report.done, extra, head=head)
         if args.activate:
             activate_run(report, "drawdigit train")
     except OSError as exc:

@@ -32,6 +32,7 @@ import torch
 from torch.nn import functional as F
 
 from drawdigit.augment import AugmentConfig, augment_batch
+from drawdigit.digitness import Digitness
 from drawdigit.inference import FINETUNE_SOURCE
 from drawdigit.mnist import MnistData
 from drawdigit.model import DigitNet, ModelConfig, copy_state_dict, forward_for
@@ -125,10 +126,13 @@ class FinetuneResult:
     train_seconds: float  # the optimisation steps alone
     cancelled: bool = False
     warnings: list[str] = field(default_factory=list)
+    head: Digitness | None = None  # the new network's digit-ness head, when one was fitted
+    pen_folds_unseen: tuple[int, ...] = ()  # the shipped pen ink's writers it never saw
 
     def metadata(self) -> dict[str, object]:
         """JSON-able facts for the saved model's metadata."""
         return {
+            "pen_folds_unseen": list(self.pen_folds_unseen),
             "source": FINETUNE_SOURCE,  # how ModelSource.describe tells it from a retraining
             "finetune_heldout_before": self.heldout_before,
             "finetune_heldout_after": self.heldout_after,
@@ -190,7 +194,7 @@ def finetune(
     initial: Checkpoint,
     mnist: MnistData | None = None,
     config: FinetuneConfig | None = None,
-    progress: Callable[[FinetuneProgress], None] | None = None,
+    progress: Callable[[FinetuneProgress | str], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``initial`` on personal samples (float (N, 28, 28) in [0, 1], labels (N,)).
@@ -227,7 +231,7 @@ def _run(
     initial: Checkpoint,
     mnist: MnistData | None,
     config: FinetuneConfig,
-    progress: Callable[[FinetuneProgress], None] | None,
+    progress: Callable[[FinetuneProgress | str], None] | None,
     cancel: threading.Event | None,
     start: float,
 ) -> FinetuneResult:
@@ -289,6 +293,15 @@ def _run(
     model.eval()
     # Cancelled: back at once, with nothing to offer (no weights, no "after" passes).
     after = None if cancelled else _after(model, mnist, config, held_x, held_y)
+    head, head_note, unseen = None, "", frozenset()
+    if after is not None:  # the new network's own head (its hidden layer has moved)
+        from drawdigit.headfit import FITTING_HEAD, folds_unseen, head_for_trained
+
+        if progress is not None:
+            progress(FITTING_HEAD)
+        unseen = folds_unseen(None, initial.metadata)
+        pairs = (mnist.train_images, mnist.train_labels) if mnist is not None else None
+        head, head_note = head_for_trained(model, unseen, pairs, initial.head, config.seed)
     return FinetuneResult(
         state_dict=after.state_dict if after else {},
         model_config=initial.config,
@@ -302,7 +315,10 @@ def _run(
         seconds=time.perf_counter() - start,
         train_seconds=train_seconds,
         cancelled=cancelled,
-        warnings=_forgetting_warnings(mnist_before, after.mnist if after else None),
+        warnings=_forgetting_warnings(mnist_before, after.mnist if after else None)
+        + _head_warnings(after is not None and head is None, head_note),
+        head=head,
+        pen_folds_unseen=tuple(sorted(unseen)),
     )
 
 
@@ -328,6 +344,10 @@ def _after(
         mnist=_mnist_accuracy(model, mnist, config.mnist_eval),
         state_dict=copy_state_dict(model),
     )
+
+
+def _head_warnings(missing: bool, note: str) -> list[str]:
+    return [f"The new model has {note}: it will not answer 'not a digit'."] if missing else []
 
 
 def _forgetting_warnings(before: float | None, after: float | None) -> list[str]:
@@ -356,7 +376,7 @@ def load_my_samples() -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 def finetune_on_my_samples(
     config: FinetuneConfig | None = None,
-    progress: Callable[[FinetuneProgress], None] | None = None,
+    progress: Callable[[FinetuneProgress | str], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> FinetuneResult:
     """Fine-tune the model in use on the personal sample set, with MNIST when it is found.

@@ -24,12 +24,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from drawdigit.digitness import Digitness, Thresholds, softmax
-from drawdigit.pendata import PenSet
+from drawdigit.pendata import (
+    FOLDS,
+    PenSet,
+    load_made_not_digits,
+    load_pen_digits,
+    load_pen_not_digits,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from drawdigit.model import DigitNet
+    from drawdigit.training.config import TrainConfig
 
 HIDDEN = 32
 # Made not-digits per pen digit the head learns from (parts, pairs, scribbles).
@@ -43,6 +55,12 @@ REJECT_DIGITS = 0.004  # share of digits the head may call "not a digit"
 SURE_WRONG = 0.0015  # share of digits that may be answered sure and wrong
 NOT_DIGITS_SURE = 0.01  # share of letters and symbols that may be shown as a sure digit
 NUMBER_PART = 0.5  # each digit of a number more likely right than wrong
+# The writers whose ink calibrates a network that never saw them (any fold would do; this
+# one holds a quarter of the pen digits, 1,616 of 6,209, enough to place the thresholds).
+CALIBRATION_FOLD = 1
+
+# What a run or a fine-tune says while it fits the new network's head (after its last step).
+FITTING_HEAD = "Teaching it what is not a digit…"
 
 Features = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -365,3 +383,118 @@ THRESHOLD_RULES = {
 
 def dumps(meta: dict[str, Any]) -> str:
     return json.dumps(meta, indent=2) + "\n"
+
+
+# --------------------------------------------------------------------------- every network
+
+
+def network_features(model: DigitNet, chunk: int = 2048) -> Features:
+    """A torch network as a ``Features`` function (logits and hidden layer, as numpy): what
+    the training side fits a head with, a few times faster than the numpy forward pass."""
+    import torch
+
+    from drawdigit.model import logits_and_hidden
+
+    model = model.eval()
+
+    def features(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        logits, hidden = [], []
+        with torch.inference_mode():
+            for start in range(0, len(images), chunk):
+                x = torch.from_numpy(np.ascontiguousarray(images[start : start + chunk]))
+                x = x.to(torch.float32)[:, None].contiguous(memory_format=torch.channels_last)
+                lo, hi = logits_and_hidden(model, x)
+                logits.append(lo.numpy())
+                hidden.append(hi.numpy())
+        return np.concatenate(logits), np.concatenate(hidden)
+
+    return features
+
+
+def folds_unseen(config: TrainConfig | None, starting: Mapping[str, Any] | None) -> frozenset[int]:
+    """The writer folds of the shipped pen ink a network trained with ``config`` (None: a run
+    without pen ink, such as a fine-tune) never saw, from ``starting`` (the metadata of the
+    model it started from; None: from scratch).
+
+    A run without pen ink sees none of it; one with pen ink sees every fold but
+    ``config.leave_out_fold``; a model carries on what its starting model never saw. A model
+    file without the record was made before drawdigit trained on pen ink: it saw none.
+    """
+    every = frozenset(range(FOLDS))
+    uses_pen = config is not None and (config.pen_digits > 0 or config.pen_not_digits > 0)
+    fold = config.leave_out_fold if config is not None else None
+    this_run = every if not uses_pen else frozenset() if fold is None else frozenset({fold})
+    if (config is not None and config.from_scratch) or starting is None:
+        return this_run
+    before = starting.get("pen_folds_unseen")
+    if not isinstance(before, list):
+        return this_run
+    return this_run & frozenset(k for k in before if isinstance(k, int) and k in every)
+
+
+def fit_for_network(
+    features: Features,
+    unseen: frozenset[int],
+    mnist: tuple[np.ndarray, np.ndarray] | None,
+    inherited: Digitness | None,
+    seed: int = 0,
+) -> Digitness:
+    """A head for a newly trained network, with the shipped pen ink (``pendata``).
+
+    If the network never saw some writers (``unseen`` folds), the head is fitted on the
+    others' ink and the temperature and thresholds are chosen on theirs
+    (``CALIBRATION_FOLD`` where it can): strangers' ink, as a user's is. A network that saw
+    every writer (the bundled recipe) gets a head fitted on all the ink and the calibration
+    of ``inherited`` (its starting model's, or the bundled model's: made with that recipe's
+    fold models, see ``make_digitness``).
+    """
+    ink = (load_pen_digits(), load_pen_not_digits(), load_made_not_digits())
+    about: dict[str, Any] = {"pen_folds_unseen": sorted(unseen)}
+    if unseen:
+        fold = CALIBRATION_FOLD if CALIBRATION_FOLD in unseen else min(unseen)
+        arrays = fit_arrays(features, head_data(*(s.without_fold(fold) for s in ink), mnist), seed)
+        held = held_out(features, arrays, head_data(*(s.only_fold(fold) for s in ink)))
+        temperature, thresholds, figures = calibration([held])
+        about["calibration"] = (
+            f"temperature and thresholds chosen on the pen ink of writer fold {fold}, which"
+            " neither the network nor its head saw"
+        )
+        about["figures_held_out"] = figures
+    else:
+        if inherited is None:
+            raise ValueError("a network that saw every writer needs a calibration to inherit")
+        arrays = fit_arrays(features, head_data(*ink, mnist), seed)
+        temperature, thresholds = inherited.temperature, inherited.thresholds
+        about["calibration"] = (
+            "temperature and thresholds of the model it started from, or of the bundled model"
+            " (the network saw every writer of the shipped pen ink)"
+        )
+    return as_digitness(arrays, temperature, thresholds, about)
+
+
+def head_for_trained(
+    network: DigitNet,
+    unseen: frozenset[int],
+    mnist: tuple[np.ndarray, np.ndarray] | None,
+    starting_head: dict[str, Any] | None,
+    seed: int = 0,
+) -> tuple[Digitness | None, str]:
+    """The head of a network a run or a fine-tune has just made (``fit_for_network``), and a
+    note: how long it took, or why there is none (the shipped pen ink is missing or
+    damaged; no calibration to inherit). ``mnist``: (images, labels) of the MNIST training
+    digits the run had, sampled here; ``starting_head``: the starting model's, if any."""
+    import time
+
+    from drawdigit.store import ModelFileError, bundled_model_path, load_checkpoint
+
+    started = time.perf_counter()
+    try:
+        inherited = None
+        if not unseen:  # it saw every writer: inherit a calibration
+            head = starting_head or load_checkpoint(bundled_model_path()).head
+            inherited = Digitness.from_head(head) if head is not None else None
+        sample = mnist_sample(*mnist, seed) if mnist is not None else None
+        digitness = fit_for_network(network_features(network), unseen, sample, inherited, seed)
+    except (ModelFileError, ValueError) as exc:
+        return None, f"no 'not a digit' head ({exc})"
+    return digitness, f"head fitted in {time.perf_counter() - started:.1f} s"

@@ -27,6 +27,7 @@ __all__ = [
     "count_parameters",
     "fast_forward",
     "forward_for",
+    "logits_and_hidden",
 ]
 
 
@@ -73,6 +74,16 @@ def fast_forward(model: DigitNet, x: torch.Tensor) -> torch.Tensor:
     x = F.relu(model.conv3(x))
     x = F.relu(model.fc1(torch.flatten(x, 1)))
     return model.fc2(x)
+
+
+def logits_and_hidden(model: DigitNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The logits and fc1's ReLU outputs (what the digit-ness head reads), as
+    ``fast_forward`` computes them."""
+    x = F.relu(F.max_pool2d(model.conv1(x), 2))
+    x = F.relu(F.max_pool2d(model.conv2(x), 2))
+    x = F.relu(model.conv3(x))
+    hidden = F.relu(model.fc1(torch.flatten(x, 1)))
+    return model.fc2(hidden), hidden
 
 
 def forward_for(model: nn.Module, sample: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
+    from drawdigit.digitness import Digitness
     from drawdigit.mnist import MnistData
     from drawdigit.model import ModelConfig
     from drawdigit.store import Checkpoint
@@ -142,6 +143,7 @@ class PreparedRun:
     mix: PersonalMix | None = None
     sample_warnings: tuple[str, ...] = ()  # personal sample files left out
     model_warnings: tuple[str, ...] = ()  # e.g. a damaged active model, the bundled one used
+    mnist_count: int = 0  # the first N training images are MNIST's (then pen ink, samples)
 
     @property
     def config(self) -> TrainConfig:
@@ -170,11 +172,19 @@ class RunReport:
     current_accuracy: float | None  # the model in use on the same test images
     current_description: str  # e.g. "bundled model, MNIST test accuracy 99.10%"
     personal: MixedReport | None = None  # runs with the personal samples mixed in
+    head: Digitness | None = None  # the new network's digit-ness head (None: could not fit)
+    head_note: str = ""  # why there is no head, or how long fitting it took
+    pen_folds_unseen: tuple[int, ...] = ()  # the shipped pen ink's writers it never saw
 
     def metadata(self, source: str) -> dict[str, Any]:
         """What the saved model's metadata adds to ``training.trained_metadata``'s."""
         personal = self.personal.metadata() if self.personal is not None else {}
-        return {"source": source, "test_images": self.test_count, **personal}
+        return {
+            "source": source,
+            "test_images": self.test_count,
+            "pen_folds_unseen": list(self.pen_folds_unseen),
+            **personal,
+        }
 
 
 # --------------------------------------------------------------------------- the run
@@ -197,6 +207,7 @@ def prepare_run(
     stage("Loading MNIST…")
     data = job.data if job.data is not None else _load_data(job.data_dir)
     data = limit_data(data, job.train_limit, job.test_limit)
+    mnist_count = len(data.train_labels)
     check_cancel()
     config = job.config
     if config.pen_digits or config.pen_not_digits:
@@ -234,6 +245,7 @@ def prepare_run(
         mix=mix,
         sample_warnings=tuple(sample_warnings),
         model_warnings=tuple(model_warnings),
+        mnist_count=mnist_count,
     )
 
 
@@ -260,6 +272,11 @@ def report_run(
         model = prepared.current.build_model()
         current_accuracy = accuracy(model, data.test_images, data.test_labels, check_cancel)
     report = _report(done, data, current_accuracy, prepared.current_description, job.gallery_size)
+    check_cancel()
+    from drawdigit.headfit import FITTING_HEAD
+
+    stage(FITTING_HEAD)
+    report = replace(report, **_fit_head(prepared, done))
     if prepared.mix is not None:
         personal = mixed_report(
             prepared.mix,
@@ -272,6 +289,27 @@ def report_run(
     return report
 
 
+def _fit_head(prepared: PreparedRun, done: TrainingDone) -> dict[str, Any]:
+    """The new network's digit-ness head (``headfit.head_for_trained``), for ``RunReport``."""
+    from drawdigit.headfit import folds_unseen, head_for_trained
+    from drawdigit.model import DigitNet
+
+    starting = prepared.initial
+    unseen = folds_unseen(prepared.config, starting.metadata if starting is not None else None)
+    network = DigitNet(done.model_config)
+    network.load_state_dict(done.state_dict)
+    count = prepared.mnist_count
+    mnist = (prepared.data.train_images[:count], prepared.data.train_labels[:count])
+    head, note = head_for_trained(
+        network,
+        unseen,
+        mnist if count else None,
+        starting.head if starting is not None else None,
+        done.config.seed,
+    )
+    return {"head": head, "head_note": note, "pen_folds_unseen": tuple(sorted(unseen))}
+
+
 def activate_run(report: RunReport, source: str) -> Path:
     """Make a run's model the one in use (``store.activate_model``); returns its path.
 
@@ -282,7 +320,8 @@ def activate_run(report: RunReport, source: str) -> Path:
 
     done = report.done
     metadata = trained_metadata(done, report.metadata(source))
-    activate_model(done.state_dict, done.model_config, metadata)
+    head = report.head.to_head() if report.head is not None else None
+    activate_model(done.state_dict, done.model_config, metadata, head)
     return active_model_path()
 
 

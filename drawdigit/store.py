@@ -504,6 +504,7 @@ def activate_model(
     state_dict: Mapping[str, torch.Tensor],
     config: ModelConfig,
     metadata: Mapping[str, Any] | None = None,
+    head: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Make these weights the model in use: saved atomically as ``models/active.pt`` (with
     a ``created`` stamp when the metadata has none), read by the next ``load_predictor``.
@@ -518,7 +519,7 @@ def activate_model(
     meta = dict(metadata or {})
     meta.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
     keep_active_model()  # the model replaced stays in the Models list
-    return save_checkpoint(active_model_path(), state_dict, config, meta)
+    return save_checkpoint(active_model_path(), state_dict, config, meta, head)
 
 
 # --------------------------------------------------------------------------- past models

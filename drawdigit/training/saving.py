@@ -18,7 +18,10 @@ from drawdigit.training.events import TrainingDone
 
 
 def save_trained(
-    path: Path | str, done: TrainingDone, extra_metadata: Mapping[str, Any] | None = None
+    path: Path | str,
+    done: TrainingDone,
+    extra_metadata: Mapping[str, Any] | None = None,
+    head: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Save a run's weights atomically with their story (``store.save_checkpoint``).
 
@@ -28,7 +31,11 @@ def save_trained(
     from itself alone. Returns it, with the sha256 and format version the store adds.
     """
     return save_checkpoint(
-        Path(path), done.state_dict, done.model_config, trained_metadata(done, extra_metadata)
+        Path(path),
+        done.state_dict,
+        done.model_config,
+        trained_metadata(done, extra_metadata),
+        head,
     )
 
 
@@ -37,6 +44,7 @@ def save_trained_new(
     done: TrainingDone,
     extra_metadata: Mapping[str, Any] | None = None,
     now: datetime | None = None,
+    head: Mapping[str, Any] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Save a run under a new name in ``folder``, never over another model: returns the path
     and the metadata (see :func:`save_trained`).
@@ -48,7 +56,7 @@ def save_trained_new(
     """
     path = claim_new_path(Path(folder), "trained", now)
     try:
-        return path, save_trained(path, done, extra_metadata)
+        return path, save_trained(path, done, extra_metadata, head)
     except BaseException:
         path.unlink(missing_ok=True)
         metadata_path(path).unlink(missing_ok=True)

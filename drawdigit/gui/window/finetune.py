@@ -159,7 +159,8 @@ class FinetuneController(QObject):
         from drawdigit.store import activate_model
 
         try:
-            activate_model(result.state_dict, result.model_config, result.metadata())
+            head = result.head.to_head() if result.head is not None else None
+            activate_model(result.state_dict, result.model_config, result.metadata(), head)
         except OSError as exc:
             show_message(
                 self._window, QMessageBox.Icon.Critical, "Fine-tune", f"Could not save: {exc}"
