@@ -44,14 +44,13 @@ import numpy as np
 
 from drawdigit.field import BOX, CENTRE, SIZE, brightest_at_one, centre_of_mass
 from drawdigit.pictures import ImageError, Picture, load_image, normalise_picture, read_picture
+from drawdigit.store import open_regular_file, read_capped
 from drawdigit.strokes import (
     MAX_FILE_BYTES,
     Drawing,
     StrokesError,
     drawing_from_bytes,
-    open_regular_file,
     pen_width,
-    read_capped,
 )
 
 # Sub-pixel centring re-renders when the first placement misses the centre by more than this.
@@ -299,7 +298,8 @@ def read_source(path: Path | str) -> Drawing | Picture:
         except OSError as exc:
             raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from exc
         if _looks_like_json(head):
-            return drawing_from_bytes(read_capped(file, size, MAX_FILE_BYTES, path), str(path))
+            data = read_capped(file, size, MAX_FILE_BYTES, path, StrokesError)
+            return drawing_from_bytes(data, str(path))
     return read_picture(path)
 
 

@@ -13,13 +13,14 @@ import errno
 import hashlib
 import json
 import os
+import stat
 import sys
 import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from drawdigit.model_config import ModelConfig
 
@@ -219,6 +220,56 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+# --------------------------------------------------------------------------- reading
+
+
+def open_regular_file(path: Path, error: type[Exception]) -> tuple[BinaryIO, int]:
+    """``path`` opened for reading without blocking, and its size; a missing file, a
+    folder, a FIFO or a device raises ``error`` with a message naming the file, so that a
+    reader never hangs on a pipe nor reads a device without end. Checked on the open file
+    (no race with a rename)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError as exc:
+        raise error(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "it is a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise error(f"{path}: cannot read ({kind}; pipes and devices are not read)")
+        return os.fdopen(fd, "rb"), info.st_size
+    except OSError as exc:
+        os.close(fd)
+        raise error(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_capped(
+    file: BinaryIO, size: int, max_bytes: int, path: Path, error: type[Exception]
+) -> bytes:
+    """All of an open file of ``size`` bytes (its size when opened), read from its start
+    whatever was read before; more than ``max_bytes`` raises ``error`` naming ``path``."""
+    if size > max_bytes:
+        raise error(f"{path}: too large ({size:,} bytes; at most {max_bytes:,})")
+    try:
+        file.seek(0)
+        # Ask for the size the file has (read(n) reserves n bytes up front), then for
+        # anything it grew by meanwhile, never more than the cap.
+        data = file.read(size + 1)
+        if len(data) > size:
+            data += file.read(max_bytes + 1 - len(data))
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if len(data) > max_bytes:  # it grew while being read
+        raise error(f"{path}: too large (more than {max_bytes:,} bytes)")
+    return data
+
+
 # --------------------------------------------------------------------------- checkpoints
 
 
@@ -316,9 +367,19 @@ def _write_pair(path: Path, data: bytes, meta: dict[str, Any]) -> dict[str, Any]
 def load_checkpoint(path: Path) -> Checkpoint:
     """Read and validate a model file; any problem raises ``ModelFileError`` naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
     return _parse_checkpoint(_read_matching_pair(path), path)
+
+
+def _read_model_bytes(path: Path) -> bytes:
+    """A model file's bytes: a regular file (a FIFO would block, ``/dev/zero`` never end) no
+    larger than any model this app reads; else ``ModelFileError`` saying which it is."""
+    if not os.path.lexists(path):
+        raise ModelFileError(f"{path}: no such model file")
+    file, size = open_regular_file(path, ModelFileError)
+    with file:
+        if size > _MAX_READ_BYTES:
+            raise ModelFileError(f"{path}: too large to be a drawdigit model ({size:,} bytes)")
+        return read_capped(file, size, _MAX_READ_BYTES, path, ModelFileError)
 
 
 def _parse_checkpoint(data: bytes, path: Path) -> Checkpoint:
@@ -368,10 +429,7 @@ def _read_matching_pair(path: Path) -> bytes:
     reports a false checksum error. A damaged sidecar is only informational.
     """
     for attempt in range(2):
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ModelFileError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        data = _read_model_bytes(path)
         meta_file = metadata_path(path)
         recorded = None  # no sidecar, or a damaged one: the weights decide
         # Only a regular, small sidecar is read: never a FIFO or a link to /dev/zero.
@@ -524,14 +582,6 @@ def _sha256_of(path: Path) -> str:
 def _entry(path: Path, kind: str) -> ModelEntry:
     """One listed model: its metadata when the file is usable, else why not."""
     try:
-        info = path.stat()
-    except OSError as exc:
-        return ModelEntry(path, kind, error=f"cannot be read ({exc.strerror or exc})")
-    if not path.is_file():
-        return ModelEntry(path, kind, error="not a regular file")
-    if info.st_size > _MAX_READ_BYTES:
-        return ModelEntry(path, kind, error="too large to be a drawdigit model")
-    try:
         checkpoint = load_checkpoint(path)
     except ModelFileError as exc:
         reason = str(exc).removeprefix(f"{path}: ")
@@ -555,10 +605,6 @@ def activate_model_file(path: Path) -> None:
     active = active_model_path()
     if path.resolve() == active.resolve():
         return  # in use already
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
-    if path.stat().st_size > _MAX_READ_BYTES:
-        raise ModelFileError(f"{path}: too large to be a drawdigit model")
     data = _read_matching_pair(path)
     checkpoint = _parse_checkpoint(data, path)  # the very bytes that will be copied
     keep_active_model()

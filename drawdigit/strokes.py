@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from drawdigit.store import atomic_write_text
+from drawdigit.store import atomic_write_text, open_regular_file, read_capped
 
 # Limits that separate a real drawing from a damaged or hostile file. A canvas larger than
 # this, coordinates this far away or this many points are not something a person drew: the
@@ -117,53 +115,7 @@ def read_small_file(path: Path, max_bytes: int) -> bytes:
     """
     file, size = open_regular_file(path, StrokesError)
     with file:
-        return read_capped(file, size, max_bytes, path)
-
-
-def open_regular_file(path: Path, error: type[Exception]) -> tuple[BinaryIO, int]:
-    """``path`` opened for reading without blocking, and its size; a missing file, a
-    folder, a FIFO or a device raises ``error`` with a message naming the file, so that a
-    reader never hangs on a pipe nor reads a device without end. Checked on the open file
-    (no race with a rename)."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError as exc:
-        raise error(f"{path}: no such file") from exc
-    except OSError as exc:
-        raise error(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = "it is a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise error(f"{path}: cannot read ({kind}; pipes and devices are not read)")
-        return os.fdopen(fd, "rb"), info.st_size
-    except OSError as exc:
-        os.close(fd)
-        raise error(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def read_capped(file: BinaryIO, size: int, max_bytes: int, path: Path) -> bytes:
-    """All of an open file of ``size`` bytes (its size when opened), read from its start
-    whatever was read before; more than ``max_bytes`` raises ``StrokesError`` naming
-    ``path``."""
-    if size > max_bytes:
-        raise StrokesError(f"{path}: too large ({size:,} bytes; at most {max_bytes:,})")
-    try:
-        file.seek(0)
-        # Ask for the size the file has (read(n) reserves n bytes up front), then for
-        # anything it grew by meanwhile, never more than the cap.
-        data = file.read(size + 1)
-        if len(data) > size:
-            data += file.read(max_bytes + 1 - len(data))
-    except OSError as exc:
-        raise StrokesError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    if len(data) > max_bytes:  # it grew while being read
-        raise StrokesError(f"{path}: too large (more than {max_bytes:,} bytes)")
-    return data
+        return read_capped(file, size, max_bytes, path, StrokesError)
 
 
 def parse_json(data: bytes, source: str) -> Any:

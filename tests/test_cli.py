@@ -145,6 +145,22 @@ def test_an_explicit_bad_model_is_a_clear_error(
     assert str(bad) in capsys.readouterr().err
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_model_that_is_a_fifo_or_a_device_is_named_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """It exists: "no such model file" was wrong. Said at once (a FIFO is not opened for
+    reading, /dev/zero not read without end)."""
+    os.mkfifo(tmp_path / "pipe.pt")
+    odd = [tmp_path / "pipe.pt"] + [Path("/dev/zero")] * Path("/dev/zero").exists()
+    for path in odd:
+        assert main(["predict", "--model", str(path), str(SAMPLES[0])]) == 2
+        err = capsys.readouterr().err
+        assert f"{path}: cannot read (not a regular file" in err and "no such" not in err
+    assert main(["predict", "--model", str(tmp_path / "absent.pt"), str(SAMPLES[0])]) == 2
+    assert "absent.pt: no such model file" in capsys.readouterr().err
+
+
 # Every `train --json` report holds these; runs with personal samples add their figures.
 TRAIN_JSON_KEYS = {
     "test_accuracy",

@@ -478,7 +478,7 @@ def test_models_the_user_has_had_are_listed_with_the_one_in_use() -> None:
     for bad in ("notes.pt", "pickle.pt", "pipe.pt"):
         assert not entries[bad].usable and entries[bad].error, bad
         assert not entries[bad].in_use
-    assert entries["pipe.pt"].error == "not a regular file"
+    assert "not a regular file" in entries["pipe.pt"].error
 
 
 def test_switching_between_past_models_keeps_every_one() -> None:
