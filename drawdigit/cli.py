@@ -17,7 +17,14 @@ from typing import Any
 
 from drawdigit import __version__
 from drawdigit.formatting import percent
-from drawdigit.terminal import ProgressBar, error, load_predictor_or_explain, warn
+from drawdigit.terminal import (
+    ProgressBar,
+    error,
+    load_predictor_or_explain,
+    naming,
+    shown_path,
+    warn,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,12 +249,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from drawdigit.runs import (
         NoStartingModel,
         RunCancelled,
+        RunDiverged,
         TrainingJob,
         activate_run,
         prepare_run,
         report_run,
     )
-    from drawdigit.store import user_data_dir
+    from drawdigit.store import ModelFileError, user_data_dir
     from drawdigit.training import (
         BatchProgress,
         EpochEnd,
@@ -309,6 +317,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         report = report_run(prepared, done)
     except RunCancelled:
         return error("training did not finish")
+    except RunDiverged as exc:
+        return error(str(exc))
     mine = report.personal
     personal = mine.metadata() if mine is not None else {}
     if mine is not None:
@@ -326,6 +336,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             activate_run(report, "drawdigit train")
     except OSError as exc:
         return error(f"could not save the model to {out}: {exc.strerror or exc}")
+    except ModelFileError as exc:  # weights that cannot answer (report_run says so first)
+        return error(str(exc))
     seconds = time.monotonic() - started
     bar.line(
         f"test accuracy {percent(report.test_accuracy, 2)} after {report.done.seconds:.1f} s "
@@ -426,18 +438,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
             if k in errors:
                 failures += 1
                 _print_predict_error(path, errors[k], args.json)
-            elif args.json:
-                print(json.dumps(_decision_json(path, decision)))
-            else:
-                print(f"{path}: {_decision_text(decision)}")
+            elif not _print_answer(path, decision, args.json):
+                failures += 1
     return 1 if failures else 0
+
+
+def _print_answer(path: Path, decision, as_json: bool) -> bool:
+    """Print one file's answer; False (an error printed instead) when the answer is not
+    made of finite numbers. Models whose answers overflow are refused when loaded, so this
+    is the last guard: ``--json`` must stay valid JSON (no NaN) and no line says "nan%"."""
+    row = _decision_json(path, decision)
+    try:
+        line = json.dumps(row, allow_nan=False)
+    except ValueError:
+        _print_predict_error(path, "the model gave no finite answer for this file", as_json)
+        return False
+    print(line if as_json else f"{shown_path(path)}: {_decision_text(decision)}")
+    return True
 
 
 def _print_predict_error(path: Path, message: str, as_json: bool) -> None:
     if as_json:
         print(json.dumps({"file": str(path), "error": message}))
     else:
-        print(f"{path}: error: {message}", file=sys.stderr)
+        print(f"{shown_path(path)}: error: {naming(message, path)}", file=sys.stderr)
 
 
 def _decision_json(path: Path, decision) -> dict:

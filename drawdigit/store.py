@@ -41,7 +41,8 @@ _MAX_READ_BYTES = 2 * 8 * ModelConfig.largest().parameter_count()
 
 
 class ModelFileError(Exception):
-    """A model file is missing, damaged, foreign or of an unsupported version."""
+    """A model file is missing, damaged, foreign or of an unsupported version, or its
+    weights cannot answer (``weights_problem``)."""
 
 
 # --------------------------------------------------------------------------- locations
@@ -323,6 +324,8 @@ def save_checkpoint(
 
     ``metadata`` should hold JSON-able values (test accuracy, recipe, date...). The JSON file
     also records the weights' sha256 and the format version. Returns the written metadata.
+    Weights that cannot answer (``weights_problem``: a run that diverged) raise
+    ``ModelFileError`` and nothing is written.
     """
     import io
 
@@ -330,6 +333,9 @@ def save_checkpoint(
 
     path = Path(path)
     state = {k: v.detach().to("cpu").clone().contiguous() for k, v in state_dict.items()}
+    problem = weights_problem(config, state)
+    if problem is not None:
+        raise ModelFileError(f"{path}: not saved: {problem}")
     meta = dict(metadata or {})
     meta["format_version"] = FORMAT_VERSION
     buffer = io.BytesIO()
@@ -384,7 +390,6 @@ def _read_model_bytes(path: Path) -> bytes:
 
 def _parse_checkpoint(data: bytes, path: Path) -> Checkpoint:
     """A model file's bytes, validated (see ``load_checkpoint``)."""
-    import numpy as np  # here, not at import: the window imports this module before it shows
 
     from drawdigit.torch_file import TorchFileError, read_torch_file
 
@@ -402,10 +407,36 @@ def _parse_checkpoint(data: bytes, path: Path) -> Checkpoint:
         weights = _checked_weights(raw["state_dict"], config)
     except Exception as exc:
         raise ModelFileError(f"{path}: model content is invalid ({exc})") from exc
-    for values in weights.values():
-        if not np.isfinite(values).all():
-            raise ModelFileError(f"{path}: model weights contain NaN or infinity")
+    problem = weights_problem(config, weights)
+    if problem is not None:
+        raise ModelFileError(f"{path}: {problem}")
     return Checkpoint(config, weights, _readable_metadata(raw.get("metadata_json")), path)
+
+
+def weights_problem(config: ModelConfig, weights: Mapping[str, Any]) -> str | None:
+    """Why a network with these weights (numpy arrays or CPU tensors) cannot be used, or
+    None: NaN or infinity in them, or finite weights whose answers overflow to NaN
+    (``NumpyDigitNet.answers_finitely``). The one check for a model read (``load_checkpoint``,
+    hence the Models list), saved (``save_checkpoint``) or made by a run
+    (``runs.report_run``), so such weights are never used, listed as usable or saved."""
+    import numpy as np
+
+    from drawdigit.numpy_net import NumpyDigitNet
+
+    shapes = {name: tuple(values.shape) for name, values in weights.items()}
+    if shapes != config.parameter_shapes():
+        return "the weights do not have the shapes of the model's config"
+    arrays = {}
+    for name, values in weights.items():
+        if hasattr(values, "detach"):  # a tensor
+            values = values.detach().cpu().float().numpy()
+        with np.errstate(over="ignore"):  # a float64 beyond float32 becomes inf: said below
+            arrays[name] = np.asarray(values, dtype=np.float32)
+    if not all(np.isfinite(values).all() for values in arrays.values()):
+        return "model weights contain NaN or infinity"
+    if not NumpyDigitNet(config, arrays).answers_finitely():
+        return "the model's answers are not finite numbers (its weights are far too large)"
+    return None
 
 
 def _readable_metadata(text: Any) -> dict[str, Any]:

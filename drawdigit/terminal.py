@@ -17,6 +17,19 @@ if TYPE_CHECKING:
     from drawdigit.inference import Predictor
 
 
+def shown_path(path: Path | str) -> str:
+    """A file name as a line of output shows it: as it is, or quoted with its odd characters
+    escaped (a newline, a tab, a terminal escape, bytes that are not UTF-8) so that one
+    file's line stays one line and prints on any terminal."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def naming(message: str, path: Path | str) -> str:
+    """``message`` with the file name in it as :func:`shown_path` shows it."""
+    return message.replace(str(path), shown_path(path))
+
+
 def error(message: str) -> int:
     """Print ``drawdigit: error: message`` on stderr; returns 2, the commands' exit status
     for a problem with the input or the set-up."""

@@ -161,6 +161,68 @@ def test_a_model_that_is_a_fifo_or_a_device_is_named_as_such(
     assert "absent.pt: no such model file" in capsys.readouterr().err
 
 
+def test_a_model_whose_answers_overflow_is_refused_not_answered_with_nan(
+    tmp_path: Path, mnist_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Weights x1e36: ``predict --json`` printed NaN (invalid JSON), the plain line "(0
+    nan%)", ``evaluate`` 9.8%. Now both refuse the model with one line, and print no
+    answer."""
+    from test_store import _overflowing
+
+    huge = tmp_path / "huge.pt"
+    _overflowing(huge)
+    for args in (["predict", "--json", "--model", str(huge), str(SAMPLES[3])],
+                 ["evaluate", "--model", str(huge), "--data-dir", str(mnist_dir)]):  # fmt: skip
+        assert main(args) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and "nan" not in err.lower()
+        assert (
+            err == f"drawdigit: error: {huge}: the model's answers are not finite numbers "
+            "(its weights are far too large)\n"
+        )
+
+
+def test_an_answer_that_is_not_finite_is_an_error_never_nan(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The last guard, should a model pass the load check and still overflow on one
+    drawing: that file gets an error (valid JSON), never "NaN" or "nan%"."""
+    from drawdigit.cli import _print_answer
+    from drawdigit.decide import Decision, Part
+
+    nan = np.full(10, np.nan)
+    part = Part(0, float("nan"), 1.0, nan, nan, (0, 0, 1, 1), np.zeros((28, 28)))
+    decision = Decision("unsure", 0, float("nan"), (0, 1), part)
+    assert _print_answer(tmp_path / "x.json", decision, True) is False
+    out, _err = capsys.readouterr()
+    assert json.loads(out) == {
+        "file": str(tmp_path / "x.json"),
+        "error": "the model gave no finite answer for this file",
+    }
+    assert _print_answer(tmp_path / "x.json", decision, False) is False
+    out, err = capsys.readouterr()
+    assert (
+        out == ""
+        and err == f"{tmp_path / 'x.json'}: error: the model gave no finite answer for this file\n"
+    )
+
+
+def test_odd_file_names_stay_on_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A newline (or a tab, an escape) in a file name split the plain output line: such a
+    name is shown quoted, its odd characters escaped; plain names as they are."""
+    odd = tmp_path / "four\nteen.json"
+    odd.write_bytes(SAMPLES[4].read_bytes())
+    broken = tmp_path / "bad\x1b[2Jname.json"
+    broken.write_text("not a drawing")
+    assert main(["predict", str(SAMPLES[4]), str(odd), str(broken)]) == 1
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"{SAMPLES[4]}: 4  ")
+    assert lines[1].startswith(f"{str(odd)!r}: 4  ")
+    assert err.count("\n") == 1 and err.startswith(f"{str(broken)!r}: error: {str(broken)!r}: ")
+    assert "\x1b" not in err
+
+
 # Every `train --json` report holds these; runs with personal samples add their figures.
 TRAIN_JSON_KEYS = {
     "test_accuracy",
