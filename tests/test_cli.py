@@ -599,6 +599,15 @@ def test_bad_train_options_are_usage_errors_before_any_data(
     assert err.strip().splitlines()[-1].startswith("drawdigit train: error:")
 
 
+def test_far_too_many_threads_are_refused_before_any_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["train", "--threads", "100000", "--data-dir", str(tmp_path / "absent")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "absent" not in err
+    assert "threads must be a whole number from 1 to" in err and "not 100000" in err
+
+
 def test_a_device_that_is_not_there_is_refused_before_any_data(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
