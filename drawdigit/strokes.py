@@ -44,6 +44,12 @@ PEN_FRACTION = 20.0 / 280.0
 Point = tuple[float, float]
 
 
+# What is said of JSON that holds something else: another program's file, a list, a string.
+NOT_A_DRAWING = (
+    "JSON, but not a drawing (a strokes file is an object with width, height and strokes)"
+)
+
+
 class StrokesError(Exception):
     """A strokes file (or dict) is not a valid drawing; the message names the file and why."""
 
@@ -126,13 +132,31 @@ def parse_json(data: bytes, source: str) -> Any:
     if data.count(b"[") > _MAX_LISTS:
         raise StrokesError(f"{source}: too many points or strokes (at most {MAX_POINTS} points)")
     try:
-        return json.loads(data.decode("utf-8"))
+        text = data.decode("utf-8-sig")  # Notepad saves UTF-8 with a byte-order mark
     except UnicodeDecodeError as exc:
         raise StrokesError(f"{source}: not a strokes file (not UTF-8 text)") from exc
+    try:
+        return json.loads(text)
     except RecursionError as exc:
         raise StrokesError(f"{source}: not a strokes file (JSON nested too deeply)") from exc
-    except ValueError as exc:  # includes integers too long to convert
-        raise StrokesError(f"{source}: not a strokes file (invalid JSON: {exc})") from exc
+    except ValueError as exc:
+        invalid = exc
+    # Python refuses integers of more than 4,300 digits. Read again with those as a number
+    # too large for a float: the checks then say what they say of any huge number.
+    try:
+        return json.loads(text, parse_int=_whole_number)
+    except (ValueError, RecursionError):
+        raise StrokesError(f"{source}: not a strokes file (invalid JSON: {invalid})") from invalid
+
+
+_HUGE = 10**400  # beyond any float: "absurdly large" wherever a number is checked
+
+
+def _whole_number(digits: str) -> int:
+    """A JSON integer, or ``_HUGE`` (with its sign) when it has too many digits to read."""
+    if len(digits) <= 400:
+        return int(digits)
+    return -_HUGE if digits.startswith("-") else _HUGE
 
 
 def save_drawing(path: Path | str, drawing: Drawing) -> None:
@@ -174,8 +198,10 @@ def _parse(data: Any, source: str, consume: bool = False) -> Drawing:
     """``consume``: ``data`` is ours (just decoded), so each stroke's lists are dropped once
     read; a file then holds its points twice only for one stroke at a time."""
     if not isinstance(data, dict):
-        raise StrokesError(f"{source}: not a strokes file (expected a JSON object)")
+        raise StrokesError(f"{source}: {NOT_A_DRAWING}")
     missing = [key for key in ("width", "height", "strokes") if key not in data]
+    if len(missing) == 3:
+        raise StrokesError(f"{source}: {NOT_A_DRAWING}")
     if missing:
         raise StrokesError(f"{source}: missing key(s) {', '.join(missing)}")
     width = _number(data["width"], source, "width")
