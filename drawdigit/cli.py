@@ -22,8 +22,10 @@ from drawdigit.terminal import (
     error,
     load_predictor_or_explain,
     naming,
+    say_warnings_plainly,
     shown_path,
     warn,
+    warnings_about,
 )
 
 
@@ -150,6 +152,7 @@ def _learning_rate(text: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    say_warnings_plainly()
     # No arguments: the window, which must appear at once; no parser is built for it.
     no_args = argparse.Namespace(self_test=False, command=None)
     args = build_parser().parse_args(argv) if argv else no_args
@@ -179,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
 def gui_main() -> int:
     from drawdigit.gui.app import run_gui
 
+    say_warnings_plainly()
     return run_gui(sys.argv)
 
 
@@ -429,7 +433,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         cuts, errors = [], {}
         for path in paths:
             try:
-                cuts.append(cut(load_source(path)))
+                with warnings_about(path):
+                    cuts.append(cut(load_source(path)))
             except Exception as exc:  # noqa: BLE001 - every reader error carries a clear message
                 errors[len(cuts)] = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
                 cuts.append(None)

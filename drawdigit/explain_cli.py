@@ -27,7 +27,14 @@ from drawdigit.explain import (
     heat_overlay,
     map_grid,
 )
-from drawdigit.terminal import ProgressBar, error, load_predictor_or_explain, naming, shown_path
+from drawdigit.terminal import (
+    ProgressBar,
+    error,
+    load_predictor_or_explain,
+    naming,
+    shown_path,
+    warnings_about,
+)
 
 INPUT_SCALE = 10  # the 28x28 pictures are written at 280x280, each pixel a 10x10 block
 GRID_WIDTH = 800  # feature-map grids are scaled up by whole pixels to about this width
@@ -81,7 +88,8 @@ def run_explain(args: argparse.Namespace) -> int:
         return 2
     path: Path = args.file
     try:
-        image = load_input(path)
+        with warnings_about(path):
+            image = load_input(path)
     except Exception as exc:  # noqa: BLE001 - every reader error carries a clear message
         message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
         print(f"drawdigit: error: {naming(message, path)}", file=sys.stderr)

@@ -8,8 +8,11 @@ start import it, and nothing heavy comes with it.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +42,55 @@ def error(message: str) -> int:
 
 def warn(message: str) -> None:
     print(f"drawdigit: warning: {message}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- Python warnings
+#
+# Pillow and numpy speak through Python warnings (a corrupt EXIF block, a picture above
+# Pillow's decompression-bomb size, NaN pixels in a float TIFF), which Python prints as the
+# path and line of the library code that raised them, then that line of code. Here they are
+# one plain line each: the one place that decides how they read.
+
+
+# numpy's floating-point warnings, in words (they name the operation, not the problem).
+_NUMPY_WORDS = {
+    "invalid value encountered": "values that are not numbers (NaN)",
+    "overflow encountered": "values too large to compute with",
+    "divide by zero encountered": "a division by zero",
+}
+
+
+def plain_warning(message: Warning | str) -> str:
+    """A warning's text on one line (Pillow's may hold line breaks and double spaces);
+    numpy's "invalid value encountered in cast" as "values that are not numbers (NaN)"."""
+    text = " ".join(str(message).split())
+    if isinstance(message, RuntimeWarning):
+        for start, words in _NUMPY_WORDS.items():
+            if text.startswith(start):
+                return f"{words} ({text})"
+    return text
+
+
+def say_warnings_plainly() -> None:
+    """From now on every Python warning is ``drawdigit: warning: <text>`` on stderr."""
+
+    def show(message: Warning | str, *_where: Any, **_more: Any) -> None:
+        warn(plain_warning(message))
+
+    warnings.showwarning = show
+
+
+@contextlib.contextmanager
+def warnings_about(source: Path | str) -> Iterator[None]:
+    """The warnings raised inside, each different one said once after it, as one line
+    naming ``source`` (the file being read): ``drawdigit: warning: <file>: <text>``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for text in dict.fromkeys(plain_warning(w.message) for w in caught):
+                warn(f"{shown_path(source)}: {text}")
 
 
 def load_predictor_or_explain(model: Path | None) -> Predictor | None:

@@ -223,6 +223,35 @@ def test_odd_file_names_stay_on_one_line(tmp_path: Path, capsys: pytest.CaptureF
     assert "\x1b" not in err
 
 
+def test_warnings_from_pillow_and_numpy_are_one_plain_line(tmp_path: Path) -> None:
+    """A corrupt EXIF block, a picture over Pillow's decompression-bomb size and NaN pixels
+    in a float TIFF printed the library's source path and line: one line each now, naming
+    the file."""
+    nan = np.zeros((60, 60), np.float32)
+    nan[20:40, 25:35], nan[0, 0] = 1.0, np.nan
+    Image.fromarray(nan, mode="F").save(tmp_path / "nan.tiff")
+    exif = b"Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\x00\x05\x01\x12\x00\x03\x00\x00\x00\x01\x00"
+    Image.new("L", (60, 60), 255).save(tmp_path / "exif.jpg", exif=exif + b"\x06garbage")
+    Image.new("1", (9500, 9500), 1).save(tmp_path / "huge.png")  # 90 M pixels, 23 kB
+    files = [str(tmp_path / name) for name in ("nan.tiff", "exif.jpg", "huge.png")]
+    done = subprocess.run(
+        [sys.executable, "-m", "drawdigit", "predict", *files],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 3 and all(line.startswith("drawdigit: warning: ") for line in lines)
+    assert lines[0].startswith(f"drawdigit: warning: {files[0]}: values that are not numbers")
+    assert (
+        lines[1] == f"drawdigit: warning: {files[1]}: Corrupt EXIF data. Expecting to "
+        "read 12 bytes but only got 5."
+    )
+    assert lines[2].startswith(f"drawdigit: warning: {files[2]}: Image size (90250000 pixels)")
+    assert len(done.stdout.splitlines()) == 3
+
+
 # Every `train --json` report holds these; runs with personal samples add their figures.
 TRAIN_JSON_KEYS = {
     "test_accuracy",
