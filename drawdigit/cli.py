@@ -160,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         from drawdigit.selftest import run_self_test
 
         return run_self_test()
+    if _reads_data_folder(args):
+        _say_data_folder_problem()
     handlers = {
         None: lambda _args: gui_main(),
         "train": cmd_train,
@@ -177,6 +179,14 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+
+
+def _reads_data_folder(args: argparse.Namespace) -> bool:
+    """Whether a command other than ``train`` (which checks where it saves) looks in the
+    user data folder: the model in use, the MNIST cache."""
+    if args.command in ("predict", "evaluate", "explain"):
+        return args.model is None
+    return args.command == "download-mnist" and args.dest is None
 
 
 def gui_main() -> int:
@@ -248,6 +258,34 @@ def _train_config(args: argparse.Namespace):
     return config
 
 
+def _save_problem(args: argparse.Namespace) -> str | None:
+    """Why the model this run makes could not be saved (or activated), found before the
+    run rather than after it: a file or ``/proc`` where the folder should be, a read-only
+    or full disk, ``--out`` naming a folder (None: it can be)."""
+    from drawdigit.store import active_model_path, folder_problem, user_data_dir
+
+    out: Path | None = args.out
+    if out is not None and out.is_dir():
+        return f"--out {shown_path(out)} is a folder; name the model file to write"
+    folders = [out.parent if out is not None else user_data_dir() / "models"]
+    if args.activate:
+        folders.append(active_model_path().parent)
+    for folder in dict.fromkeys(folders):
+        reason = folder_problem(folder)
+        if reason is not None:
+            return f"cannot save a model in {shown_path(folder)} ({reason}); nothing was trained"
+    return None
+
+
+def _say_data_folder_problem() -> None:
+    """Once, at start: the user data folder cannot be used (``store.data_dir_problem``)."""
+    from drawdigit.store import data_dir_problem
+
+    problem = data_dir_problem()
+    if problem is not None:
+        warn(problem)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from drawdigit.finetune import FinetuneError
     from drawdigit.runs import (
@@ -275,6 +313,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = _train_config(args)
     except TrainingError as exc:
         return error(str(exc))
+    problem = _save_problem(args)
+    if problem is not None:
+        return error(problem)
+    _say_data_folder_problem()
     data = _load_mnist_or_explain(args.data_dir)
     if data is None:
         return 2

@@ -13,6 +13,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import stat
 import sys
 import tempfile
@@ -89,6 +90,73 @@ def user_data_dir() -> Path:
     from platformdirs import user_data_dir as _platform_user_data_dir
 
     return Path(_platform_user_data_dir("drawdigit", appauthor=False))
+
+
+def make_folder(folder: Path) -> None:
+    """``folder`` made, with the folders above it, unless it is there. A file in the way
+    raises ``NotADirectoryError`` naming the folder: ``mkdir`` says "File exists" when the
+    folder itself is a file, which reads as if all were well."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder)) from None
+
+
+# Free space asked for before a run that saves a model: the model with its sidecar, the
+# copy kept of the one it replaces, and a temp file while writing (~380 kB each).
+MODEL_SPACE = 4_000_000
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why a model cannot be saved in ``folder``, in words (None: it can): a file where the
+    folder (or one above it) should be, a folder where files cannot be written (read-only,
+    ``/proc``), or too little free space. The folder is made if needed and a temp file
+    written and removed: milliseconds, so ``drawdigit train`` and the training dialog check
+    before a run rather than fail after it."""
+    folder = Path(folder)
+    try:
+        make_folder(folder)
+    except OSError as exc:
+        if exc.errno == errno.ENOTDIR:
+            return f"{_file_in_the_way(folder)} is a file, not a folder"
+        return f"it cannot be made: {exc.strerror or exc}"
+    try:
+        with tempfile.TemporaryFile(dir=folder) as probe:
+            probe.write(b"0")
+            probe.flush()
+        free = shutil.disk_usage(folder).free
+    except OSError as exc:
+        return f"files cannot be written there: {exc.strerror or exc}"
+    if free < MODEL_SPACE:
+        return f"the disk is full: {free // 1000:,} kB free, a model needs about 4 MB"
+    return None
+
+
+def _file_in_the_way(folder: Path) -> Path:
+    """The nearest of ``folder`` and the folders above it that exists (a file)."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def data_dir_problem() -> str | None:
+    """Why the user data folder cannot be used, as a sentence for the user (None: it can),
+    looked at without writing anything: said once at start by the window and the commands
+    (and failed by the self-test), rather than as "[Errno 20] Not a directory" at the first
+    save, or as "no personal samples"."""
+    folder = user_data_dir()
+    there = _file_in_the_way(folder)
+    if there.exists() and not there.is_dir():
+        reason = "it is a file" if there == folder else f"{there} is a file"
+    elif there.exists() and not os.access(there, os.W_OK | os.X_OK):
+        reason = f"{there} cannot be written"
+    else:
+        return None
+    return (
+        f"The data folder {folder} cannot be used ({reason}): models you train and samples "
+        "you save cannot be kept. Move the file away, or set DRAWDIGIT_DATA_DIR to a folder "
+        "you can write."
+    )
 
 
 def active_model_path() -> Path:
@@ -188,12 +256,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     is removed if anything fails, e.g. a full disk; the old file is then untouched.
     """
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:  # a file has the folder's name: say so, not "File exists"
-        raise NotADirectoryError(
-            errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path.parent)
-        ) from None
+    make_folder(path.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -24,7 +24,7 @@ from drawdigit import __version__
 from drawdigit.cli import main
 from drawdigit.download import ENV_MIRRORS
 from drawdigit.mnist import MNIST_FILES, find_data_dir
-from drawdigit.store import active_model_path, load_checkpoint, resource_path
+from drawdigit.store import active_model_path, bundled_model_path, load_checkpoint, resource_path
 from drawdigit.strokes import load_drawing, pen_width
 
 SAMPLES = sorted(resource_path("samples").glob("digit-*.json"))
@@ -635,6 +635,52 @@ def test_far_too_many_threads_are_refused_before_any_data(
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and "absent" not in err
     assert "threads must be a whole number from 1 to" in err and "not 100000" in err
+
+
+def _cannot_save_before_any_data(args: list[str], tmp_path: Path, capsys) -> str:
+    """The error of a ``train`` that could not save its model, said before any data is read
+    (the data folder given does not exist) in one line."""
+    code = main(["train", *args, "--data-dir", str(tmp_path / "absent")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "absent" not in err and "File exists" not in err and "Traceback" not in err
+    return err
+
+
+def test_where_a_model_cannot_be_saved_is_said_before_training(
+    tmp_path: Path, user_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--out`` in /proc or under a file, ``--activate`` with a data folder that is a file:
+    these failed only after the whole run, "File exists" said for "not a folder"."""
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    err = _cannot_save_before_any_data(["--out", str(a_file / "m.pt")], tmp_path, capsys)
+    assert f"cannot save a model in {a_file} ({a_file} is a file, not a folder)" in err
+    err = _cannot_save_before_any_data(["--out", "/proc/m.pt"], tmp_path, capsys)
+    assert "cannot save a model in /proc (files cannot be written there: " in err
+    err = _cannot_save_before_any_data(["--out", str(tmp_path)], tmp_path, capsys)
+    assert f"--out {tmp_path} is a folder; name the model file to write" in err
+    user_data.rmdir()
+    user_data.write_text("a file where the data folder should be")
+    err = _cannot_save_before_any_data(["--activate"], tmp_path, capsys)
+    assert f"cannot save a model in {user_data / 'models'} ({user_data} is a file" in err
+
+
+def test_a_data_folder_that_is_a_file_is_said_once_at_start(
+    user_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user_data.rmdir()
+    user_data.write_text("a file where the data folder should be")
+    assert main(["predict", str(SAMPLES[2])]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{SAMPLES[2]}: 2")
+    assert err == (
+        f"drawdigit: warning: The data folder {user_data} cannot be used (it is a file): "
+        "models you train and samples you save cannot be kept. Move the file away, or set "
+        "DRAWDIGIT_DATA_DIR to a folder you can write.\n"
+    )
+    assert main(["predict", "--model", str(bundled_model_path()), str(SAMPLES[2])]) == 0
+    assert capsys.readouterr().err == ""  # the data folder plays no part
 
 
 def test_a_device_that_is_not_there_is_refused_before_any_data(

@@ -211,7 +211,14 @@ class Corrections(QObject):
                 for label, drawing, image28 in items
             ]
         except (SampleError, OSError) as exc:
-            show_message(self._parent, QMessageBox.Icon.Warning, "Save Sample", f"Not saved: {exc}")
+            from drawdigit.store import data_dir_problem
+
+            reason = data_dir_problem() if isinstance(exc, OSError) else None
+            if reason is None:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            show_message(
+                self._parent, QMessageBox.Icon.Warning, "Save Sample", f"Not saved: {reason}"
+            )
             return False
         duplicate = all(sample.duplicate for sample in written)
         if duplicate:
