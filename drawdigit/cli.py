@@ -19,11 +19,13 @@ from drawdigit import __version__
 from drawdigit.formatting import percent
 from drawdigit.terminal import (
     ProgressBar,
+    Terminated,
     error,
     load_predictor_or_explain,
     naming,
     say_warnings_plainly,
     shown_path,
+    terminated_as_interrupt,
     warn,
     warnings_about,
 )
@@ -163,7 +165,6 @@ def main(argv: list[str] | None = None) -> int:
     if _reads_data_folder(args):
         _say_data_folder_problem()
     handlers = {
-        None: lambda _args: gui_main(),
         "train": cmd_train,
         "evaluate": cmd_evaluate,
         "predict": cmd_predict,
@@ -171,7 +172,13 @@ def main(argv: list[str] | None = None) -> int:
         "download-mnist": cmd_download,
     }
     try:
-        return handlers[args.command](args)
+        if args.command is None:
+            return gui_main()
+        with terminated_as_interrupt():
+            return handlers[args.command](args)
+    except Terminated:
+        print("\nterminated", file=sys.stderr)
+        return 143  # 128 + SIGTERM, as shells report it
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130

@@ -240,9 +240,13 @@ def keep_active_model() -> Path | None:
         return None
     target = _free_name(active.parent, "previous")
     sidecar = metadata_path(active)
-    if sidecar.is_file() and sidecar.stat().st_size <= MAX_SIDECAR_BYTES:
-        atomic_write_bytes(metadata_path(target), sidecar.read_bytes())
-    atomic_write_bytes(target, active.read_bytes())
+    try:
+        if sidecar.is_file() and sidecar.stat().st_size <= MAX_SIDECAR_BYTES:
+            atomic_write_bytes(metadata_path(target), sidecar.read_bytes())
+        atomic_write_bytes(target, active.read_bytes())
+    except BaseException:  # a full disk, SIGTERM: no sidecar left without its weights
+        metadata_path(target).unlink(missing_ok=True)
+        raise
     return target
 
 
@@ -645,8 +649,8 @@ def list_models() -> list[ModelEntry]:
     digests: dict[Path, str] = {}
     if folder.is_dir():
         for path in sorted(folder.glob("*.pt")):
-            if path.name.startswith("."):
-                continue  # a temp file of a write in progress
+            if path.name.startswith(".") or _empty_file(path):
+                continue  # a temp file of a write in progress; a name claimed for a save
             kind = "active" if path.name == ACTIVE_MODEL_NAME else "kept"
             entry = _entry(path, kind)
             entries.append(entry)
@@ -664,6 +668,16 @@ def list_models() -> list[ModelEntry]:
             in_use = twin
     in_use.in_use = in_use.usable
     return entries
+
+
+def _empty_file(path: Path) -> bool:
+    """A regular file of 0 bytes: a name ``claim_new_path`` holds while a run saves (or
+    left by a process killed there), never a model to list."""
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size == 0
 
 
 def _sha256_of(path: Path) -> str:

@@ -9,6 +9,7 @@ start import it, and nothing heavy comes with it.
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 import time
 import warnings
@@ -42,6 +43,34 @@ def error(message: str) -> int:
 
 def warn(message: str) -> None:
     print(f"drawdigit: warning: {message}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a service manager, a closing terminal session) as an exception in
+    the main thread, like Ctrl+C's: whatever an interrupted save cleans up (its temp file, a
+    model name it had claimed, the first half of a pair of files) is cleaned up too, where
+    Python's default would end the process on the spot."""
+
+
+@contextlib.contextmanager
+def terminated_as_interrupt() -> Iterator[None]:
+    """Inside: SIGTERM raises :class:`Terminated`; the handler before is put back after."""
+
+    def stop(_signum: int, _frame: Any) -> None:
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals as they are
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # --------------------------------------------------------------------------- Python warnings

@@ -378,6 +378,75 @@ def test_ctrl_c_stops_training_with_status_130(tmp_path: Path, mnist_dir: Path) 
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+# In a child process: `train --activate` with a model in use, run again and again from the
+# same start, SIGTERM sent to itself during its 1st, 2nd, ... file write (each fsync: the
+# new model's pair, the copy kept of the model replaced, the new active pair) until a run
+# saves whole.
+SIGTERM_WHILE_SAVING = """
+import json, os, shutil, signal, sys
+import torch
+from drawdigit import cli
+from drawdigit.model import DigitNet, ModelConfig
+from drawdigit.store import active_model_path, list_models, save_checkpoint
+
+torch.manual_seed(0)
+before = DigitNet().state_dict()
+args = ["train", "--preset", "fast", "--limit", "64", "--activate", "--threads", "1",
+        "--precision", "fp32", "--data-dir", sys.argv[1]]
+real_fsync, results = os.fsync, []
+for moment in range(1, 30):
+    shutil.rmtree(active_model_path().parent, ignore_errors=True)
+    save_checkpoint(active_model_path(), before, ModelConfig(), {})  # each run alike
+    writes = 0
+    def fsync(fd):
+        global writes
+        writes += 1
+        if writes == moment:
+            os.kill(os.getpid(), signal.SIGTERM)  # while this file is being written
+        real_fsync(fd)
+    os.fsync = fsync
+    code = cli.main(args)
+    os.fsync = real_fsync
+    folder = active_model_path().parent
+    results.append({
+        "code": code, "writes": writes,
+        "files": {p.name: p.stat().st_size for p in folder.iterdir()},
+        "unusable": [str(e.path) + ": " + e.error for e in list_models() if e.error],
+    })
+    if code == 0:
+        break
+print(json.dumps(results))
+"""
+
+
+def test_sigterm_while_saving_cleans_up_as_ctrl_c_does(tmp_path: Path, mnist_dir: Path) -> None:
+    """SIGTERM at the moment of saving left a 0-byte trained-*.pt (listed in Models… as
+    "BadZipFile"), an orphan previous-*.json and a .tmp file. Now, at each of the saves'
+    file writes in turn: exit status 143, and every file left whole, with its pair."""
+    env = {**os.environ, "DRAWDIGIT_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        [sys.executable, "-c", SIGTERM_WHILE_SAVING, str(mnist_dir)],
+        capture_output=True,
+        text=True,
+        timeout=580,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(done.stdout)
+    *stopped, finished = results
+    assert finished["code"] == 0 and len(stopped) == finished["writes"] >= 8
+    assert done.stderr.count("\nterminated\n") == len(stopped)
+    for moment, result in enumerate(stopped, start=1):
+        assert result["code"] == 143, moment
+        files = result["files"]
+        assert all(size > 0 for size in files.values()), (moment, files)
+        assert not [name for name in files if name.startswith(".")], (moment, files)
+        for name in files:  # every sidecar beside its weights, and the other way round
+            stem = name.rsplit(".", 1)[0]
+            assert {f"{stem}.pt", f"{stem}.json"} <= set(files), (moment, name, files)
+        assert result["unusable"] == [], moment
+
+
 def installed_script(name: str, group: str) -> Path:
     """The launcher pip made for the entry point ``name``, after checking the installed
     metadata declares it (the project must be installed: ``pip install -e '.[test]'``)."""

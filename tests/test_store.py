@@ -605,3 +605,11 @@ def test_weights_whose_answers_overflow_are_refused_on_load_in_the_list_and_on_s
         activate_model(state, config)
     assert not (tmp_path / "new.pt").exists() and not active_model_path().exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_of_no_bytes_is_never_listed_as_a_model() -> None:
+    """A name a save has claimed (or one left by a process killed there) is 0 bytes: it was
+    listed in Models… as "BadZipFile"."""
+    kept = _save_kept("trained-20260101-000000.pt", 1, 0.91)
+    (kept.parent / "trained-20260101-000001.pt").touch()
+    assert [e.path.name for e in list_models()] == ["drawdigit.pt", kept.name]
