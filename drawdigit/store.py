@@ -18,7 +18,7 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -428,31 +428,42 @@ def _write_pair(path: Path, data: bytes, meta: dict[str, Any]) -> dict[str, Any]
     # the new sidecar without a checksum (a sidecar without one checks nothing), then the
     # weights, then the sidecar with the checksum. The weights carry their own metadata
     # (``metadata_json``), so a sidecar left behind by a kill is only out of date, never a
-    # reason to refuse the model.
-    if path.exists() or sidecar.exists():
+    # reason to refuse the model. Two writers at once (two processes activating models)
+    # take turns (``_pairs_written_alone``): interleaved, one's checksum could land beside
+    # the other's weights.
+    with _pairs_written_alone(path.parent):
+        if path.exists() or sidecar.exists():
+            atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        atomic_write_bytes(path, data)
+        meta["sha256"] = hashlib.sha256(data).hexdigest()
         atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    atomic_write_bytes(path, data)
-    meta["sha256"] = hashlib.sha256(data).hexdigest()
-    atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return meta
+
+
+@contextlib.contextmanager
+def _pairs_written_alone(folder: Path) -> Iterator[None]:
+    """Inside, no other process writes a pair of files in ``folder``: an exclusive
+    ``flock`` on the folder itself (no lock file left about), released when the block ends
+    or the process dies. Where there is no ``fcntl`` (Windows) writers are not serialised;
+    readers then fall back on reading again after a pause (``_read_matching_pair``)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    make_folder(folder)
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
     """Read and validate a model file; any problem raises ``ModelFileError`` naming the file."""
     path = Path(path)
     return _parse_checkpoint(_read_matching_pair(path), path)
-
-
-def _read_model_bytes(path: Path) -> bytes:
-    """A model file's bytes: a regular file (a FIFO would block, ``/dev/zero`` never end) no
-    larger than any model this app reads; else ``ModelFileError`` saying which it is."""
-    if not os.path.lexists(path):
-        raise ModelFileError(f"{path}: no such model file")
-    file, size = open_regular_file(path, ModelFileError)
-    with file:
-        if size > _MAX_READ_BYTES:
-            raise ModelFileError(f"{path}: too large to be a drawdigit model ({size:,} bytes)")
-        return read_capped(file, size, _MAX_READ_BYTES, path, ModelFileError)
 
 
 def _parse_checkpoint(data: bytes, path: Path) -> Checkpoint:
@@ -522,27 +533,67 @@ def _readable_metadata(text: Any) -> dict[str, Any]:
 def _read_matching_pair(path: Path) -> bytes:
     """The weights' bytes, checked against the sha256 in the sidecar ``.json`` when it has one.
 
-    A model can be activated between the two reads (weights, then sidecar): a mismatch is
-    read once more before it is called damage, so a reader during an activation never
-    reports a false checksum error. A damaged sidecar is only informational.
+    Models are activated while others read them (the window, ``predict``): a reader can
+    get the old weights and then the new sidecar. Writers take turns over a whole pair
+    (``_write_pair``), so a checksum that does not match weights that are still the file
+    at ``path`` (checked on the open file: its inode cannot be reused meanwhile) is damage;
+    weights replaced since they were read are read again. Where writers cannot take turns
+    (no ``fcntl``), a mismatch is read once more after a pause. A damaged sidecar is only
+    informational.
     """
-    for attempt in range(2):
-        data = _read_model_bytes(path)
-        meta_file = metadata_path(path)
-        recorded = None  # no sidecar, or a damaged one: the weights decide
-        # Only a regular, small sidecar is read: never a FIFO or a link to /dev/zero.
-        if meta_file.is_file() and meta_file.stat().st_size <= MAX_SIDECAR_BYTES:
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                recorded = json.loads(meta_file.read_text("utf-8")).get("sha256")
-        if not isinstance(recorded, str):  # a checksum of the wrong type says nothing
-            recorded = None
-        if not recorded or recorded == hashlib.sha256(data).hexdigest():
-            return data
-        if attempt == 0:
-            time.sleep(0.05)  # let an activation in progress finish its renames
+    unchanged_mismatches = 0
+    for _attempt in range(_PAIR_READS):
+        file, size = _open_model_file(path)
+        with file:
+            data = read_capped(file, size, _MAX_READ_BYTES, path, ModelFileError)
+            recorded = _recorded_checksum(metadata_path(path))
+            if not recorded or recorded == hashlib.sha256(data).hexdigest():
+                return data
+            if _replaced_since_opened(path, file):
+                continue  # a writer put another model there meanwhile: read that one
+        unchanged_mismatches += 1
+        if unchanged_mismatches == 2:
+            break
+        time.sleep(0.05)  # a writer that does not take turns: let it finish its renames
     raise ModelFileError(
-        f"{path}: weights do not match the checksum in {meta_file.name} (damaged or partly written)"
+        f"{path}: weights do not match the checksum in {metadata_path(path).name} "
+        "(damaged or partly written)"
     )
+
+
+# Reads of a pair before a reader gives up on writers that keep replacing it.
+_PAIR_READS = 100
+
+
+def _open_model_file(path: Path) -> tuple[BinaryIO, int]:
+    """A model file opened (a regular file only: a FIFO would block, ``/dev/zero`` never
+    end) with its size, no larger than any model this app reads; else ``ModelFileError``."""
+    if not os.path.lexists(path):
+        raise ModelFileError(f"{path}: no such model file")
+    file, size = open_regular_file(path, ModelFileError)
+    if size > _MAX_READ_BYTES:
+        file.close()
+        raise ModelFileError(f"{path}: too large to be a drawdigit model ({size:,} bytes)")
+    return file, size
+
+
+def _recorded_checksum(sidecar: Path) -> str | None:
+    """The sha256 a sidecar records, or None (none, damaged, of the wrong type): only a
+    regular, small sidecar is read, never a FIFO or a link to /dev/zero."""
+    recorded = None
+    with contextlib.suppress(OSError, ValueError, AttributeError, RecursionError):
+        if sidecar.is_file() and sidecar.stat().st_size <= MAX_SIDECAR_BYTES:
+            recorded = json.loads(sidecar.read_text("utf-8")).get("sha256")
+    return recorded if isinstance(recorded, str) else None
+
+
+def _replaced_since_opened(path: Path, file: BinaryIO) -> bool:
+    """Whether ``path`` is now another file than the open ``file`` (renamed over it)."""
+    try:
+        now, opened = os.stat(path), os.fstat(file.fileno())
+    except OSError:
+        return True
+    return (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino)
 
 
 def _checked_weights(state: Any, config: ModelConfig) -> dict[str, np.ndarray]:

@@ -613,3 +613,44 @@ def test_a_file_of_no_bytes_is_never_listed_as_a_model() -> None:
     kept = _save_kept("trained-20260101-000000.pt", 1, 0.91)
     (kept.parent / "trained-20260101-000001.pt").touch()
     assert [e.path.name for e in list_models()] == ["drawdigit.pt", kept.name]
+
+
+# In a child: activate two kept models by turns, ``count`` times (torch-free copies).
+_ACTIVATOR = """
+import sys
+from drawdigit.store import activate_model_file, active_model_path
+first, count = int(sys.argv[1]), int(sys.argv[2])
+folder = active_model_path().parent
+for n in range(count):
+    activate_model_file(folder / f"m{first + n % 2}.pt")
+"""
+
+
+def test_reads_while_two_processes_activate_models_are_never_called_damaged() -> None:
+    """Two processes activating models while a third reads: 3 of 8,837 reads said
+    "damaged or partly written" (one writer's checksum beside the other's weights, or the
+    old weights read before the new sidecar). Writers now take turns over a pair, and a
+    reader reads again when the weights were replaced under it."""
+    folder = active_model_path().parent
+    for i in range(4):
+        _save_kept(f"m{i}.pt", i, 0.5 + i / 10)
+    save_checkpoint(active_model_path(), _model(9).state_dict(), ModelConfig(), {})
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _ACTIVATOR, str(first), "60"], cwd=REPO)
+        for first in (0, 2)
+    ]
+    seen, false_damage, reads = set(), [], 0
+    try:
+        while any(w.poll() is None for w in writers):
+            try:
+                seen.add(load_checkpoint(active_model_path()).metadata.get("test_accuracy"))
+            except ModelFileError as exc:
+                false_damage.append(str(exc))
+            reads += 1
+    finally:
+        for writer in writers:
+            writer.wait(timeout=300)
+    assert [w.returncode for w in writers] == [0, 0]
+    assert false_damage == [], f"{len(false_damage)} of {reads} reads: {false_damage[0]}"
+    assert len(seen) >= 2  # the reads did overlap the activations
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
