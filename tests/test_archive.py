@@ -9,13 +9,12 @@ import json
 import struct
 import subprocess
 import sys
-import tracemalloc
 import zipfile
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from test_torch_file import _peak_bytes_while
 
 from drawdigit.archive import ArchiveError, read_entry
 from drawdigit.samples import MANIFEST_NAME, SampleError, import_zip, list_samples
@@ -84,16 +83,6 @@ def _zip(entries: dict[str, bytes], lying: str | None = None, inflated: int = 0)
     return data
 
 
-def _peak_while(call: Callable[[], object]) -> int:
-    tracemalloc.start()
-    try:
-        call()
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return peak
-
-
 def _samples_zip() -> dict[str, bytes]:
     """The entries of a samples export of two drawings of 3: 3/a.json and 3/b.json."""
     manifest = {
@@ -127,7 +116,7 @@ def test_an_entry_is_read_no_further_than_it_declares() -> None:
         with pytest.raises(ArchiveError, match="liar is damaged"):
             _read(data, "liar", 1_000_000)
 
-    assert _peak_while(read) < 10 * len(data) + 1_000_000
+    assert _peak_bytes_while(read) < 10 * len(data) + 1_000_000
 
 
 def test_entries_are_read_as_they_are_and_refused_by_name() -> None:
@@ -154,7 +143,7 @@ def test_a_samples_export_with_a_lying_entry_skips_it_in_bounded_memory(tmp_path
     path.write_bytes(_zip(_samples_zip(), lying="3/a.json", inflated=64 << 20))
     size = path.stat().st_size
     results = []
-    peak = _peak_while(lambda: results.append(import_zip(path)))
+    peak = _peak_bytes_while(lambda: results.append(import_zip(path)))
     assert peak < 10 * size + 2_000_000
     (result,) = results
     assert (result.imported, result.bad) == (1, 1)
@@ -210,7 +199,7 @@ def test_a_model_file_with_a_lying_storage_is_refused_in_bounded_memory(tmp_path
             load_checkpoint(path)
         refusals.append(str(refused.value))
 
-    assert _peak_while(load) < 10 * size + 2_000_000
+    assert _peak_bytes_while(load) < 10 * size + 2_000_000
     assert "not a readable model file" in refusals[0] and "is damaged" in refusals[0]
 
 
