@@ -468,7 +468,6 @@ def load_checkpoint(path: Path) -> Checkpoint:
 
 def _parse_checkpoint(data: bytes, path: Path) -> Checkpoint:
     """A model file's bytes, validated (see ``load_checkpoint``)."""
-
     from drawdigit.torch_file import TorchFileError, read_torch_file
 
     try:

@@ -213,12 +213,10 @@ class Corrections(QObject):
         except (SampleError, OSError) as exc:
             from drawdigit.store import data_dir_problem
 
+            # The data folder unusable: said as at start, not as "[Errno 20] Not a directory".
             reason = data_dir_problem() if isinstance(exc, OSError) else None
-            if reason is None:
-                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            show_message(
-                self._parent, QMessageBox.Icon.Warning, "Save Sample", f"Not saved: {reason}"
-            )
+            text = f"Not saved: {reason or exc}"
+            show_message(self._parent, QMessageBox.Icon.Warning, "Save Sample", text)
             return False
         duplicate = all(sample.duplicate for sample in written)
         if duplicate:
