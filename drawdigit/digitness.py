@@ -26,9 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from drawdigit.model_config import ModelConfig
 from drawdigit.store import ModelFileError, resource_path
 
 WEIGHTS_NAME = "digitness.npz"
+# What the head reads: the hidden layer (fc1's outputs) of the network it was made for.
+FEATURES = ModelConfig().hidden
 ARRAYS = ("w1", "b1", "w2", "b2")
 
 
@@ -100,6 +103,10 @@ def load_digitness(path: Path | None = None) -> Digitness:
         raise ModelFileError(f"{exc.filename}: no such file") from exc
     except (OSError, ValueError) as exc:
         raise ModelFileError(f"{path}: cannot read the digit-ness model ({exc})") from exc
+    except RecursionError as exc:  # JSON nested deeper than Python's stack
+        raise ModelFileError(
+            f"{meta_path}: not a digit-ness description (nested too deeply)"
+        ) from exc
     if not isinstance(meta, dict) or meta.get("sha256") != hashlib.sha256(data).hexdigest():
         raise ModelFileError(f"{path}: does not match the checksum in {meta_path.name}")
     try:
@@ -108,11 +115,12 @@ def load_digitness(path: Path | None = None) -> Digitness:
         thresholds = Thresholds(**{k: float(v) for k, v in meta["thresholds"].items()})
         temperature = float(meta["temperature"])
         cnn_sha256 = str(meta["cnn_sha256"])
-    except (KeyError, TypeError, ValueError, OSError) as exc:
+    except (KeyError, TypeError, ValueError, OSError, AttributeError) as exc:
         raise ModelFileError(f"{path}: not a digit-ness model ({exc})") from exc
     hidden = values["w1"].shape
     if (
         len(hidden) != 2
+        or hidden[0] != FEATURES  # it reads the network's hidden layer
         or values["b1"].shape != (hidden[1],)
         or values["w2"].shape != (hidden[1],)
         or values["b2"].size != 1

@@ -27,7 +27,14 @@ from drawdigit.explain import (
     heat_overlay,
     map_grid,
 )
-from drawdigit.terminal import ProgressBar, error, load_predictor_or_explain
+from drawdigit.terminal import (
+    ProgressBar,
+    error,
+    load_predictor_or_explain,
+    naming,
+    shown_path,
+    warnings_about,
+)
 
 INPUT_SCALE = 10  # the 28x28 pictures are written at 280x280, each pixel a 10x10 block
 GRID_WIDTH = 800  # feature-map grids are scaled up by whole pixels to about this width
@@ -81,13 +88,14 @@ def run_explain(args: argparse.Namespace) -> int:
         return 2
     path: Path = args.file
     try:
-        image = load_input(path)
+        with warnings_about(path):
+            image = load_input(path)
     except Exception as exc:  # noqa: BLE001 - every reader error carries a clear message
         message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
-        print(f"drawdigit: error: {message}", file=sys.stderr)
+        print(f"drawdigit: error: {naming(message, path)}", file=sys.stderr)
         return 1
     if image is None:
-        print(f"drawdigit: error: {path}: no ink: nothing to explain", file=sys.stderr)
+        print(f"drawdigit: error: {shown_path(path)}: no ink: nothing to explain", file=sys.stderr)
         return 1
     explanation = explain(predictor.net, image, versus=args.versus)
     out: Path = args.out if args.out is not None else Path(f"explain-{path.stem}")
@@ -143,9 +151,9 @@ def run_explain(args: argparse.Namespace) -> int:
         return 0
     versus = f" and not {explanation.versus}" if explanation.versus is not None else ""
     print(
-        f"{path}: why {explanation.target}{versus} "
+        f"{shown_path(path)}: why {explanation.target}{versus} "
         f"({probabilities[explanation.target] * 100:.1f}%), by {explanation.method}; "
-        f"wrote {', '.join(written)} to {out}"
+        f"wrote {', '.join(written)} to {shown_path(out)}"
     )
     if memories:
         near = ", ".join(f"{m['label']} (#{m['index']}, {m['distance']:.2f})" for m in memories)

@@ -211,6 +211,74 @@ def test_a_damaged_digitness_file_is_refused(tmp_path: Path) -> None:
         load_digitness(copy)
 
 
+def _damaged_head(folder: Path, arrays: dict | None = None, meta: str | None = None) -> Path:
+    """A copy of the bundled digit-ness files in ``folder`` with other ``arrays`` (the
+    checksum in its JSON made to match them) or another JSON text ``meta``."""
+    import hashlib
+    import io
+    import json
+
+    source = resource_path("model", "digitness.npz")
+    weights = folder / "digitness.npz"
+    if arrays is None:
+        weights.write_bytes(source.read_bytes())
+    else:
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        weights.write_bytes(buffer.getvalue())
+    if meta is None:
+        described = json.loads(source.with_suffix(".json").read_text("utf-8"))
+        described["sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+        meta = json.dumps(described)
+    weights.with_suffix(".json").write_text(meta, "utf-8")
+    return weights
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ({"meta": "[" * 100_000 + "]" * 100_000}, "nested too deeply"),
+        (
+            {
+                "arrays": {
+                    "w1": np.ones((32, 32)),
+                    "b1": np.ones(32),
+                    "w2": np.ones(32),
+                    "b2": np.ones(1),
+                }
+            },
+            "bad shapes",
+        ),  # fmt: skip
+    ],
+)
+def test_a_damaged_head_is_refused_and_digits_are_still_answered(
+    tmp_path: Path, damage: dict, message: str
+) -> None:
+    """Deeply nested JSON raised RecursionError; weights of the wrong shape under a
+    matching checksum raised a matmul ValueError at the first drawing. Each is refused when
+    read, and the decider answers without "not a digit", saying why."""
+    head = _damaged_head(tmp_path, **damage)
+    with pytest.raises(ModelFileError, match=message):
+        load_digitness(head)
+    predictor, _ = load_predictor()
+    decider, warnings = load_decider(predictor, head)
+    assert decider.digitness is None
+    assert len(warnings) == 1 and warnings[0].startswith("No 'not a digit' answers: ")
+    assert message in warnings[0]
+    assert decider.decide(sample(3)).kind in ("digit", "unsure")
+
+
+def test_thresholds_that_are_not_a_mapping_are_refused(tmp_path: Path) -> None:
+    import json
+
+    source = resource_path("model", "digitness.npz").with_suffix(".json")
+    described = json.loads(source.read_text("utf-8"))
+    described["thresholds"] = [0.5, 0.9]
+    head = _damaged_head(tmp_path, meta=json.dumps(described))
+    with pytest.raises(ModelFileError, match="not a digit-ness model"):
+        load_digitness(head)
+
+
 def test_another_network_gets_no_not_a_digit_head(tmp_path: Path) -> None:
     from drawdigit.model import DigitNet, ModelConfig
     from drawdigit.store import save_checkpoint

@@ -156,11 +156,11 @@ class FinetuneController(QObject):
 
     def use(self, result: FinetuneResult) -> bool:
         """Save fine-tuned weights as the active model; ``modelSaved`` asks for a reload."""
-        from drawdigit.store import activate_model
+        from drawdigit.store import ModelFileError, activate_model
 
         try:
             activate_model(result.state_dict, result.model_config, result.metadata())
-        except OSError as exc:
+        except (OSError, ModelFileError) as exc:  # a full disk; weights that cannot answer
             show_message(
                 self._window, QMessageBox.Icon.Critical, "Fine-tune", f"Could not save: {exc}"
             )
