@@ -17,7 +17,18 @@ from typing import Any
 
 from drawdigit import __version__
 from drawdigit.formatting import percent
-from drawdigit.terminal import ProgressBar, error, load_predictor_or_explain, warn
+from drawdigit.terminal import (
+    ProgressBar,
+    Terminated,
+    error,
+    load_predictor_or_explain,
+    naming,
+    say_warnings_plainly,
+    shown_path,
+    terminated_as_interrupt,
+    warn,
+    warnings_about,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,6 +154,7 @@ def _learning_rate(text: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    say_warnings_plainly()
     # No arguments: the window, which must appear at once; no parser is built for it.
     no_args = argparse.Namespace(self_test=False, command=None)
     args = build_parser().parse_args(argv) if argv else no_args
@@ -150,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         from drawdigit.selftest import run_self_test
 
         return run_self_test()
+    if _reads_data_folder(args):
+        _say_data_folder_problem()
     handlers = {
-        None: lambda _args: gui_main(),
         "train": cmd_train,
         "evaluate": cmd_evaluate,
         "predict": cmd_predict,
@@ -159,7 +172,13 @@ def main(argv: list[str] | None = None) -> int:
         "download-mnist": cmd_download,
     }
     try:
-        return handlers[args.command](args)
+        if args.command is None:
+            return gui_main()
+        with terminated_as_interrupt():
+            return handlers[args.command](args)
+    except Terminated:
+        print("\nterminated", file=sys.stderr)
+        return 143  # 128 + SIGTERM, as shells report it
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
@@ -169,9 +188,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _reads_data_folder(args: argparse.Namespace) -> bool:
+    """Whether a command other than ``train`` (which checks where it saves) looks in the
+    user data folder: the model in use, the MNIST cache."""
+    if args.command in ("predict", "evaluate", "explain"):
+        return args.model is None
+    return args.command == "download-mnist" and args.dest is None
+
+
 def gui_main() -> int:
     from drawdigit.gui.app import run_gui
 
+    say_warnings_plainly()
     return run_gui(sys.argv)
 
 
@@ -237,17 +265,46 @@ def _train_config(args: argparse.Namespace):
     return config
 
 
+def _save_problem(args: argparse.Namespace) -> str | None:
+    """Why the model this run makes could not be saved (or activated), found before the
+    run rather than after it: a file or ``/proc`` where the folder should be, a read-only
+    or full disk, ``--out`` naming a folder (None: it can be)."""
+    from drawdigit.store import active_model_path, folder_problem, user_data_dir
+
+    out: Path | None = args.out
+    if out is not None and out.is_dir():
+        return f"--out {shown_path(out)} is a folder; name the model file to write"
+    folders = [out.parent if out is not None else user_data_dir() / "models"]
+    if args.activate:
+        folders.append(active_model_path().parent)
+    for folder in dict.fromkeys(folders):
+        reason = folder_problem(folder)
+        if reason is not None:
+            return f"cannot save a model in {shown_path(folder)} ({reason}); nothing was trained"
+    return None
+
+
+def _say_data_folder_problem() -> None:
+    """Once, at start: the user data folder cannot be used (``store.data_dir_problem``)."""
+    from drawdigit.store import data_dir_problem
+
+    problem = data_dir_problem()
+    if problem is not None:
+        warn(problem)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from drawdigit.finetune import FinetuneError
     from drawdigit.runs import (
         NoStartingModel,
         RunCancelled,
+        RunDiverged,
         TrainingJob,
         activate_run,
         prepare_run,
         report_run,
     )
-    from drawdigit.store import user_data_dir
+    from drawdigit.store import ModelFileError, user_data_dir
     from drawdigit.training import (
         BatchProgress,
         EpochEnd,
@@ -263,6 +320,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = _train_config(args)
     except TrainingError as exc:
         return error(str(exc))
+    problem = _save_problem(args)
+    if problem is not None:
+        return error(problem)
+    _say_data_folder_problem()
     data = _load_mnist_or_explain(args.data_dir)
     if data is None:
         return 2
@@ -309,6 +370,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         report = report_run(prepared, done, stage=bar.line)
     except RunCancelled:
         return error("training did not finish")
+    except RunDiverged as exc:
+        return error(str(exc))
     if report.head is None:
         warn(f"the model has {report.head_note}; it will not answer 'not a digit'")
     else:
@@ -332,6 +395,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             activate_run(report, "drawdigit train")
     except OSError as exc:
         return error(f"could not save the model to {out}: {exc.strerror or exc}")
+    except ModelFileError as exc:  # weights that cannot answer (report_run says so first)
+        return error(str(exc))
     seconds = time.monotonic() - started
     bar.line(
         f"test accuracy {percent(report.test_accuracy, 2)} after {report.done.seconds:.1f} s "
@@ -423,7 +488,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         cuts, errors = [], {}
         for path in paths:
             try:
-                cuts.append(cut(load_source(path)))
+                with warnings_about(path):
+                    cuts.append(cut(load_source(path)))
             except Exception as exc:  # noqa: BLE001 - every reader error carries a clear message
                 errors[len(cuts)] = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
                 cuts.append(None)
@@ -432,18 +498,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
             if k in errors:
                 failures += 1
                 _print_predict_error(path, errors[k], args.json)
-            elif args.json:
-                print(json.dumps(_decision_json(path, decision)))
-            else:
-                print(f"{path}: {_decision_text(decision)}")
+            elif not _print_answer(path, decision, args.json):
+                failures += 1
     return 1 if failures else 0
+
+
+def _print_answer(path: Path, decision, as_json: bool) -> bool:
+    """Print one file's answer; False (an error printed instead) when the answer is not
+    made of finite numbers. Models whose answers overflow are refused when loaded, so this
+    is the last guard: ``--json`` must stay valid JSON (no NaN) and no line says "nan%"."""
+    row = _decision_json(path, decision)
+    try:
+        line = json.dumps(row, allow_nan=False)
+    except ValueError:
+        _print_predict_error(path, "the model gave no finite answer for this file", as_json)
+        return False
+    print(line if as_json else f"{shown_path(path)}: {_decision_text(decision)}")
+    return True
 
 
 def _print_predict_error(path: Path, message: str, as_json: bool) -> None:
     if as_json:
         print(json.dumps({"file": str(path), "error": message}))
     else:
-        print(f"{path}: error: {message}", file=sys.stderr)
+        print(f"{shown_path(path)}: error: {naming(message, path)}", file=sys.stderr)
 
 
 def _decision_json(path: Path, decision) -> dict:

@@ -28,7 +28,14 @@ from drawdigit.explain import (
     map_grid,
 )
 from drawdigit.formatting import percent
-from drawdigit.terminal import ProgressBar, error, load_predictor_or_explain
+from drawdigit.terminal import (
+    ProgressBar,
+    error,
+    load_predictor_or_explain,
+    naming,
+    shown_path,
+    warnings_about,
+)
 
 INPUT_SCALE = 10  # the 28x28 pictures are written at 280x280, each pixel a 10x10 block
 GRID_WIDTH = 800  # feature-map grids are scaled up by whole pixels to about this width
@@ -86,13 +93,14 @@ def run_explain(args: argparse.Namespace) -> int:
         print(f"drawdigit: warning: {warning}", file=sys.stderr)
     path: Path = args.file
     try:
-        decision = decider.decide(load_source(path))
+        with warnings_about(path):
+            decision = decider.decide(load_source(path))
     except Exception as exc:  # noqa: BLE001 - every reader error carries a clear message
         message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
-        print(f"drawdigit: error: {message}", file=sys.stderr)
+        print(f"drawdigit: error: {naming(message, path)}", file=sys.stderr)
         return 1
     if decision.whole is None:
-        print(f"drawdigit: error: {path}: no ink: nothing to explain", file=sys.stderr)
+        print(f"drawdigit: error: {shown_path(path)}: no ink: nothing to explain", file=sys.stderr)
         return 1
     # The whole ink, as the window's Look Inside shows it, with the numbers of
     # ``predict``: the distribution of the answer (``Part.distribution``), not the
@@ -154,7 +162,10 @@ def run_explain(args: argparse.Namespace) -> int:
     question = f"why {target} ({percent(distribution[target])})"
     if explanation.versus is not None:
         question += f" and not {explanation.versus} ({percent(distribution[explanation.versus])})"
-    print(f"{path}: {question}, by {explanation.method}; wrote {', '.join(written)} to {out}")
+    print(
+        f"{shown_path(path)}: {question}, by {explanation.method}; "
+        f"wrote {', '.join(written)} to {shown_path(out)}"
+    )
     if memories:
         near = ", ".join(f"{m['label']} (#{m['index']}, {m['distance']:.2f})" for m in memories)
         print(f"nearest memories: {near}")

@@ -151,11 +151,18 @@ def _declared_size(name: str, head: bytes) -> int:
     dims = [int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "big") for i in range(head[3])]
     declared = len(head) + math.prod(dims)
     if declared > MAX_IDX_BYTES:
-        raise MnistError(
-            f"{name}: the header declares {declared:,} bytes of data (dimensions {dims}), "
-            f"more than an IDX file drawdigit reads ({MAX_IDX_BYTES:,})"
-        )
+        raise _too_large(name, dims)
     return declared
+
+
+def _too_large(name: str, dims: list[int] | tuple[int, ...]) -> MnistError:
+    """The error for a header declaring more data than an IDX file may hold: short, however
+    many dimensions it declares (255 of them made a 300-digit byte count)."""
+    shown = f"dimensions {list(dims)}" if len(dims) <= 4 else f"{len(dims)} dimensions"
+    return MnistError(
+        f"{name}: the header declares more bytes of data ({shown}) than an IDX file "
+        f"drawdigit reads ({MAX_IDX_BYTES:,})"
+    )
 
 
 def _parse_idx(name: str, data: bytes) -> np.ndarray:
@@ -180,6 +187,8 @@ def _parse_idx(name: str, data: bytes) -> np.ndarray:
     # Python integers: a header's product of dimensions can exceed int64 and must not wrap.
     item_size = math.prod(dims[1:])
     expected = dims[0] * item_size
+    if expected > MAX_IDX_BYTES:
+        raise _too_large(name, dims)
     body = len(data) - header
     if body < expected:
         have = body // item_size if item_size else 0

@@ -31,6 +31,17 @@ OCCLUSION_WINDOW_SQUARE = 4
 OCCLUSION_CHUNK = 16  # its windows are small: 16 per pass beat 8 (and 64), measured
 
 
+# ``answers_finitely``'s inputs: blank, all ink, and fixed noise of each density.
+_PROBES = np.concatenate(
+    [
+        np.zeros((1, INPUT_SIZE, INPUT_SIZE), np.float32),
+        np.ones((1, INPUT_SIZE, INPUT_SIZE), np.float32),
+        np.random.default_rng(0).random((4, INPUT_SIZE, INPUT_SIZE), np.float32)
+        ** np.array([0.25, 1.0, 4.0, 16.0], np.float32)[:, None, None],
+    ]
+)
+
+
 def _conv(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """A valid 3x3 convolution of channels-last ``x`` (N, H, W, C) -> (N, H-2, W-2, out),
     without the bias (added after pooling, on a 4x smaller array: max(a + b) = max(a) + b).
@@ -157,6 +168,17 @@ class NumpyDigitNet:
         """Logits (N, 10) and fc1's 64 ReLU outputs (N, 64) for (N, 28, 28) inputs in [0, 1]."""
         x = np.asarray(batch, dtype=np.float32).reshape(-1, INPUT_SIZE, INPUT_SIZE)
         return _in_chunks(self._chunk, x)
+
+    def answers_finitely(self) -> bool:
+        """Whether the network's outputs are finite numbers for inputs like a drawing's.
+
+        Finite weights can still overflow float32 on the way (weights x1e36, or a training
+        run that diverged): then every answer is NaN and every drawing "not sure - 0 or 8?".
+        Checked on a few fixed inputs spanning what preprocessing gives (blank, full ink,
+        noise in [0, 1]) whenever a model is read or saved (``store``)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            logits, hidden = self.logits_and_features(_PROBES)
+        return bool(np.isfinite(logits).all() and np.isfinite(hidden).all())
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """Softmax of the logits, (N, 10) float32, each row summing to 1."""

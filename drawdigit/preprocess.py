@@ -39,19 +39,21 @@ import functools
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from drawdigit.field import BOX, CENTRE, SIZE, brightest_at_one, centre_of_mass
 from drawdigit.pictures import ImageError, Picture, load_image, normalise_picture, read_picture
+from drawdigit.store import open_regular_file, read_capped
 from drawdigit.strokes import (
     MAX_FILE_BYTES,
+    NOT_A_DRAWING,
     Drawing,
     StrokesError,
     drawing_from_bytes,
-    open_regular_file,
+    parse_json,
     pen_width,
-    read_capped,
 )
 
 # Sub-pixel centring re-renders when the first placement misses the centre by more than this.
@@ -299,13 +301,36 @@ def read_source(path: Path | str) -> Drawing | Picture:
         except OSError as exc:
             raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from exc
         if _looks_like_json(head):
-            return drawing_from_bytes(read_capped(file, size, MAX_FILE_BYTES, path), str(path))
-    return read_picture(path)
+            data = read_capped(file, size, MAX_FILE_BYTES, path, StrokesError)
+            return drawing_from_bytes(data, str(path))
+        try:
+            return read_picture(path)
+        except ImageError as exc:
+            if not _json_text(file, size, head, path):
+                raise
+            raise StrokesError(f"{path}: {NOT_A_DRAWING}") from exc
 
 
 def _looks_like_json(head: bytes) -> bool:
     """A JSON object's first bytes: ``{`` after an optional UTF-8 BOM and white space."""
-    return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{")
+    return _json_start(head).startswith(b"{")
+
+
+def _json_start(head: bytes) -> bytes:
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip()
+
+
+def _json_text(file: BinaryIO, size: int, head: bytes, path: Path) -> bool:
+    """Whether a file no picture reader could read is JSON (a list, a string, a number...):
+    then it is said to be JSON but not a drawing, not "not an image"."""
+    first = _json_start(head)[:1]
+    if not first or first not in b'["-0123456789tfn':
+        return False
+    try:
+        parse_json(read_capped(file, size, MAX_FILE_BYTES, path, StrokesError), str(path))
+    except StrokesError:
+        return False
+    return True
 
 
 def load_input(path: Path | str) -> np.ndarray | None:

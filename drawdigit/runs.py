@@ -73,6 +73,16 @@ class RunCancelled(Exception):
     """The run was cancelled, or fit ended without a finished model to report on."""
 
 
+class RunDiverged(Exception):
+    """The run's weights cannot answer (``store.weights_problem``): it diverged. Nothing is
+    reported, offered or saved."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(
+            f"Training diverged: {problem}. Nothing was saved; a lower learning rate may help"
+        )
+
+
 def _no_stage(_text: str) -> None:
     """Default ``stage`` callback: the command line shows no stages."""
 
@@ -255,13 +265,19 @@ def report_run(
     stage: Callable[[str], None] = _no_stage,
     check_cancel: Callable[[], None] = _never_cancelled,
 ) -> RunReport:
-    """The report on a fitted run; raises :class:`RunCancelled` if it did not finish.
+    """The report on a fitted run; raises :class:`RunCancelled` if it did not finish and
+    :class:`RunDiverged` if its weights cannot answer.
 
     Measures the model in use on the same test images (when the job asks for it and one
     was loaded) and the kept-aside personal samples before and after.
     """
+    from drawdigit.store import weights_problem
+
     if done is None or done.cancelled or done.evaluation is None:
         raise RunCancelled
+    problem = weights_problem(done.model_config, done.state_dict)
+    if problem is not None:
+        raise RunDiverged(problem)
     check_cancel()
     from drawdigit.training import accuracy
 
@@ -333,6 +349,8 @@ def describe_error(exc: BaseException) -> str:
     from drawdigit.training import TrainingError
 
     text = str(exc) or type(exc).__name__
+    if isinstance(exc, RunDiverged):
+        return f"{text}."
     if isinstance(exc, NoStartingModel):
         return f"{text}. Choose “Scratch (random weights)” under Start from."
     if isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text:

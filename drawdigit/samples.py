@@ -28,6 +28,7 @@ import hashlib
 import json
 import threading
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -35,7 +36,13 @@ from typing import Any
 
 import numpy as np
 
-from drawdigit.store import atomic_write_bytes, atomic_write_text, user_data_dir
+from drawdigit.archive import ArchiveError, read_entry
+from drawdigit.store import (
+    atomic_write_bytes,
+    atomic_write_text,
+    open_regular_file,
+    user_data_dir,
+)
 from drawdigit.strokes import (
     MAX_FILE_BYTES,
     Drawing,
@@ -46,6 +53,7 @@ from drawdigit.strokes import (
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "drawdigit-samples"
+MANIFEST_VERSION = 1
 MAX_IMPORT_FILES = 100_000
 MAX_IMPORT_FILE_BYTES = 20_000_000
 MAX_SAMPLE_FILE_BYTES = MAX_FILE_BYTES + 1_000  # a sample file: a drawing and a label
@@ -357,7 +365,7 @@ def export_zip(path: Path, samples: list[Sample] | None = None) -> int:
                 content = {"image28": np.round(sample.image28, 4).tolist()}  # type: ignore[union-attr]
             archive.writestr(name, json.dumps(content, separators=(",", ":")) + "\n")
             entries.append({"file": name, "label": sample.label, "created": sample.created})
-        manifest = {"format": MANIFEST_FORMAT, "version": 1, "samples": entries}
+        manifest = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "samples": entries}
         archive.writestr(MANIFEST_NAME, json.dumps(manifest, indent=1) + "\n")
     atomic_write_bytes(Path(path), buffer.getvalue())
     return len(entries)
@@ -366,41 +374,87 @@ def export_zip(path: Path, samples: list[Sample] | None = None) -> int:
 def import_zip(path: Path, root: Path | None = None) -> ImportResult:
     """Add the samples of an exported zip to the set (the set is never replaced).
 
-    A zip that is unreadable or has no valid manifest raises ``SampleError`` and adds
-    nothing. Inside a good zip, a bad entry (damaged, deeply nested, huge numbers) is skipped
-    with a warning and exact duplicates of samples already there are skipped and counted.
-    When a write fails (a full disk, a folder that cannot be written) the import stops
-    there: what was written stays (each file whole, written atomically), the rest is counted
-    as not imported and the warning says why.
+    A zip that is unreadable or has no valid manifest (or one of another format, or of a
+    newer version than this one reads) raises ``SampleError`` and adds nothing. Inside a
+    good zip, a bad entry (damaged, deeply nested, huge numbers, lying about its size,
+    encrypted) is skipped with a warning and exact duplicates of samples already there are
+    skipped and counted. A file named twice in the manifest is read once; named with two
+    labels, or held twice in the zip under one name, it is skipped (which is meant cannot
+    be known). When a write fails (a full disk, a folder that cannot be written) the import
+    stops there: what was written stays (each file whole, written atomically), the rest is
+    counted as not imported and the warning says why.
     """
     path = Path(path)
-    try:
-        archive = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise SampleError(f"{path}: not a readable zip file ({exc})") from exc
-    with archive:
-        entries = _manifest_entries(archive, path)
-        result = ImportResult()
-        for number, entry in enumerate(entries):
-            try:
-                sample = _import_entry(archive, entry, f"{path}", root)
-            except SampleError as exc:
-                result.bad += 1
-                result.warnings.append(f"Skipped: {exc}")
-                continue
-            except OSError as exc:
-                result.not_written = len(entries) - number
-                where = exc.filename or root or samples_dir()
-                result.warnings.append(
-                    f"Stopped: could not write to {where} ({exc.strerror or exc}); "
-                    f"{result.not_written} sample(s) not imported"
-                )
-                break
-            if sample.duplicate:
-                result.duplicates += 1
-            else:
-                result.imported += 1
+    file, _size = open_regular_file(path, SampleError)  # never a FIFO or a device
+    with file:
+        try:
+            archive = zipfile.ZipFile(file)
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise SampleError(f"{path}: not a readable zip file ({exc})") from exc
+        with archive:
+            return _import_entries(archive, _manifest_entries(archive, path), str(path), root)
+
+
+def _import_entries(
+    archive: zipfile.ZipFile, entries: list[Any], source: str, root: Path | None
+) -> ImportResult:
+    """The manifest's entries imported in order, each file read at most once."""
+    result = ImportResult()
+    held = Counter(archive.namelist())
+    labels_of: dict[str, set[int | str]] = {}
+    for entry in entries:
+        if isinstance(entry, dict) and isinstance(entry.get("file"), str):
+            label = entry.get("label")
+            key = label if type(label) is int else f"a {type(label).__name__}"  # hashable
+            labels_of.setdefault(entry["file"], set()).add(key)
+    done: set[str] = set()  # files imported (or found there already) once
+    refused: set[str] = set()  # files skipped once: a manifest may name one 100,000 times
+    for number, entry in enumerate(entries):
+        name = entry.get("file") if isinstance(entry, dict) else None
+        if name in refused:
+            result.bad += 1  # counted, not read nor told again
+            continue
+        if name in done:
+            result.duplicates += 1  # the same file with the same label, again
+            continue
+        try:
+            problem = _ambiguity(name, held, labels_of)
+            if problem is not None:
+                raise SampleError(f"{source}:{name}: {problem}")
+            sample = _import_entry(archive, entry, source, root)
+        except SampleError as exc:
+            result.bad += 1
+            result.warnings.append(f"Skipped: {exc}")
+            if isinstance(name, str):
+                refused.add(name)
+            continue
+        except OSError as exc:
+            result.not_written = len(entries) - number
+            where = exc.filename or root or samples_dir()
+            result.warnings.append(
+                f"Stopped: could not write to {where} ({exc.strerror or exc}); "
+                f"{result.not_written} sample(s) not imported"
+            )
+            break
+        done.add(name)
+        if sample.duplicate:
+            result.duplicates += 1
+        else:
+            result.imported += 1
     return result
+
+
+def _ambiguity(name: Any, held: Counter[str], labels_of: dict[str, set[int | str]]) -> str | None:
+    """Why the file ``name`` cannot be imported whatever it holds (None: it may be)."""
+    if not isinstance(name, str):
+        return None  # _import_entry says what is wrong with the entry
+    if held[name] > 1:
+        return f"the zip holds {held[name]} files of this name (which one is meant is unclear)"
+    labels = labels_of.get(name, set())
+    if len(labels) > 1:
+        shown = " and ".join(sorted(str(label) for label in labels))
+        return f"listed with the labels {shown} (which is right is unclear)"
+    return None
 
 
 def _manifest_entries(archive: zipfile.ZipFile, path: Path) -> list[Any]:
@@ -409,12 +463,24 @@ def _manifest_entries(archive: zipfile.ZipFile, path: Path) -> list[Any]:
         info = archive.getinfo(MANIFEST_NAME)
     except KeyError as exc:
         raise SampleError(f"{path}: no {MANIFEST_NAME} inside (not a samples export)") from exc
-    if info.file_size > MAX_IMPORT_FILE_BYTES:
-        raise SampleError(f"{path}: {MANIFEST_NAME} is too large")
     try:
-        manifest = parse_json(archive.read(info), f"{path}:{MANIFEST_NAME}")
-    except (StrokesError, zipfile.BadZipFile) as exc:
+        manifest = parse_json(read_entry(archive, info, MAX_IMPORT_FILE_BYTES), f"{path}")
+    except (StrokesError, ArchiveError) as exc:
         raise SampleError(f"{path}: {MANIFEST_NAME} is damaged ({exc})") from exc
+    if isinstance(manifest, dict):
+        kind, version = manifest.get("format", MANIFEST_FORMAT), manifest.get("version", 1)
+        if kind != MANIFEST_FORMAT:
+            raise SampleError(
+                f"{path}: not a drawdigit samples export ({MANIFEST_NAME} says its format is "
+                f"{kind!r:.60})"
+            )
+        if version != MANIFEST_VERSION:
+            newer = type(version) is int and version > MANIFEST_VERSION
+            why = "made by a newer drawdigit" if newer else "of an unknown version"
+            raise SampleError(
+                f"{path}: a samples export {why} ({MANIFEST_NAME} version {version!r:.20}; "
+                f"this drawdigit reads version {MANIFEST_VERSION})"
+            )
     entries = manifest.get("samples") if isinstance(manifest, dict) else None
     if not isinstance(entries, list) or len(entries) > MAX_IMPORT_FILES:
         raise SampleError(f"{path}: {MANIFEST_NAME} has no valid list of samples")
@@ -429,12 +495,13 @@ def _import_entry(archive: zipfile.ZipFile, entry: Any, source: str, root: Path 
     label = _check_label(entry.get("label"), where)
     try:
         info = archive.getinfo(name)
-        if info.file_size > MAX_IMPORT_FILE_BYTES:
-            raise SampleError(f"{where}: file is too large")
-        data = parse_json(archive.read(info), where)
     except KeyError as exc:
         raise SampleError(f"{where}: listed in the manifest but missing") from exc
-    except (StrokesError, zipfile.BadZipFile) as exc:
+    try:
+        data = parse_json(read_entry(archive, info, MAX_IMPORT_FILE_BYTES), where)
+    except ArchiveError as exc:
+        raise SampleError(f"{source}: {exc}") from exc
+    except StrokesError as exc:
         raise SampleError(f"{where}: not valid JSON ({exc})") from exc
     if isinstance(data, dict) and "image28" in data and "strokes" not in data:
         return add_sample(label, image28=_image28(data["image28"], where), root=root)

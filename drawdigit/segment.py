@@ -17,6 +17,7 @@ looks to the network exactly like the same digit drawn alone.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -88,49 +89,112 @@ def cut(source: Drawing | np.ndarray) -> Pieces | None:
 
 def stroke_groups(drawing: Drawing, boxes: list[Box | None] | None = None) -> list[list[int]]:
     """Indices of the non-empty strokes, joined into groups by horizontal overlap, by x.
-    ``boxes``: the drawing's ``stroke_boxes`` when the caller has them already."""
+    ``boxes``: the drawing's ``stroke_boxes`` when the caller has them already.
+
+    Three passes, each linear in the strokes after one sort (a file may hold 10,000 strokes,
+    and the window answers while the pen moves): join each stroke to the first group it
+    overlaps enough (``_join_spans``), join the groups that came to overlap by growing
+    (``_merge_overlapping``), then close the narrowest gaps until at most ``MAX_GROUPS``
+    are left (``_close_narrowest_gaps``).
+    """
     pen = pen_width(drawing.width, drawing.height)
     if boxes is None:
         boxes = stroke_boxes(drawing)
     spans = sorted(
         (box[0] - pen / 2, box[2] + pen / 2, i) for i, box in enumerate(boxes) if box is not None
     )
-    groups: list[tuple[float, float, list[int]]] = []
-    for x0, x1, i in spans:
-        joined = False
-        for g, (g0, g1, members) in enumerate(groups):
-            overlap = min(x1, g1) - max(x0, g0)
-            narrower = min(x1 - x0, g1 - g0)
-            if overlap >= OVERLAP_SHARE * narrower:
-                groups[g] = (min(x0, g0), max(x1, g1), [*members, i])
-                joined = True
-                break
-        if not joined:
-            groups.append((x0, x1, [i]))
-    groups = _merge_overlapping(groups)
-    while len(groups) > MAX_GROUPS:
-        gaps = [groups[k + 1][0] - groups[k][1] for k in range(len(groups) - 1)]
-        k = int(np.argmin(gaps))
-        a, b = groups[k], groups[k + 1]
-        groups[k : k + 2] = [(a[0], max(a[1], b[1]), a[2] + b[2])]
+    groups = _close_narrowest_gaps(_merge_overlapping(_join_spans(spans)), MAX_GROUPS)
     return [sorted(members) for _, _, members in groups]
 
 
-def _merge_overlapping(
-    groups: list[tuple[float, float, list[int]]],
-) -> list[tuple[float, float, list[int]]]:
-    """Join groups that became overlapping after growing, until none does; sort by x."""
-    changed = True
-    while changed:
-        changed = False
-        groups.sort(key=lambda g: (g[0] + g[1]) / 2)
-        for k in range(len(groups) - 1):
-            (a0, a1, am), (b0, b1, bm) = groups[k], groups[k + 1]
-            if min(a1, b1) - max(a0, b0) >= OVERLAP_SHARE * min(a1 - a0, b1 - b0):
-                groups[k : k + 2] = [(min(a0, b0), max(a1, b1), am + bm)]
-                changed = True
+_Group = tuple[float, float, list[int]]  # x0, x1 (pen included) and the strokes' indices
+
+
+def _overlaps(a0: float, a1: float, b0: float, b1: float) -> bool:
+    """Whether two x-extents overlap by at least ``OVERLAP_SHARE`` of the narrower one."""
+    return min(a1, b1) - max(a0, b0) >= OVERLAP_SHARE * min(a1 - a0, b1 - b0)
+
+
+def _join_spans(spans: list[tuple[float, float, int]]) -> list[_Group]:
+    """Each span (sorted by its left end) joins the first group, in the order the groups were
+    made, that it overlaps enough (``_overlaps``); else it starts a group of its own.
+
+    A group ending left of the span's left end overlaps it by less than nothing, and the left
+    ends only grow: a group the spans have passed is never joined again and is dropped from
+    the ones looked at. So each span looks at the few groups around its left end, not at
+    every group made so far.
+    """
+    groups: list[_Group] = []
+    open_groups: list[int] = []  # indices into groups, in the order they were made
+    for x0, x1, i in spans:
+        open_groups = [g for g in open_groups if groups[g][1] >= x0]
+        for g in open_groups:
+            g0, g1, members = groups[g]
+            if _overlaps(x0, x1, g0, g1):
+                members.append(i)
+                groups[g] = (min(x0, g0), max(x1, g1), members)
                 break
+        else:
+            open_groups.append(len(groups))
+            groups.append((x0, x1, [i]))
     return groups
+
+
+def _merge_overlapping(groups: list[_Group]) -> list[_Group]:
+    """Join neighbouring groups (by centre) that overlap enough, leftmost pair first, until
+    none does; sorted by centre.
+
+    The union of two neighbours has its centre between theirs, so it keeps their place in
+    the order: nothing is sorted again, and the pairs left of it were checked already. The
+    scan goes back one place after a join (the union may now overlap its left neighbour).
+    """
+    groups = sorted(groups, key=lambda g: (g[0] + g[1]) / 2)
+    k = 0
+    while k < len(groups) - 1:
+        (a0, a1, am), (b0, b1, bm) = groups[k], groups[k + 1]
+        if _overlaps(a0, a1, b0, b1):
+            groups[k : k + 2] = [(min(a0, b0), max(a1, b1), _joined(am, bm))]
+            k = max(k - 1, 0)
+        else:
+            k += 1
+    return groups
+
+
+def _joined(a: list[int], b: list[int]) -> list[int]:
+    """Both lists' members in one of them (the shorter copied into the longer: joining
+    10,000 groups one by one stays linear; the order is sorted out at the end)."""
+    if len(a) < len(b):
+        a, b = b, a
+    a.extend(b)
+    return a
+
+
+def _close_narrowest_gaps(groups: list[_Group], most: int) -> list[_Group]:
+    """Join the two neighbours with the narrowest gap (the leftmost of equal ones) until at
+    most ``most`` groups are left. A heap of the gaps: each join changes only the gap to
+    the right of the pair (the union starts where its left group did)."""
+    if len(groups) <= most:
+        return groups
+    ends = [g[1] for g in groups]
+    members = [g[2] for g in groups]
+    right = list(range(1, len(groups) + 1))  # the next group still there (len: none)
+    alive = [True] * len(groups)
+    heap = [(groups[k + 1][0] - ends[k], k) for k in range(len(groups) - 1)]
+    heapq.heapify(heap)
+    left_count = len(groups)
+    while left_count > most:
+        gap, k = heapq.heappop(heap)
+        b = right[k]
+        if not alive[k] or b >= len(groups) or gap != groups[b][0] - ends[k]:
+            continue  # a gap that has changed since it was pushed
+        ends[k] = max(ends[k], ends[b])
+        members[k] = _joined(members[k], members[b])
+        alive[b] = False
+        right[k] = right[b]
+        left_count -= 1
+        if right[k] < len(groups):
+            heapq.heappush(heap, (groups[right[k]][0] - ends[k], k))
+    return [(groups[k][0], ends[k], members[k]) for k in range(len(groups)) if alive[k]]
 
 
 def _cut_drawing(drawing: Drawing) -> Pieces | None:

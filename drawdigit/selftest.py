@@ -367,6 +367,18 @@ def check_https(state: CheckState) -> str:
     return f"verified TLS: the OS trust store + {anchors} CA certificates from certifi (offline)"
 
 
+def check_data_folder(state: CheckState) -> str:
+    """The user data folder can hold models and samples: not a file, not read-only. Looked
+    at without writing (``store.data_dir_problem``, what the window says at start)."""
+    from drawdigit.store import data_dir_problem, user_data_dir
+
+    problem = data_dir_problem()
+    if problem is not None:
+        raise CheckFailed(problem)
+    folder = user_data_dir()
+    return f"{folder}{'' if folder.is_dir() else ' (made at the first save)'}"
+
+
 Check = tuple[str, Callable[[CheckState], str]]
 
 CHECKS: list[Check] = [
@@ -377,6 +389,7 @@ CHECKS: list[Check] = [
     ("main window", check_window),
     ("training", check_training),
     ("HTTPS download", check_https),
+    ("data folder", check_data_folder),
 ]
 
 

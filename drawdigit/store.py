@@ -13,13 +13,15 @@ import errno
 import hashlib
 import json
 import os
+import shutil
+import stat
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from drawdigit.model_config import ModelConfig
 
@@ -40,7 +42,8 @@ _MAX_READ_BYTES = 2 * 8 * ModelConfig.largest().parameter_count()
 
 
 class ModelFileError(Exception):
-    """A model file is missing, damaged, foreign or of an unsupported version."""
+    """A model file is missing, damaged, foreign or of an unsupported version, or its
+    weights cannot answer (``weights_problem``)."""
 
 
 # --------------------------------------------------------------------------- locations
@@ -87,6 +90,73 @@ def user_data_dir() -> Path:
     from platformdirs import user_data_dir as _platform_user_data_dir
 
     return Path(_platform_user_data_dir("drawdigit", appauthor=False))
+
+
+def make_folder(folder: Path) -> None:
+    """``folder`` made, with the folders above it, unless it is there. A file in the way
+    raises ``NotADirectoryError`` naming the folder: ``mkdir`` says "File exists" when the
+    folder itself is a file, which reads as if all were well."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder)) from None
+
+
+# Free space asked for before a run that saves a model: the model with its sidecar, the
+# copy kept of the one it replaces, and a temp file while writing (~380 kB each).
+MODEL_SPACE = 4_000_000
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why a model cannot be saved in ``folder``, in words (None: it can): a file where the
+    folder (or one above it) should be, a folder where files cannot be written (read-only,
+    ``/proc``), or too little free space. The folder is made if needed and a temp file
+    written and removed: milliseconds, so ``drawdigit train`` and the training dialog check
+    before a run rather than fail after it."""
+    folder = Path(folder)
+    try:
+        make_folder(folder)
+    except OSError as exc:
+        if exc.errno == errno.ENOTDIR:
+            return f"{_file_in_the_way(folder)} is a file, not a folder"
+        return f"it cannot be made: {exc.strerror or exc}"
+    try:
+        with tempfile.TemporaryFile(dir=folder) as probe:
+            probe.write(b"0")
+            probe.flush()
+        free = shutil.disk_usage(folder).free
+    except OSError as exc:
+        return f"files cannot be written there: {exc.strerror or exc}"
+    if free < MODEL_SPACE:
+        return f"the disk is full: {free // 1000:,} kB free, a model needs about 4 MB"
+    return None
+
+
+def _file_in_the_way(folder: Path) -> Path:
+    """The nearest of ``folder`` and the folders above it that exists (a file)."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def data_dir_problem() -> str | None:
+    """Why the user data folder cannot be used, as a sentence for the user (None: it can),
+    looked at without writing anything: said once at start by the window and the commands
+    (and failed by the self-test), rather than as "[Errno 20] Not a directory" at the first
+    save, or as "no personal samples"."""
+    folder = user_data_dir()
+    there = _file_in_the_way(folder)
+    if there.exists() and not there.is_dir():
+        reason = "it is a file" if there == folder else f"{there} is a file"
+    elif there.exists() and not os.access(there, os.W_OK | os.X_OK):
+        reason = f"{there} cannot be written"
+    else:
+        return None
+    return (
+        f"The data folder {folder} cannot be used ({reason}): models you train and samples "
+        "you save cannot be kept. Move the file away, or set DRAWDIGIT_DATA_DIR to a folder "
+        "you can write."
+    )
 
 
 def active_model_path() -> Path:
@@ -170,9 +240,13 @@ def keep_active_model() -> Path | None:
         return None
     target = _free_name(active.parent, "previous")
     sidecar = metadata_path(active)
-    if sidecar.is_file() and sidecar.stat().st_size <= MAX_SIDECAR_BYTES:
-        atomic_write_bytes(metadata_path(target), sidecar.read_bytes())
-    atomic_write_bytes(target, active.read_bytes())
+    try:
+        if sidecar.is_file() and sidecar.stat().st_size <= MAX_SIDECAR_BYTES:
+            atomic_write_bytes(metadata_path(target), sidecar.read_bytes())
+        atomic_write_bytes(target, active.read_bytes())
+    except BaseException:  # a full disk, SIGTERM: no sidecar left without its weights
+        metadata_path(target).unlink(missing_ok=True)
+        raise
     return target
 
 
@@ -186,12 +260,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     is removed if anything fails, e.g. a full disk; the old file is then untouched.
     """
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:  # a file has the folder's name: say so, not "File exists"
-        raise NotADirectoryError(
-            errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path.parent)
-        ) from None
+    make_folder(path.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -217,6 +286,56 @@ _UMASK = _read_umask()
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def open_regular_file(path: Path, error: type[Exception]) -> tuple[BinaryIO, int]:
+    """``path`` opened for reading without blocking, and its size; a missing file, a
+    folder, a FIFO or a device raises ``error`` with a message naming the file, so that a
+    reader never hangs on a pipe nor reads a device without end. Checked on the open file
+    (no race with a rename)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError as exc:
+        raise error(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "it is a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise error(f"{path}: cannot read ({kind}; pipes and devices are not read)")
+        return os.fdopen(fd, "rb"), info.st_size
+    except OSError as exc:
+        os.close(fd)
+        raise error(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_capped(
+    file: BinaryIO, size: int, max_bytes: int, path: Path, error: type[Exception]
+) -> bytes:
+    """All of an open file of ``size`` bytes (its size when opened), read from its start
+    whatever was read before; more than ``max_bytes`` raises ``error`` naming ``path``."""
+    if size > max_bytes:
+        raise error(f"{path}: too large ({size:,} bytes; at most {max_bytes:,})")
+    try:
+        file.seek(0)
+        # Ask for the size the file has (read(n) reserves n bytes up front), then for
+        # anything it grew by meanwhile, never more than the cap.
+        data = file.read(size + 1)
+        if len(data) > size:
+            data += file.read(max_bytes + 1 - len(data))
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if len(data) > max_bytes:  # it grew while being read
+        raise error(f"{path}: too large (more than {max_bytes:,} bytes)")
+    return data
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -279,7 +398,8 @@ def save_checkpoint(
     also records the weights' sha256 and the format version. ``head`` is the network's
     digit-ness head (``digitness.Digitness.to_head()``: its weights, temperature, thresholds
     and how it was made), saved in the same file: a model is whole. Returns the written
-    metadata.
+    metadata. Weights that cannot answer (``weights_problem``: a run that diverged) raise
+    ``ModelFileError`` and nothing is written.
     """
     import io
 
@@ -287,6 +407,9 @@ def save_checkpoint(
 
     path = Path(path)
     state = {k: v.detach().to("cpu").clone().contiguous() for k, v in state_dict.items()}
+    problem = weights_problem(config, state)
+    if problem is not None:
+        raise ModelFileError(f"{path}: not saved: {problem}")
     meta = dict(metadata or {})
     meta["format_version"] = FORMAT_VERSION
     content: dict[str, Any] = {
@@ -320,27 +443,46 @@ def _write_pair(path: Path, data: bytes, meta: dict[str, Any]) -> dict[str, Any]
     # the new sidecar without a checksum (a sidecar without one checks nothing), then the
     # weights, then the sidecar with the checksum. The weights carry their own metadata
     # (``metadata_json``), so a sidecar left behind by a kill is only out of date, never a
-    # reason to refuse the model.
-    if path.exists() or sidecar.exists():
+    # reason to refuse the model. Two writers at once (two processes activating models)
+    # take turns (``_pairs_written_alone``): interleaved, one's checksum could land beside
+    # the other's weights.
+    with _pairs_written_alone(path.parent):
+        if path.exists() or sidecar.exists():
+            atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        atomic_write_bytes(path, data)
+        meta["sha256"] = hashlib.sha256(data).hexdigest()
         atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    atomic_write_bytes(path, data)
-    meta["sha256"] = hashlib.sha256(data).hexdigest()
-    atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return meta
+
+
+@contextlib.contextmanager
+def _pairs_written_alone(folder: Path) -> Iterator[None]:
+    """Inside, no other process writes a pair of files in ``folder``: an exclusive
+    ``flock`` on the folder itself (no lock file left about), released when the block ends
+    or the process dies. Where there is no ``fcntl`` (Windows) writers are not serialised;
+    readers then fall back on reading again after a pause (``_read_matching_pair``)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    make_folder(folder)
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
     """Read and validate a model file; any problem raises ``ModelFileError`` naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
     return _parse_checkpoint(_read_matching_pair(path), path)
 
 
 def _parse_checkpoint(data: bytes, path: Path) -> Checkpoint:
     """A model file's bytes, validated (see ``load_checkpoint``)."""
-    import numpy as np  # here, not at import: the window imports this module before it shows
-
     from drawdigit.torch_file import TorchFileError, read_torch_file
 
     try:
@@ -357,9 +499,9 @@ def _parse_checkpoint(data: bytes, path: Path) -> Checkpoint:
         weights = _checked_weights(raw["state_dict"], config)
     except Exception as exc:
         raise ModelFileError(f"{path}: model content is invalid ({exc})") from exc
-    for values in weights.values():
-        if not np.isfinite(values).all():
-            raise ModelFileError(f"{path}: model weights contain NaN or infinity")
+    problem = weights_problem(config, weights)
+    if problem is not None:
+        raise ModelFileError(f"{path}: {problem}")
     metadata = _readable_metadata(raw.get("metadata_json"))
     head, head_problem = None, "it was made before drawdigit fitted a head to every network"
     if "digitness" in raw:
@@ -411,6 +553,32 @@ def checked_head(raw: Any, hidden: int) -> dict[str, Any]:
     return {**about, "weights": weights}
 
 
+def weights_problem(config: ModelConfig, weights: Mapping[str, Any]) -> str | None:
+    """Why a network with these weights (numpy arrays or CPU tensors) cannot be used, or
+    None: NaN or infinity in them, or finite weights whose answers overflow to NaN
+    (``NumpyDigitNet.answers_finitely``). The one check for a model read (``load_checkpoint``,
+    hence the Models list), saved (``save_checkpoint``) or made by a run
+    (``runs.report_run``), so such weights are never used, listed as usable or saved."""
+    import numpy as np
+
+    from drawdigit.numpy_net import NumpyDigitNet
+
+    shapes = {name: tuple(values.shape) for name, values in weights.items()}
+    if shapes != config.parameter_shapes():
+        return "the weights do not have the shapes of the model's config"
+    arrays = {}
+    for name, values in weights.items():
+        if hasattr(values, "detach"):  # a tensor
+            values = values.detach().cpu().float().numpy()
+        with np.errstate(over="ignore"):  # a float64 beyond float32 becomes inf: said below
+            arrays[name] = np.asarray(values, dtype=np.float32)
+    if not all(np.isfinite(values).all() for values in arrays.values()):
+        return "model weights contain NaN or infinity"
+    if not NumpyDigitNet(config, arrays).answers_finitely():
+        return "the model's answers are not finite numbers (its weights are far too large)"
+    return None
+
+
 def _readable_metadata(text: Any) -> dict[str, Any]:
     """The metadata as a dict, or an empty one: it only describes the model (accuracy,
     date, recipe), so metadata that is not a JSON object never makes a good model unusable.
@@ -427,30 +595,67 @@ def _readable_metadata(text: Any) -> dict[str, Any]:
 def _read_matching_pair(path: Path) -> bytes:
     """The weights' bytes, checked against the sha256 in the sidecar ``.json`` when it has one.
 
-    A model can be activated between the two reads (weights, then sidecar): a mismatch is
-    read once more before it is called damage, so a reader during an activation never
-    reports a false checksum error. A damaged sidecar is only informational.
+    Models are activated while others read them (the window, ``predict``): a reader can
+    get the old weights and then the new sidecar. Writers take turns over a whole pair
+    (``_write_pair``), so a checksum that does not match weights that are still the file
+    at ``path`` (checked on the open file: its inode cannot be reused meanwhile) is damage;
+    weights replaced since they were read are read again. Where writers cannot take turns
+    (no ``fcntl``), a mismatch is read once more after a pause. A damaged sidecar is only
+    informational.
     """
-    for attempt in range(2):
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ModelFileError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-        meta_file = metadata_path(path)
-        recorded = None  # no sidecar, or a damaged one: the weights decide
-        # Only a regular, small sidecar is read: never a FIFO or a link to /dev/zero.
-        if meta_file.is_file() and meta_file.stat().st_size <= MAX_SIDECAR_BYTES:
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                recorded = json.loads(meta_file.read_text("utf-8")).get("sha256")
-        if not isinstance(recorded, str):  # a checksum of the wrong type says nothing
-            recorded = None
-        if not recorded or recorded == hashlib.sha256(data).hexdigest():
-            return data
-        if attempt == 0:
-            time.sleep(0.05)  # let an activation in progress finish its renames
+    unchanged_mismatches = 0
+    for _attempt in range(_PAIR_READS):
+        file, size = _open_model_file(path)
+        with file:
+            data = read_capped(file, size, _MAX_READ_BYTES, path, ModelFileError)
+            recorded = _recorded_checksum(metadata_path(path))
+            if not recorded or recorded == hashlib.sha256(data).hexdigest():
+                return data
+            if _replaced_since_opened(path, file):
+                continue  # a writer put another model there meanwhile: read that one
+        unchanged_mismatches += 1
+        if unchanged_mismatches == 2:
+            break
+        time.sleep(0.05)  # a writer that does not take turns: let it finish its renames
     raise ModelFileError(
-        f"{path}: weights do not match the checksum in {meta_file.name} (damaged or partly written)"
+        f"{path}: weights do not match the checksum in {metadata_path(path).name} "
+        "(damaged or partly written)"
     )
+
+
+# Reads of a pair before a reader gives up on writers that keep replacing it.
+_PAIR_READS = 100
+
+
+def _open_model_file(path: Path) -> tuple[BinaryIO, int]:
+    """A model file opened (a regular file only: a FIFO would block, ``/dev/zero`` never
+    end) with its size, no larger than any model this app reads; else ``ModelFileError``."""
+    if not os.path.lexists(path):
+        raise ModelFileError(f"{path}: no such model file")
+    file, size = open_regular_file(path, ModelFileError)
+    if size > _MAX_READ_BYTES:
+        file.close()
+        raise ModelFileError(f"{path}: too large to be a drawdigit model ({size:,} bytes)")
+    return file, size
+
+
+def _recorded_checksum(sidecar: Path) -> str | None:
+    """The sha256 a sidecar records, or None (none, damaged, of the wrong type): only a
+    regular, small sidecar is read, never a FIFO or a link to /dev/zero."""
+    recorded = None
+    with contextlib.suppress(OSError, ValueError, AttributeError, RecursionError):
+        if sidecar.is_file() and sidecar.stat().st_size <= MAX_SIDECAR_BYTES:
+            recorded = json.loads(sidecar.read_text("utf-8")).get("sha256")
+    return recorded if isinstance(recorded, str) else None
+
+
+def _replaced_since_opened(path: Path, file: BinaryIO) -> bool:
+    """Whether ``path`` is now another file than the open ``file`` (renamed over it)."""
+    try:
+        now, opened = os.stat(path), os.fstat(file.fileno())
+    except OSError:
+        return True
+    return (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino)
 
 
 def _checked_weights(state: Any, config: ModelConfig) -> dict[str, np.ndarray]:
@@ -558,8 +763,8 @@ def list_models() -> list[ModelEntry]:
     digests: dict[Path, str] = {}
     if folder.is_dir():
         for path in sorted(folder.glob("*.pt")):
-            if path.name.startswith("."):
-                continue  # a temp file of a write in progress
+            if path.name.startswith(".") or _empty_file(path):
+                continue  # a temp file of a write in progress; a name claimed for a save
             kind = "active" if path.name == ACTIVE_MODEL_NAME else "kept"
             entry = _entry(path, kind)
             entries.append(entry)
@@ -579,6 +784,16 @@ def list_models() -> list[ModelEntry]:
     return entries
 
 
+def _empty_file(path: Path) -> bool:
+    """A regular file of 0 bytes: a name ``claim_new_path`` holds while a run saves (or
+    left by a process killed there), never a model to list."""
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size == 0
+
+
 def _sha256_of(path: Path) -> str:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -588,14 +803,6 @@ def _sha256_of(path: Path) -> str:
 
 def _entry(path: Path, kind: str) -> ModelEntry:
     """One listed model: its metadata when the file is usable, else why not."""
-    try:
-        info = path.stat()
-    except OSError as exc:
-        return ModelEntry(path, kind, error=f"cannot be read ({exc.strerror or exc})")
-    if not path.is_file():
-        return ModelEntry(path, kind, error="not a regular file")
-    if info.st_size > _MAX_READ_BYTES:
-        return ModelEntry(path, kind, error="too large to be a drawdigit model")
     try:
         checkpoint = load_checkpoint(path)
     except ModelFileError as exc:
@@ -620,10 +827,6 @@ def activate_model_file(path: Path) -> None:
     active = active_model_path()
     if path.resolve() == active.resolve():
         return  # in use already
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
-    if path.stat().st_size > _MAX_READ_BYTES:
-        raise ModelFileError(f"{path}: too large to be a drawdigit model")
     data = _read_matching_pair(path)
     checkpoint = _parse_checkpoint(data, path)  # the very bytes that will be copied
     keep_active_model()

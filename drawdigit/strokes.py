@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from drawdigit.store import atomic_write_text
+from drawdigit.store import atomic_write_text, open_regular_file, read_capped
 
 # Limits that separate a real drawing from a damaged or hostile file. A canvas larger than
 # this, coordinates this far away or this many points are not something a person drew: the
@@ -44,6 +42,12 @@ MAX_FILE_BYTES = 16_000_000
 PEN_FRACTION = 20.0 / 280.0
 
 Point = tuple[float, float]
+
+
+# What is said of JSON that holds something else: another program's file, a list, a string.
+NOT_A_DRAWING = (
+    "JSON, but not a drawing (a strokes file is an object with width, height and strokes)"
+)
 
 
 class StrokesError(Exception):
@@ -117,53 +121,7 @@ def read_small_file(path: Path, max_bytes: int) -> bytes:
     """
     file, size = open_regular_file(path, StrokesError)
     with file:
-        return read_capped(file, size, max_bytes, path)
-
-
-def open_regular_file(path: Path, error: type[Exception]) -> tuple[BinaryIO, int]:
-    """``path`` opened for reading without blocking, and its size; a missing file, a
-    folder, a FIFO or a device raises ``error`` with a message naming the file, so that a
-    reader never hangs on a pipe nor reads a device without end. Checked on the open file
-    (no race with a rename)."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError as exc:
-        raise error(f"{path}: no such file") from exc
-    except OSError as exc:
-        raise error(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = "it is a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise error(f"{path}: cannot read ({kind}; pipes and devices are not read)")
-        return os.fdopen(fd, "rb"), info.st_size
-    except OSError as exc:
-        os.close(fd)
-        raise error(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def read_capped(file: BinaryIO, size: int, max_bytes: int, path: Path) -> bytes:
-    """All of an open file of ``size`` bytes (its size when opened), read from its start
-    whatever was read before; more than ``max_bytes`` raises ``StrokesError`` naming
-    ``path``."""
-    if size > max_bytes:
-        raise StrokesError(f"{path}: too large ({size:,} bytes; at most {max_bytes:,})")
-    try:
-        file.seek(0)
-        # Ask for the size the file has (read(n) reserves n bytes up front), then for
-        # anything it grew by meanwhile, never more than the cap.
-        data = file.read(size + 1)
-        if len(data) > size:
-            data += file.read(max_bytes + 1 - len(data))
-    except OSError as exc:
-        raise StrokesError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    if len(data) > max_bytes:  # it grew while being read
-        raise StrokesError(f"{path}: too large (more than {max_bytes:,} bytes)")
-    return data
+        return read_capped(file, size, max_bytes, path, StrokesError)
 
 
 def parse_json(data: bytes, source: str) -> Any:
@@ -174,13 +132,31 @@ def parse_json(data: bytes, source: str) -> Any:
     if data.count(b"[") > _MAX_LISTS:
         raise StrokesError(f"{source}: too many points or strokes (at most {MAX_POINTS} points)")
     try:
-        return json.loads(data.decode("utf-8"))
+        text = data.decode("utf-8-sig")  # Notepad saves UTF-8 with a byte-order mark
     except UnicodeDecodeError as exc:
         raise StrokesError(f"{source}: not a strokes file (not UTF-8 text)") from exc
+    try:
+        return json.loads(text)
     except RecursionError as exc:
         raise StrokesError(f"{source}: not a strokes file (JSON nested too deeply)") from exc
-    except ValueError as exc:  # includes integers too long to convert
-        raise StrokesError(f"{source}: not a strokes file (invalid JSON: {exc})") from exc
+    except ValueError as exc:
+        invalid = exc
+    # Python refuses integers of more than 4,300 digits. Read again with those as a number
+    # too large for a float: the checks then say what they say of any huge number.
+    try:
+        return json.loads(text, parse_int=_whole_number)
+    except (ValueError, RecursionError):
+        raise StrokesError(f"{source}: not a strokes file (invalid JSON: {invalid})") from invalid
+
+
+_HUGE = 10**400  # beyond any float: "absurdly large" wherever a number is checked
+
+
+def _whole_number(digits: str) -> int:
+    """A JSON integer, or ``_HUGE`` (with its sign) when it has too many digits to read."""
+    if len(digits) <= 400:
+        return int(digits)
+    return -_HUGE if digits.startswith("-") else _HUGE
 
 
 def save_drawing(path: Path | str, drawing: Drawing) -> None:
@@ -222,8 +198,10 @@ def _parse(data: Any, source: str, consume: bool = False) -> Drawing:
     """``consume``: ``data`` is ours (just decoded), so each stroke's lists are dropped once
     read; a file then holds its points twice only for one stroke at a time."""
     if not isinstance(data, dict):
-        raise StrokesError(f"{source}: not a strokes file (expected a JSON object)")
+        raise StrokesError(f"{source}: {NOT_A_DRAWING}")
     missing = [key for key in ("width", "height", "strokes") if key not in data]
+    if len(missing) == 3:
+        raise StrokesError(f"{source}: {NOT_A_DRAWING}")
     if missing:
         raise StrokesError(f"{source}: missing key(s) {', '.join(missing)}")
     width = _number(data["width"], source, "width")

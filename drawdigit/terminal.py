@@ -8,13 +8,30 @@ start import it, and nothing heavy comes with it.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from drawdigit.inference import Predictor
+
+
+def shown_path(path: Path | str) -> str:
+    """A file name as a line of output shows it: as it is, or quoted with its odd characters
+    escaped (a newline, a tab, a terminal escape, bytes that are not UTF-8) so that one
+    file's line stays one line and prints on any terminal."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def naming(message: str, path: Path | str) -> str:
+    """``message`` with the file name in it as :func:`shown_path` shows it."""
+    return message.replace(str(path), shown_path(path))
 
 
 def error(message: str) -> int:
@@ -26,6 +43,83 @@ def error(message: str) -> int:
 
 def warn(message: str) -> None:
     print(f"drawdigit: warning: {message}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a service manager, a closing terminal session) as an exception in
+    the main thread, like Ctrl+C's: whatever an interrupted save cleans up (its temp file, a
+    model name it had claimed, the first half of a pair of files) is cleaned up too, where
+    Python's default would end the process on the spot."""
+
+
+@contextlib.contextmanager
+def terminated_as_interrupt() -> Iterator[None]:
+    """Inside: SIGTERM raises :class:`Terminated`; the handler before is put back after."""
+
+    def stop(_signum: int, _frame: Any) -> None:
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals as they are
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# --------------------------------------------------------------------------- Python warnings
+#
+# Pillow and numpy speak through Python warnings (a corrupt EXIF block, a picture above
+# Pillow's decompression-bomb size, NaN pixels in a float TIFF), which Python prints as the
+# path and line of the library code that raised them, then that line of code. Here they are
+# one plain line each: the one place that decides how they read.
+
+
+# numpy's floating-point warnings, in words (they name the operation, not the problem).
+_NUMPY_WORDS = {
+    "invalid value encountered": "values that are not numbers (NaN)",
+    "overflow encountered": "values too large to compute with",
+    "divide by zero encountered": "a division by zero",
+}
+
+
+def plain_warning(message: Warning | str) -> str:
+    """A warning's text on one line (Pillow's may hold line breaks and double spaces);
+    numpy's "invalid value encountered in cast" as "values that are not numbers (NaN)"."""
+    text = " ".join(str(message).split())
+    if isinstance(message, RuntimeWarning):
+        for start, words in _NUMPY_WORDS.items():
+            if text.startswith(start):
+                return f"{words} ({text})"
+    return text
+
+
+def say_warnings_plainly() -> None:
+    """From now on every Python warning is ``drawdigit: warning: <text>`` on stderr."""
+
+    def show(message: Warning | str, *_where: Any, **_more: Any) -> None:
+        warn(plain_warning(message))
+
+    warnings.showwarning = show
+
+
+@contextlib.contextmanager
+def warnings_about(source: Path | str) -> Iterator[None]:
+    """The warnings raised inside, each different one said once after it, as one line
+    naming ``source`` (the file being read): ``drawdigit: warning: <file>: <text>``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for text in dict.fromkeys(plain_warning(w.message) for w in caught):
+                warn(f"{shown_path(source)}: {text}")
 
 
 def load_predictor_or_explain(model: Path | None) -> Predictor | None:

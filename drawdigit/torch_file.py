@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from drawdigit.archive import ArchiveError, read_entry
+
 # The storages a saved tensor may name, and their numpy dtypes (torch writes little-endian
 # unless the archive's ``byteorder`` record says otherwise). BFloat16 has no numpy dtype.
 _STORAGE_DTYPES = {
@@ -142,7 +144,7 @@ class _Unpickler(pickle.Unpickler):
             # The zip's declared size, before inflating: reading stops there (and the CRC
             # check fails) if the entry holds more.
             self._charge(info.file_size, f"storage {key!r}")
-            raw = self._archive.read(info)
+            raw = read_entry(self._archive, info, None)
             if len(raw) % storage_type.dtype.itemsize:
                 raise TorchFileError(f"storage {key!r} is truncated")
             self._storages[key] = np.frombuffer(raw, dtype=storage_type.dtype)
@@ -169,16 +171,21 @@ def read_torch_file(data: bytes, max_bytes: int | None = None) -> Any:
             names = set(archive.namelist())
             order = "little"
             if f"{prefix}/byteorder" in names:
-                order = archive.read(f"{prefix}/byteorder").decode("ascii", "replace")
+                record = read_entry(archive, archive.getinfo(f"{prefix}/byteorder"), 16)
+                order = record.decode("ascii", "replace")
             if order not in ("little", "big"):
                 raise TorchFileError(f"unknown byte order {order!r}")
-            if archive.getinfo(pickles[0]).file_size > _MAX_PICKLE_BYTES:
+            info = archive.getinfo(pickles[0])
+            if info.file_size > _MAX_PICKLE_BYTES:
                 raise TorchFileError("the archive's pickle is larger than any model's")
             byteorder = "<" if order == "little" else ">"
-            unpickler = _Unpickler(archive.read(pickles[0]), archive, prefix, byteorder, max_bytes)
+            pickled = read_entry(archive, info, _MAX_PICKLE_BYTES)
+            unpickler = _Unpickler(pickled, archive, prefix, byteorder, max_bytes)
             return unpickler.load()
     except TorchFileError:
         raise
+    except ArchiveError as exc:  # an entry lies about its size, is encrypted...
+        raise TorchFileError(str(exc)) from exc
     except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, ValueError) as exc:
         raise TorchFileError(f"{type(exc).__name__}: {exc}") from exc
     except (TypeError, AttributeError, IndexError, KeyError, OverflowError, MemoryError) as exc:

@@ -24,7 +24,7 @@ from drawdigit import __version__
 from drawdigit.cli import main
 from drawdigit.download import ENV_MIRRORS
 from drawdigit.mnist import MNIST_FILES, find_data_dir
-from drawdigit.store import active_model_path, load_checkpoint, resource_path
+from drawdigit.store import active_model_path, bundled_model_path, load_checkpoint, resource_path
 from drawdigit.strokes import load_drawing, pen_width
 
 SAMPLES = sorted(resource_path("samples").glob("digit-*.json"))
@@ -145,6 +145,113 @@ def test_an_explicit_bad_model_is_a_clear_error(
     bad.write_bytes(b"PK\x03\x04 truncated zip")
     assert main(["predict", "--model", str(bad), str(SAMPLES[0])]) == 2
     assert str(bad) in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_model_that_is_a_fifo_or_a_device_is_named_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """It exists: "no such model file" was wrong. Said at once (a FIFO is not opened for
+    reading, /dev/zero not read without end)."""
+    os.mkfifo(tmp_path / "pipe.pt")
+    odd = [tmp_path / "pipe.pt"] + [Path("/dev/zero")] * Path("/dev/zero").exists()
+    for path in odd:
+        assert main(["predict", "--model", str(path), str(SAMPLES[0])]) == 2
+        err = capsys.readouterr().err
+        assert f"{path}: cannot read (not a regular file" in err and "no such" not in err
+    assert main(["predict", "--model", str(tmp_path / "absent.pt"), str(SAMPLES[0])]) == 2
+    assert "absent.pt: no such model file" in capsys.readouterr().err
+
+
+def test_a_model_whose_answers_overflow_is_refused_not_answered_with_nan(
+    tmp_path: Path, mnist_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Weights x1e36: ``predict --json`` printed NaN (invalid JSON), the plain line "(0
+    nan%)", ``evaluate`` 9.8%. Now both refuse the model with one line, and print no
+    answer."""
+    from test_store import _overflowing
+
+    huge = tmp_path / "huge.pt"
+    _overflowing(huge)
+    for args in (["predict", "--json", "--model", str(huge), str(SAMPLES[3])],
+                 ["evaluate", "--model", str(huge), "--data-dir", str(mnist_dir)]):  # fmt: skip
+        assert main(args) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and "nan" not in err.lower()
+        assert (
+            err == f"drawdigit: error: {huge}: the model's answers are not finite numbers "
+            "(its weights are far too large)\n"
+        )
+
+
+def test_an_answer_that_is_not_finite_is_an_error_never_nan(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The last guard, should a model pass the load check and still overflow on one
+    drawing: that file gets an error (valid JSON), never "NaN" or "nan%"."""
+    from drawdigit.cli import _print_answer
+    from drawdigit.decide import Decision, Part
+
+    nan = np.full(10, np.nan)
+    part = Part(0, float("nan"), 1.0, nan, nan, (0, 0, 1, 1), np.zeros((28, 28)))
+    decision = Decision("unsure", 0, float("nan"), (0, 1), part)
+    assert _print_answer(tmp_path / "x.json", decision, True) is False
+    out, _err = capsys.readouterr()
+    assert json.loads(out) == {
+        "file": str(tmp_path / "x.json"),
+        "error": "the model gave no finite answer for this file",
+    }
+    assert _print_answer(tmp_path / "x.json", decision, False) is False
+    out, err = capsys.readouterr()
+    assert (
+        out == ""
+        and err == f"{tmp_path / 'x.json'}: error: the model gave no finite answer for this file\n"
+    )
+
+
+def test_odd_file_names_stay_on_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A newline (or a tab, an escape) in a file name split the plain output line: such a
+    name is shown quoted, its odd characters escaped; plain names as they are."""
+    odd = tmp_path / "four\nteen.json"
+    odd.write_bytes(SAMPLES[4].read_bytes())
+    broken = tmp_path / "bad\x1b[2Jname.json"
+    broken.write_text("not a drawing")
+    assert main(["predict", str(SAMPLES[4]), str(odd), str(broken)]) == 1
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"{SAMPLES[4]}: 4  ")
+    assert lines[1].startswith(f"{str(odd)!r}: 4  ")
+    assert err.count("\n") == 1 and err.startswith(f"{str(broken)!r}: error: {str(broken)!r}: ")
+    assert "\x1b" not in err
+
+
+def test_warnings_from_pillow_and_numpy_are_one_plain_line(tmp_path: Path) -> None:
+    """A corrupt EXIF block, a picture over Pillow's decompression-bomb size and NaN pixels
+    in a float TIFF printed the library's source path and line: one line each now, naming
+    the file."""
+    nan = np.zeros((60, 60), np.float32)
+    nan[20:40, 25:35], nan[0, 0] = 1.0, np.nan
+    Image.fromarray(nan, mode="F").save(tmp_path / "nan.tiff")
+    exif = b"Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\x00\x05\x01\x12\x00\x03\x00\x00\x00\x01\x00"
+    Image.new("L", (60, 60), 255).save(tmp_path / "exif.jpg", exif=exif + b"\x06garbage")
+    Image.new("1", (9500, 9500), 1).save(tmp_path / "huge.png")  # 90 M pixels, 23 kB
+    files = [str(tmp_path / name) for name in ("nan.tiff", "exif.jpg", "huge.png")]
+    done = subprocess.run(
+        [sys.executable, "-m", "drawdigit", "predict", *files],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 3 and all(line.startswith("drawdigit: warning: ") for line in lines)
+    assert lines[0].startswith(f"drawdigit: warning: {files[0]}: values that are not numbers")
+    assert (
+        lines[1] == f"drawdigit: warning: {files[1]}: Corrupt EXIF data. Expecting to "
+        "read 12 bytes but only got 5."
+    )
+    assert lines[2].startswith(f"drawdigit: warning: {files[2]}: Image size (90250000 pixels)")
+    assert len(done.stdout.splitlines()) == 3
 
 
 # Every `train --json` report holds these; runs with personal samples add their figures.
@@ -274,6 +381,75 @@ def test_ctrl_c_stops_training_with_status_130(tmp_path: Path, mnist_dir: Path) 
     assert process.returncode == 130, stderr
     assert stderr.rstrip().endswith("interrupted") and "Traceback" not in stderr
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+# In a child process: `train --activate` with a model in use, run again and again from the
+# same start, SIGTERM sent to itself during its 1st, 2nd, ... file write (each fsync: the
+# new model's pair, the copy kept of the model replaced, the new active pair) until a run
+# saves whole.
+SIGTERM_WHILE_SAVING = """
+import json, os, shutil, signal, sys
+import torch
+from drawdigit import cli
+from drawdigit.model import DigitNet, ModelConfig
+from drawdigit.store import active_model_path, list_models, save_checkpoint
+
+torch.manual_seed(0)
+before = DigitNet().state_dict()
+args = ["train", "--preset", "fast", "--limit", "64", "--activate", "--threads", "1",
+        "--precision", "fp32", "--data-dir", sys.argv[1]]
+real_fsync, results = os.fsync, []
+for moment in range(1, 30):
+    shutil.rmtree(active_model_path().parent, ignore_errors=True)
+    save_checkpoint(active_model_path(), before, ModelConfig(), {})  # each run alike
+    writes = 0
+    def fsync(fd):
+        global writes
+        writes += 1
+        if writes == moment:
+            os.kill(os.getpid(), signal.SIGTERM)  # while this file is being written
+        real_fsync(fd)
+    os.fsync = fsync
+    code = cli.main(args)
+    os.fsync = real_fsync
+    folder = active_model_path().parent
+    results.append({
+        "code": code, "writes": writes,
+        "files": {p.name: p.stat().st_size for p in folder.iterdir()},
+        "unusable": [str(e.path) + ": " + e.error for e in list_models() if e.error],
+    })
+    if code == 0:
+        break
+print(json.dumps(results))
+"""
+
+
+def test_sigterm_while_saving_cleans_up_as_ctrl_c_does(tmp_path: Path, mnist_dir: Path) -> None:
+    """SIGTERM at the moment of saving left a 0-byte trained-*.pt (listed in Models… as
+    "BadZipFile"), an orphan previous-*.json and a .tmp file. Now, at each of the saves'
+    file writes in turn: exit status 143, and every file left whole, with its pair."""
+    env = {**os.environ, "DRAWDIGIT_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        [sys.executable, "-c", SIGTERM_WHILE_SAVING, str(mnist_dir)],
+        capture_output=True,
+        text=True,
+        timeout=580,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(done.stdout)
+    *stopped, finished = results
+    assert finished["code"] == 0 and len(stopped) == finished["writes"] >= 8
+    assert done.stderr.count("\nterminated\n") == len(stopped)
+    for moment, result in enumerate(stopped, start=1):
+        assert result["code"] == 143, moment
+        files = result["files"]
+        assert all(size > 0 for size in files.values()), (moment, files)
+        assert not [name for name in files if name.startswith(".")], (moment, files)
+        for name in files:  # every sidecar beside its weights, and the other way round
+            stem = name.rsplit(".", 1)[0]
+            assert {f"{stem}.pt", f"{stem}.json"} <= set(files), (moment, name, files)
+        assert result["unusable"] == [], moment
 
 
 def installed_script(name: str, group: str) -> Path:
@@ -573,6 +749,61 @@ def test_bad_train_options_are_usage_errors_before_any_data(
     err = capsys.readouterr().err
     assert f"argument {option}" in err and "absent" not in err and "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("drawdigit train: error:")
+
+
+def test_far_too_many_threads_are_refused_before_any_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["train", "--threads", "100000", "--data-dir", str(tmp_path / "absent")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "absent" not in err
+    assert "threads must be a whole number from 1 to" in err and "not 100000" in err
+
+
+def _cannot_save_before_any_data(args: list[str], tmp_path: Path, capsys) -> str:
+    """The error of a ``train`` that could not save its model, said before any data is read
+    (the data folder given does not exist) in one line."""
+    code = main(["train", *args, "--data-dir", str(tmp_path / "absent")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "absent" not in err and "File exists" not in err and "Traceback" not in err
+    return err
+
+
+def test_where_a_model_cannot_be_saved_is_said_before_training(
+    tmp_path: Path, user_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--out`` in /proc or under a file, ``--activate`` with a data folder that is a file:
+    these failed only after the whole run, "File exists" said for "not a folder"."""
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    err = _cannot_save_before_any_data(["--out", str(a_file / "m.pt")], tmp_path, capsys)
+    assert f"cannot save a model in {a_file} ({a_file} is a file, not a folder)" in err
+    err = _cannot_save_before_any_data(["--out", "/proc/m.pt"], tmp_path, capsys)
+    assert "cannot save a model in /proc (files cannot be written there: " in err
+    err = _cannot_save_before_any_data(["--out", str(tmp_path)], tmp_path, capsys)
+    assert f"--out {tmp_path} is a folder; name the model file to write" in err
+    user_data.rmdir()
+    user_data.write_text("a file where the data folder should be")
+    err = _cannot_save_before_any_data(["--activate"], tmp_path, capsys)
+    assert f"cannot save a model in {user_data / 'models'} ({user_data} is a file" in err
+
+
+def test_a_data_folder_that_is_a_file_is_said_once_at_start(
+    user_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user_data.rmdir()
+    user_data.write_text("a file where the data folder should be")
+    assert main(["predict", str(SAMPLES[2])]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{SAMPLES[2]}: 2")
+    assert err == (
+        f"drawdigit: warning: The data folder {user_data} cannot be used (it is a file): "
+        "models you train and samples you save cannot be kept. Move the file away, or set "
+        "DRAWDIGIT_DATA_DIR to a folder you can write.\n"
+    )
+    assert main(["predict", "--model", str(bundled_model_path()), str(SAMPLES[2])]) == 0
+    assert capsys.readouterr().err == ""  # the data folder plays no part
 
 
 def test_a_device_that_is_not_there_is_refused_before_any_data(

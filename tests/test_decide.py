@@ -293,6 +293,7 @@ def _head(**change) -> dict:
         ({"w2": np.full(32, np.nan, np.float32)}, "w2 has shape"),
         ({"temperature": -1.0}, "out of range"),
         ({"thresholds": {"sure": 0.9}}, "thresholds missing"),
+        ({"thresholds": [0.5, 0.9]}, "thresholds missing"),
         ({"nested": json.loads("[" * 50 + "]" * 50)}, None),  # fine: only metadata
     ],
 )

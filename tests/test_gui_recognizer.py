@@ -113,3 +113,23 @@ def test_stopping_all_workers_ends_an_idle_recogniser(qtbot, recognizer):
     recognizer.submit(line(140))  # nobody is left to answer it, and nothing breaks
     qtbot.wait(200)
     assert len(recognizer.results) == answered
+
+
+def test_a_closed_recogniser_stops_between_cutting_and_reading(qtbot, user_data):
+    """Closing the window waited for the answer in progress (12 s for 10,000 strokes before
+    the grouping was made linear): once the inbox is closed, the worker stops after cutting
+    the ink and reads nothing through the network."""
+    from drawdigit.gui.recognizer import _Worker
+    from drawdigit.gui.workers import LatestInbox
+
+    inbox = LatestInbox()
+    worker = _Worker(inbox)
+    results = []
+    worker.resultReady.connect(results.append)
+    worker.load_model(None)
+    many = Drawing(100_000, 280, [[(i * 25.0, 100.0), (i * 25.0, 180.0)] for i in range(10_000)])
+    worker.answer((1, many))
+    assert [r.seq for r in results] == [1] and results[0].decision is not None
+    inbox.cancel()
+    worker.answer((2, many))
+    assert [r.seq for r in results] == [1]

@@ -1227,3 +1227,24 @@ def test_a_full_disk_keeps_the_saved_file_the_drawing_and_the_window(window, qtb
     assert window.isWindowModified() and window.document.path() == path
     assert window.document.save()  # room again: the same Save works
     assert load_drawing(path) == drawing and not window.isWindowModified()
+
+
+def test_a_data_folder_that_is_a_file_is_said_once_at_start(open_window, user_data, qtbot):
+    """Nothing was said at start, and a correction then said "[Errno 20] Not a directory".
+    One box at start names the folder; a correction says the same, not an error number."""
+    user_data.rmdir()
+    user_data.write_text("a file where the data folder should be")
+    window = open_window()
+    qtbot.waitUntil(lambda: len(visible_boxes(window)) == 1)
+    box = visible_boxes(window)[0]
+    assert box.windowTitle() == "Data Folder"
+    assert box.text().startswith(f"The data folder {user_data} cannot be used (it is a file)")
+    box.accept()
+    qtbot.waitUntil(lambda: not visible_boxes(window))
+    assert window.model_ready()
+    draw(window, *SEVEN)
+    answer_for(window, qtbot)
+    assert not window.correct(7)
+    (box,) = visible_boxes(window)
+    assert box.text().startswith(f"Not saved: The data folder {user_data} cannot be used")
+    assert "Errno" not in box.text()

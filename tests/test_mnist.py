@@ -295,12 +295,26 @@ def test_dimensions_whose_product_overflows_int64_are_refused(tmp_path: Path) ->
     # 65536 * 2**24 * 2**24 = 2**64: wraps to 0 in int64, which matched the empty body.
     path = tmp_path / "overflow-idx4-ubyte"
     path.write_bytes(idx_header(1, 65536, 2**24, 2**24))
-    with pytest.raises(MnistError, match="truncated"):
+    with pytest.raises(MnistError, match="header declares"):
         read_idx(path)
     gz = tmp_path / "overflow-idx4-ubyte.gz"
     gz.write_bytes(gzip.compress(idx_header(1, 65536, 2**24, 2**24)))
     with pytest.raises(MnistError, match="header declares"):
         read_idx(gz)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_header_of_255_dimensions_gets_a_short_error(tmp_path: Path, compress: bool) -> None:
+    """It got 5 kB of error, a 300-digit byte count and 255 dimensions listed."""
+    header = idx_header(*[4_000_000_000] * 255)
+    path = tmp_path / ("many-idx-ubyte.gz" if compress else "many-idx-ubyte")
+    path.write_bytes(gzip.compress(header + bytes(100)) if compress else header + bytes(100))
+    with pytest.raises(MnistError) as refused:
+        read_idx(path)
+    assert str(refused.value) == (
+        f"{path.name}: the header declares more bytes of data (255 dimensions) than an IDX "
+        "file drawdigit reads (100,000,000)"
+    )
 
 
 def _gzip_bomb(path: Path, header: bytes, zeros: int) -> None:

@@ -20,6 +20,7 @@ from drawdigit.runs import (
     MIXED_RECIPE,
     NoStartingModel,
     RunCancelled,
+    RunDiverged,
     TrainingJob,
     activate_run,
     describe_error,
@@ -27,9 +28,23 @@ from drawdigit.runs import (
     report_run,
 )
 from drawdigit.samples import add_sample, samples_dir
-from drawdigit.store import active_model_path, bundled_model_path, load_checkpoint, resource_path
+from drawdigit.store import (
+    Checkpoint,
+    ModelFileError,
+    active_model_path,
+    bundled_model_path,
+    load_checkpoint,
+    resource_path,
+)
 from drawdigit.strokes import load_drawing
-from drawdigit.training import TrainConfig, TrainControl, TrainingDone, accuracy, evaluate
+from drawdigit.training import (
+    TrainConfig,
+    TrainControl,
+    TrainingDone,
+    accuracy,
+    evaluate,
+    save_trained_new,
+)
 
 QUICK = TrainConfig(
     epochs=1, batch_size=64, lr=2e-3, optimizer="adam", threads=1, device="cpu",
@@ -162,6 +177,30 @@ def test_activating_a_run_makes_it_the_model_in_use(mnist: MnistData) -> None:
     assert meta["source"] == "drawdigit test" and meta["test_images"] == 200
     assert meta["test_accuracy"] == report.test_accuracy and "created" in meta
     assert meta["recipe"] == QUICK.to_dict()
+
+
+def test_a_run_that_diverges_is_neither_reported_nor_saved(
+    mnist: MnistData, tmp_path: Path
+) -> None:
+    """A run from weights whose answers overflow float32 ends with NaN weights (for real:
+    one epoch of Adam on 128 images). It used to be reported at 8% and saved like any
+    model; now the report refuses it with a sentence, and so would saving."""
+    base = load_checkpoint(bundled_model_path())
+    overflowing = Checkpoint(base.config, {k: v * 5e7 for k, v in base.weights.items()})
+    config = replace(QUICK, from_scratch=False, precision="fp32")
+    job = TrainingJob(config=config, data=mnist, train_limit=128, test_limit=100)
+    prepared = replace(prepare_run(job), initial=overflowing)
+    _events, done = fitted(prepared)
+    assert done is not None and not done.cancelled and done.epochs_completed == 1
+    with pytest.raises(RunDiverged) as diverged:
+        report_run(prepared, done)
+    message = describe_error(diverged.value)
+    assert message.startswith("Training diverged: model weights contain NaN or infinity.")
+    assert "Nothing was saved; a lower learning rate may help." in message
+    folder = tmp_path / "models"
+    with pytest.raises(ModelFileError, match="not saved: model weights contain NaN"):
+        save_trained_new(folder, done)
+    assert list(folder.iterdir()) == []  # the name it had claimed is given back
 
 
 def test_errors_read_as_sentences() -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -321,3 +322,100 @@ def test_removed_samples_can_be_put_back() -> None:
     assert remove_samples([first]).files and not first.path.exists()
     # Gone already: nothing to remove and nothing to put back.
     assert remove_samples([first]).files == []
+
+
+# --------------------------------------------------------------------------- odd manifests
+
+
+def _export(path: Path, files: list[tuple[str, bytes]], manifest: dict) -> Path:
+    """A zip of ``files`` (a name may come twice) and ``manifest``."""
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w") as z:
+        warnings.simplefilter("ignore", UserWarning)  # zipfile's "Duplicate name"
+        for name, data in files:
+            z.writestr(name, data)
+        z.writestr(MANIFEST_NAME, json.dumps(manifest))
+    return path
+
+
+def _strokes(d: int) -> bytes:
+    return json.dumps(digit(d).to_dict()).encode()
+
+
+def test_a_file_named_100000_times_is_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It took 25 s to import this one sample: the entry was read again for every line. Each
+    file is read once now (counted, not timed), the repeats counted as duplicates."""
+    import drawdigit.samples as samples
+
+    entries = [{"file": "3.json", "label": 3}] * 100_000
+    archive = _export(tmp_path / "many.zip", [("3.json", _strokes(3))], {"samples": entries})
+    reads: list[str] = []
+    real_read = samples.read_entry
+
+    def counted(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int | None) -> bytes:
+        reads.append(info.filename)
+        return real_read(archive, info, max_bytes)
+
+    monkeypatch.setattr(samples, "read_entry", counted)
+    result = import_zip(archive)
+    assert (result.imported, result.duplicates, result.bad) == (1, 99_999, 0)
+    assert sorted(reads) == ["3.json", MANIFEST_NAME]
+    assert [s.label for s in list_samples().samples] == [3]
+
+
+def test_one_file_under_two_labels_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    """Two entries of one name (the zip holds two files so named, or the manifest lists one
+    file as a 3 and as a 5) stored one drawing under two labels; which is meant cannot be
+    known, so neither is imported and the warning says why, once."""
+    twice_held = _export(
+        tmp_path / "held.zip",
+        [("a.json", _strokes(3)), ("a.json", _strokes(5)), ("b.json", _strokes(8))],
+        {
+            "samples": [
+                {"file": "a.json", "label": 3},
+                {"file": "a.json", "label": 5},
+                {"file": "b.json", "label": 8},
+            ]
+        },  # fmt: skip
+    )
+    result = import_zip(twice_held)
+    assert (result.imported, result.bad) == (1, 2) and len(result.warnings) == 1
+    assert "a.json: the zip holds 2 files of this name" in result.warnings[0]
+    assert [s.label for s in list_samples().samples] == [8]
+    two_labels = _export(
+        tmp_path / "labels.zip",
+        [("c.json", _strokes(4))],
+        {"samples": [{"file": "c.json", "label": 4}, {"file": "c.json", "label": 9}]},
+    )
+    result = import_zip(two_labels)
+    assert (result.imported, result.bad) == (0, 2) and len(result.warnings) == 1
+    assert "c.json: listed with the labels 4 and 9" in result.warnings[0]
+    assert [s.label for s in list_samples().samples] == [8]
+
+
+@pytest.mark.parametrize(
+    ("head", "message"),
+    [
+        ({"format": "someone-elses-samples", "version": 1}, "not a drawdigit samples export"),
+        ({"format": "drawdigit-samples", "version": 99}, "made by a newer drawdigit .*99"),
+        ({"format": "drawdigit-samples", "version": "one"}, "of an unknown version"),
+    ],
+)
+def test_a_manifest_of_another_format_or_version_is_refused(
+    tmp_path: Path, head: dict, message: str
+) -> None:
+    entries = [{"file": "a.json", "label": 3}]
+    archive = _export(
+        tmp_path / "other.zip", [("a.json", _strokes(3))], {**head, "samples": entries}
+    )
+    with pytest.raises(SampleError, match=message):
+        import_zip(archive)
+    assert list_samples().samples == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_importing_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.zip")
+    with pytest.raises(SampleError, match="not a regular file"):
+        import_zip(tmp_path / "pipe.zip")

@@ -133,3 +133,14 @@ def test_https_check_fails_without_ca_certificates(
     monkeypatch.setattr(certifi, "where", lambda: str(tmp_path / "cacert.pem"))
     (result,) = selftest.iter_self_test([("HTTPS download", selftest.check_https)])
     assert not result.ok, result.detail
+
+
+def test_a_data_folder_that_is_a_file_fails_the_self_test(user_data: Path) -> None:
+    """It passed, though nothing trained or corrected could be kept."""
+    (ok,) = selftest.iter_self_test([("data folder", selftest.check_data_folder)])
+    assert ok.ok and str(user_data) in ok.detail
+    user_data.rmdir()
+    user_data.write_text("a file where the data folder should be")
+    (failed,) = selftest.iter_self_test([("data folder", selftest.check_data_folder)])
+    assert not failed.ok
+    assert failed.detail.startswith(f"The data folder {user_data} cannot be used (it is a file)")

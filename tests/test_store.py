@@ -32,6 +32,26 @@ from drawdigit.store import (
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _write_model_file(path: Path, state: dict[str, torch.Tensor], config: ModelConfig) -> None:
+    """A model file as ``save_checkpoint`` writes one, without its checks: for files that
+    only a damaged disk or another program could make."""
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(
+        {
+            "format": "drawdigit-model",
+            "format_version": 1,
+            "model_config": config.to_dict(),
+            "state_dict": state,
+            "metadata_json": json.dumps({"test_accuracy": 0.99}),
+        },
+        buffer,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue())
+
+
 def _model(seed: int = 0) -> DigitNet:
     torch.manual_seed(seed)
     model = DigitNet()
@@ -112,7 +132,10 @@ def test_foreign_files_are_refused_without_unpickling(tmp_path: Path) -> None:
 def test_wrong_shapes_and_versions_are_refused(tmp_path: Path) -> None:
     small = DigitNet(ModelConfig(hidden=32))
     path = tmp_path / "m.pt"
-    save_checkpoint(path, small.state_dict(), ModelConfig())  # config lies about the shapes
+    with pytest.raises(ModelFileError, match="not saved: the weights do not have the shapes"):
+        save_checkpoint(path, small.state_dict(), ModelConfig())  # config lies about the shapes
+    assert not path.exists()
+    _write_model_file(path, small.state_dict(), ModelConfig())
     with pytest.raises(ModelFileError, match="invalid"):
         load_checkpoint(path)
     raw = {"format": "drawdigit-model", "format_version": 99}
@@ -125,7 +148,9 @@ def test_nan_weights_are_refused(tmp_path: Path) -> None:
     model = _model()
     state = model.state_dict()
     state["fc2.bias"][0] = float("nan")
-    save_checkpoint(tmp_path / "nan.pt", state, model.config)
+    with pytest.raises(ModelFileError, match="not saved: model weights contain NaN"):
+        save_checkpoint(tmp_path / "nan.pt", state, model.config)
+    _write_model_file(tmp_path / "nan.pt", state, model.config)
     with pytest.raises(ModelFileError, match="NaN"):
         load_checkpoint(tmp_path / "nan.pt")
 
@@ -478,7 +503,7 @@ def test_models_the_user_has_had_are_listed_with_the_one_in_use() -> None:
     for bad in ("notes.pt", "pickle.pt", "pipe.pt"):
         assert not entries[bad].usable and entries[bad].error, bad
         assert not entries[bad].in_use
-    assert entries["pipe.pt"].error == "not a regular file"
+    assert "not a regular file" in entries["pipe.pt"].error
 
 
 def test_switching_between_past_models_keeps_every_one() -> None:
@@ -543,3 +568,89 @@ def test_a_new_model_keeps_the_one_it_replaces_unless_damaged() -> None:
     active_model_path().write_bytes(b"damaged")
     activate_model(first.state_dict(), first.config, {"which": "again"})
     assert sorted(active_model_path().parent.glob("previous-*.pt")) == kept
+
+
+# --------------------------------------------------------------------------- overflowing weights
+
+
+def _overflowing(path: Path) -> dict[str, torch.Tensor]:
+    """The bundled weights x1e36 (finite, but every answer overflows float32 to NaN), written
+    to ``path`` as a model file (``_write_model_file``)."""
+    base = load_checkpoint(bundled_model_path())
+    state = {name: torch.as_tensor(values) * 1e36 for name, values in base.weights.items()}
+    assert all(torch.isfinite(values).all() for values in state.values())
+    _write_model_file(path, state, base.config)
+    return state
+
+
+def test_weights_whose_answers_overflow_are_refused_on_load_in_the_list_and_on_save(
+    tmp_path: Path,
+) -> None:
+    """Read: refused with a reason (it answered NaN for every drawing under "99.00%");
+    Models…: listed as unusable; saving or activating such weights: refused, nothing
+    written."""
+    kept = active_model_path().parent / "trained-20260101-000000.pt"
+    state = _overflowing(kept)
+    reason = "the model's answers are not finite numbers"
+    with pytest.raises(ModelFileError, match=reason):
+        load_checkpoint(kept)
+    entry = next(e for e in list_models() if e.path == kept)
+    assert not entry.usable and reason in entry.error and not entry.in_use
+    with pytest.raises(ModelFileError, match=reason):
+        activate_model_file(kept)
+    config = load_checkpoint(bundled_model_path()).config
+    with pytest.raises(ModelFileError, match=f"not saved: {reason}"):
+        save_checkpoint(tmp_path / "new.pt", state, config)
+    with pytest.raises(ModelFileError, match=f"not saved: {reason}"):
+        activate_model(state, config)
+    assert not (tmp_path / "new.pt").exists() and not active_model_path().exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_of_no_bytes_is_never_listed_as_a_model() -> None:
+    """A name a save has claimed (or one left by a process killed there) is 0 bytes: it was
+    listed in Models… as "BadZipFile"."""
+    kept = _save_kept("trained-20260101-000000.pt", 1, 0.91)
+    (kept.parent / "trained-20260101-000001.pt").touch()
+    assert [e.path.name for e in list_models()] == ["drawdigit.pt", kept.name]
+
+
+# In a child: activate two kept models by turns, ``count`` times (torch-free copies).
+_ACTIVATOR = """
+import sys
+from drawdigit.store import activate_model_file, active_model_path
+first, count = int(sys.argv[1]), int(sys.argv[2])
+folder = active_model_path().parent
+for n in range(count):
+    activate_model_file(folder / f"m{first + n % 2}.pt")
+"""
+
+
+def test_reads_while_two_processes_activate_models_are_never_called_damaged() -> None:
+    """Two processes activating models while a third reads: 3 of 8,837 reads said
+    "damaged or partly written" (one writer's checksum beside the other's weights, or the
+    old weights read before the new sidecar). Writers now take turns over a pair, and a
+    reader reads again when the weights were replaced under it."""
+    folder = active_model_path().parent
+    for i in range(4):
+        _save_kept(f"m{i}.pt", i, 0.5 + i / 10)
+    save_checkpoint(active_model_path(), _model(9).state_dict(), ModelConfig(), {})
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _ACTIVATOR, str(first), "60"], cwd=REPO)
+        for first in (0, 2)
+    ]
+    seen, false_damage, reads = set(), [], 0
+    try:
+        while any(w.poll() is None for w in writers):
+            try:
+                seen.add(load_checkpoint(active_model_path()).metadata.get("test_accuracy"))
+            except ModelFileError as exc:
+                false_damage.append(str(exc))
+            reads += 1
+    finally:
+        for writer in writers:
+            writer.wait(timeout=300)
+    assert [w.returncode for w in writers] == [0, 0]
+    assert false_damage == [], f"{len(false_damage)} of {reads} reads: {false_damage[0]}"
+    assert len(seen) >= 2  # the reads did overlap the activations
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]

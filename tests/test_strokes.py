@@ -75,7 +75,8 @@ def test_save_is_atomic_and_refuses_invalid_drawings(tmp_path: Path) -> None:
 
 BAD_FILES = {
     "not json": ("{width: 280", "invalid JSON"),
-    "a list": ("[1, 2, 3]", "expected a JSON object"),
+    "a list": ("[1, 2, 3]", "JSON, but not a drawing"),
+    "another object": ('{"name": "a.json", "version": 2}', "JSON, but not a drawing"),
     "missing strokes": ('{"width": 280, "height": 280}', "missing key.*strokes"),
     "missing size": ('{"strokes": []}', "missing key.*width, height"),
     "text size": ('{"width": "280", "height": 280, "strokes": []}', "width is not a number"),
@@ -102,6 +103,12 @@ BAD_FILES = {
         "not finite",
     ),
     "far coordinate": ('{"width": 280, "height": 280, "strokes": [[[1e12, 2]]]}', "absurdly far"),
+    # Python refuses to read integers of more than 4,300 digits ("use
+    # sys.set_int_max_str_digits()"): said as of any other huge number.
+    "5,000-digit integer": (
+        '{"width": 280, "height": 280, "strokes": [[[1' + "0" * 4999 + ", 2]]]}",
+        "^[^ ]*bad.json: stroke 0 point 0 x is absurdly large$",
+    ),
 }
 
 
@@ -113,6 +120,29 @@ def test_bad_file_raises_strokes_error_naming_file_and_problem(tmp_path: Path, c
     with pytest.raises(StrokesError, match=problem) as info:
         load_drawing(path)
     assert str(path) in str(info.value)
+
+
+def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Notepad saves UTF-8 with a BOM; such a strokes file was refused."""
+    path = tmp_path / "notepad.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(SEVEN.to_dict()).encode())
+    assert load_drawing(path) == SEVEN
+
+
+@pytest.mark.parametrize("text", ["[1, 2, 3]", '"a drawing"', "42", "null", '{"a": 1}'])
+def test_json_that_is_not_a_drawing_is_called_so_not_an_image(tmp_path: Path, text: str) -> None:
+    """``predict`` decides by content: JSON that is not an object went to the picture
+    reader and was "not an image Pillow can read"."""
+    from drawdigit.preprocess import load_source
+
+    path = tmp_path / "other.json"
+    path.write_text(text, "utf-8")
+    with pytest.raises(StrokesError) as refused:
+        load_source(path)
+    assert str(refused.value) == (
+        f"{path}: JSON, but not a drawing (a strokes file is an object with width, height "
+        "and strokes)"
+    )
 
 
 def test_missing_empty_and_binary_files(tmp_path: Path) -> None:
@@ -190,7 +220,8 @@ def test_a_file_over_the_size_cap_is_refused_unread(tmp_path: Path) -> None:
     [
         ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
         ('{"width": 280, "height": 280, "strokes": [[[1' + "0" * 400 + ", 5]]]}", "absurdly large"),
-        ('{"width": 1' + "0" * 5000 + ', "height": 280, "strokes": []}', "invalid JSON"),
+        # More digits than Python reads ("use sys.set_int_max_str_digits()"): said alike.
+        ('{"width": -1' + "0" * 5000 + ', "height": 280, "strokes": []}', "width is absurdly"),
         (
             '{"width": 280, "height": 280, "strokes": [' + "[]," * (MAX_STROKES + 1) + "[]]}",
             "strokes",

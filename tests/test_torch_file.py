@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_store import _write_model_file
 
 from drawdigit.model import DigitNet
 from drawdigit.store import ModelFileError, load_checkpoint, save_checkpoint
@@ -127,12 +128,14 @@ def test_checkpoints_read_without_torch_equal_torch_load(tmp_path: Path) -> None
 def test_weights_of_the_wrong_kind_are_refused(tmp_path: Path) -> None:
     state = {k: v.to(torch.float64) for k, v in DigitNet().state_dict().items()}
     state["fc2.bias"] = torch.full((10,), 1e300, dtype=torch.float64)  # inf as float32
-    save_checkpoint(tmp_path / "big.pt", state, DigitNet().config)
+    with pytest.raises(ModelFileError, match="not saved: model weights contain NaN or infinity"):
+        save_checkpoint(tmp_path / "big.pt", state, DigitNet().config)
+    _write_model_file(tmp_path / "big.pt", state, DigitNet().config)
     with pytest.raises(ModelFileError, match="NaN or infinity"):
         load_checkpoint(tmp_path / "big.pt")
     state = dict(DigitNet().state_dict())
     del state["fc1.bias"]
-    save_checkpoint(tmp_path / "missing.pt", state, DigitNet().config)
+    _write_model_file(tmp_path / "missing.pt", state, DigitNet().config)
     with pytest.raises(ModelFileError, match="invalid.*fc1.bias"):
         load_checkpoint(tmp_path / "missing.pt")
 

@@ -544,11 +544,40 @@ def test_config_round_trips_and_rejects_bad_values() -> None:
             replace(QUICK, **change)
 
 
+def test_threads_are_capped_at_four_per_core() -> None:
+    """``--threads 100000`` made OpenMP fail to create threads, then segfault after 19 s."""
+    import os
+
+    cores = os.cpu_count() or 1
+    assert replace(QUICK, threads=4 * cores).threads == 4 * cores
+    with pytest.raises(TrainingError) as refused:
+        replace(QUICK, threads=4 * cores + 1)
+    assert f"threads must be a whole number from 1 to {4 * cores} (4 x the {cores} CPU " in str(
+        refused.value
+    )
+
+
 def test_seed_preset_is_the_notebook_recipe() -> None:
     seed = PRESETS["seed"]
     assert (seed.optimizer, seed.batch_size, seed.epochs, seed.lr) == ("rmsprop", 64, 5, 1e-3)
     assert (seed.schedule, seed.augment, seed.from_scratch) == ("constant", False, True)
     assert PRESETS["best"].augment and not PRESETS["fast"].augment
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 5, 8])
+def test_onecycle_runs_of_a_few_steps_finish(tiny: MnistData, steps: int) -> None:
+    """A run of exactly 4 steps (``train --preset fast --limit 256 --epochs 1``) divided by
+    zero in the one-cycle schedule; each short run now ends, warming up when it has steps
+    enough (4 and more) and annealing to its smallest rate at the end."""
+    config = replace(QUICK, schedule="onecycle", lr=4e-3, quick_eval_seconds=0)
+    events = run(config, tiny.subset(steps * config.batch_size, 50))
+    lrs = [e.lr for e in events if isinstance(e, BatchProgress)]
+    assert len(lrs) == steps and isinstance(events[-1], TrainingDone)
+    assert max(lrs) <= 4e-3 * (1 + 1e-9)
+    if steps >= 2:
+        assert lrs[-1] == min(lrs) < 4e-3 / 100
+    if steps >= 4:
+        assert lrs[0] < 4e-3 / 10 < lrs[1]
 
 
 def test_onecycle_schedule_warms_up_then_anneals(tiny: MnistData) -> None:

@@ -105,7 +105,12 @@ class _Worker(QObject):
             elif self._decider is None:
                 image28 = preprocess(source)  # no model (yet): show what it will see
             else:
-                decision = self._decider.decide(source)
+                from drawdigit.segment import cut
+
+                pieces = cut(source)
+                if self._inbox.cancelled:  # closing: stop between the two steps
+                    return
+                decision = self._decider.decide_pieces([pieces])[0]
                 if decision.whole is not None:  # the single-digit fields, as before
                     image28 = decision.whole.image28
                     prediction = Prediction.from_probabilities(decision.whole.network_probabilities)

@@ -451,24 +451,18 @@ def describe_download_error(exc: BaseException, dest: Path) -> str:
 
 
 def save_folder_problem(folder: Path) -> str | None:
-    """Why a trained model could not be saved in ``folder`` (None: it can be).
+    """Why a trained model could not be saved in ``folder`` (None: it can), as the dialog
+    says it at Start (``store.folder_problem``), so that a read-only data folder is found
+    before a run rather than after it."""
+    from drawdigit.store import folder_problem
 
-    Checked at Start (a folder made and a file written and removed: milliseconds), so a
-    read-only data folder is found before a run rather than after it.
-    """
-    import tempfile
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        return (
-            f"A trained model could not be saved in {folder} ({reason}). Make that folder "
-            "writable, or set DRAWDIGIT_DATA_DIR to one that is; nothing was trained."
-        )
-    return None
+    reason = folder_problem(folder)
+    if reason is None:
+        return None
+    return (
+        f"A trained model could not be saved in {folder} ({reason}). Make that folder "
+        "writable, or set DRAWDIGIT_DATA_DIR to one that is; nothing was trained."
+    )
 
 
 def with_threads(config: TrainConfig, threads: int | None) -> TrainConfig:

@@ -7,6 +7,7 @@ Plain Python, no torch: the training dialog reads the presets on the GUI thread,
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -19,6 +20,10 @@ MAX_PEN_COPIES = 20
 # The training label of a pen letter or symbol: the network is taught "no digit at all".
 NOT_DIGIT_CLASS = 10
 PEN_FOLDS = 5  # drawdigit.pendata.FOLDS (not imported: this module stays free of numpy)
+# The most CPU threads a run may ask for: 4x the cores, room for oversubscribing a little.
+# Far more (``--threads 100000``) made OpenMP fail to create its threads, then crash.
+CORES = os.cpu_count() or 1
+MAX_THREADS = 4 * CORES
 
 
 class TrainingError(ValueError):
@@ -90,8 +95,13 @@ class TrainConfig:
             problems.append(f"device must be one of {DEVICES}, not {self.device!r}")
         if self.precision not in PRECISIONS:
             problems.append(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
-        if self.threads is not None and (not _is_int(self.threads) or self.threads < 1):
-            problems.append(f"threads must be None or a whole number >= 1, not {self.threads!r}")
+        if self.threads is not None and (
+            not _is_int(self.threads) or not 1 <= self.threads <= MAX_THREADS
+        ):
+            problems.append(
+                f"threads must be a whole number from 1 to {MAX_THREADS} (4 x the {CORES} "
+                f"CPU cores here), not {self.threads!r}"
+            )
         if not _is_int(self.seed) or self.seed < 0:
             problems.append(f"seed must be a whole number >= 0, not {self.seed!r}")
         if not isinstance(self.quick_eval_seconds, (int, float)) or self.quick_eval_seconds < 0:

@@ -11,6 +11,9 @@ from torch import nn
 
 from drawdigit.training.config import TrainConfig
 
+# The share of a one-cycle run spent warming up to the peak learning rate.
+ONE_CYCLE_WARM_UP = 0.25
+
 # Keras' RMSprop defaults, which the seed notebook used through ``optimizer='rmsprop'``.
 KERAS_RMSPROP_RHO = 0.9
 KERAS_RMSPROP_EPSILON = 1e-7
@@ -73,11 +76,24 @@ def make_optimizer(
         optimizer = torch.optim.Adam(params, lr=config.lr)
     scheduler = None
     if config.schedule == "onecycle":
+        total = max(steps, 2)
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
             optimizer,
             max_lr=config.lr,
-            total_steps=max(steps, 2),
-            pct_start=0.25,
+            total_steps=total,
+            pct_start=warm_up_share(total),
             cycle_momentum=config.optimizer == "adam",
         )
     return optimizer, scheduler
+
+
+def warm_up_share(steps: int) -> float:
+    """``ONE_CYCLE_WARM_UP``, unless the warm-up would end exactly at the first step.
+
+    ``OneCycleLR`` ends the warm-up at step ``share * steps - 1`` and divides by that
+    length: 0 for a run of exactly 4 steps at 0.25 (ZeroDivisionError). There the warm-up
+    ends half a step later, as it does with 5 steps (0.25 of a step)."""
+    share = ONE_CYCLE_WARM_UP
+    if share * steps - 1 == 0:
+        share += 0.5 / steps
+    return share

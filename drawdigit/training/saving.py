@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from drawdigit.store import metadata_path, save_checkpoint
+from drawdigit.store import make_folder, metadata_path, save_checkpoint
 from drawdigit.training.events import TrainingDone
 
 # --------------------------------------------------------------------------- saving
@@ -66,7 +66,7 @@ def save_trained_new(
 def claim_new_path(folder: Path, prefix: str, now: datetime | None = None) -> Path:
     """``folder/<prefix>-<UTC stamp>[-N].pt``, created empty and exclusively (``O_EXCL``), so
     no other caller can be given it; its sidecar name is free too."""
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
     for number in count(1):
         suffix = "" if number == 1 else f"-{number}"

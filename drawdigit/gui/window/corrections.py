@@ -211,7 +211,12 @@ class Corrections(QObject):
                 for label, drawing, image28 in items
             ]
         except (SampleError, OSError) as exc:
-            show_message(self._parent, QMessageBox.Icon.Warning, "Save Sample", f"Not saved: {exc}")
+            from drawdigit.store import data_dir_problem
+
+            # The data folder unusable: said as at start, not as "[Errno 20] Not a directory".
+            reason = data_dir_problem() if isinstance(exc, OSError) else None
+            text = f"Not saved: {reason or exc}"
+            show_message(self._parent, QMessageBox.Icon.Warning, "Save Sample", text)
             return False
         duplicate = all(sample.duplicate for sample in written)
         if duplicate:

@@ -156,12 +156,12 @@ class FinetuneController(QObject):
 
     def use(self, result: FinetuneResult) -> bool:
         """Save fine-tuned weights as the active model; ``modelSaved`` asks for a reload."""
-        from drawdigit.store import activate_model
+        from drawdigit.store import ModelFileError, activate_model
 
         try:
             head = result.head.to_head() if result.head is not None else None
             activate_model(result.state_dict, result.model_config, result.metadata(), head)
-        except OSError as exc:
+        except (OSError, ModelFileError) as exc:  # a full disk; weights that cannot answer
             show_message(
                 self._window, QMessageBox.Icon.Critical, "Fine-tune", f"Could not save: {exc}"
             )

@@ -145,6 +145,18 @@ class MainWindow(QMainWindow):
     def _after_first_paint(self) -> None:
         self.firstShown.emit()
         self.start_recognition()
+        self._say_data_folder_problem()
+
+    def _say_data_folder_problem(self) -> None:
+        """Once, at start: the user data folder cannot be used (a file, not writable), so
+        nothing trained or corrected can be kept; said here rather than as an error number
+        at the first correction. A few file-system looks, nothing written."""
+        from drawdigit.store import data_dir_problem
+
+        problem = data_dir_problem()
+        if problem is not None:
+            self.statusBar().showMessage("The data folder cannot be used")
+            show_message(self, QMessageBox.Icon.Warning, "Data Folder", problem)
 
     def start_recognition(self) -> None:
         """Start loading the model (done automatically once the window has painted)."""
