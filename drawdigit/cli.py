@@ -92,6 +92,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="mix your personal samples into MNIST (a quarter kept aside to measure)",
     )
+    train.add_argument(
+        "--pen-digits",
+        type=_at_least(0),
+        help="copies of the shipped pen-drawn digits in each epoch (0: none)",
+    )
+    train.add_argument(
+        "--pen-not-digits",
+        type=_at_least(0),
+        help="copies of the shipped pen-drawn letters and symbols, taught as no digit",
+    )
+    train.add_argument(
+        "--leave-out-fold",
+        type=_fold,
+        help="leave these writers of the pen ink out (0-4, or 'none': use every writer)",
+    )
     train.add_argument("--json", action="store_true", help="last line: one JSON object")
 
     evaluate = commands.add_parser("evaluate", help="MNIST test accuracy of a model")
@@ -122,6 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     download = commands.add_parser("download-mnist", help="download MNIST into the user cache")
     download.add_argument("--dest", type=Path, help="folder (default: the user cache)")
     return parser
+
+
+def _fold(text: str) -> int | str:
+    """An argparse type: a writer fold of the shipped pen ink, 0-4, or "none"."""
+    if text.strip().lower() == "none":
+        return "none"
+    if text.strip() in {str(k) for k in range(5)}:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"a fold is 0-4 or 'none', not {text!r}")
 
 
 def _at_least(low: int) -> Callable[[str], int]:
@@ -250,8 +274,12 @@ def _train_config(args: argparse.Namespace):
         "threads": args.threads,
         "device": args.device,
         "precision": args.precision,
+        "pen_digits": args.pen_digits,
+        "pen_not_digits": args.pen_not_digits,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
+    if args.leave_out_fold is not None:
+        overrides["leave_out_fold"] = None if args.leave_out_fold == "none" else args.leave_out_fold
     if args.from_scratch:
         overrides["from_scratch"] = True
     if args.from_current:
