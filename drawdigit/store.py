@@ -737,6 +737,7 @@ class ModelEntry:
     ``kind``: "bundled" (came with the app), "active" (the user's model in use, kept nowhere
     else), or "kept" (a file in ``models/``: trained, fine-tuned, set aside, previous).
     ``error`` says why a file cannot be used ("" when it can); its metadata is then empty.
+    ``lacks`` says why a usable model cannot answer "not a digit" ("" when it can).
     """
 
     path: Path
@@ -744,6 +745,7 @@ class ModelEntry:
     in_use: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    lacks: str = ""
 
     @property
     def usable(self) -> bool:
@@ -808,7 +810,8 @@ def _entry(path: Path, kind: str) -> ModelEntry:
     except ModelFileError as exc:
         reason = str(exc).removeprefix(f"{path}: ")
         return ModelEntry(path, kind, error=reason)
-    return ModelEntry(path, kind, metadata=checkpoint.metadata)
+    lacks = checkpoint.head_problem if checkpoint.head is None else None
+    return ModelEntry(path, kind, metadata=checkpoint.metadata, lacks=lacks or "")
 
 
 def activate_model_file(path: Path) -> None:

@@ -10,13 +10,18 @@ from PySide6.QtCore import Qt
 from drawdigit.gui.models_view import ModelsDialog, recipe_text
 from drawdigit.inference import FINETUNE_SOURCE
 from drawdigit.model import DigitNet, ModelConfig
-from drawdigit.store import active_model_path, load_checkpoint, save_checkpoint
+from drawdigit.store import (
+    active_model_path,
+    bundled_model_path,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 
-def kept(name: str, seed: int, metadata: dict) -> Path:
+def kept(name: str, seed: int, metadata: dict, head: dict | None = None) -> Path:
     torch.manual_seed(seed)
     path = active_model_path().parent / name
-    save_checkpoint(path, DigitNet().state_dict(), ModelConfig(), metadata)
+    save_checkpoint(path, DigitNet().state_dict(), ModelConfig(), metadata, head)
     return path
 
 
@@ -40,22 +45,28 @@ def test_models_are_listed_with_their_figures_and_switched(qtbot) -> None:
             "recipe": {"optimizer": "adam", "lr": 0.003, "epochs": 3, "batch_size": 128},
         },
     )
+    from test_decide import _head
+
     kept(
         "set-aside-20260102-000000.pt",
         2,
         {"source": FINETUNE_SOURCE, "test_accuracy": "high", "finetune_samples": 24},
+        _head(),
     )
     (trained.parent / "zz-foreign.pt").write_bytes(b"PK\x03\x04 not a model")
     dialog = ModelsDialog()
     qtbot.addWidget(dialog)
     dialog.show()
     rows = texts(dialog)
-    assert rows[0][0] == "Bundled model (in use)" and rows[0][1] == "99.47%"
+    bundled = load_checkpoint(bundled_model_path())
+    assert rows[0][0] == "Bundled model (in use)" and "not a digit" not in rows[0][3]
+    assert rows[0][1] == f"{bundled.metadata['test_accuracy']:.2%}"
     assert rows[1][0] == "Fine-tuned" and rows[1][1] == "—"  # a wrong-type accuracy: left out
     assert rows[1][3] == "on 24 of your samples"
-    assert (
-        rows[2][:2] == ["Trained", "99.12%"] and rows[2][3] == "adam, lr 0.003, 3 epochs, batch 128"
-    )
+    # a file from before every model had its own head: it answers, but says what it lacks
+    assert rows[2][:2] == ["Trained", "99.12%"]
+    assert rows[2][3] == "adam, lr 0.003, 3 epochs, batch 128 · cannot say 'not a digit'"
+    assert "made before" in dialog.tree.topLevelItem(2).toolTip(3)
     assert "2026" in rows[2][2] and "T10" not in rows[2][2]  # a human date
     assert rows[3][0] == "zz-foreign.pt" and rows[3][3].startswith("Cannot be used: ")
 

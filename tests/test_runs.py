@@ -74,7 +74,15 @@ def test_a_run_from_scratch_reports_against_the_model_in_use(mnist: MnistData) -
     assert prepared.current_description.startswith("bundled model")
     _events, done = fitted(prepared)
     report = report_run(prepared, done, stage=stages.append)
-    assert stages[-1] == "Measuring the model in use on the same test images…"
+    assert stages[-2:] == [
+        "Measuring the model in use on the same test images…",
+        "Teaching it what is not a digit…",
+    ]
+    # The new network has its own head, calibrated on writers of the shipped pen ink it
+    # never saw (this run trained on MNIST alone: it saw none of them).
+    assert report.head is not None and report.head_note.startswith("head fitted in")
+    assert report.pen_folds_unseen == (0, 1, 2, 3, 4)
+    assert "writer fold 1" in report.head.metadata["calibration"]
 
     assert report.test_count == 500 and report.confusion.sum() == 500
     assert report.test_accuracy == done.test_accuracy

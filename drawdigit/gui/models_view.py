@@ -162,12 +162,21 @@ class ModelsDialog(QDialog):
             title = model_title(entry) + (" (in use)" if entry.in_use else "")
             if entry.usable:
                 made = human_date(entry.metadata.get("created"), "—")
-                row = [title, accuracy_text(entry.metadata), made, recipe_text(entry.metadata)]
+                recipe = recipe_text(entry.metadata)
+                if entry.lacks:  # an older file: it answers, but never "not a digit"
+                    recipe = (
+                        f"{recipe} · cannot say 'not a digit'"
+                        if recipe
+                        else ("cannot say 'not a digit'")
+                    )
+                row = [title, accuracy_text(entry.metadata), made, recipe]
             else:
                 row = [title, "—", "—", f"Cannot be used: {entry.error}"]
             item = QTreeWidgetItem(row)
             item.setData(0, Qt.ItemDataRole.UserRole, index)
             tip = f"{entry.path}\n{row[3]}" if row[3] else str(entry.path)
+            if entry.usable and entry.lacks:
+                tip += f"\nIt cannot say 'not a digit': {entry.lacks}. Train or fine-tune it again."
             for column in range(len(COLUMNS)):
                 item.setToolTip(column, tip)
                 if not entry.usable:
