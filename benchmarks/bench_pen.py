@@ -3,6 +3,7 @@
     python benchmarks/bench_pen.py train DIR --fold K [recipe options]   # one fold's model
     python benchmarks/bench_pen.py train DIR --all [recipe options]      # every fold, in turn
     python benchmarks/bench_pen.py measure DIR [--json]                  # heads + figures
+    python benchmarks/bench_pen.py fit-time MODEL [--repeat 5]          # head fit, seconds
 
 ``train`` trains the recipe (``--preset`` plus overrides, as ``drawdigit train`` takes them)
 with the writers of fold K left out of the pen ink (``TrainConfig.leave_out_fold``) and saves
@@ -11,7 +12,10 @@ digit-ness head on the other folds' ink (``drawdigit.headfit``), chooses the tem
 thresholds on the pooled out-of-fold answers, and reads fold K's drawings of the three UNIPEN
 dev sets (digits, letters and symbols, numbers) with fold K's model through ``decide``: every
 figure comes from a model that never saw that writer. Figures are pooled over all drawings
-(each read by its fold's model); the mean over folds is given beside them.
+(each read by its fold's model); the mean over folds is given beside them. ``fit-time``
+times what every training run and fine-tune adds after its last step: fitting the new
+network's head (``headfit.head_for_trained``, as ``runs`` calls it), median of ``--repeat``,
+with the load average.
 """
 
 from __future__ import annotations
@@ -102,10 +106,48 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--shared", type=Path, default=SHARED)
     m.add_argument("--json", action="store_true")
     m.add_argument("--seed", type=int, default=0)
+    f = sub.add_parser("fit-time")
+    f.add_argument("model", type=Path)
+    f.add_argument("--shared", type=Path, default=SHARED)
+    f.add_argument("--repeat", type=int, default=5)
+    f.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     if args.command == "train":
         return train(args)
+    if args.command == "fit-time":
+        return fit_time(args)
     return measure(args)
+
+
+def fit_time(args: argparse.Namespace) -> int:
+    import statistics
+
+    import torch
+
+    from drawdigit.headfit import folds_unseen, head_for_trained
+    from drawdigit.mnist import load_mnist
+    from drawdigit.store import load_checkpoint
+
+    torch.set_num_threads(args.threads)
+    checkpoint = load_checkpoint(args.model)
+    network = checkpoint.build_model()
+    mnist = load_mnist(args.shared / "mnist")
+    unseen = folds_unseen(None, checkpoint.metadata)
+    times = []
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        head, note = head_for_trained(
+            network, unseen, (mnist.train_images, mnist.train_labels), checkpoint.head
+        )
+        times.append(time.perf_counter() - started)
+        assert head is not None, note
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    print(
+        f"head fit: median {statistics.median(times):.2f} s of {args.repeat}"
+        f" ({', '.join(f'{t:.2f}' for t in times)}), {args.threads} threads,"
+        f" folds unseen {sorted(unseen)}, load {load}"
+    )
+    return 0
 
 
 # --------------------------------------------------------------------------- measure

@@ -149,43 +149,53 @@ def outputs(features: Features, images: np.ndarray, chunk: int = 2048) -> tuple:
 
 
 def train_head(
-    pos: np.ndarray, neg: np.ndarray, seed: int, epochs: int = 12
+    pos: np.ndarray, neg: np.ndarray, seed: int, epochs: int = 12, batch: int = 2048
 ) -> dict[str, np.ndarray]:
-    """A 64 -> HIDDEN -> 1 MLP on hidden features; positives and negatives weigh the same."""
+    """A 64 -> HIDDEN -> 1 MLP on hidden features; positives and negatives weigh the same.
+
+    One torch thread: the products are tiny, and with two threads on a busy 2-core machine
+    each step waited on the other thread (8x slower, measured). Batches of 2048 at a
+    higher rate give the held-out figures of batches of 512 in a quarter of the steps.
+    """
     import torch
 
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.from_numpy(np.concatenate([pos, neg]).astype(np.float32))
-    y = torch.cat([torch.ones(len(pos)), torch.zeros(len(neg))])
-    weight = torch.cat(
-        [torch.full((len(pos),), 0.5 / len(pos)), torch.full((len(neg),), 0.5 / len(neg))]
-    ) * len(y)
-    scale = x.std(dim=0).clamp(min=1e-3)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = torch.nn.Sequential(
-            torch.nn.Linear(x.shape[1], HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, 1)
-        )
-    optimiser = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
-    xs = x / scale
-    for _ in range(epochs):
-        order = torch.randperm(len(y), generator=generator)
-        for start in range(0, len(y), 512):
-            idx = order[start : start + 512]
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                net(xs[idx])[:, 0], y[idx], weight=weight[idx]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        generator = torch.Generator().manual_seed(seed)
+        x = torch.from_numpy(np.concatenate([pos, neg]).astype(np.float32))
+        y = torch.cat([torch.ones(len(pos)), torch.zeros(len(neg))])
+        weight = torch.cat(
+            [torch.full((len(pos),), 0.5 / len(pos)), torch.full((len(neg),), 0.5 / len(neg))]
+        ) * len(y)
+        scale = x.std(dim=0).clamp(min=1e-3)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = torch.nn.Sequential(
+                torch.nn.Linear(x.shape[1], HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, 1)
             )
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-    first, second = net[0], net[2]
-    with torch.no_grad():  # fold the feature scaling into the first layer
-        return {
-            "w1": (first.weight / scale).T.numpy().astype(np.float32).copy(),
-            "b1": first.bias.numpy().astype(np.float32).copy(),
-            "w2": second.weight[0].numpy().astype(np.float32).copy(),
-            "b2": second.bias.numpy().astype(np.float32).copy(),
-        }
+        optimiser = torch.optim.Adam(net.parameters(), lr=6e-3, weight_decay=1e-4)
+        xs = x / scale
+        for _ in range(epochs):
+            order = torch.randperm(len(y), generator=generator)
+            for start in range(0, len(y), batch):
+                idx = order[start : start + batch]
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                    net(xs[idx])[:, 0], y[idx], weight=weight[idx]
+                )
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+        first, second = net[0], net[2]
+        with torch.no_grad():  # fold the feature scaling into the first layer
+            return {
+                "w1": (first.weight / scale).T.numpy().astype(np.float32).copy(),
+                "b1": first.bias.numpy().astype(np.float32).copy(),
+                "w2": second.weight[0].numpy().astype(np.float32).copy(),
+                "b2": second.bias.numpy().astype(np.float32).copy(),
+            }
+    finally:
+        torch.set_num_threads(threads)
 
 
 def head_probability(arrays: dict[str, np.ndarray], hidden: np.ndarray) -> np.ndarray:
