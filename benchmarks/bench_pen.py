@@ -7,15 +7,16 @@
 
 ``train`` trains the recipe (``--preset`` plus overrides, as ``drawdigit train`` takes them)
 with the writers of fold K left out of the pen ink (``TrainConfig.leave_out_fold``) and saves
-``DIR/fold-K.pt``; the recipe goes in ``DIR/recipe.json``. ``measure`` fits each fold model's
-digit-ness head on the other folds' ink (``drawdigit.headfit``), chooses the temperature and
-thresholds on the pooled out-of-fold answers, and reads fold K's drawings of the three UNIPEN
-dev sets (digits, letters and symbols, numbers) with fold K's model through ``decide``: every
-figure comes from a model that never saw that writer. Figures are pooled over all drawings
-(each read by its fold's model); the mean over folds is given beside them. ``fit-time``
-times what every training run and fine-tune adds after its last step: fitting the new
-network's head (``headfit.head_for_trained``, as ``runs`` calls it), median of ``--repeat``,
-with the load average.
+``DIR/fold-K.pt``; the recipe goes in ``DIR/recipe.json``. ``measure`` fits each fold
+model's digit-ness head on the other folds' ink (``drawdigit.headfit``), chooses its
+calibration (temperature, digit-ness shift, sure threshold) on the OTHER folds' answers on
+their own left-out writers, and reads fold K's drawings of the three UNIPEN dev sets
+(digits, letters and symbols, numbers) with fold K's model through ``decide``: every figure
+comes from a model, head and calibration that never saw that writer. Figures are pooled over
+all drawings (each read by its fold's model); the mean over folds is given beside them.
+``fit-time`` times what every training run and fine-tune adds after its last step: fitting
+the new network's head (``headfit.head_for_trained``, as ``runs`` calls it), median of
+``--repeat``, with the load average.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def _recipe(args: argparse.Namespace):
         "pen_digits": args.pen_digits,
         "pen_not_digits": args.pen_not_digits,
         "not_digit_weight": args.not_digit_weight,
+        "digitness_weight": args.digitness_weight,
         "precision": args.precision,
         "threads": args.threads,
     }
@@ -99,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--pen-digits", type=int)
     t.add_argument("--pen-not-digits", type=int)
     t.add_argument("--not-digit-weight", type=float)
+    t.add_argument("--digitness-weight", type=float)
     t.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="fp32")
     t.add_argument("--threads", type=int, default=1)
     m = sub.add_parser("measure")
@@ -238,13 +241,13 @@ def measure(args: argparse.Namespace) -> int:
         raise SystemExit(f"{args.dir}: no fold-K.pt models")
     networks = {fold: p.logits_and_features for fold, p in models.items()}
     heads = headfit.fold_heads(networks, ink, mnist_digits, args.seed)
-    result: dict = {"folds": {}, "thresholds": {}}
+    result: dict = {"folds": {}}
     pooled_answers: dict[str, list] = {"digits": [], "not_digits": [], "numbers": []}
     for fold, predictor in models.items():
-        # nested: this fold's thresholds come from the other folds' held-out answers
+        # nested: this fold's calibration comes from the other folds' held-out answers
         others = [h.held for k, h in heads.items() if k != fold] or [heads[fold].held]
-        temperature, thresholds, _ = headfit.calibration(others)
-        head = headfit.as_digitness(heads[fold].arrays, temperature, thresholds)
+        calibration = headfit.calibration(others)
+        head = headfit.as_digitness(heads[fold].arrays, calibration)
         answers = read_fold(Decider(predictor, head), args.shared, fold)
         for key, value in answers.items():
             pooled_answers[key].extend(value)
@@ -252,10 +255,11 @@ def measure(args: argparse.Namespace) -> int:
         result["folds"][fold] = {
             **figures(answers),
             "mnist_test": metadata.get("test_accuracy"),
-            "temperature": temperature,
-            "thresholds": thresholds.__dict__,
+            "temperature": calibration.temperature,
+            "shift": calibration.shift,
+            "sure": calibration.sure,
         }
-    temperature, thresholds, held_figures = headfit.calibration([h.held for h in heads.values()])
+    chosen = headfit.calibration([h.held for h in heads.values()])
     result["pooled"] = figures(pooled_answers)
     per_fold = list(result["folds"].values())
     result["mean_over_folds"] = {
@@ -265,9 +269,10 @@ def measure(args: argparse.Namespace) -> int:
     }
     result["mean_over_folds"]["mnist_test"] = float(np.mean([f["mnist_test"] for f in per_fold]))
     result["all_folds_choice"] = {
-        "temperature": temperature,
-        "thresholds": thresholds.__dict__,
-        "held_out": held_figures,
+        "temperature": chosen.temperature,
+        "shift": chosen.shift,
+        "sure": chosen.sure,
+        "held_out": chosen.figures,
     }
     result["seconds"] = time.perf_counter() - started
     if args.json:
@@ -301,7 +306,10 @@ def _print(result: dict) -> None:
     mnist = " ".join(f"{result['folds'][k]['mnist_test']:8.2%}" for k in folds)
     print(f"{'MNIST test':52} {'':8} {result['mean_over_folds']['mnist_test']:8.2%}  {mnist}")
     choice = result["all_folds_choice"]
-    print(f"all folds: temperature {choice['temperature']:.3f}, thresholds {choice['thresholds']}")
+    print(
+        f"all folds: temperature {choice['temperature']:.3f}, digit-ness shift"
+        f" {choice['shift']:.2f}, sure {choice['sure']:.3f}"
+    )
     print(f"{result['seconds']:.0f} s")
 
 

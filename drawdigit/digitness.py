@@ -58,12 +58,13 @@ class Digitness:
     temperature: float
     thresholds: Thresholds
     metadata: dict[str, Any] = field(default_factory=dict)
+    shift: float = 0.0  # added to the head's logit (headfit.Calibration: digits are common)
 
     def probability(self, hidden: np.ndarray) -> np.ndarray:
         """P(one digit) for (N, 64) hidden features -> (N,)."""
         h = np.maximum(np.asarray(hidden, dtype=np.float32) @ self.w1 + self.b1, 0.0)
-        z = h @ self.w2 + self.b2
-        return (1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))).astype(np.float64)
+        z = (h @ self.w2 + self.b2).astype(np.float64) + self.shift
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
 
     def calibrate(self, logits: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities from (N, 10) logits (temperature scaling)."""
@@ -73,7 +74,8 @@ class Digitness:
     def from_head(cls, head: dict[str, Any]) -> Digitness:
         """From a model file's head as ``store.checked_head`` gives it (already checked)."""
         weights = head["weights"]
-        about = {k: v for k, v in head.items() if k not in ("weights", "temperature")}
+        named = ("weights", "temperature", "thresholds", "digitness_shift")
+        about = {k: v for k, v in head.items() if k not in named}
         return cls(
             np.asarray(weights["w1"], dtype=np.float32),
             np.asarray(weights["b1"], dtype=np.float32),
@@ -82,6 +84,7 @@ class Digitness:
             float(head["temperature"]),
             Thresholds(**{k: float(v) for k, v in head["thresholds"].items()}),
             about,
+            float(head.get("digitness_shift", 0.0)),
         )
 
     def to_head(self) -> dict[str, Any]:
@@ -96,6 +99,7 @@ class Digitness:
             },
             "temperature": float(self.temperature),
             "thresholds": self.thresholds.to_dict(),
+            "digitness_shift": float(self.shift),
         }
 
 

@@ -13,7 +13,7 @@ What the head learns from:
   split of a number) and scribbles (``negatives``).
 The temperature and the thresholds are chosen on drawings by writers the head was not fitted
 on (and, for a network trained on pen ink, that the network did not see either): see
-``choose_thresholds`` for the rules.
+``calibrate`` for the rules.
 
 Training side only (torch for the MLP's few hundred steps); the app answers with the
 ``.npz`` it writes, read by ``digitness`` in numpy.
@@ -50,10 +50,9 @@ PAIRS_SHARE = 0.5
 SCRIBBLES_SHARE = 0.1
 # MNIST digits beside the pen digits (MNIST-like ink: pictures, and people who write so).
 MNIST_DIGITS = 10_000
-# Threshold rules, on held-out writers' pen ink (choose_thresholds):
-REJECT_DIGITS = 0.004  # share of digits the head may call "not a digit"
-SURE_WRONG = 0.0015  # share of digits that may be answered sure and wrong
-NOT_DIGITS_SURE = 0.01  # share of letters and symbols that may be shown as a sure digit
+# Calibration rules, on held-out writers' pen ink (``calibrate``):
+REJECT_DIGITS = 0.004  # share of digits that may be answered "not a digit"
+SURE_WRONG = 0.002  # share of digits that may be answered sure and wrong
 NUMBER_PART = 0.5  # each digit of a number more likely right than wrong
 # The writers whose ink calibrates a network that never saw them (any fold would do; this
 # one holds a quarter of the pen digits, 1,616 of 6,209, enough to place the thresholds).
@@ -241,54 +240,84 @@ class HeldOut:
 HELD_FIELDS = ("logits", "p", "labels", "neg_logits", "neg_p", "neg_kinds")
 
 
-def choose_thresholds(held: HeldOut, temperature: float) -> tuple[Thresholds, dict[str, Any]]:
-    """The thresholds, by these rules on held-out writers' pen ink, and what they give there:
+@dataclass(frozen=True)
+class Calibration:
+    """How a network's answers are turned into the one distribution ``decide`` shows.
 
-    - ``not_digit``: the digit-ness below which only ``REJECT_DIGITS`` of the digits fall;
-    - ``sure``: the lowest sureness (digit-ness x calibrated probability, ``decide``) at which
-      at most ``SURE_WRONG`` of the digits are answered sure and wrong;
-    - ``sure_digitness``: the lowest digit-ness at which at most ``NOT_DIGITS_SURE`` of the
-      pen letters and symbols are shown as a sure digit;
-    - ``number_part``: fixed, each digit of a number more likely right than wrong.
+    ``temperature`` scales the logits (calibrated class probabilities). ``shift`` is added
+    to the head's logit: the head learns digits against as many not-digits, but people draw
+    digits far more often, so its raw P(one digit) is too low on real digits. ``sure`` is
+    the one threshold of the answers: a digit whose P(digit) reaches it is sure, ink whose
+    P(not a digit) reaches it is "not a digit", anything else is "not sure".
     """
+
+    temperature: float
+    shift: float
+    sure: float
+    figures: dict[str, Any]
+
+    @property
+    def thresholds(self) -> Thresholds:
+        # "not a digit" at P(not a digit) >= sure, i.e. (shifted) digit-ness <= 1 - sure
+        return Thresholds(1.0 - self.sure, self.sure, 1.0 - self.sure, NUMBER_PART)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1.0 - 1e-12)
+    return np.log(p / (1.0 - p))
+
+
+def _shifted(p: np.ndarray, shift: float) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(_logit(p) + shift, -30.0, 30.0)))
+
+
+def calibrate(held: HeldOut) -> Calibration:
+    """The temperature, the digit-ness shift and the sure threshold, by these rules on
+    held-out writers' pen ink (``held``), and what they give there:
+
+    - temperature: the one minimising the negative log-likelihood of the digits;
+    - at most ``REJECT_DIGITS`` of the digits answered "not a digit": the shift puts that
+      quantile of their digit-ness exactly at P(not a digit) = ``sure``;
+    - ``sure``: the lowest at which at most ``SURE_WRONG`` of the digits are answered sure
+      and wrong (P(digit) = shifted digit-ness x calibrated probability).
+    The not-digits are not used to choose anything: what they get is measured.
+    """
+    temperature = fit_temperature(held.logits, held.labels)
     probs = softmax(held.logits.astype(np.float64) / temperature)
-    wrong = probs.argmax(axis=1) != held.labels
-    not_digit = float(np.quantile(held.p, REJECT_DIGITS))
-    kept = held.p >= not_digit  # (decide also rejects at 1 - p >= sure: never a sure digit)
-    sureness = probs.max(axis=1) * held.p
-    grid = np.linspace(0.5, 0.999, 500)
-    sure = next(
-        (float(t) for t in grid if ((sureness >= t) & wrong & kept).mean() <= SURE_WRONG), 0.999
-    )
-    letters = held.neg_kinds == "pen"
-    neg_probs = softmax(held.neg_logits[letters].astype(np.float64) / temperature)
-    neg_p = held.neg_p[letters]
-    neg_sure = (neg_probs.max(axis=1) * neg_p >= sure) & (neg_p >= not_digit)
-    sure_digitness = next(
-        (float(t) for t in grid if (neg_sure & (neg_p >= t)).mean() <= NOT_DIGITS_SURE), 0.999
-    )
-    thresholds = Thresholds(not_digit, sure, sure_digitness, NUMBER_PART)
-    return thresholds, held_out_figures(held, temperature, thresholds)
+    confidence, wrong = probs.max(axis=1), probs.argmax(axis=1) != held.labels
+    edge = float(_logit(np.quantile(held.p, REJECT_DIGITS)))
+    chosen = 0.999
+    for sure in np.linspace(0.5, 0.999, 500):
+        shift = float(_logit(1.0 - sure)) - edge
+        p = _shifted(held.p, shift)
+        answered = (p * confidence >= sure) & (p > 1.0 - sure)
+        if (answered & wrong).mean() <= SURE_WRONG:
+            chosen = float(sure)
+            break
+    shift = float(_logit(1.0 - chosen)) - edge
+    partial = Calibration(temperature, shift, chosen, {})
+    return Calibration(temperature, shift, chosen, held_out_figures(held, partial))
 
 
-def held_out_figures(held: HeldOut, temperature: float, t: Thresholds) -> dict[str, Any]:
-    """What the single-ink part of ``decide`` answers on held-out ink with these settings."""
+def held_out_figures(held: HeldOut, calibration: Calibration) -> dict[str, Any]:
+    """What the single-ink part of ``decide`` answers on held-out ink with this calibration."""
+    sure = calibration.sure
 
-    def answers(logits: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        probs = softmax(logits.astype(np.float64) / temperature)
-        rejected = (p < t.not_digit) | (1.0 - p >= t.sure)  # as decide rejects
-        sure = ~rejected & (probs.max(axis=1) * p >= t.sure) & (p >= t.sure_digitness)
-        return probs.argmax(axis=1), rejected, sure
+    def answers(logits: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        probs = softmax(logits.astype(np.float64) / calibration.temperature)
+        p = _shifted(raw, calibration.shift)
+        rejected = 1.0 - p >= sure  # as decide rejects
+        return probs.argmax(axis=1), rejected, ~rejected & (probs.max(axis=1) * p >= sure)
 
-    read, rejected, sure = answers(held.logits, held.p)
+    read, rejected, answered_sure = answers(held.logits, held.p)
     right = read == held.labels
     _, neg_rejected, neg_sure = answers(held.neg_logits, held.neg_p)
     kinds = np.unique(held.neg_kinds)
     return {
         "digits": int(len(right)),
         "digits_right": float((right & ~rejected).mean()),
-        "digits_sure_right": float((sure & right).mean()),
-        "digits_sure_wrong": float((sure & ~right).mean()),
+        "digits_sure_right": float((answered_sure & right).mean()),
+        "digits_sure_wrong": float((answered_sure & ~right).mean()),
         "digits_called_not_digit": float(rejected.mean()),
         "not_digits": {str(k): int((held.neg_kinds == k).sum()) for k in kinds},
         "not_digits_called_not_digit": {
@@ -342,7 +371,7 @@ def fold_heads(
     """Cross-fitting: for each fold's network (trained without that fold's writers), a head
     fitted on the other folds' ``ink`` (pen digits, pen not-digits, made not-digits), and the
     network's and head's answers on the fold's own writers, whom neither saw. Pooled, those
-    answers choose a recipe's temperature and thresholds (``choose_thresholds``)."""
+    answers choose a recipe's calibration (``calibrate``)."""
     out = {}
     for fold, features in sorted(networks.items()):
         train = head_data(*(s.without_fold(fold) for s in ink), mnist)
@@ -352,18 +381,14 @@ def fold_heads(
     return out
 
 
-def calibration(held: list[HeldOut]) -> tuple[float, Thresholds, dict[str, Any]]:
-    """The temperature and thresholds chosen on pooled held-out answers, and their figures."""
-    pooled = HeldOut.pooled(held)
-    temperature = fit_temperature(pooled.logits, pooled.labels)
-    thresholds, figures = choose_thresholds(pooled, temperature)
-    return temperature, thresholds, figures
+def calibration(held: list[HeldOut]) -> Calibration:
+    """``calibrate`` on pooled held-out answers (several fold models' own left-out writers)."""
+    return calibrate(HeldOut.pooled(held))
 
 
 def as_digitness(
     arrays: dict[str, np.ndarray],
-    temperature: float,
-    thresholds: Thresholds,
+    calibration: Calibration,
     metadata: dict[str, Any] | None = None,
 ) -> Digitness:
     """The head as ``decide`` uses it and ``store.save_checkpoint`` saves it."""
@@ -372,21 +397,23 @@ def as_digitness(
         np.asarray(arrays["b1"], dtype=np.float32),
         np.asarray(arrays["w2"], dtype=np.float32),
         float(np.asarray(arrays["b2"]).reshape(-1)[0]),
-        float(temperature),
-        thresholds,
+        float(calibration.temperature),
+        calibration.thresholds,
         {
             "head": f"MLP 64 -> {HIDDEN} -> 1 on the network's hidden features (ReLU, sigmoid)",
-            "threshold_rules": THRESHOLD_RULES,
+            "calibration_rules": CALIBRATION_RULES,
             **(metadata or {}),
         },
+        shift=float(calibration.shift),
     )
 
 
-THRESHOLD_RULES = {
-    "not_digit": f"{REJECT_DIGITS:.2%} quantile of held-out pen digits' digit-ness",
+CALIBRATION_RULES = {
+    "temperature": "minimises the negative log-likelihood of held-out pen digits",
+    "digitness_shift": f"puts the {REJECT_DIGITS:.2%} quantile of held-out pen digits'"
+    " digit-ness at P(not a digit) = sure",
     "sure": f"lowest with sure-and-wrong <= {SURE_WRONG:.2%} of held-out pen digits",
-    "sure_digitness": f"lowest with <= {NOT_DIGITS_SURE:.1%} of held-out pen letters and"
-    " symbols shown as a sure digit",
+    "not a digit": "P(not a digit) >= sure",
     "number_part": "fixed: each digit of a number more likely right than wrong",
 }
 
@@ -464,22 +491,22 @@ def fit_for_network(
         fold = CALIBRATION_FOLD if CALIBRATION_FOLD in unseen else min(unseen)
         arrays = fit_arrays(features, head_data(*(s.without_fold(fold) for s in ink), mnist), seed)
         held = held_out(features, arrays, head_data(*(s.only_fold(fold) for s in ink)))
-        temperature, thresholds, figures = calibration([held])
+        chosen = calibration([held])
+        about["figures_held_out"] = chosen.figures
         about["calibration"] = (
             f"temperature and thresholds chosen on the pen ink of writer fold {fold}, which"
             " neither the network nor its head saw"
         )
-        about["figures_held_out"] = figures
     else:
         if inherited is None:
             raise ValueError("a network that saw every writer needs a calibration to inherit")
         arrays = fit_arrays(features, head_data(*ink, mnist), seed)
-        temperature, thresholds = inherited.temperature, inherited.thresholds
+        chosen = Calibration(inherited.temperature, inherited.shift, inherited.thresholds.sure, {})
         about["calibration"] = (
             "temperature and thresholds of the model it started from, or of the bundled model"
             " (the network saw every writer of the shipped pen ink)"
         )
-    return as_digitness(arrays, temperature, thresholds, about)
+    return as_digitness(arrays, chosen, about)
 
 
 def head_for_trained(

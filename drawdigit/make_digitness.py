@@ -8,8 +8,9 @@ The bundled network was trained on the pen ink of every writer the app ships
 ink. The answer comes from its recipe's fold models instead (``DIR/fold-K.pt``, made by
 ``benchmarks/bench_pen.py train DIR --all`` with the same recipe, each without one fold of
 writers): each fold model gets a head fitted on the other folds' ink, and their answers on
-their own left-out writers, pooled, choose the temperature and the thresholds
-(``headfit.choose_thresholds``). The network's own head is then fitted on all the ink
+their own left-out writers, pooled, choose the temperature, the digit-ness shift and the
+sure threshold
+(``headfit.calibrate``). The network's own head is then fitted on all the ink
 (``headfit.head_data``: pen digits, MNIST digits, pen letters and symbols, and parts, pairs
 and scribbles made from the pen digits) and saved into the model file (``--model``, default
 ``resources/model/drawdigit.pt``) with how it was made and the held-out figures.
@@ -79,13 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         sample,
         args.seed,
     )
-    temperature, thresholds, figures = headfit.calibration([h.held for h in heads.values()])
+    chosen = headfit.calibration([h.held for h in heads.values()])
     data = headfit.head_data(*ink, sample)
     arrays = headfit.fit_arrays(network.logits_and_features, data, args.seed)
     head = headfit.as_digitness(
         arrays,
-        temperature,
-        thresholds,
+        chosen,
         {
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "command": " ".join(["python -m drawdigit.make_digitness", *(argv or sys.argv[1:])]),
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             "fold_models": {
                 str(k): hashlib.sha256(p.read_bytes()).hexdigest() for k, p in folds.items()
             },
-            "figures_held_out": figures,
+            "figures_held_out": chosen.figures,
             "seconds": round(time.perf_counter() - started, 1),
         },
     )
@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     save_checkpoint(
         args.model, checkpoint.state_dict, checkpoint.config, checkpoint.metadata, head.to_head()
     )
-    print(json.dumps({"temperature": temperature, **thresholds.to_dict(), **figures}, indent=1))
+    summary = {"temperature": chosen.temperature, "shift": chosen.shift, "sure": chosen.sure}
+    print(json.dumps({**summary, **chosen.figures}, indent=1))
     return 0
 
 

@@ -543,13 +543,16 @@ def checked_head(raw: Any, hidden: int) -> dict[str, Any]:
             raise ValueError(f"{name} has shape {weights[name].shape} or values it cannot have")
     temperature = about["temperature"]
     thresholds = about["thresholds"]
+    shift = about.get("digitness_shift", 0.0)
     if not isinstance(thresholds, dict) or set(thresholds) != set(_THRESHOLDS):
         raise ValueError("thresholds missing")
-    numbers = [temperature, *thresholds.values()]
+    numbers = [temperature, shift, *thresholds.values()]
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
         raise ValueError("temperature or thresholds are not numbers")
     if not (0.01 <= temperature <= 100) or not all(0 <= v <= 1 for v in thresholds.values()):
         raise ValueError("temperature or thresholds out of range")
+    if not -30 <= shift <= 30:
+        raise ValueError("digit-ness shift out of range")
     return {**about, "weights": weights}
 
 

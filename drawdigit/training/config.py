@@ -56,7 +56,9 @@ class TrainConfig:
     pen-drawn digit and ``pen_not_digits`` copies of every pen-drawn letter or symbol are
     added to each epoch (by ``runs.prepare_run``); the letters are trained towards no digit
     at all (the cross-entropy to a uniform answer, weighed by ``not_digit_weight``), so the
-    network's hidden layer learns what is not a digit. ``leave_out_fold`` leaves one writer
+    network's hidden layer learns what is not a digit. ``digitness_weight`` > 0 trains a
+    digit-ness head beside the network (digit or not, on that weight), which shapes the
+    hidden layer for the head fitted after the run. ``leave_out_fold`` leaves one writer
     fold out of the pen ink, to measure a recipe on writers it never saw.
     """
 
@@ -77,6 +79,7 @@ class TrainConfig:
     pen_digits: int = 0
     pen_not_digits: int = 0
     not_digit_weight: float = 0.5
+    digitness_weight: float = 0.0
     leave_out_fold: int | None = None
 
     def __post_init__(self) -> None:
@@ -118,13 +121,10 @@ class TrainConfig:
             value = getattr(self, name)
             if not _is_int(value) or not 0 <= value <= MAX_PEN_COPIES:
                 problems.append(f"{name} must be a whole number 0-{MAX_PEN_COPIES}, not {value!r}")
-        weight = self.not_digit_weight
-        if (
-            isinstance(weight, bool)
-            or not isinstance(weight, (int, float))
-            or not 0 <= weight <= 10
-        ):
-            problems.append(f"not_digit_weight must be a number 0-10, not {weight!r}")
+        for name in ("not_digit_weight", "digitness_weight"):
+            weight = getattr(self, name)
+            if not _is_number(weight) or not 0 <= weight <= 10:
+                problems.append(f"{name} must be a number 0-10, not {weight!r}")
         fold = self.leave_out_fold
         if fold is not None and (not _is_int(fold) or not 0 <= fold < PEN_FOLDS):
             problems.append(f"leave_out_fold must be None or 0-{PEN_FOLDS - 1}, not {fold!r}")

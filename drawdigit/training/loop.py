@@ -17,7 +17,13 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from drawdigit.model import DigitNet, ModelConfig, copy_state_dict, forward_for
+from drawdigit.model import (
+    DigitNet,
+    ModelConfig,
+    copy_state_dict,
+    forward_for,
+    logits_and_hidden,
+)
 from drawdigit.store import Checkpoint
 from drawdigit.training.config import NOT_DIGIT_CLASS, TrainConfig, TrainingError
 from drawdigit.training.evaluation import EVAL_BATCH, evaluate_tensors
@@ -195,11 +201,16 @@ class _Run:
         self.workers, self.control, self.augment = workers, control, augment
         self.model = model.to(device=device, memory_format=torch.channels_last)
         self.model.train()
-        self.params = list(self.model.parameters())
         self.forward = forward_for(self.model, to_input(self.train.images[:2]))
+        trainee, self.step_forward = self.model, self.forward
+        if config.digitness_weight > 0:  # a digit-ness head trained beside it (not kept)
+            aux = digitness_trainer(model_config, seeds[1]).to(device=device)
+            trainee = torch.nn.ModuleList([self.model, aux])
+            self.step_forward = _with_digitness(self.model, aux)
+        self.params = list(trainee.parameters())
         self.batches = math.ceil(len(self.train) / config.batch_size)
         self.total = self.batches * config.epochs
-        self.optimizer, self.scheduler = make_optimizer(config, self.model, self.total)
+        self.optimizer, self.scheduler = make_optimizer(config, trainee, self.total)
         self.shuffle = torch.Generator().manual_seed(shuffle_seed)
         self.augment_generator = torch.Generator(device=device).manual_seed(augment_seed)
         self.quick_set = _quick_subset(self.test, config.quick_eval_size)
@@ -238,7 +249,7 @@ class _Run:
             lr = self.optimizer.param_groups[0]["lr"]
             limit = self.control.threads_limit if self.control is not None else None
             loss, correct = train_step(
-                self.forward,
+                self.step_forward,
                 self.params,
                 self.optimizer,
                 x,
@@ -247,6 +258,7 @@ class _Run:
                 limit,
                 bf16=self.precision.precision == "bf16",
                 not_digit_weight=self.config.not_digit_weight,
+                digitness_weight=self.config.digitness_weight,
             )
             if self.scheduler is not None:
                 self.scheduler.step()
@@ -382,6 +394,7 @@ def _shard_step(
     batch_size: int,
     bf16: bool = False,
     not_digit_weight: float = 0.0,
+    digitness_weight: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
     """Summed loss, correct count and gradients of one shard, scaled for the whole batch
     (so that the shards' gradients add up to those of the batch's mean loss).
@@ -390,7 +403,9 @@ def _shard_step(
     has no digit: its loss is the cross-entropy to the uniform answer (every digit 10%),
     times ``not_digit_weight`` ("outlier exposure", Hendrycks et al. 2019), which keeps the
     network from being sure of any digit on it and teaches its hidden layer what is not a
-    digit, for the digit-ness head that reads it.
+    digit, for the digit-ness head that reads it. When ``forward`` also gives a digit-ness
+    logit (``_with_digitness``), its cross-entropy against "is a digit", times
+    ``digitness_weight``, shapes the hidden layer for the head fitted after training.
 
     With ``bf16`` the forward pass and loss run under ``torch.autocast`` (entered here: its
     state is per thread, and each shard has its own): convolutions and matrix products in
@@ -401,13 +416,20 @@ def _shard_step(
     )
     digit = y < NOT_DIGIT_CLASS
     with precision:
-        logits = forward(x)
+        out = forward(x)
+        logits, digit_logit = out if isinstance(out, tuple) else (out, None)
         if bool(digit.all()):
             loss = F.cross_entropy(logits, y, reduction="sum")
         else:
             loss = F.cross_entropy(logits[digit], y[digit], reduction="sum")
             uniform = -F.log_softmax(logits[~digit].float(), dim=1).mean(dim=1).sum()
             loss = loss + not_digit_weight * uniform
+        if digit_logit is not None:
+            is_digit = digit.to(torch.float32)
+            aside = F.binary_cross_entropy_with_logits(
+                digit_logit.float(), is_digit, reduction="sum"
+            )
+            loss = loss + digitness_weight * aside
     grads = torch.autograd.grad(loss / batch_size, params)
     with torch.no_grad():
         correct = ((logits.argmax(dim=1) == y) & digit).sum()
@@ -424,6 +446,7 @@ def train_step(
     limit: int | None = None,
     bf16: bool = False,
     not_digit_weight: float = 0.0,
+    digitness_weight: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimisation step on a batch, its shards (at most ``limit``) computed in
     parallel, in bfloat16 autocast if ``bf16``; returns the batch's summed loss and correct
@@ -431,7 +454,10 @@ def train_step(
     n = int(y.shape[0])
     shards = workers.shards(n, limit)
     results = workers.map(
-        lambda s: _shard_step(forward, params, x[s], y[s], n, bf16, not_digit_weight), shards
+        lambda s: _shard_step(
+            forward, params, x[s], y[s], n, bf16, not_digit_weight, digitness_weight
+        ),
+        shards,
     )
     grads = list(results[0][2])
     loss, correct = results[0][0], results[0][1]
@@ -443,6 +469,31 @@ def train_step(
         param.grad = grad
     optimizer.step()
     return loss, correct
+
+
+def digitness_trainer(config: ModelConfig, seed: int) -> torch.nn.Module:
+    """A digit-ness head of the shape ``headfit`` fits (hidden -> 32 -> 1), trained beside
+    the network so that its hidden layer learns to tell digits from the rest; thrown away
+    after the run (every network gets its head fitted afterwards, ``headfit``)."""
+    from drawdigit.headfit import HIDDEN
+
+    with torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(seed)
+        return torch.nn.Sequential(
+            torch.nn.Linear(config.hidden, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, 1)
+        )
+
+
+def _with_digitness(
+    model: DigitNet, head: torch.nn.Module
+) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """The training step's forward: the logits and the trainer head's digit-ness logit."""
+
+    def forward(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, hidden = logits_and_hidden(model, x)
+        return logits, head(hidden)[:, 0]
+
+    return forward
 
 
 def _quick_subset(test: Tensors, size: int) -> Tensors | None:
