@@ -194,8 +194,9 @@ def finetune(
     initial: Checkpoint,
     mnist: MnistData | None = None,
     config: FinetuneConfig | None = None,
-    progress: Callable[[FinetuneProgress | str], None] | None = None,
+    progress: Callable[[FinetuneProgress], None] | None = None,
     cancel: threading.Event | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``initial`` on personal samples (float (N, 28, 28) in [0, 1], labels (N,)).
 
@@ -203,7 +204,8 @@ def finetune(
     ``progress`` is called every few steps (from this thread); setting ``cancel`` (also from
     ``progress``) stops before the next step and returns at once, marked ``cancelled``: no
     "after" figures are measured and no weights are returned, so a half-trained model can
-    never be offered or saved.
+    never be offered or saved. A finished run then fits the new network's own digit-ness
+    head (``headfit.head_for_trained``: its hidden layer has moved), saying so to ``stage``.
     """
     config = config or FinetuneConfig()
     start = time.perf_counter()
@@ -219,22 +221,31 @@ def finetune(
             f"fine-tuning needs at least a few samples to learn from; there are {len(labels)}"
         )
     return _run(
-        images, labels, train_idx, held_idx, initial, mnist, config, progress, cancel, start
+        images,
+        labels,
+        (train_idx, held_idx),
+        initial,
+        mnist,
+        config,
+        (progress, stage),
+        cancel,
+        start,
     )
 
 
 def _run(
     images: np.ndarray,
     labels: np.ndarray,
-    train_idx: np.ndarray,
-    held_idx: np.ndarray,
+    split: tuple[np.ndarray, np.ndarray],
     initial: Checkpoint,
     mnist: MnistData | None,
     config: FinetuneConfig,
-    progress: Callable[[FinetuneProgress | str], None] | None,
+    callbacks: tuple[Callable[[FinetuneProgress], None] | None, Callable[[str], None] | None],
     cancel: threading.Event | None,
     start: float,
 ) -> FinetuneResult:
+    train_idx, held_idx = split
+    progress, stage = callbacks
     model = initial.build_model()
     held_x, held_y = images[held_idx], labels[held_idx]
     heldout_before = accuracy(model, held_x, held_y)
@@ -297,8 +308,8 @@ def _run(
     if after is not None:  # the new network's own head (its hidden layer has moved)
         from drawdigit.headfit import FITTING_HEAD, folds_unseen, head_for_trained
 
-        if progress is not None:
-            progress(FITTING_HEAD)
+        if stage is not None:
+            stage(FITTING_HEAD)
         unseen = folds_unseen(None, initial.metadata)
         pairs = (mnist.train_images, mnist.train_labels) if mnist is not None else None
         head, head_note = head_for_trained(model, unseen, pairs, initial.head, config.seed)
@@ -376,8 +387,9 @@ def load_my_samples() -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 def finetune_on_my_samples(
     config: FinetuneConfig | None = None,
-    progress: Callable[[FinetuneProgress | str], None] | None = None,
+    progress: Callable[[FinetuneProgress], None] | None = None,
     cancel: threading.Event | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> FinetuneResult:
     """Fine-tune the model in use on the personal sample set, with MNIST when it is found.
 
@@ -400,6 +412,6 @@ def finetune_on_my_samples(
             mnist = load_mnist(data_dir, verify=False)
         except MnistError as exc:
             warnings.append(f"MNIST could not be read ({exc}): fine-tuned on your samples only.")
-    result = finetune(images, labels, initial, mnist, config, progress, cancel)
+    result = finetune(images, labels, initial, mnist, config, progress, cancel, stage)
     result.warnings = warnings + result.warnings
     return result

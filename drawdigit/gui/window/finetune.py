@@ -67,7 +67,9 @@ def _run_finetune(control: WorkerControl) -> FinetuneResult:
         control.report(RUNNING_TEXT)
     from drawdigit.finetune import finetune_on_my_samples
 
-    return finetune_on_my_samples(progress=control.report, cancel=control.event)
+    return finetune_on_my_samples(
+        progress=control.report, cancel=control.event, stage=control.report
+    )
 
 
 class FinetuneController(QObject):
