@@ -182,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     # No arguments: the window, which must appear at once; no parser is built for it.
     no_args = argparse.Namespace(self_test=False, command=None)
     args = build_parser().parse_args(argv) if argv else no_args
+    args.argv = list(argv)  # what was asked for: a trained model records how to make it again
     if args.self_test:
         from drawdigit.selftest import run_self_test
 
@@ -407,6 +408,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     mine = report.personal
     personal = mine.metadata() if mine is not None else {}
     extra = {k: v for k, v in report.metadata("drawdigit train").items() if k != "test_images"}
+    extra["command"] = " ".join(["drawdigit", *args.argv])  # how to make it again
     head = report.head.to_head() if report.head is not None else None
     if mine is not None:
         bar.line(

@@ -185,6 +185,7 @@ class RunReport:
     head: Digitness | None = None  # the new network's digit-ness head (None: could not fit)
     head_note: str = ""  # why there is no head, or how long fitting it took
     pen_folds_unseen: tuple[int, ...] = ()  # the shipped pen ink's writers it never saw
+    data: str = ""  # what it was trained on, in words (``describe_data``)
 
     def metadata(self, source: str) -> dict[str, Any]:
         """What the saved model's metadata adds to ``training.trained_metadata``'s."""
@@ -193,6 +194,7 @@ class RunReport:
             "source": source,
             "test_images": self.test_count,
             "pen_folds_unseen": list(self.pen_folds_unseen),
+            "data": self.data,
             **personal,
         }
 
@@ -292,7 +294,7 @@ def report_run(
     from drawdigit.headfit import FITTING_HEAD
 
     stage(FITTING_HEAD)
-    report = replace(report, **_fit_head(prepared, done))
+    report = replace(report, data=describe_data(prepared), **_fit_head(prepared, done))
     if prepared.mix is not None:
         personal = mixed_report(
             prepared.mix,
@@ -303,6 +305,26 @@ def report_run(
         )
         report = replace(report, personal=personal)
     return report
+
+
+def describe_data(prepared: PreparedRun) -> str:
+    """What a run trained on, for the model's metadata: MNIST, the shipped pen ink (and
+    whose), the user's samples."""
+    config = prepared.config
+    parts = [f"MNIST training images ({prepared.mnist_count:,})"]
+    if config.pen_digits or config.pen_not_digits:
+        writers = (
+            "every writer"
+            if config.leave_out_fold is None
+            else f"all but writer fold {config.leave_out_fold}"
+        )
+        parts.append(
+            f"UNIPEN pen-drawn digits x{config.pen_digits} and letters and symbols"
+            f" x{config.pen_not_digits} (resources/data, CC BY 4.0; {writers})"
+        )
+    if prepared.mix is not None:
+        parts.append(f"{prepared.mix.train_count} of your samples x{prepared.mix.copies}")
+    return "; ".join(parts)
 
 
 def _fit_head(prepared: PreparedRun, done: TrainingDone) -> dict[str, Any]:

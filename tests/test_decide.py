@@ -13,7 +13,7 @@ from drawdigit.decide import KINDS, NOT_A_DIGIT, Decider, Decision, load_decider
 from drawdigit.inference import load_predictor
 from drawdigit.preprocess import ImageError, load_source
 from drawdigit.segment import cut, stroke_groups
-from drawdigit.store import bundled_model_path, resource_path
+from drawdigit.store import bundled_model_path, load_checkpoint, resource_path
 from drawdigit.strokes import Drawing, StrokesError, load_drawing
 
 DEJAVU = sorted(Path("/usr/share/fonts").rglob("DejaVuSans.ttf"))
@@ -389,3 +389,47 @@ def test_the_made_negatives_are_reproducible_and_not_as_narrow_as_a_one() -> Non
         rows = np.flatnonzero(image.max(axis=1) > 0.2)
         cols = np.flatnonzero(image.max(axis=0) > 0.2)
         assert cols.size >= NARROW * rows.size
+
+
+# --------------------------------------------------------------------------- the bundled model
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("name", ["pen-letter-A", "pen-letter-K", "pen-letter-h"])
+def test_the_bundled_model_says_not_a_digit_for_pen_letters_it_never_saw(
+    decider: Decider, name: str
+) -> None:
+    """Letters drawn here (tests/data), by no UNIPEN writer: never in its training."""
+    decision = decider.decide(load_drawing(DATA / f"{name}.json"))
+    assert decision.kind == "not-a-digit", (name, decision.kind, decision.digit)
+
+
+@pytest.mark.skipif(not DEJAVU, reason="DejaVu Sans is not installed (fonts-dejavu-core)")
+@pytest.mark.parametrize("char", ["A", "K", "h", "#"])
+def test_the_bundled_model_says_not_a_digit_for_a_font_letter_it_never_saw(
+    decider: Decider, char: str
+) -> None:
+    decision = decider.decide(glyph(char, DEJAVU[0]))
+    assert decision.kind == "not-a-digit", (char, decision.kind, decision.digit)
+
+
+def test_the_bundled_model_is_plainly_sure_of_a_clear_seven_and_a_european_one(
+    decider: Decider,
+) -> None:
+    seven = decider.decide(sample(7))
+    assert (seven.kind, seven.digit) == ("digit", 7)
+    one = decider.decide(load_drawing(DATA / "pen-european-one.json"))
+    assert (one.kind, one.digit) == ("digit", 1)
+
+
+def test_the_bundled_weights_name_their_data_and_the_command_that_made_them() -> None:
+    checkpoint = load_checkpoint(bundled_model_path())
+    recipe = checkpoint.metadata["recipe"]
+    assert recipe["pen_digits"] > 0 and recipe["pen_not_digits"] > 0
+    assert recipe["leave_out_fold"] is None  # every writer of the shipped pen ink
+    assert "drawdigit train" in checkpoint.metadata["command"]
+    assert "UNIPEN" in checkpoint.metadata["data"] and "MNIST" in checkpoint.metadata["data"]
+    head = checkpoint.head
+    assert head is not None and "python -m drawdigit.make_digitness" in head["command"]
+    assert "fold models" in head["calibration"]
