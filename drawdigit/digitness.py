@@ -1,7 +1,7 @@
 """A network's "is this one digit?" head and the calibration of its answers.
 
 Beside the CNN (which stays the seed network with its 10 outputs) every model carries:
-- a small MLP on the CNN's 64 hidden features (64 -> 32 -> 1) that says how likely the ink
+- a small MLP on the CNN's 64 hidden features (64 -> 64 -> 1) that says how likely the ink
   is one digit rather than a letter, a symbol, a scribble, a part of a digit or two digits;
 - a temperature for the CNN's logits, so that "90% sure" is right about 90% of the time;
 - the thresholds that turn those probabilities into the five answers (see ``decide``).

@@ -1,6 +1,6 @@
 """Fit a network's digit-ness head, temperature and thresholds (see ``digitness``).
 
-A network reads every ink as some digit; the head beside it (a 64 -> 32 -> 1 MLP on the
+A network reads every ink as some digit; the head beside it (a 64 -> 64 -> 1 MLP on the
 network's last hidden layer) says how likely the ink is one digit at all, the temperature
 makes "90% sure" right about 90% of the time, and the thresholds turn both into the five
 answers (``decide``). All three belong to one network: its hidden layer is its own.
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from drawdigit.model import DigitNet
     from drawdigit.training.config import TrainConfig
 
-HIDDEN = 32
+HIDDEN = 64
 # Made not-digits per pen digit the head learns from (parts, pairs, scribbles).
 PARTS_SHARE = 0.5
 PAIRS_SHARE = 0.5
@@ -148,13 +148,16 @@ def outputs(features: Features, images: np.ndarray, chunk: int = 2048) -> tuple:
 
 
 def train_head(
-    pos: np.ndarray, neg: np.ndarray, seed: int, epochs: int = 12, batch: int = 2048
+    pos: np.ndarray, neg: np.ndarray, seed: int, epochs: int = 30, batch: int = 2048
 ) -> dict[str, np.ndarray]:
     """A 64 -> HIDDEN -> 1 MLP on hidden features; positives and negatives weigh the same.
 
     One torch thread: the products are tiny, and with two threads on a busy 2-core machine
     each step waited on the other thread (8x slower, measured). Batches of 2048 at a
-    higher rate give the held-out figures of batches of 512 in a quarter of the steps.
+    higher rate give the held-out figures of batches of 512 in a quarter of the steps. 64
+    hidden units and 30 epochs: on the pooled held-out answers of five fold models, 32 units
+    and 12 epochs answered 84.7% of the pen digits sure and right, 64 and 30 epochs 90.4%,
+    with as many letters called "not a digit" (91.5%, 91.7%; benchmarks/bench_pen.py).
     """
     import torch
 

@@ -472,7 +472,7 @@ def train_step(
 
 
 def digitness_trainer(config: ModelConfig, seed: int) -> torch.nn.Module:
-    """A digit-ness head of the shape ``headfit`` fits (hidden -> 32 -> 1), trained beside
+    """A digit-ness head of the shape ``headfit`` fits (hidden -> HIDDEN -> 1), trained beside
     the network so that its hidden layer learns to tell digits from the rest; thrown away
     after the run (every network gets its head fitted afterwards, ``headfit``)."""
     from drawdigit.headfit import HIDDEN
