@@ -144,7 +144,8 @@ class Decider:
         per-call costs once per chunk of files, not once per file. Each answer is the one
         ``decide`` gives for that drawing alone.
         """
-        images = [c.image28 for pieces in cuts if pieces is not None for c in pieces.candidates]
+        options = [[] if p is None else [p, *p.alternatives] for p in cuts]
+        images = [c.image28 for each in options for p in each for c in p.candidates]
         if not images:
             return [Decision("empty") for _ in cuts]
         logits, hidden = self.predictor.logits_and_features(np.stack(images))
@@ -157,14 +158,17 @@ class Decider:
             digitness = np.ones(len(images))
         out = []
         start = 0
-        for pieces in cuts:
-            if pieces is None:
+        for each in options:
+            if not each:
                 out.append(Decision("empty"))
                 continue
-            end = start + len(pieces.candidates)
-            parts = _parts(pieces, probs[start:end], raw[start:end], digitness[start:end])
-            out.append(self._decision(pieces, parts))
-            start = end
+            decisions = []
+            for pieces in each:
+                end = start + len(pieces.candidates)
+                parts = _parts(pieces, probs[start:end], raw[start:end], digitness[start:end])
+                decisions.append(self._decision(pieces, parts))
+                start = end
+            out.append(pick(decisions, self.thresholds.sure_digitness))
         return out
 
     def _decision(self, pieces: Pieces, parts: dict[tuple[int, int], Part]) -> Decision:
@@ -220,6 +224,23 @@ class Decider:
             split.append(parts[(i, j - 1)])
             j = i
         return tuple(split[::-1])
+
+
+def pick(decisions: Sequence[Decision], sure_digitness: float) -> Decision:
+    """The answer among a picture's candidate pieces of ink, in the cleaning's order (its
+    own choice first): the first that the network finds plausibly one digit (digit-ness
+    at least ``sure_digitness``); when none is, the most digit-like (digit-ness x
+    confidence), which is then answered "not sure" or "not a digit", never a sure digit."""
+    for decision in decisions:
+        if decision.whole is not None and decision.whole.digitness >= sure_digitness:
+            return decision
+    return max(decisions, key=_answer_strength)
+
+
+def _answer_strength(decision: Decision) -> float:
+    if decision.parts:
+        return math.prod(_strength(p) for p in decision.parts)
+    return 0.0 if decision.whole is None else _strength(decision.whole)
 
 
 def _parts(

@@ -18,11 +18,11 @@ looks to the network exactly like the same digit drawn alone.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from drawdigit.pictures import MIN_CONTRAST, unit_gray
+from drawdigit.pictures import MIN_CONTRAST, picture_candidates, unit_gray
 from drawdigit.preprocess import INK_THRESHOLD, preprocess
 from drawdigit.strokes import Drawing, pen_width
 
@@ -65,6 +65,9 @@ class Pieces:
     # For each pair of neighbouring groups: the horizontal gap between their ink boxes as a
     # share of the taller one's height (negative: the boxes overlap a little).
     gaps: list[float]
+    # A photo's other candidate pieces of ink, each cut the same way; ``decide`` reads them
+    # all and answers for the one the network finds most digit-like (``pick``).
+    alternatives: tuple[Pieces, ...] = ()
 
 
 def _relative_gaps(boxes: list[Box]) -> list[float]:
@@ -246,6 +249,18 @@ def _mass(mask: np.ndarray, run: tuple[int, int]) -> float:
 
 
 def _cut_image(image: np.ndarray) -> Pieces | None:
+    """A clean picture is cut as it is; a photo's candidate pieces of ink (its cleaning's
+    proposals) are each cut as a clean picture, the first with the others as alternatives."""
+    inks = picture_candidates(image)
+    if inks is None:
+        return _cut_clean(image)
+    pieces = [p for p in map(_cut_clean, inks) if p is not None]
+    if not pieces:
+        return None
+    return replace(pieces[0], alternatives=tuple(pieces[1:]))
+
+
+def _cut_clean(image: np.ndarray) -> Pieces | None:
     ink = _ink_mask(image)
     if ink is None:
         return None
