@@ -166,7 +166,8 @@ class Decider:
             for pieces in each:
                 end = start + len(pieces.candidates)
                 parts = _parts(pieces, probs[start:end], raw[start:end], digitness[start:end])
-                decisions.append(self._decision(pieces, parts))
+                decision = self._decision(pieces, parts)
+                decisions.append(decision if pieces.trusted else _doubtful(decision))
                 start = end
             out.append(pick(decisions, self.thresholds.sure_digitness))
         return out
@@ -235,6 +236,14 @@ def pick(decisions: Sequence[Decision], sure_digitness: float) -> Decision:
         if decision.whole is not None and decision.whole.digitness >= sure_digitness:
             return decision
     return max(decisions, key=_answer_strength)
+
+
+def _doubtful(decision: Decision) -> Decision:
+    """A sure answer for ink the cleaning doubts (``Pieces.trusted``) as "not sure"."""
+    whole = decision.whole
+    if decision.kind not in ("digit", "number") or whole is None:
+        return decision
+    return Decision("unsure", whole.digit, whole.confidence, (whole.digit, whole.runner_up), whole)
 
 
 def _answer_strength(decision: Decision) -> float:

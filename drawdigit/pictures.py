@@ -89,7 +89,7 @@ BORDER_SPAN = 0.5
 LINE_TILT = 16.0
 LINE_STEP = 0.5
 LINE_REDUCE = 4
-LINE_VOTES = 0.5
+LINE_VOTES = 0.35
 LINE_SPAN = 0.9
 # ...and, for a lone line, at least this share of the picture away from its edges.
 EDGE_CLEAR = 0.1
@@ -111,6 +111,9 @@ CROPPED_DOMINANCE = 4.0
 # edge or a shadow's rim, never a digit.
 SLIVER_SPAN = 0.85
 SLIVER_WIDTH = 0.05
+# Ink is darker than the darker side of the paper around it by this share of its contrast
+# with the paper (the rim of a shadow, the sheet's edge against the table, are not).
+RIM_SHARE = 0.4
 # A mark with this share of its pixels near a removed line is what is left of the line.
 REMNANT_SHARE = 0.7
 # A digit's longer side is at least this share of the picture's shorter side (less: a speck).
@@ -130,6 +133,17 @@ STROKE_BAND = (0.4, 2.5)
 
 class ImageError(Exception):
     """An image file cannot be read as a picture of a digit; the message names the file."""
+
+
+@dataclass(frozen=True)
+class InkCandidate:
+    """One candidate piece of a photo's ink: ``ink`` (the digit's ink alone, bright on 0,
+    cropped) and ``trusted``: darker than the paper on every side of it. A shadow's rim or
+    the sheet's edge against the table is not (it is a step in the light that the
+    flattening left behind), and is never answered as a sure digit (``segment.cut``)."""
+
+    ink: np.ndarray
+    trusted: bool = True
 
 
 @dataclass(frozen=True)
@@ -241,13 +255,17 @@ def normalise_picture(image: np.ndarray) -> np.ndarray | None:
     if gray.size == 0:
         return None
     clean = clean_ink(gray)
-    digit = digit_ink(ink_strength(gray)) if clean is None else _weighed(*clean, MIN_CONTRAST)
+    if clean is None:
+        candidates = digit_candidates(ink_strength(gray), _dark_ink(gray))
+        digit = candidates[0].ink if candidates else None
+    else:
+        digit = _weighed(*clean, MIN_CONTRAST)
     if digit is None:
         return None
     return _to_field(digit)
 
 
-def picture_candidates(image: np.ndarray) -> list[np.ndarray] | None:
+def picture_candidates(image: np.ndarray) -> list[InkCandidate] | None:
     """A picture -> the candidate pieces of ink that may be its digit (``digit_candidates``,
     the cleaning's own choice first), each a clean picture (ink bright on 0, cropped); None
     for a clean drawing, which has nothing to choose from and is read as it is."""
@@ -256,7 +274,7 @@ def picture_candidates(image: np.ndarray) -> list[np.ndarray] | None:
         return []
     if clean_ink(gray) is not None:
         return None
-    return digit_candidates(ink_strength(gray))
+    return digit_candidates(ink_strength(gray), _dark_ink(gray))
 
 
 # --------------------------------------------------------------------------- steps
@@ -324,10 +342,10 @@ def digit_ink(ink: np.ndarray) -> np.ndarray | None:
     """Ink strength -> the cleaning's own first choice of the digit (``digit_candidates``'s
     first), or None when no ink stands out from the paper."""
     candidates = digit_candidates(ink)
-    return candidates[0] if candidates else None
+    return candidates[0].ink if candidates else None
 
 
-def digit_candidates(ink: np.ndarray) -> list[np.ndarray]:
+def digit_candidates(ink: np.ndarray, gray: np.ndarray | None = None) -> list[InkCandidate]:
     """Ink strength -> the pieces of ink that may be the digit, most likely first.
 
     Each is the digit's ink only, in [0, 1] (1 = the ink's own tone), cropped, with paper
@@ -359,17 +377,22 @@ def digit_candidates(ink: np.ndarray) -> list[np.ndarray]:
     groups = []
     for removed in (ruling | lone, ruling) if lone.any() else (ruling,):
         near = ndimage.maximum_filter(removed, 5) if removed.any() else None
-        groups += _candidate_groups(mask & ~removed, smooth, floor, near)
+        groups += _candidate_groups(mask & ~removed, smooth, floor, near, gray)
     out = []
-    for labels, group in groups:
+    for labels, group, trusted in groups:
         digit = _weighed(ink, _chosen(labels, group), MIN_INK)
         if digit is not None:
-            out.append(digit)
-    return out
+            out.append(InkCandidate(digit, trusted))
+    # ink first; what may be a rim of light and shade after it
+    return sorted(out, key=lambda c: not c.trusted)
 
 
 def _candidate_groups(
-    mask: np.ndarray, smooth: np.ndarray, floor: float, near_lines: np.ndarray | None
+    mask: np.ndarray,
+    smooth: np.ndarray,
+    floor: float,
+    near_lines: np.ndarray | None,
+    gray: np.ndarray | None = None,
 ) -> list:
     """(labels, chosen components) for each candidate digit in ``mask``, most likely first.
 
@@ -402,14 +425,15 @@ def _candidate_groups(
     # Marks along the border (the table, the sheet's edge, a shadow's rim) do not set the
     # scale the digit's ink is measured against while other ink stands out.
     border = np.array([_is_border_mark(box, h, w) for box in boxes], bool)
-    inside = candidates & ~border & (strength * 2.0 >= MIN_INK)
+    digitlike = np.array([_could_be_digit(box, h, w) for box in boxes], bool)
+    inside = candidates & ~border & digitlike & (strength * 2.0 >= MIN_INK)
     strongest = float(strength[inside if inside.any() else candidates].max())
     joinable = candidates & (strength >= INK_FRACTION * strongest)
     if not joinable.any():
         return []
     joinable &= weight >= SPECK_FRACTION * weight[joinable & ~border].max(initial=0.0)
     seeds = joinable & (strength >= SEED_FRACTION * strongest) & ~remnant
-    seeds &= np.array([_could_be_digit(box, h, w) for box in boxes])
+    seeds &= digitlike
     if not seeds.any():
         return []
     # People put the digit in the middle of the picture; edges and corners of the sheet
@@ -437,8 +461,38 @@ def _candidate_groups(
         for first in ranked[:MAX_CANDIDATES]:
             grow = allowed.copy()
             grow[first] = True
-            out.append((labels, _main_group(boxes, int(first), grow)))
+            # ink, or perhaps a rim of light and shade (see _darker_than_around)?
+            ink = gray is None or _darker_than_around(
+                gray, labels, first, boxes[first], depth[first + 1]
+            )
+            out.append((labels, _main_group(boxes, int(first), grow), ink))
     return out
+
+
+def _darker_than_around(
+    gray: np.ndarray, labels: np.ndarray, index: int, box: tuple[slice, slice], depth: int
+) -> bool:
+    """Whether mark ``index`` (a label less one) is ink: darker in the picture itself than
+    even the darker side of the paper around it. A pen's stroke is; the rim of a shadow or
+    the sheet's edge against the table is a step in the light that the flattening left
+    behind, as dark as the darker side of the step, no darker."""
+    from scipy import ndimage
+
+    reach = 2 * int(depth) + 3
+    h, w = gray.shape
+    rows = slice(max(0, box[0].start - reach), min(h, box[0].stop + reach))
+    cols = slice(max(0, box[1].start - reach), min(w, box[1].stop + reach))
+    own = labels[rows, cols] == index + 1
+    near = ndimage.maximum_filter(own, 2 * reach + 1)
+    ring = near & ~ndimage.maximum_filter(own, 5) & (labels[rows, cols] == 0)
+    if not ring.any():
+        return True
+    patch = gray[rows, cols]
+    core = float(np.median(patch[own]))
+    around = patch[ring]
+    contrast = float(np.median(around)) - core
+    darker_side = float(np.percentile(around, 5)) - core
+    return contrast > 0 and darker_side >= RIM_SHARE * contrast
 
 
 def _weighed(ink: np.ndarray, digit: np.ndarray, least: float) -> np.ndarray | None:
@@ -501,6 +555,11 @@ def unit_gray(a: np.ndarray) -> np.ndarray:
     return np.clip(a, 0.0, 1.0)
 
 
+def _dark_ink(gray: np.ndarray) -> np.ndarray:
+    """``gray`` with its ink dark (light ink on dark paper turned over)."""
+    return gray if _ink_is_dark(gray) else 1.0 - gray
+
+
 def _ink_is_dark(gray: np.ndarray) -> bool:
     """Ink is the minority: the paper is the median tone, and ink lies on the side of it that
     reaches further (a dim photo of white paper still has dark ink)."""
@@ -540,19 +599,25 @@ def _paper_brightness(gray: np.ndarray) -> np.ndarray:
 
 
 def _pen_width(ink: np.ndarray) -> float:
-    """The typical width in pixels of the strokes in ``ink`` (twice their area over their
-    outline's length), counting what stands well above the noise; 0 when nothing does."""
+    """The typical width in pixels of the strokes in ``ink``: the median length of the runs
+    of ink across rows and columns (each run counted once, so the many short runs across a
+    pen's strokes outvote the few long ones of a blob: the table, a shadow the coarse
+    closing filled), counting what stands well above the noise away from the picture's
+    rim; 0 when nothing does."""
+    h, w = ink.shape
+    ink = ink[h // 10 : h - h // 10, w // 10 : w - w // 10]
     sample = ink[::4, ::4]
     centre = float(np.median(sample))
     spread = 1.4826 * float(np.median(np.abs(sample - centre)))
     mask = ink > max(centre + 2 * NOISE_SIGMAS * spread, MIN_INK)
-    area = np.count_nonzero(mask)
-    if area == 0:
+    if not mask.any():
         return 0.0
-    outline = area - np.count_nonzero(
-        mask[1:-1, 1:-1] & mask[:-2, 1:-1] & mask[2:, 1:-1] & mask[1:-1, :-2] & mask[1:-1, 2:]
-    )
-    return 2.0 * area / max(outline, 1)
+    lengths = []
+    for m in (mask, mask.T):
+        padded = np.pad(m, ((0, 0), (1, 1))).astype(np.int8)
+        step = np.diff(padded, axis=1).ravel()
+        lengths.append(np.flatnonzero(step == -1) - np.flatnonzero(step == 1))
+    return float(np.median(np.concatenate(lengths)))
 
 
 def _local_level(ink: np.ndarray) -> np.ndarray:

@@ -68,6 +68,9 @@ class Pieces:
     # A photo's other candidate pieces of ink, each cut the same way; ``decide`` reads them
     # all and answers for the one the network finds most digit-like (``pick``).
     alternatives: tuple[Pieces, ...] = ()
+    # False: the cleaning doubts that this ink is ink at all (it is no darker than the
+    # darker side of the paper around it: a shadow's rim, the sheet's edge); never sure.
+    trusted: bool = True
 
 
 def _relative_gaps(boxes: list[Box]) -> list[float]:
@@ -254,7 +257,11 @@ def _cut_image(image: np.ndarray) -> Pieces | None:
     inks = picture_candidates(image)
     if inks is None:
         return _cut_clean(image)
-    pieces = [p for p in map(_cut_clean, inks) if p is not None]
+    pieces = []
+    for candidate in inks:
+        cut_ink = _cut_clean(candidate.ink)
+        if cut_ink is not None:
+            pieces.append(replace(cut_ink, trusted=candidate.trusted))
     if not pieces:
         return None
     return replace(pieces[0], alternatives=tuple(pieces[1:]))
