@@ -97,6 +97,8 @@ EDGE_CLEAR = 0.1
 RULING_LINES = 3
 # ...within this many radians of the strongest line's angle (perspective tilts them apart).
 RULING_TILT = np.deg2rad(4.0)
+# ...and holding at least this share of the votes of the third strongest line.
+RULING_SHARE = 0.6
 # A printed line fills less than this share of the band 3 reduced pixels wide around it.
 LINE_FILL = 0.5
 # At most this many seeds are grown into candidate digits for the network to choose from.
@@ -807,7 +809,7 @@ def _hough_peaks(
     # go only where they cross nearly the whole picture clear of its edges (a margin, a
     # shadow's edge: a tightly cropped digit's stroke along the frame is neither).
     middle = [(r - offset + 0.5 * w * np.sin(angles[k])) / np.cos(angles[k]) for k, r in kept]
-    ruling = _regular(kept, middle, angles)
+    ruling = _regular(kept, [int(votes[k, r]) for k, r in kept], middle, angles)
     clear = EDGE_CLEAR * h
     found: dict[float, list[tuple[int, int, bool]]] = {}
     for (k, r), y, regular in zip(kept, middle, ruling, strict=True):
@@ -816,15 +818,21 @@ def _hough_peaks(
     return found
 
 
-def _regular(kept: list[tuple[int, int]], middle: list[float], angles: np.ndarray) -> list[bool]:
-    """Which of the lines (angle index, offset; ``middle``: where each crosses the picture's
-    middle) belong to a ruling: near the strongest line's angle, and each a whole number of
-    pitches (the median gap between neighbours) from a neighbour of the ruling."""
+def _regular(
+    kept: list[tuple[int, int]], votes: list[int], middle: list[float], angles: np.ndarray
+) -> list[bool]:
+    """Which of the lines (angle index, offset; their ``votes``, strongest first; ``middle``:
+    where each crosses the picture's middle) belong to a ruling: about as strong as the
+    ruling's lines (the third strongest: a ruling has three or more), near their median
+    angle, and each a whole number of pitches (the median gap between neighbours) from a
+    neighbour of the ruling. (Weaker lines across the grid's crossings at other angles,
+    and the picture's own edge, are not.)"""
     out = [False] * len(kept)
     if len(kept) < RULING_LINES:
         return out
-    main = angles[kept[0][0]]  # the strongest line's angle
-    near = [i for i, (k, _) in enumerate(kept) if abs(angles[k] - main) <= RULING_TILT]
+    strong = [i for i in range(len(kept)) if votes[i] >= RULING_SHARE * votes[RULING_LINES - 1]]
+    main = float(np.median([angles[kept[i][0]] for i in strong]))
+    near = [i for i in strong if abs(angles[kept[i][0]] - main) <= RULING_TILT]
     if len(near) < RULING_LINES:
         return out
     near.sort(key=lambda i: middle[i])
@@ -926,10 +934,15 @@ def _stroke_weight(digit: np.ndarray, tone: np.ndarray) -> np.ndarray:
     patch = (tone[r0:r1, c0:c1] * near).astype(np.float32)
     mask = digit[r0:r1, c0:c1]
     if max(patch.shape) > DETAIL:
-        # block means for the ink, block maxima for the shape: a hairline stays a line
+        # Block means for the ink; for the shape, block maxima (a hairline stays a line)
+        # unless the strokes are wide even so, then the blocks mostly inked (the maxima
+        # would close a fat marker's small loops: the holes of a 6, 8 or 9).
         f = -(-max(patch.shape) // DETAIL)
         patch = _blocks(patch, f).mean(axis=(1, 3))
-        mask = _blocks(mask, f).max(axis=(1, 3))
+        inked = _blocks(mask, f).mean(axis=(1, 3))
+        mask = inked >= 0.5
+        if not mask.any() or np.median(ndimage.distance_transform_cdt(mask)[mask]) < 2:
+            mask = inked > 0
     pad = 4 + int(0.1 * max(patch.shape))
     patch, mask = np.pad(patch, pad), np.pad(mask, pad)
     if not mask.any():
