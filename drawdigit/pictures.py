@@ -18,21 +18,34 @@ fatter) than MNIST's strokes. Every step here exists because one of those broke 
    that reaches further (a dim photo of white paper stays dark ink on light paper);
 4. uneven light flattened: the paper's brightness is estimated on a grid (GRID_CELLS) with a
    grey closing wider than any stroke, and the picture is divided by it; shadows, vignetting
-   and the table around a sheet become paper. The closing rides on the noise's highs, more
-   so in a shadow, so the paper's remaining level is taken off block by block;
+   and the table around a sheet become paper. When the pen is far thinner than that closing
+   (a ballpoint, a pencil), the paper is measured again at half scale with a closing a few
+   pen widths wide, which keeps a hard shadow's edge sharp (the grid blurred it into a band
+   that read as a stroke). The closing rides on the noise's highs, more so in a shadow, so
+   the paper's remaining level is taken off block by block;
 5. a threshold at NOISE_SIGMAS deviations of the noise of the smoothed ink that is
    thresholded (the pixels' own noise put faint pencil under it: 58% of pencil photos read
-   before, 93% after); specks dropped; long marks along the border (paper edges, shadow rims)
-   and long straight ruled/grid lines dropped;
-6. the digit is the largest group of ink with the pieces close to it (a 4 drawn in two
-   strokes, a broken pencil line);
+   before, 93% after); straight lines found by a Hough transform and removed where no stroke
+   lies along or across them: a ruling or a grid (three or more parallel lines at a regular
+   pitch, whatever the pitch, colour, contrast or perspective), a margin, a straight paper
+   or shadow edge across the picture (``_straight_lines``);
+6. candidates, not one choice: the strongest marks that could be a digit (no specks, no
+   slivers along the picture, no remnants of removed lines), each with the pieces close to
+   it (a 4 drawn in two strokes, a broken pencil line), inside the picture first and then
+   along its border (a digit cropped tightly touches the frame); a mark no darker than the
+   darker side of the paper around it (a shadow's rim) is untrusted. ``segment.cut`` cuts
+   each like a clean drawing, and ``decide`` reads them all: the first the network finds
+   plausibly one digit is the answer (``digit_candidates``, ``decide.pick``);
 7. stroke weight: measured with a distance transform and brought into MNIST's range by
-   thickening or thinning (see ``STROKE_TARGET``), then cropped, scaled to 20 px, softened and
-   centred exactly like before.
+   thickening or thinning (see ``STROKE_TARGET``; thinning opens a fat marker's loops, it
+   never closes them), then cropped, scaled to 20 px, softened and centred exactly like
+   before.
+
+The method and its figures: docs/pictures.md (benchmarks/bench_pictures.py measures them).
 
 scipy.ndimage does the labelling, the distance transforms and the filters (C, one pass each);
 it is imported only when a picture is read, so the app's start and the strokes path never pay
-for it (README "Pictures": install size and import time measured).
+for it (docs/pictures.md: install size and import time measured).
 """
 
 from __future__ import annotations
