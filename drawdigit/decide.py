@@ -21,6 +21,11 @@ as one digit. Otherwise the whole ink is one candidate digit: a very low digit-n
 "not a digit"; a high probability AND a high digit-ness say a sure digit; anything between
 is "not sure", with the two candidates.
 
+A photo's cut holds several candidate pieces of ink (its cleaning's proposals: the digit,
+perhaps a remnant of a grid line, the sheet's edge); each is decided the same way, and
+``pick`` answers for the first that the head finds plausibly one digit. A candidate the
+cleaning doubts is ink at all (``Pieces.trusted``) is never answered as a sure digit.
+
 Confidences are calibrated: on real pen-drawn digits a "90%" is right about 90% of the time
 (benchmarks/bench_decide.py measures it).
 """

@@ -108,11 +108,11 @@ LINE_SPAN = 0.9
 EDGE_CLEAR = 0.1
 # This many parallel lines or more are a ruling (or a grid's lines in one direction).
 RULING_LINES = 3
-# ...within this many radians of the strongest line's angle (perspective tilts them apart).
+# ...within this many radians of the ruling's median angle (perspective tilts them apart).
 RULING_TILT = np.deg2rad(4.0)
 # ...and holding at least this share of the votes of the third strongest line.
 RULING_SHARE = 0.6
-# A printed line fills less than this share of the band 3 reduced pixels wide around it.
+# A printed line is at most this share of 3 reduced pixels wide; wider, a marker's stroke.
 LINE_FILL = 0.5
 # At most this many seeds are grown into candidate digits for the network to choose from.
 MAX_CANDIDATES = 3
@@ -367,7 +367,8 @@ def digit_candidates(ink: np.ndarray, gray: np.ndarray | None = None) -> list[In
     edges, shadows' rims, ruling and grid lines, specks and other marks removed and the
     stroke weight brought into MNIST's range. The cleaning orders them by how much pen line
     they hold, how dark and how central they are; the network then reads them all and the
-    most digit-like wins (``segment.cut``, ``decide``). Empty when no ink stands out."""
+    first it finds plausibly one digit is the answer (``segment.cut``, ``decide.pick``).
+    Empty when no ink stands out."""
     from scipy import ndimage
 
     # Components at a low threshold; the digit's group is then chosen among those that hold

@@ -9,7 +9,9 @@ network is surest of (a dynamic programme over the groups), so grouping only has
 joining two digits: joining too little is repaired by the candidates that span several groups.
 
 Pictures have no strokes: their groups are the runs of ink columns between empty columns
-(digits of a number written side by side do not share a column), with specks dropped.
+(digits of a number written side by side do not share a column), with specks dropped. A
+photo's cleaning proposes several candidate pieces of ink (``pictures.digit_candidates``);
+each is cut so, and ``decide`` reads them all.
 
 Every candidate goes through the same ``preprocess`` as a whole drawing, so a part of a number
 looks to the network exactly like the same digit drawn alone.
@@ -66,7 +68,7 @@ class Pieces:
     # share of the taller one's height (negative: the boxes overlap a little).
     gaps: list[float]
     # A photo's other candidate pieces of ink, each cut the same way; ``decide`` reads them
-    # all and answers for the one the network finds most digit-like (``pick``).
+    # all and answers for the first the network finds plausibly one digit (``pick``).
     alternatives: tuple[Pieces, ...] = ()
     # False: the cleaning doubts that this ink is ink at all (it is no darker than the
     # darker side of the paper around it: a shadow's rim, the sheet's edge); never sure.
