@@ -29,6 +29,11 @@ as one digit. Otherwise the whole ink is one candidate digit: a very low digit-n
 P(not a digit) that reaches the sure threshold) says "not a digit"; a high probability AND a
 high digit-ness say a sure digit; anything between is "not sure", with the two candidates.
 
+A photo's cut holds several candidate pieces of ink (its cleaning's proposals: the digit,
+perhaps a remnant of a grid line, the sheet's edge); each is decided the same way, and
+``pick`` answers for the first that the head finds plausibly one digit. A candidate the
+cleaning doubts is ink at all (``Pieces.trusted``) is never answered as a sure digit.
+
 Confidences are calibrated: on real pen-drawn digits a "90%" is right about 90% of the time
 (benchmarks/bench_decide.py measures it).
 """
@@ -180,7 +185,8 @@ class Decider:
         per-call costs once per chunk of files, not once per file. Each answer is the one
         ``decide`` gives for that drawing alone.
         """
-        images = [c.image28 for pieces in cuts if pieces is not None for c in pieces.candidates]
+        options = [[] if p is None else [p, *p.alternatives] for p in cuts]
+        images = [c.image28 for each in options for p in each for c in p.candidates]
         if not images:
             return [Decision("empty") for _ in cuts]
         logits, hidden = self.predictor.logits_and_features(np.stack(images))
@@ -193,14 +199,18 @@ class Decider:
             digitness = np.ones(len(images))
         out = []
         start = 0
-        for pieces in cuts:
-            if pieces is None:
+        for each in options:
+            if not each:
                 out.append(Decision("empty"))
                 continue
-            end = start + len(pieces.candidates)
-            parts = _parts(pieces, probs[start:end], raw[start:end], digitness[start:end])
-            out.append(self._decision(pieces, parts))
-            start = end
+            decisions = []
+            for pieces in each:
+                end = start + len(pieces.candidates)
+                parts = _parts(pieces, probs[start:end], raw[start:end], digitness[start:end])
+                decision = self._decision(pieces, parts)
+                decisions.append(decision if pieces.trusted else _doubtful(decision))
+                start = end
+            out.append(pick(decisions, self.thresholds.sure_digitness))
         return out
 
     def _decision(self, pieces: Pieces, parts: dict[tuple[int, int], Part]) -> Decision:
@@ -259,6 +269,31 @@ class Decider:
             split.append(parts[(i, j - 1)])
             j = i
         return tuple(split[::-1])
+
+
+def pick(decisions: Sequence[Decision], sure_digitness: float) -> Decision:
+    """The answer among a picture's candidate pieces of ink, in the cleaning's order (its
+    own choice first): the first that the network finds plausibly one digit (digit-ness
+    at least ``sure_digitness``); when none is, the most digit-like (digit-ness x
+    confidence), which is then answered "not sure" or "not a digit", never a sure digit."""
+    for decision in decisions:
+        if decision.whole is not None and decision.whole.digitness >= sure_digitness:
+            return decision
+    return max(decisions, key=_answer_strength)
+
+
+def _doubtful(decision: Decision) -> Decision:
+    """A sure answer for ink the cleaning doubts (``Pieces.trusted``) as "not sure"."""
+    whole = decision.whole
+    if decision.kind not in ("digit", "number") or whole is None:
+        return decision
+    return Decision("unsure", whole.digit, whole.confidence, (whole.digit, whole.runner_up), whole)
+
+
+def _answer_strength(decision: Decision) -> float:
+    if decision.parts:
+        return math.prod(_strength(p) for p in decision.parts)
+    return 0.0 if decision.whole is None else _strength(decision.whole)
 
 
 def _parts(

@@ -18,21 +18,34 @@ fatter) than MNIST's strokes. Every step here exists because one of those broke 
    that reaches further (a dim photo of white paper stays dark ink on light paper);
 4. uneven light flattened: the paper's brightness is estimated on a grid (GRID_CELLS) with a
    grey closing wider than any stroke, and the picture is divided by it; shadows, vignetting
-   and the table around a sheet become paper. The closing rides on the noise's highs, more
-   so in a shadow, so the paper's remaining level is taken off block by block;
+   and the table around a sheet become paper. When the pen is far thinner than that closing
+   (a ballpoint, a pencil), the paper is measured again at half scale with a closing a few
+   pen widths wide, which keeps a hard shadow's edge sharp (the grid blurred it into a band
+   that read as a stroke). The closing rides on the noise's highs, more so in a shadow, so
+   the paper's remaining level is taken off block by block;
 5. a threshold at NOISE_SIGMAS deviations of the noise of the smoothed ink that is
    thresholded (the pixels' own noise put faint pencil under it: 58% of pencil photos read
-   before, 93% after); specks dropped; long marks along the border (paper edges, shadow rims)
-   and long straight ruled/grid lines dropped;
-6. the digit is the largest group of ink with the pieces close to it (a 4 drawn in two
-   strokes, a broken pencil line);
+   before, 93% after); straight lines found by a Hough transform and removed where no stroke
+   lies along or across them: a ruling or a grid (three or more parallel lines at a regular
+   pitch, whatever the pitch, colour, contrast or perspective), a margin, a straight paper
+   or shadow edge across the picture (``_straight_lines``);
+6. candidates, not one choice: the strongest marks that could be a digit (no specks, no
+   slivers along the picture, no remnants of removed lines), each with the pieces close to
+   it (a 4 drawn in two strokes, a broken pencil line), inside the picture first and then
+   along its border (a digit cropped tightly touches the frame); a mark no darker than the
+   darker side of the paper around it (a shadow's rim) is untrusted. ``segment.cut`` cuts
+   each like a clean drawing, and ``decide`` reads them all: the first the network finds
+   plausibly one digit is the answer (``digit_candidates``, ``decide.pick``);
 7. stroke weight: measured with a distance transform and brought into MNIST's range by
-   thickening or thinning (see ``STROKE_TARGET``), then cropped, scaled to 20 px, softened and
-   centred exactly like before.
+   thickening or thinning (see ``STROKE_TARGET``; thinning opens a fat marker's loops, it
+   never closes them), then cropped, scaled to 20 px, softened and centred exactly like
+   before.
+
+The method and its figures: docs/pictures.md (benchmarks/bench_pictures.py measures them).
 
 scipy.ndimage does the labelling, the distance transforms and the filters (C, one pass each);
 it is imported only when a picture is read, so the app's start and the strokes path never pay
-for it (docs/benchmarks.md, "Pictures": install size and import time measured).
+for it (docs/pictures.md: install size and import time measured).
 """
 
 from __future__ import annotations
@@ -53,6 +66,10 @@ WORK_SIDE = 1024
 # is removed from the estimate, larger dark regions (shadows, the table) are kept in it.
 GRID_CELLS = 128
 CLOSING_CELLS = 24
+# When the pen is thinner, the paper is measured again at half scale with a closing this many
+# times the pen's width (and at least FINE_LEAST of the picture's longer side).
+FINE_WIDTHS = 4.0
+FINE_LEAST = 0.015
 # The paper's residual level is measured in blocks of 1/LEVEL_CELLS of the longer side and
 # trusted up to LEVEL_LIMIT.
 LEVEL_CELLS = 8
@@ -80,8 +97,44 @@ SPECK_FRACTION = 0.08
 # A mark touching the border along more than this fraction of that side is a paper edge or
 # a shadow's rim, not a stroke of the digit.
 BORDER_SPAN = 0.5
-# A straight run of ink along more than this fraction of the picture is a ruled/grid line.
-LINE_SPAN = 0.85
+# Straight lines (ruling, grids, margins, straight paper or shadow edges) are looked for
+# within LINE_TILT degrees of horizontal and vertical, every LINE_STEP degrees, on the mask
+# reduced LINE_REDUCE times; a line runs along at least LINE_VOTES of the picture, and a lone
+# line (not one of a ruling) along LINE_SPAN of it.
+LINE_TILT = 16.0
+LINE_STEP = 0.5
+LINE_REDUCE = 4
+LINE_VOTES = 0.35
+LINE_SPAN = 0.9
+# ...and, for a lone line, at least this share of the picture away from its edges.
+EDGE_CLEAR = 0.1
+# This many parallel lines or more are a ruling (or a grid's lines in one direction).
+RULING_LINES = 3
+# ...within this many radians of the ruling's median angle (perspective tilts them apart).
+RULING_TILT = np.deg2rad(4.0)
+# ...and holding at least this share of the votes of the third strongest line.
+RULING_SHARE = 0.6
+# A printed line is at most this share of 3 reduced pixels wide; wider, a marker's stroke.
+LINE_FILL = 0.5
+# At most this many seeds are grown into candidate digits for the network to choose from.
+MAX_CANDIDATES = 3
+# A mark along the border may be a tightly cropped digit when it spans at least CROPPED_SPAN
+# of the picture one way and CROPPED_WIDTH the other (a sliver of the table does not).
+CROPPED_SPAN = 0.6
+CROPPED_WIDTH = 0.25
+# Cropped marks come first when they outweigh every mark inside this many times.
+CROPPED_DOMINANCE = 4.0
+# A mark along SLIVER_SPAN of the picture and at most SLIVER_WIDTH of it across is the sheet's
+# edge or a shadow's rim, never a digit.
+SLIVER_SPAN = 0.85
+SLIVER_WIDTH = 0.05
+# Ink is darker than the darker side of the paper around it by this share of its contrast
+# with the paper (the rim of a shadow, the sheet's edge against the table, are not).
+RIM_SHARE = 0.4
+# A mark with this share of its pixels near a removed line is what is left of the line.
+REMNANT_SHARE = 0.7
+# A digit's longer side is at least this share of the picture's shorter side (less: a speck).
+MIN_SEED = 0.04
 # A mark in a corner of the picture weighs this much less than one in the middle.
 CENTRE_PRIOR = 0.5
 # Pieces whose box lies within this fraction of the digit's size from it belong to the digit.
@@ -97,6 +150,17 @@ STROKE_BAND = (0.4, 2.5)
 
 class ImageError(Exception):
     """An image file cannot be read as a picture of a digit; the message names the file."""
+
+
+@dataclass(frozen=True)
+class InkCandidate:
+    """One candidate piece of a photo's ink: ``ink`` (the digit's ink alone, bright on 0,
+    cropped) and ``trusted``: darker than the paper on every side of it. A shadow's rim or
+    the sheet's edge against the table is not (it is a step in the light that the
+    flattening left behind), and is never answered as a sure digit (``segment.cut``)."""
+
+    ink: np.ndarray
+    trusted: bool = True
 
 
 @dataclass(frozen=True)
@@ -208,10 +272,26 @@ def normalise_picture(image: np.ndarray) -> np.ndarray | None:
     if gray.size == 0:
         return None
     clean = clean_ink(gray)
-    digit = digit_ink(ink_strength(gray)) if clean is None else _weighed(*clean, MIN_CONTRAST)
+    if clean is None:
+        candidates = digit_candidates(ink_strength(gray), _dark_ink(gray))
+        digit = candidates[0].ink if candidates else None
+    else:
+        digit = _weighed(*clean, MIN_CONTRAST)
     if digit is None:
         return None
     return _to_field(digit)
+
+
+def picture_candidates(image: np.ndarray) -> list[InkCandidate] | None:
+    """A picture -> the candidate pieces of ink that may be its digit (``digit_candidates``,
+    the cleaning's own choice first), each a clean picture (ink bright on 0, cropped); None
+    for a clean drawing, which has nothing to choose from and is read as it is."""
+    gray = work_gray(image)
+    if gray.size == 0:
+        return []
+    if clean_ink(gray) is not None:
+        return None
+    return digit_candidates(ink_strength(gray), _dark_ink(gray))
 
 
 # --------------------------------------------------------------------------- steps
@@ -276,9 +356,21 @@ def ink_strength(gray: np.ndarray) -> np.ndarray:
 
 
 def digit_ink(ink: np.ndarray) -> np.ndarray | None:
-    """Ink strength -> the digit's ink only, in [0, 1] (1 = the ink's own tone), with paper
-    edges, shadows' rims, ruling, specks and other marks removed and the stroke weight
-    brought into MNIST's range; None when no ink stands out from the paper."""
+    """Ink strength -> the cleaning's own first choice of the digit (``digit_candidates``'s
+    first), or None when no ink stands out from the paper."""
+    candidates = digit_candidates(ink)
+    return candidates[0].ink if candidates else None
+
+
+def digit_candidates(ink: np.ndarray, gray: np.ndarray | None = None) -> list[InkCandidate]:
+    """Ink strength -> the pieces of ink that may be the digit, most likely first.
+
+    Each is the digit's ink only, in [0, 1] (1 = the ink's own tone), cropped, with paper
+    edges, shadows' rims, ruling and grid lines, specks and other marks removed and the
+    stroke weight brought into MNIST's range. The cleaning orders them by how much pen line
+    they hold, how dark and how central they are; the network then reads them all and the
+    first it finds plausibly one digit is the answer (``segment.cut``, ``decide.pick``).
+    Empty when no ink stands out."""
     from scipy import ndimage
 
     # Components at a low threshold; the digit's group is then chosen among those that hold
@@ -291,26 +383,53 @@ def digit_ink(ink: np.ndarray) -> np.ndarray | None:
     spread = 1.4826 * float(np.median(np.abs(sample - centre)))
     floor = max(centre + NOISE_SIGMAS * spread, MIN_FLOOR)
     if float(ink.max(initial=0.0)) < max(floor, MIN_INK):
-        return None
+        return []
     mask = smooth > floor
     if float(ink[mask].max(initial=0.0)) < MIN_INK:
-        return None
-    # Marks along the border (the table, the sheet's edge, a shadow's rim) go first, while
-    # other ink stands out: they must not set the scale the digit is measured against, nor
-    # be cut into pieces that no longer reach the border by the ruling's removal below.
+        return []
+    # Straight lines (ruling, a grid, a notebook's margin, the sheet's edge, a shadow's
+    # edge) are never the digit: they go first, except where the digit's strokes cross them.
+    # A lone straight line may be a digit's own stroke (a 1, a 4's stem cropped tightly):
+    # the candidates without the lone lines come first, then those with them.
+    ruling, lone = _straight_lines(mask)
+    groups = []
+    for removed in (ruling | lone, ruling) if lone.any() else (ruling,):
+        near = ndimage.maximum_filter(removed, 5) if removed.any() else None
+        groups += _candidate_groups(mask & ~removed, smooth, floor, near, gray)
+    out = []
+    for labels, group, trusted in groups:
+        digit = _weighed(ink, _chosen(labels, group), MIN_INK)
+        if digit is not None:
+            out.append(InkCandidate(digit, trusted))
+    # ink first; what may be a rim of light and shade after it
+    return sorted(out, key=lambda c: not c.trusted)
+
+
+def _candidate_groups(
+    mask: np.ndarray,
+    smooth: np.ndarray,
+    floor: float,
+    near_lines: np.ndarray | None,
+    gray: np.ndarray | None = None,
+) -> list:
+    """(labels, chosen components) for each candidate digit in ``mask``, most likely first.
+
+    Candidates: the groups grown from the MAX_CANDIDATES strongest seeds inside the picture;
+    only when there are none, from marks along its border (a paper edge, the table, a
+    shadow's rim: but also a tightly cropped digit, which touches the frame). Remnants of
+    removed lines (marks lying mostly along them, ``near_lines``) and specks smaller than
+    MIN_SEED of the picture never seed."""
+    from scipy import ndimage
+
     labels, count, areas, strength, boxes = _components(mask, smooth)
-    h, w = mask.shape
-    candidates = (areas >= 3) & (strength * 2.0 >= MIN_INK)
-    marks = np.array([_is_border_mark(box, h, w) for box in boxes], bool)
-    if marks.any() and (candidates & ~marks).any():
-        mask &= ~_chosen(labels, marks)
-        areas = np.where(marks, 0, areas)  # gone: never a candidate below
-    lines = _ruled_lines(mask)
-    if lines.any():  # cuts marks in pieces: label again
-        mask &= ~lines
-        labels, count, areas, strength, boxes = _components(mask, smooth)
     if count == 0:
-        return None
+        return []
+    h, w = mask.shape
+    if near_lines is not None:  # remnants of lines: mostly within reach of a removed line
+        along = np.bincount(labels[mask & near_lines], minlength=count + 1)[1:]
+        remnant = along >= REMNANT_SHARE * areas
+    else:
+        remnant = np.zeros(count, bool)
     # The digit is the most pen line, not the most ink: a mark's length is its area over its
     # width (twice its deepest distance to the paper), so a dark blob (the table, a shadow's
     # core, a thumb) cannot outweigh the strokes.
@@ -320,22 +439,78 @@ def digit_ink(ink: np.ndarray) -> np.ndarray | None:
     weight = areas / (2.0 * depth[1:] - 1.0) * strength**2
     candidates = (areas >= 3) & (strength >= floor)
     if not candidates.any():
-        return None
-    strongest = float(strength[candidates].max())
+        return []
+    # Marks along the border (the table, the sheet's edge, a shadow's rim) do not set the
+    # scale the digit's ink is measured against while other ink stands out.
+    border = np.array([_is_border_mark(box, h, w) for box in boxes], bool)
+    digitlike = np.array([_could_be_digit(box, h, w) for box in boxes], bool)
+    inside = candidates & ~border & digitlike & (strength * 2.0 >= MIN_INK)
+    strongest = float(strength[inside if inside.any() else candidates].max())
     joinable = candidates & (strength >= INK_FRACTION * strongest)
-    joinable &= weight >= SPECK_FRACTION * weight[joinable].max()
-    seeds = joinable & (strength >= SEED_FRACTION * strongest)
+    if not joinable.any():
+        return []
+    joinable &= weight >= SPECK_FRACTION * weight[joinable & ~border].max(initial=0.0)
+    seeds = joinable & (strength >= SEED_FRACTION * strongest) & ~remnant
+    seeds &= digitlike
     if not seeds.any():
-        return None
+        return []
     # People put the digit in the middle of the picture; edges and corners of the sheet
     # are at its rim. A mark at a corner counts for half of one at the centre.
     centre = np.array(
         [[(b[0].start + b[0].stop) / h - 1.0, (b[1].start + b[1].stop) / w - 1.0] for b in boxes]
     )
     prior = 1.0 - CENTRE_PRIOR * np.sqrt((centre**2).sum(axis=1) / 2.0)
-    first = int(np.flatnonzero(seeds)[np.argmax((weight * prior)[seeds])])
-    group = _main_group(boxes, first, joinable)
-    return _weighed(ink, _chosen(labels, group), MIN_INK)
+    # Marks inside the picture first, by weight, grown with other marks inside; then the
+    # border's marks that could be a tightly cropped digit (across most of the picture one
+    # way and a fair part of it the other way; not a sliver of the table along one side),
+    # grown with any marks.
+    cropped = border & np.array([_could_be_cropped_digit(box, h, w) for box in boxes])
+    joinable &= ~remnant
+    passes = [(seeds & ~border, joinable & ~border), (seeds & cropped, joinable)]
+    # ...unless a cropped mark outweighs everything inside by far (bits of a grid inside a
+    # tightly cropped digit, not the digit)
+    best = [float((weight * prior)[first].max(initial=0.0)) for first, _ in passes]
+    if best[1] > CROPPED_DOMINANCE * best[0]:
+        passes.reverse()
+    out = []
+    for first_seeds, allowed in passes:
+        ranked = np.flatnonzero(first_seeds)
+        ranked = ranked[np.argsort(-(weight * prior)[ranked], kind="stable")]
+        for first in ranked[:MAX_CANDIDATES]:
+            grow = allowed.copy()
+            grow[first] = True
+            # ink, or perhaps a rim of light and shade (see _darker_than_around)?
+            ink = gray is None or _darker_than_around(
+                gray, labels, first, boxes[first], depth[first + 1]
+            )
+            out.append((labels, _main_group(boxes, int(first), grow), ink))
+    return out
+
+
+def _darker_than_around(
+    gray: np.ndarray, labels: np.ndarray, index: int, box: tuple[slice, slice], depth: int
+) -> bool:
+    """Whether mark ``index`` (a label less one) is ink: darker in the picture itself than
+    even the darker side of the paper around it. A pen's stroke is; the rim of a shadow or
+    the sheet's edge against the table is a step in the light that the flattening left
+    behind, as dark as the darker side of the step, no darker."""
+    from scipy import ndimage
+
+    reach = 2 * int(depth) + 3
+    h, w = gray.shape
+    rows = slice(max(0, box[0].start - reach), min(h, box[0].stop + reach))
+    cols = slice(max(0, box[1].start - reach), min(w, box[1].stop + reach))
+    own = labels[rows, cols] == index + 1
+    near = ndimage.maximum_filter(own, 2 * reach + 1)
+    ring = near & ~ndimage.maximum_filter(own, 5) & (labels[rows, cols] == 0)
+    if not ring.any():
+        return True
+    patch = gray[rows, cols]
+    core = float(np.median(patch[own]))
+    around = patch[ring]
+    contrast = float(np.median(around)) - core
+    darker_side = float(np.percentile(around, 5)) - core
+    return contrast > 0 and darker_side >= RIM_SHARE * contrast
 
 
 def _weighed(ink: np.ndarray, digit: np.ndarray, least: float) -> np.ndarray | None:
@@ -398,6 +573,11 @@ def unit_gray(a: np.ndarray) -> np.ndarray:
     return np.clip(a, 0.0, 1.0)
 
 
+def _dark_ink(gray: np.ndarray) -> np.ndarray:
+    """``gray`` with its ink dark (light ink on dark paper turned over)."""
+    return gray if _ink_is_dark(gray) else 1.0 - gray
+
+
 def _ink_is_dark(gray: np.ndarray) -> bool:
     """Ink is the minority: the paper is the median tone, and ink lies on the side of it that
     reaches further (a dim photo of white paper still has dark ink)."""
@@ -408,17 +588,54 @@ def _ink_is_dark(gray: np.ndarray) -> bool:
 
 
 def _paper_brightness(gray: np.ndarray) -> np.ndarray:
-    """The paper's brightness under each pixel, from a coarse grid: the mean of each cell
-    (noise averages out; the brightest pixel would follow the noise), then a grey closing over
-    CLOSING_CELLS cells (ink is gone, shadows stay), then smoothly enlarged back. Dividing by
-    it turns uneven light into even paper."""
+    """The paper's brightness under each pixel; dividing by it turns uneven light into even
+    paper.
+
+    First from a coarse grid: the mean of each cell (noise averages out; the brightest pixel
+    would follow the noise), then a grey closing over CLOSING_CELLS cells (ink is gone,
+    shadows stay), smoothly enlarged back. That closing is wide enough for a fat marker,
+    but a grid's cell blurs a hard shadow's edge over a cell on each side, and the dim side
+    of that blur reads as a stroke along the edge. So when the ink it finds is drawn with a
+    pen far thinner than the closing (a ballpoint, a pencil: most photos), the paper is
+    measured again at half the scale with a closing FINE_WIDTHS times the pen's width: a
+    closing keeps a step exactly, so the shadow's edge stays sharp."""
     from scipy import ndimage
 
     h, w = gray.shape
     cell = max(1, int(np.ceil(max(h, w) / GRID_CELLS)))
     grid = _blocks(gray, cell, mode="edge").mean(axis=(1, 3))
     grid = ndimage.grey_closing(grid, size=(CLOSING_CELLS, CLOSING_CELLS), mode="nearest")
-    return np.maximum(_enlarged(grid, cell, (h, w)), 1.0 / 64)
+    coarse = np.maximum(_enlarged(grid, cell, (h, w)), 1.0 / 64)
+    half = _blocks(gray, 2, mode="edge").mean(axis=(1, 3))
+    width = _pen_width(1.0 - half / coarse[::2, ::2][: half.shape[0], : half.shape[1]])
+    window = int(np.ceil(max(FINE_WIDTHS * width, FINE_LEAST * max(h, w) / 2.0)))
+    if width <= 0.0 or window >= CLOSING_CELLS * cell / 2:
+        return coarse
+    half = ndimage.uniform_filter(half, 3, mode="nearest")
+    fine = ndimage.grey_closing(half, size=(window, window), mode="nearest")
+    return np.maximum(_enlarged(fine, 2, (h, w)), 1.0 / 64)
+
+
+def _pen_width(ink: np.ndarray) -> float:
+    """The typical width in pixels of the strokes in ``ink``: the median length of the runs
+    of ink across rows and columns (each run counted once, so the many short runs across a
+    pen's strokes outvote the few long ones of a blob: the table, a shadow the coarse
+    closing filled), counting what stands well above the noise away from the picture's
+    rim; 0 when nothing does."""
+    h, w = ink.shape
+    ink = ink[h // 10 : h - h // 10, w // 10 : w - w // 10]
+    sample = ink[::4, ::4]
+    centre = float(np.median(sample))
+    spread = 1.4826 * float(np.median(np.abs(sample - centre)))
+    mask = ink > max(centre + 2 * NOISE_SIGMAS * spread, MIN_INK)
+    if not mask.any():
+        return 0.0
+    lengths = []
+    for m in (mask, mask.T):
+        padded = np.pad(m, ((0, 0), (1, 1))).astype(np.int8)
+        step = np.diff(padded, axis=1).ravel()
+        lengths.append(np.flatnonzero(step == -1) - np.flatnonzero(step == 1))
+    return float(np.median(np.concatenate(lengths)))
 
 
 def _local_level(ink: np.ndarray) -> np.ndarray:
@@ -473,30 +690,198 @@ def _blocks(a: np.ndarray, f: int, mode: str = "constant") -> np.ndarray:
     return padded.reshape(gh, f, gw, f)
 
 
-def _ruled_lines(mask: np.ndarray) -> np.ndarray:
-    """Pixels on straight horizontal or vertical runs of ink longer than LINE_SPAN of the
-    picture (ruled or grid paper), minus where a stroke of the digit crosses them."""
+def _straight_lines(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels of ``mask`` on long straight lines within LINE_TILT of horizontal or vertical,
+    minus where a stroke of the digit crosses them: (a ruling's lines: ruled paper, a grid at
+    any pitch, seen at an angle; lone lines: a margin, the sheet's or a shadow's straight
+    edge, but perhaps a digit's own long stroke).
+
+    A Hough transform on the mask reduced LINE_REDUCE times: each edge pixel (the top of a
+    run for near-horizontal lines, the left for near-vertical ones, so a line votes once per
+    pixel of its length whatever its width) votes for every line through it; a line holds
+    votes along LINE_VOTES of the picture. RULING_LINES such parallel lines at a regular
+    pitch are a ruling; other lines count only where they cross nearly the whole picture
+    (LINE_SPAN) away from its edges."""
     from scipy import ndimage
 
-    lines = np.zeros_like(mask)
-    for axis in (0, 1):
-        span = int(mask.shape[axis] * LINE_SPAN)
-        # only the rows (columns) with that much ink can hold such a run: usually none
-        where = np.flatnonzero(np.count_nonzero(mask, axis=axis) >= span)
-        if span < 8 or where.size == 0:
+    f = LINE_REDUCE
+    small = _blocks(mask, f).max(axis=(1, 3))
+    # First every line's band of ink pixels, both directions (a line is thin: along its
+    # length, the median over its columns, ink fills a small part of the band around it;
+    # a marker's stroke fills it, and then it is the digit's)...
+    bands: list[tuple[int, np.ndarray, bool]] = []  # (axis, pixel indices, in a ruling)
+    for axis in (0, 1):  # 0: near-horizontal lines (running along x), 1: near-vertical
+        m = small if axis == 0 else small.T
+        length = m.shape[1]
+        edges = m & ~np.pad(m, ((1, 0), (0, 0)))[:-1]
+        ys, xs = np.nonzero(edges)
+        if ys.size < LINE_VOTES * length:
             continue
-        pick = (slice(None), where) if axis == 0 else (where, slice(None))
-        run = ndimage.uniform_filter1d(mask[pick].astype(np.float32), span, axis=axis) > 0.999
-        lines[pick] |= ndimage.maximum_filter1d(run, span, axis=axis)
-    if not lines.any():
-        return lines
+        peaks = _hough_peaks(ys, xs, m.shape, LINE_VOTES * length, LINE_SPAN * length)
+        if not peaks:
+            continue
+        ys, xs = np.nonzero(mask if axis == 0 else mask.T)
+        for theta, lines in peaks.items():
+            # distances from each ink pixel to the line family at this angle, full scale
+            rho = (ys + 0.5) * np.cos(theta) - (xs + 0.5) * np.sin(theta)
+            for r, _votes, regular in lines:
+                near = _line_pixels(rho, xs, f * (r + 1.0), f)
+                if near.size == 0:
+                    continue
+                across = np.bincount(xs[near])
+                if np.median(across[across > 0]) > LINE_FILL * 3 * f:
+                    continue
+                rows, cols = (ys[near], xs[near]) if axis == 0 else (xs[near], ys[near])
+                bands.append((axis, np.ravel_multi_index((rows, cols), mask.shape), regular))
+    # ...then, where the ink across a line (less the lines crossing it) is much wider than
+    # the line, a stroke lies along it: those pixels stay.
+    crossing = [np.zeros(mask.size, bool), np.zeros(mask.size, bool)]
+    for axis, pixels, _ in bands:
+        crossing[axis][pixels] = True
+    found = {True: np.zeros(mask.size, bool), False: np.zeros(mask.size, bool)}
+    for axis, pixels, regular in bands:
+        own = pixels[~crossing[1 - axis][pixels]]
+        along = np.unravel_index(own, mask.shape)[1 - axis]  # position along the line
+        if own.size == 0:
+            found[regular][pixels] = True
+            continue
+        across = np.bincount(along)
+        width = float(np.median(across[across > 0]))
+        wide = np.zeros(mask.shape[1 - axis], bool)
+        wide[: across.size] = across > 1.5 * width + 1.0
+        position = np.unravel_index(pixels, mask.shape)[1 - axis]
+        found[regular][pixels[~wide[position]]] = True
+    found = {k: v.reshape(mask.shape) for k, v in found.items()}
+    ruling, lone = found[True], found[False]
+    if not (ruling.any() or lone.any()):
+        return ruling, lone
     # Keep line pixels bridged by ink on both sides across the line: the digit crossing it.
-    rest = mask & ~lines
+    rest = mask & ~ruling & ~lone
     bridged = np.zeros_like(rest)
     for axis in (0, 1):  # a closing across the line, one axis at a time (1-D filters: fast)
-        wide = ndimage.maximum_filter1d(rest, 7, axis=axis)
-        bridged |= ndimage.minimum_filter1d(wide, 7, axis=axis)
-    return lines & ~bridged
+        wide = ndimage.maximum_filter1d(rest, 3 * f + 1, axis=axis)
+        bridged |= ndimage.minimum_filter1d(wide, 3 * f + 1, axis=axis)
+    return ruling & ~bridged, lone & ~bridged
+
+
+def _line_pixels(rho: np.ndarray, along: np.ndarray, centre: float, f: int) -> np.ndarray:
+    """Indices of the ink pixels on one line found near offset ``centre`` (``rho``: each ink
+    pixel's offset at the line's angle; ``along``: its position along the line). The Hough
+    angle is only good to a reduced pixel over the line's length, so the line's own course
+    is fitted first: the median offset in each eighth of its length, a straight line
+    through them; then the pixels within half its width (plus 1.5 px) of that course."""
+    wide = np.flatnonzero(np.abs(rho - centre) <= 3 * f)
+    if wide.size < 8:
+        return wide[:0]
+    pos, off = along[wide], rho[wide]
+    edges = np.linspace(pos.min(), pos.max() + 1, 9)
+    which = np.digitize(pos, edges) - 1
+    points = [
+        (float(np.median(pos[which == k])), float(np.median(off[which == k])))
+        for k in range(8)
+        if np.count_nonzero(which == k) >= 3
+    ]
+    if len(points) >= 2:
+        slope, intercept = np.polyfit(*np.array(points).T, 1)
+        course = slope * pos + intercept
+    else:
+        course = np.full(pos.shape, np.median(off))
+    distance = np.abs(off - course)
+    core = distance <= f
+    counts = np.bincount(pos[core])
+    width = float(np.median(counts[counts > 0])) if core.any() else 1.0
+    return wide[distance <= width / 2.0 + 1.5]
+
+
+def _hough_peaks(
+    ys: np.ndarray, xs: np.ndarray, shape: tuple[int, int], least: float, alone: float
+) -> dict[float, list[tuple[int, int, bool]]]:
+    """The lines (angle -> (offset, votes, in a ruling), in pixels of ``shape``) through at
+    least ``least`` of the points (ys, xs) that form a ruling (``_regular``), and those that
+    hold ``alone`` points (across nearly the whole picture) clear of its edges."""
+    h, w = shape
+    angles = np.deg2rad(np.arange(-LINE_TILT, LINE_TILT + 1e-9, LINE_STEP))
+    offset = int(np.ceil(w * np.sin(np.deg2rad(LINE_TILT)))) + 1
+    bins = h + 2 * offset + 2
+    py, px = ys + 0.5, xs + 0.5
+    votes = np.empty((angles.size, bins), np.int32)
+    for k, theta in enumerate(angles):
+        rho = np.floor(py * np.cos(theta) - px * np.sin(theta)).astype(np.int64) + offset
+        votes[k] = np.bincount(rho, minlength=bins)[:bins]
+    # a line one pixel wide may fall across two neighbouring bins
+    votes[:, :-1] += votes[:, 1:]
+    from scipy import ndimage
+
+    peak = votes == ndimage.maximum_filter(votes, size=(5, 5), mode="constant")
+    ks, rs = np.nonzero(peak & (votes >= least))
+    # one line per offset (a plateau of equal votes is one line, not several)
+    order = np.argsort(-votes[ks, rs], kind="stable")
+    kept: list[tuple[int, int]] = []
+    for k, r in zip(ks[order].tolist(), rs[order].tolist(), strict=True):
+        if all(abs(r - r2) > 2 or abs(k - k2) > 4 for k2, r2 in kept):
+            kept.append((k, r))
+    # A ruling: RULING_LINES or more parallel lines at a regular pitch (the pitch may drift
+    # across the picture with the perspective); a digit's strokes are neither. Other lines
+    # go only where they cross nearly the whole picture clear of its edges (a margin, a
+    # shadow's edge: a tightly cropped digit's stroke along the frame is neither).
+    middle = [(r - offset + 0.5 * w * np.sin(angles[k])) / np.cos(angles[k]) for k, r in kept]
+    ruling = _regular(kept, [int(votes[k, r]) for k, r in kept], middle, angles)
+    clear = EDGE_CLEAR * h
+    found: dict[float, list[tuple[int, int, bool]]] = {}
+    for (k, r), y, regular in zip(kept, middle, ruling, strict=True):
+        if regular or (votes[k, r] >= alone and clear <= y <= h - clear):
+            found.setdefault(float(angles[k]), []).append((r - offset, int(votes[k, r]), regular))
+    return found
+
+
+def _regular(
+    kept: list[tuple[int, int]], votes: list[int], middle: list[float], angles: np.ndarray
+) -> list[bool]:
+    """Which of the lines (angle index, offset; their ``votes``, strongest first; ``middle``:
+    where each crosses the picture's middle) belong to a ruling: about as strong as the
+    ruling's lines (the third strongest: a ruling has three or more), near their median
+    angle, and each a whole number of pitches (the median gap between neighbours) from a
+    neighbour of the ruling. (Weaker lines across the grid's crossings at other angles,
+    and the picture's own edge, are not.)"""
+    out = [False] * len(kept)
+    if len(kept) < RULING_LINES:
+        return out
+    strong = [i for i in range(len(kept)) if votes[i] >= RULING_SHARE * votes[RULING_LINES - 1]]
+    main = float(np.median([angles[kept[i][0]] for i in strong]))
+    near = [i for i in strong if abs(angles[kept[i][0]] - main) <= RULING_TILT]
+    if len(near) < RULING_LINES:
+        return out
+    near.sort(key=lambda i: middle[i])
+    gaps = np.diff([middle[i] for i in near])
+    pitch = float(np.median(gaps))
+    if pitch < 3.0:
+        return out
+    steps = gaps / pitch
+    whole = (np.abs(steps - np.round(steps)) <= 0.25) & (np.round(steps) >= 1) & (steps <= 3.5)
+    for j, i in enumerate(near):
+        if (j > 0 and whole[j - 1]) or (j < len(whole) and whole[j]):
+            out[i] = True
+    if sum(out) < RULING_LINES:
+        return [False] * len(kept)
+    return out
+
+
+def _could_be_digit(box: tuple[slice, slice], h: int, w: int) -> bool:
+    """Whether a mark's box may hold a digit: not a speck (MIN_SEED of the picture's shorter
+    side), nor a sliver along nearly the whole picture (the sheet's edge, a shadow's rim)."""
+    rows, cols = box
+    long, short = sorted(((rows.stop - rows.start) / h, (cols.stop - cols.start) / w))[::-1]
+    if max(rows.stop - rows.start, cols.stop - cols.start) < MIN_SEED * min(h, w):
+        return False
+    return not (long >= SLIVER_SPAN and short <= SLIVER_WIDTH)
+
+
+def _could_be_cropped_digit(box: tuple[slice, slice], h: int, w: int) -> bool:
+    """A mark at the border that may be a digit cropped tightly: it spans CROPPED_SPAN of
+    the picture one way and CROPPED_WIDTH of it the other way."""
+    rows, cols = box
+    spans = sorted(((rows.stop - rows.start) / h, (cols.stop - cols.start) / w))
+    return spans[1] >= CROPPED_SPAN and spans[0] >= CROPPED_WIDTH
 
 
 def _is_border_mark(box: tuple[slice, slice], h: int, w: int) -> bool:
@@ -563,10 +948,15 @@ def _stroke_weight(digit: np.ndarray, tone: np.ndarray) -> np.ndarray:
     patch = (tone[r0:r1, c0:c1] * near).astype(np.float32)
     mask = digit[r0:r1, c0:c1]
     if max(patch.shape) > DETAIL:
-        # block means for the ink, block maxima for the shape: a hairline stays a line
+        # Block means for the ink; for the shape, block maxima (a hairline stays a line)
+        # unless the strokes are wide even so, then the blocks mostly inked (the maxima
+        # would close a fat marker's small loops: the holes of a 6, 8 or 9).
         f = -(-max(patch.shape) // DETAIL)
         patch = _blocks(patch, f).mean(axis=(1, 3))
-        mask = _blocks(mask, f).max(axis=(1, 3))
+        inked = _blocks(mask, f).mean(axis=(1, 3))
+        mask = inked >= 0.5
+        if not mask.any() or np.median(ndimage.distance_transform_cdt(mask)[mask]) < 2:
+            mask = inked > 0
     pad = 4 + int(0.1 * max(patch.shape))
     patch, mask = np.pad(patch, pad), np.pad(mask, pad)
     if not mask.any():

@@ -9,7 +9,9 @@ network is surest of (a dynamic programme over the groups), so grouping only has
 joining two digits: joining too little is repaired by the candidates that span several groups.
 
 Pictures have no strokes: their groups are the runs of ink columns between empty columns
-(digits of a number written side by side do not share a column), with specks dropped.
+(digits of a number written side by side do not share a column), with specks dropped. A
+photo's cleaning proposes several candidate pieces of ink (``pictures.digit_candidates``);
+each is cut so, and ``decide`` reads them all.
 
 Every candidate goes through the same ``preprocess`` as a whole drawing, so a part of a number
 looks to the network exactly like the same digit drawn alone.
@@ -19,12 +21,12 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from drawdigit.field import INK_THRESHOLD
-from drawdigit.pictures import MIN_CONTRAST, unit_gray
+from drawdigit.pictures import MIN_CONTRAST, picture_candidates, unit_gray
 from drawdigit.preprocess import preprocess
 from drawdigit.strokes import Drawing, pen_width
 
@@ -67,6 +69,12 @@ class Pieces:
     # For each pair of neighbouring groups: the horizontal gap between their ink boxes as a
     # share of the taller one's height (negative: the boxes overlap a little).
     gaps: list[float]
+    # A photo's other candidate pieces of ink, each cut the same way; ``decide`` reads them
+    # all and answers for the first the network finds plausibly one digit (``pick``).
+    alternatives: tuple[Pieces, ...] = ()
+    # False: the cleaning doubts that this ink is ink at all (it is no darker than the
+    # darker side of the paper around it: a shadow's rim, the sheet's edge); never sure.
+    trusted: bool = True
 
 
 def _relative_gaps(boxes: list[Box]) -> list[float]:
@@ -311,6 +319,22 @@ def _mass(mask: np.ndarray, run: tuple[int, int]) -> float:
 
 
 def _cut_image(image: np.ndarray) -> Pieces | None:
+    """A clean picture is cut as it is; a photo's candidate pieces of ink (its cleaning's
+    proposals) are each cut as a clean picture, the first with the others as alternatives."""
+    inks = picture_candidates(image)
+    if inks is None:
+        return _cut_clean(image)
+    pieces = []
+    for candidate in inks:
+        cut_ink = _cut_clean(candidate.ink)
+        if cut_ink is not None:
+            pieces.append(replace(cut_ink, trusted=candidate.trusted))
+    if not pieces:
+        return None
+    return replace(pieces[0], alternatives=tuple(pieces[1:]))
+
+
+def _cut_clean(image: np.ndarray) -> Pieces | None:
     ink = _ink_mask(image)
     if ink is None:
         return None

@@ -259,3 +259,167 @@ def test_a_shadow_edge_across_the_digit_is_not_a_stroke(clean) -> None:
     noisy = rgb + np.random.default_rng(2).normal(0, 3, rgb.shape)
     out = preprocess(np.clip(noisy, 0, 255).astype(np.uint8))
     assert out is not None and correlation(out, clean["four"]) > 0.9
+
+
+# --------------------------------------------------------------------------- paper photos
+# Phone photos of a digit on squared paper, cropped tightly, drawn with a fat marker, and
+# of paper with no digit at all, answered through the decision the app gives (segment.cut
+# and the bundled network with its digit-ness head).
+
+
+@pytest.fixture(scope="module")
+def decider():
+    from drawdigit.decide import load_decider
+    from drawdigit.inference import load_predictor
+    from drawdigit.store import bundled_model_path
+
+    predictor, _ = load_predictor(bundled_model_path())
+    made, warnings = load_decider(predictor)
+    assert warnings == [] and made.digitness is not None
+    return made
+
+
+def sample_strokes(digit: int) -> list[np.ndarray]:
+    """A bundled sample drawing of ``digit`` as point arrays (x, y)."""
+    from drawdigit.store import resource_path
+    from drawdigit.strokes import load_drawing
+
+    drawing = load_drawing(resource_path("samples", f"digit-{digit}.json"))
+    return [np.asarray(s, np.float64) for s in drawing.strokes if s]
+
+
+def pen_layer(size: tuple[int, int], strokes, pen: float, box: tuple[float, float, float]):
+    """Ink coverage (H, W) in [0, 1]: ``strokes`` scaled so their taller side is ``box[2]``
+    px, from (box[0], box[1]), drawn with a round pen ``pen`` px wide."""
+    points = np.concatenate(strokes)
+    low, high = points.min(axis=0), points.max(axis=0)
+    scale = box[2] / max(high - low)
+    layer = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(layer)
+    r = pen / 2
+    for stroke in strokes:
+        xy = [(box[0] + (x - low[0]) * scale, box[1] + (y - low[1]) * scale) for x, y in stroke]
+        draw.line(xy, fill=255, width=max(1, round(pen)))
+        for x, y in xy:
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=255)
+    return np.asarray(layer, np.float32) / 255.0
+
+
+def squared_paper(size: tuple[int, int], pitch: float, grey: float = 0.6) -> np.ndarray:
+    """A grid's coverage (H, W) in [0, 1]: lines 1.5 px wide every ``pitch`` px, ``grey``
+    as dark as black ink."""
+    w, h = size
+    lines = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(lines)
+    for k in range(int(w / pitch) + 1):
+        draw.line([(7 + k * pitch, 0), (7 + k * pitch, h)], fill=255, width=2)
+    for k in range(int(h / pitch) + 1):
+        draw.line([(0, 5 + k * pitch), (w, 5 + k * pitch)], fill=255, width=2)
+    return np.asarray(lines, np.float32) / 255.0 * (1.0 - grey)
+
+
+def phone_photo(rgb: np.ndarray, seed: int, angle: float = 3.0, light: float = 0.25):
+    """``rgb`` (uint8) as a phone sees it: a light gradient, turned by ``angle`` degrees and
+    seen a little from one side, blurred, noisy, JPEG-compressed."""
+    import io
+
+    h, w = rgb.shape[:2]
+    ramp = np.linspace(1.0, 1.0 - light, w, dtype=np.float32)[None, :, None]
+    image = Image.fromarray((rgb.astype(np.float32) * ramp).astype(np.uint8))
+    image = image.rotate(angle, Image.Resampling.BILINEAR, fillcolor=(90, 80, 70))
+    tilt = (1.0, 0.02, 0.0, 0.0, 1.0, 0.0, 0.00004, 0.0)
+    image = image.transform((w, h), Image.Transform.PERSPECTIVE, tilt, Image.Resampling.BILINEAR)
+    image = image.filter(ImageFilter.GaussianBlur(0.8))
+    noisy = np.asarray(image, np.float32) + np.random.default_rng(seed).normal(0, 4, (h, w, 3))
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=80)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+@pytest.mark.parametrize("digit", [6, 3])
+def test_a_digit_on_squared_paper_is_read_and_the_grid_never_is(decider, digit: int) -> None:
+    """A ballpoint digit two squares tall on grey 5 mm squared paper (a grid as dark as the
+    ink's half), photographed at an angle: the network reads the digit, not a grid line
+    (the old cleaning kept one line: "1, 100%"), nor the digit merged with the grid."""
+    size = (640, 480)
+    ink = pen_layer(size, sample_strokes(digit), 3.0, (280, 150, 150))
+    grid = squared_paper(size, pitch=72.0)
+    rgb = on_paper(np.maximum(ink, grid), paper=(0.96, 0.96, 0.94), ink=(0.1, 0.12, 0.3))
+    decision = decider.decide(phone_photo(rgb, seed=digit))
+    assert (decision.kind, decision.digit) == ("digit", digit)
+    # what the model saw is the digit alone: no grid line reaches the edge of its 28x28
+    seen = decision.whole.image28
+    assert seen[:, 0].max() < 0.2 and seen[:, -1].max() < 0.2
+
+
+def test_a_grid_alone_and_a_blank_page_with_a_shadow_are_no_sure_digit(decider) -> None:
+    """Squared paper with nothing on it, a blank page across which a hard shadow falls, and
+    one with a soft shadow in a corner: never a sure digit or number (the rim of a shadow,
+    a grid line and the sheet's edge are straight bars a network reads as a sure 1)."""
+    size = (640, 480)
+    grid = on_paper(squared_paper(size, pitch=40.0), paper=(0.95, 0.95, 0.92))
+    blank = np.full((480, 640, 3), 240, np.uint8)
+    shade = Image.new("L", size, 0)
+    ImageDraw.Draw(shade).polygon([(0, 0), (260, 0), (200, 480), (0, 480)], fill=255)
+    hard = np.asarray(shade.filter(ImageFilter.GaussianBlur(1.5)), np.float32)[..., None] / 255
+    soft = np.asarray(shade.filter(ImageFilter.GaussianBlur(30)), np.float32)[..., None] / 255
+    pictures = [
+        grid,
+        (blank * (1 - 0.45 * hard)).astype(np.uint8),
+        (blank * (1 - 0.4 * soft)).astype(np.uint8),
+    ]
+    for seed, rgb in enumerate(pictures):
+        decision = decider.decide(phone_photo(rgb, seed=seed, angle=2.0))
+        assert decision.kind not in ("digit", "number"), (seed, decision.kind, decision.digit)
+
+
+@pytest.mark.parametrize(
+    "digit, pen, ink",
+    [(3, 16.0, (0.05, 0.05, 0.05)), (5, 16.0, (0.05, 0.05, 0.05)), (0, 32.0, (0.1, 0.2, 0.7))],
+)
+def test_a_digit_touching_all_four_edges_is_read(decider, digit: int, pen: float, ink) -> None:
+    """A clear digit cropped so tightly that its strokes touch (and are cut by) all four
+    edges of the picture: a 3 and a 5 in black felt pen, a 0 in a fat blue marker, with a
+    stray dot of ink beside the digit and a phone camera's darker corners. (The old cleaning
+    took what touches the border for the sheet's edge and read the dot, or nothing:
+    "empty", "not a digit".)"""
+    size = (400, 400)
+    layer = pen_layer(size, sample_strokes(digit), pen, (100, 60, 280))
+    rows = np.flatnonzero(layer.max(axis=1) > 0.5)
+    cols = np.flatnonzero(layer.max(axis=0) > 0.5)
+    cut = 4  # px cut off each side: every edge crosses a stroke
+    crop = layer[rows[0] + cut : rows[-1] - cut, cols[0] + cut : cols[-1] - cut]
+    assert crop[0].max() > 0.5 and crop[-1].max() > 0.5
+    assert crop[:, 0].max() > 0.5 and crop[:, -1].max() > 0.5
+    h, w = crop.shape
+    dot = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(dot).ellipse([w * 0.45, h * 0.45, w * 0.45 + 6, h * 0.45 + 6], fill=255)
+    crop = np.maximum(crop, np.asarray(dot, np.float32) / 255.0)
+    rgb = on_paper(crop, paper=(0.97, 0.97, 0.95), ink=ink).astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    rgb *= (1.0 - 0.5 * (((yy - h / 2) / h) ** 2 + ((xx - w / 2) / w) ** 2))[..., None]
+    decision = decider.decide(phone_photo(rgb.astype(np.uint8), seed=digit, angle=0.0, light=0.1))
+    assert (decision.kind, decision.digit) == ("digit", digit)
+
+
+def holes(image28: np.ndarray) -> int:
+    """How many regions of paper the ink encloses (an 8 has two, a 0 one)."""
+    from scipy import ndimage
+
+    paper, count = ndimage.label(image28 < 0.3)
+    border = set(np.concatenate([paper[0], paper[-1], paper[:, 0], paper[:, -1]]).tolist())
+    return len(set(range(1, count + 1)) - border)
+
+
+def test_a_fat_marker_8_keeps_both_loops(decider) -> None:
+    """An 8 in a marker as wide as a fifth of its loops' height, photographed: its stroke
+    comes out at MNIST's weight and both loops stay open."""
+    size = (500, 500)
+    layer = pen_layer(size, sample_strokes(8), 30.0, (120, 80, 340))
+    rgb = on_paper(layer, paper=(0.95, 0.94, 0.9), ink=(0.05, 0.05, 0.1))
+    photo = phone_photo(rgb, seed=8)
+    seen = preprocess(photo)
+    assert holes(seen) == 2
+    decision = decider.decide(photo)
+    assert (decision.kind, decision.digit) == ("digit", 8)
+    assert holes(decision.whole.image28) == 2
