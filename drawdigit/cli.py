@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset",
         choices=("seed", "fast", "best"),
         help="ready-made settings (default: best; with --with-my-samples, one gentle epoch "
-        "from the model in use)",
+        "from the model in use). " + _preset_help(),
     )
     train.add_argument("--epochs", type=_at_least(1))
     train.add_argument("--batch-size", type=_at_least(1))
@@ -251,6 +251,14 @@ def _load_mnist_or_explain(data_dir: Path | None):
 
 
 # --------------------------------------------------------------------------- train
+
+
+def _preset_help() -> str:
+    """Each preset's data and time, for ``train --help`` (``training.config`` is plain
+    Python: no torch is loaded to print help)."""
+    from drawdigit.training.config import PRESETS, preset_note
+
+    return "; ".join(f"{key}: {preset_note(key, config)}" for key, config in PRESETS.items())
 
 
 def _train_config(args: argparse.Namespace):

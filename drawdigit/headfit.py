@@ -15,8 +15,8 @@ The temperature and the thresholds are chosen on drawings by writers the head wa
 on (and, for a network trained on pen ink, that the network did not see either): see
 ``calibrate`` for the rules.
 
-Training side only (torch for the MLP's few hundred steps); the app answers with the
-``.npz`` it writes, read by ``digitness`` in numpy.
+Training side only (torch for the MLP's few hundred steps); the app answers with the head
+saved inside the model file (``store.save_checkpoint``), read by ``digitness`` in numpy.
 """
 
 from __future__ import annotations

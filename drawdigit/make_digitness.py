@@ -36,10 +36,12 @@ from drawdigit.pendata import (
     load_pen_not_digits,
 )
 from drawdigit.store import bundled_model_path, load_checkpoint, save_checkpoint
+from drawdigit.training.config import TrainConfig
 
 
 def _recipe(metadata: dict) -> dict:
-    recipe = dict(metadata.get("recipe") or {})
+    # A setting added after a model was made reads as its default (which it trained with).
+    recipe = {**TrainConfig().to_dict(), **(metadata.get("recipe") or {})}
     for key in ("leave_out_fold", "threads", "quick_eval_seconds", "progress_every"):
         recipe.pop(key, None)  # how it ran, or which writers: not what was learnt
     return recipe

@@ -298,7 +298,10 @@ def test_train_with_my_samples_measures_the_kept_aside_ones(
     from drawdigit.samples import add_sample
     from drawdigit.store import bundled_model_path
 
+    # 3,000 MNIST images in batches of 32 at 2e-3: enough steps to learn a style the bundled
+    # model takes for no digit at all (the preset's batch 128 at 5e-4 needs the full MNIST).
     args = ["train", "--with-my-samples", "--limit", "3000", "--json", "--precision", "fp32"]
+    args += ["--batch-size", "32", "--lr", "0.002"]
     args += ["--threads", "1", "--data-dir", str(mnist_dir), "--out", str(tmp_path / "mine.pt")]
     assert main(args) == 2  # no samples yet: says how to get some
     assert "Correct" in capsys.readouterr().err
@@ -323,7 +326,7 @@ def test_train_with_my_samples_measures_the_kept_aside_ones(
     # the saved model read them, by the numpy forward pass: the same counts, out of 10.
     assert before == pytest.approx(kept_aside_accuracy(bundled_model_path()))
     assert after == pytest.approx(kept_aside_accuracy(tmp_path / "mine.pt"))
-    assert after > before  # the sideways style is learnt (measured: 20% -> 40%)
+    assert after > before  # the sideways style is learnt (measured: 10% -> 30%)
     assert f"{before * 100:.1f}% before, {after * 100:.1f}% after" in err
     saved = load_checkpoint(tmp_path / "mine.pt").metadata
     assert saved["personal_heldout_after"] == pytest.approx(after)
@@ -677,7 +680,7 @@ def test_the_plain_line_gives_the_percentages_of_the_json(
 ) -> None:
     """One story: the plain line says the JSON's numbers, whatever the answer (sure and
     unsure digits, pen letters, a number, nothing)."""
-    from test_decide import side_by_side
+    from test_decide import cut_short, sample, side_by_side
 
     from drawdigit.decide import outcome_name
     from drawdigit.formatting import percent
@@ -687,8 +690,10 @@ def test_the_plain_line_gives_the_percentages_of_the_json(
     save_drawing(number, side_by_side("42"))
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps({"width": 280, "height": 280, "strokes": []}))
+    unsure = tmp_path / "cut-2.json"
+    save_drawing(unsure, cut_short(sample(2), 0.8))
     pen = sorted((Path(__file__).parent / "data").glob("pen-*.json"))
-    files = [str(p) for p in (*SAMPLES, *pen, number, empty)]
+    files = [str(p) for p in (*SAMPLES, *pen, number, empty, unsure)]
     assert main(["predict", "--json", *files]) == 0
     rows = _json_lines(capsys.readouterr().out)
     assert main(["predict", *files]) == 0

@@ -67,9 +67,9 @@ def test_each_kind_is_said_plainly(panel: PredictionPanel) -> None:
     assert panel.bars.probabilities() is not None
     assert panel.headline_label.toolTip() == "4: 48%, 9: 47%"  # the bars' percentages
 
-    # Ink that is probably no digit: "not a digit" is named, as likely as the bars say.
+    # Ink that is probably no digit: "not a digit" is named first, as likely as the bars say.
     panel.show_decision(unsure(4, 9, digitness=0.4))
-    assert (panel.shown_digit(), panel.headline()) == ("4?", "Probably not a digit — or 4")
+    assert (panel.shown_digit(), panel.headline()) == ("×?", "Probably not a digit — or 4")
     assert panel.bars.shown_percent(10) == "60%" and panel.bars.shown_percent(4) == "19%"
 
     panel.show_decision(number((4, 0.99), (2, 0.97)))

@@ -996,8 +996,18 @@ def test_the_default_preset_is_fast_and_names_agree_everywhere(qtbot, mnist_dir)
     texts = [
         combo.itemText(i) for combo in dialog.findChildren(QComboBox) for i in range(combo.count())
     ]
-    assert "Fast (1 epoch, Adam, batch 64)" in texts
+    assert "Fast (1 epoch, Adam, batch 64) · about 1½ min on 2 cores" in texts
     assert not [text for text in texts if "adam" in text or "rmsprop" in text]
+    # What a preset trains on is said beside it, and follows the choice.
+    assert (
+        view.data_label.text()
+        == "Trains on MNIST + pen digits ×1 + pen letters ×1 (4/5 of the writers)"
+    )
+    view.apply_preset("best")
+    assert view.data_label.text() == "Trains on MNIST + pen digits ×6 + pen letters ×1"
+    assert "about 8 min on 2 cores" in view.preset_combo.currentText()
+    view.apply_preset("seed")
+    assert view.data_label.text() == "Trains on MNIST"
 
 
 def test_the_dialog_is_smaller_than_the_main_window_and_nothing_is_cut_off(qtbot, mnist_dir):

@@ -203,3 +203,28 @@ PRESETS: dict[str, TrainConfig] = {
         pen_not_digits=1,
     ),
 }
+
+# How long each preset takes from Train to a saved model with its head, on the 2-core
+# machine with nothing else running (docs/benchmarks.md, "Training"); shown beside the
+# preset in the training dialog and in ``drawdigit train --help``.
+PRESET_TIMES = {"seed": "about 1½ min", "fast": "about 1½ min", "best": "about 8 min"}
+
+
+def data_summary(config: TrainConfig) -> str:
+    """What a run with ``config`` trains on, in a few words: "MNIST + pen digits x6 + pen
+    letters" (copies per epoch; "4/5 of writers" when one writer fold is left out)."""
+    parts = ["MNIST"]
+    if config.pen_digits:
+        parts.append(f"pen digits ×{config.pen_digits}")
+    if config.pen_not_digits:
+        parts.append(f"pen letters ×{config.pen_not_digits}")
+    text = " + ".join(parts)
+    if (config.pen_digits or config.pen_not_digits) and config.leave_out_fold is not None:
+        text += " (4/5 of the writers)"
+    return text
+
+
+def preset_note(key: str, config: TrainConfig) -> str:
+    """A preset's data and time: "MNIST + pen digits x6 + … · about 8 min on two cores"."""
+    time = PRESET_TIMES.get(key)
+    return data_summary(config) + (f" · {time} on two cores" if time else "")
