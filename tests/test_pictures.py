@@ -22,7 +22,7 @@ from drawdigit.pictures import (
     read_picture,
     work_gray,
 )
-from drawdigit.pictures import _to_field as to_field
+from drawdigit.pictures.placing import to_field
 from drawdigit.preprocess import CENTRE, load_image, normalise_image, preprocess
 
 # A "4" and a "7" in a 100x100 box: asymmetric, so a wrong orientation cannot pass.
