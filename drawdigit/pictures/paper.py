@@ -39,6 +39,8 @@ MIN_CONTRAST = 0.15
 MIN_INK = 0.08
 # Ink is measured from at least this far above the paper (below it: shadows' soft rims).
 MIN_FLOOR = 0.05
+# Light ink on dark paper is checked against the paper's level in this many blocks a side.
+POLARITY_CELLS = 8
 # Ink is darker than the paper by more than this many deviations of its noise.
 NOISE_SIGMAS = 5.0
 
@@ -120,11 +122,29 @@ def dark_ink(gray: np.ndarray) -> np.ndarray:
 
 def ink_is_dark(gray: np.ndarray) -> bool:
     """Ink is the minority: the paper is the median tone, and ink lies on the side of it that
-    reaches further (a dim photo of white paper still has dark ink)."""
+    reaches further (a dim photo of white paper still has dark ink).
+
+    A sheet half in a hard shadow has two papers, and its lit half reaches further above
+    the median (the shadowed paper) than dark ink below it: 42 of 630 synthetic photos were
+    read as light ink on dark paper. So light ink is believed only if it also reaches
+    further from the paper around it, the median of each of POLARITY_CELLS x POLARITY_CELLS
+    blocks (which steps with the shadow: 11 of 630 then). A fat marker that covers much of
+    its blocks fools that test, never the first one, which says dark for it."""
     sample = gray[:: max(1, gray.shape[0] // 128), :: max(1, gray.shape[1] // 128)]
     paper = float(np.median(sample))
     low, high = np.percentile(gray[::2, ::2], [0.05, 99.95])
-    return paper - float(low) >= float(high) - paper
+    if paper - float(low) >= float(high) - paper:
+        return True
+    f = max(1, -(-max(gray.shape) // 512))
+    small = as_blocks(gray, f, mode="edge").mean(axis=(1, 3)) if f > 1 else gray
+    h, w = small.shape
+    cell = max(2, -(-max(h, w) // POLARITY_CELLS))
+    blocks = as_blocks(small, cell, mode="edge")
+    gh, gw = blocks.shape[0], blocks.shape[2]
+    level = np.median(blocks.transpose(0, 2, 1, 3).reshape(gh, gw, -1), axis=2)
+    around = small - enlarged(level.astype(np.float32), cell, (h, w))
+    low, high = np.percentile(around, [0.05, 99.95])
+    return -float(low) >= float(high)
 
 
 def _paper_brightness(gray: np.ndarray) -> np.ndarray:
