@@ -47,6 +47,16 @@ REMNANT_SHARE = 0.7
 MIN_SEED = 0.04
 # A mark in a corner of the picture weighs this much less than one in the middle.
 CENTRE_PRIOR = 0.5
+# A mark along at least LONG_LINE of the picture that lies within STRAIGHT_SPREAD of its
+# length of a straight line is a line (the sheet's edge, a margin), not a digit's stroke.
+LONG_LINE = 0.4
+STRAIGHT_SPREAD = 0.012
+# ...or along SIDE_LINE of it with its middle within SIDE_BAND of a side.
+SIDE_LINE = 0.25
+SIDE_BAND = 0.12
+# ...or along EDGE_LINE of it with its middle within EDGE_BAND of the picture's edge.
+EDGE_LINE = 0.08
+EDGE_BAND = 0.03
 # Pieces whose box lies within this fraction of the digit's size from it belong to the digit.
 GROUP_REACH = 0.35
 
@@ -101,13 +111,19 @@ def digit_candidates(ink: np.ndarray, gray: np.ndarray | None = None) -> list[In
     ruling, lone = straight_lines(mask)
     groups = []
     for removed in (ruling | lone, ruling) if lone.any() else (ruling,):
-        near = ndimage.maximum_filter(removed, 5) if removed.any() else None
+        near = ndimage.maximum_filter(removed, 9) if removed.any() else None
         groups += _candidate_groups(mask & ~removed, smooth, floor, near, gray)
     out = []
+    h, w = ink.shape
     for labels, group, trusted in groups:
-        digit = weighed(ink, _chosen(labels, group), MIN_INK)
-        if digit is not None:
-            out.append(InkCandidate(digit, trusted))
+        chosen = _chosen(labels, group)
+        digit = weighed(ink, chosen, MIN_INK)
+        if digit is None:
+            continue
+        # what the network would see of it (``weighed``): one long straight line?
+        kept = chosen & (ink > INK_FRACTION * float(np.percentile(ink[chosen], 90)))
+        trusted = trusted and not _is_long_straight_line(*np.nonzero(kept), h, w)
+        out.append(InkCandidate(digit, trusted))
     # ink first; what may be a rim of light and shade after it
     return sorted(out, key=lambda c: not c.trusted)
 
@@ -151,12 +167,19 @@ def _candidate_groups(
     # scale the digit's ink is measured against while other ink stands out.
     border = np.array([_is_border_mark(box, h, w) for box in boxes], bool)
     digitlike = np.array([_could_be_digit(box, h, w) for box in boxes], bool)
-    inside = candidates & ~border & digitlike & (strength * 2.0 >= MIN_INK)
+    # Nor does a long straight line (the sheet's edge, a margin, a shadow's edge, a grid
+    # line the search missed): it joins no digit, and alone is never a sure one (a 1).
+    straight = np.array(
+        [c and _long_straight_line(labels, i, boxes[i], h, w) for i, c in enumerate(candidates)],
+        bool,
+    )
+    inside = candidates & ~border & digitlike & ~straight & (strength * 2.0 >= MIN_INK)
     strongest = float(strength[inside if inside.any() else candidates].max())
     joinable = candidates & (strength >= INK_FRACTION * strongest)
     if not joinable.any():
         return []
-    joinable &= weight >= SPECK_FRACTION * weight[joinable & ~border].max(initial=0.0)
+    scale = weight[joinable & ~border & ~straight].max(initial=0.0)
+    joinable &= weight >= SPECK_FRACTION * scale
     seeds = joinable & (strength >= SEED_FRACTION * strongest) & ~remnant
     seeds &= digitlike
     if not seeds.any():
@@ -172,7 +195,7 @@ def _candidate_groups(
     # way and a fair part of it the other way; not a sliver of the table along one side),
     # grown with any marks.
     cropped = border & np.array([_could_be_cropped_digit(box, h, w) for box in boxes])
-    joinable &= ~remnant
+    joinable &= ~remnant & ~straight
     passes = [(seeds & ~border, joinable & ~border), (seeds & cropped, joinable)]
     # ...unless a cropped mark outweighs everything inside by far (bits of a grid inside a
     # tightly cropped digit, not the digit)
@@ -239,6 +262,44 @@ def _chosen(labels: np.ndarray, chosen: np.ndarray) -> np.ndarray:
     """The pixels of the components marked in ``chosen`` (one bool per label from 1): a table
     lookup, where np.isin sorts."""
     return np.concatenate([[False], chosen])[labels]
+
+
+def _long_straight_line(
+    labels: np.ndarray, index: int, box: tuple[slice, slice], h: int, w: int
+) -> bool:
+    """Whether mark ``index`` (a label less one) is one long straight line
+    (``_is_long_straight_line``)."""
+    ys, xs = np.nonzero(labels[box] == index + 1)
+    return _is_long_straight_line(ys + box[0].start, xs + box[1].start, h, w)
+
+
+def _is_long_straight_line(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> bool:
+    """Whether the pixels (ys, xs) of an h x w picture are one long straight line: along at
+    least LONG_LINE of the picture's height (or width), SIDE_LINE near a side parallel to
+    it (a sheet's edge, broken into pieces by the noise), EDGE_LINE along the picture's
+    very edge (the table's or the sheet's edge cut by the frame), and within
+    STRAIGHT_SPREAD of their length (or 1.5 px, 2.5 px along the edge) of a straight line
+    fitted along them. A digit's strokes curve or turn; a 1 that long is a tightly cropped
+    one, then answered "not sure"."""
+    if ys.size < 3:
+        return False
+    tall = (int(ys.max()) - int(ys.min()) + 1) / h
+    wide = (int(xs.max()) - int(xs.min()) + 1) / w
+    if tall >= wide:  # how far its middle lies from the nearer side along it
+        middle = (int(xs.min()) + int(xs.max()) + 1) / (2.0 * w)
+    else:
+        middle = (int(ys.min()) + int(ys.max()) + 1) / (2.0 * h)
+    side = min(middle, 1.0 - middle)
+    least, loose = (EDGE_LINE, 2.5) if side <= EDGE_BAND else (LONG_LINE, 1.5)
+    if SIDE_BAND >= side > EDGE_BAND:
+        least = SIDE_LINE
+    if max(tall, wide) < least:
+        return False
+    along, across = (ys, xs) if tall >= wide else (xs, ys)
+    length = float(along.max() - along.min() + 1)
+    slope, intercept = np.polyfit(along.astype(np.float64), across.astype(np.float64), 1)
+    spread = float(np.std(across - (slope * along + intercept)))
+    return spread <= max(loose, STRAIGHT_SPREAD * length)
 
 
 def _could_be_digit(box: tuple[slice, slice], h: int, w: int) -> bool:
