@@ -476,7 +476,7 @@ def test_a_picture_is_read_off_the_gui_thread_and_a_later_open_wins(window, qtbo
     """Opening returns before the picture is decoded (the window goes on meanwhile and says
     what it is opening); a file opened while another is read replaces it, and the first is
     never shown."""
-    from test_picture_reading import write_huge_png
+    from test_picture_reading import write_huge_png  # (from the large-picture bench)
 
     large = tmp_path / "large.png"
     write_huge_png(large, 4000, 3)

@@ -23,6 +23,9 @@ from drawdigit.pictures.png_strips import PngStrips
 from drawdigit.pictures.reading import DECODE_BUDGET, WORK_SIDE, reduced
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_large_pictures import write_huge_png  # noqa: E402  (rows written one at a time)
+
 CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 # Every (bit depth, colour type) PNG allows.
 KINDS = [(1, 0), (2, 0), (4, 0), (8, 0), (16, 0), (8, 2), (16, 2), (1, 3), (2, 3), (4, 3)]
@@ -197,24 +200,6 @@ def test_a_damaged_large_png_is_refused_with_a_message(tmp_path, damage) -> None
     path.write_bytes(data)
     with pytest.raises(ImageError, match="damaged or unreadable image"):
         read_picture(path)
-
-
-def write_huge_png(path: Path, side: int, channels: int) -> None:
-    """A side x side white picture with a dark bar down its middle (a "1"), written a row
-    at a time: a few MB on disk, never whole in memory."""
-    colour = {1: 0, 3: 2, 4: 6}[channels]
-    squeeze = zlib.compressobj(1)
-    white = np.full((side, channels), 255, np.uint8)
-    bar = white.copy()
-    bar[side // 2 - side // 40 : side // 2 + side // 40, : min(channels, 3)] = 20
-    with open(path, "wb") as file:
-        file.write(b"\x89PNG\r\n\x1a\n")
-        file.write(chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, colour, 0, 0, 0)))
-        for y in range(side):
-            row = bar if side // 4 < y < 3 * side // 4 else white
-            if data := squeeze.compress(b"\x00" + row.tobytes()):
-                file.write(chunk(b"IDAT", data))
-        file.write(chunk(b"IDAT", squeeze.flush()) + chunk(b"IEND", b""))
 
 
 PEAK_RSS = """

@@ -29,7 +29,7 @@ WORK_SIDE = 1024
 # interlaced PNG) is decoded whole in its own mode: at most this many bytes (Pillow keeps 1
 # byte a pixel of grey or palette pictures, 4 of colour ones), so that reading it stays
 # within ~300 MB (a grey picture at Pillow's own limit of 179 million pixels fits).
-DECODE_BUDGET = 180_000_000
+DECODE_BUDGET = 200_000_000
 # A large picture is converted and reduced in strips of rows of about this many bytes.
 STRIP_BYTES = 4_000_000
 # Bytes a pixel in Pillow's memory, by mode (4 for any mode not listed).
