@@ -36,6 +36,7 @@ The choices, measured on unipen-dev (6,209 pen-drawn digits) with fifteen models
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -284,9 +285,10 @@ def load_source(path: Path | str) -> Drawing | np.ndarray:
     return source.gray if isinstance(source, Picture) else source
 
 
-def read_source(path: Path | str) -> Drawing | Picture:
+def read_source(path: Path | str, check: Callable[[], None] | None = None) -> Drawing | Picture:
     """A file as a ``Drawing`` for a strokes file, else a ``Picture`` (upright, its colour for
-    the window and its gray for ``preprocess``, from one decoding).
+    the window and its gray for ``preprocess``, from one decoding). ``check`` is called
+    between the strips of a large picture (``read_picture``): it may raise to stop.
 
     Decided by CONTENT, not by the name: a strokes file is JSON text, i.e. an object
     (optionally after a byte-order mark and white space), so ``four.txt`` with strokes in
@@ -304,7 +306,7 @@ def read_source(path: Path | str) -> Drawing | Picture:
             data = read_capped(file, size, MAX_FILE_BYTES, path, StrokesError)
             return drawing_from_bytes(data, str(path))
         try:
-            return read_picture(path)
+            return read_picture(path, check)
         except ImageError as exc:
             if not _json_text(file, size, head, path):
                 raise

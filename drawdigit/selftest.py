@@ -237,7 +237,11 @@ def check_window(state: CheckState) -> str:
         detail = ""
         if digit is not None:
             results.clear()
-            if not window.open_path(state.samples[digit]):
+            failed: list[str] = []
+            window.document.open_failed.connect(lambda _path, why: failed.append(why))
+            window.open_path(state.samples[digit])
+            _wait_until(app, lambda: not window.document.is_reading(), 30.0, "opening a sample")
+            if failed:
                 raise CheckFailed(f"the window could not open {state.samples[digit].name}")
             _wait_until(
                 app,

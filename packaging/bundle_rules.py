@@ -288,7 +288,7 @@ EXCLUDED_MODULES = [
     # Pillow codecs for formats we do not read (AVIF, WebP), fonts, colour management, Tk
     "PIL._avif", "PIL._webp", "PIL._imagingft", "PIL._imagingcms", "PIL._imagingtk",
     "PIL.ImageTk", "PIL.ImageQt",
-    # scipy: the app uses scipy.ndimage (pictures.py; it imports scipy.special and
+    # scipy: the app uses scipy.ndimage (drawdigit/pictures/; it imports scipy.special and
     # scipy._lib). The rest comes in only through lazy imports in functions the app never
     # calls (scipy.special's orthogonal-polynomial roots import linalg...); with every
     # drawdigit module, pyqtgraph, torch and a whole self-test loaded, none of these is

@@ -84,7 +84,8 @@ def test_an_opened_photo_is_shown_upright_in_colour(qtbot, tmp_path):
     qtbot.addWidget(window)
     canvas = DrawingCanvas(window)
     document = Document(window, canvas, lambda: None)
-    assert document.open_path(path)
+    with qtbot.waitSignal(document.opened, timeout=30_000):
+        document.open_path(path)
     picture = canvas.picture()
     assert picture is not None
     assert np.array_equal(colours_of(picture.image), upright)

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -180,6 +181,22 @@ def drop(window: MainWindow, path: Path) -> None:
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted(), "the window refused the drag"
     QApplication.sendEvent(window, QDropEvent(QPointF(200, 200), *args))
+    read_all(window)
+
+
+def read_all(window: MainWindow) -> None:
+    """Let the file being read off the GUI thread arrive (shown, asked about or refused)."""
+    deadline = time.monotonic() + 30
+    while window.document.is_reading() and time.monotonic() < deadline:
+        QApplication.processEvents()
+        time.sleep(0.002)
+    assert not window.document.is_reading(), "the file was not read within 30 s"
+
+
+def open_and_wait(window: MainWindow, qtbot, path: Path) -> None:
+    """Open a file (read off the GUI thread) and wait until it is shown."""
+    with qtbot.waitSignal(window.document.opened, timeout=30_000):
+        window.open_path(path)
 
 
 ONE = [polyline((140, 45), (140, 235))]
@@ -406,7 +423,7 @@ def test_save_then_reopen_gives_the_same_strokes(window, qtbot, tmp_path):
     assert window.windowTitle().startswith("four.json")
     assert load_drawing(path) == drawing
     window.commands.clear.trigger()
-    assert window.open_path(path)
+    open_and_wait(window, qtbot, path)
     assert window.canvas.drawing() == drawing
     qtbot.waitUntil(lambda: window.last_result() is not None)
     assert np.array_equal(window.last_result().image28, preprocess(drawing))
@@ -414,7 +431,7 @@ def test_save_then_reopen_gives_the_same_strokes(window, qtbot, tmp_path):
     renamed = tmp_path / "four.txt"
     renamed.write_bytes(path.read_bytes())
     window.commands.clear.trigger()
-    assert window.open_path(renamed)
+    open_and_wait(window, qtbot, renamed)
     assert window.canvas.drawing() == drawing
 
 
@@ -422,7 +439,7 @@ def test_opening_a_file_with_another_canvas_size_keeps_it(window, qtbot, tmp_pat
     drawing = Drawing(560.0, 400.0, [[(200.0, 80.0), (200.0, 330.0)]])
     path = tmp_path / "tall.json"
     save_drawing(path, drawing)
-    assert window.open_path(path)
+    open_and_wait(window, qtbot, path)
     assert window.canvas.drawing() == drawing
     answer_for(window, qtbot)
     assert np.array_equal(window.last_result().image28, preprocess(drawing))
@@ -483,6 +500,33 @@ def test_dropping_an_image_shows_and_classifies_it(window, qtbot, tmp_path):
     save_drawing(saved, strokes)
     drop(window, saved)
     assert window.canvas.picture() is None and window.canvas.drawing() == strokes
+
+
+def test_a_picture_is_read_off_the_gui_thread_and_a_later_open_wins(window, qtbot, tmp_path):
+    """Opening returns before the picture is decoded (the window goes on meanwhile and says
+    what it is opening); a file opened while another is read replaces it, and the first is
+    never shown."""
+    from test_picture_reading import write_huge_png  # (from the large-picture bench)
+
+    large = tmp_path / "large.png"
+    write_huge_png(large, 4000, 3)
+    four = tmp_path / "four.json"
+    save_drawing(four, Drawing(280.0, 280.0, FOUR))
+    shown: list[Path] = []
+    window.document.opened.connect(shown.append)
+    window.open_path(large)
+    assert window.document.is_reading() and window.canvas.picture() is None
+    assert window.statusBar().currentMessage() == "Opening large.png…"
+    open_and_wait(window, qtbot, four)
+    assert shown == [four] and window.canvas.drawing() == load_drawing(four)
+    from drawdigit.gui.workers import live_workers
+
+    readers = lambda: [w for w in live_workers() if w.thread_name == "drawdigit-open"]  # noqa: E731
+    qtbot.waitUntil(lambda: not readers(), timeout=30_000)  # the first reader has ended...
+    QApplication.processEvents()  # ...and whatever it sent has arrived: dropped
+    assert shown == [four] and window.canvas.picture() is None
+    open_and_wait(window, qtbot, large)
+    assert window.canvas.picture() is not None and window.canvas.picture().name == "large.png"
 
 
 def test_export_drawing_and_model_input_as_png(window, qtbot, tmp_path):
@@ -725,12 +769,12 @@ def test_unsure_and_not_a_digit_are_held_until_the_pen_lifts(real_window, qtbot)
     assert panel.headline() == f"Not a digit — {percent(final.confidence, 0)} sure"
 
 
-def test_a_strokes_file_opens_whatever_its_name(window, tmp_path) -> None:
+def test_a_strokes_file_opens_whatever_its_name(window, qtbot, tmp_path) -> None:
     """One loader for the window and the CLI: content decides, not the suffix."""
     path = tmp_path / "four.txt"
     save_drawing(tmp_path / "four.json", Drawing(280, 280, FOUR))
     path.write_bytes((tmp_path / "four.json").read_bytes())
-    assert window.open_path(path)
+    open_and_wait(window, qtbot, path)
     assert window.canvas.picture() is None
     assert window.canvas.drawing().strokes == [list(s) for s in load_drawing(path).strokes]
 
@@ -832,7 +876,7 @@ def test_undoing_an_open_gives_back_the_file_before_it(window, qtbot, tmp_path):
     save_drawing(opened, Drawing(280.0, 280.0, ZERO))
     opened_bytes = opened.read_bytes()
     draw(window, *ONE)
-    assert window.open_path(opened)
+    open_and_wait(window, qtbot, opened)
     window.commands.undo.trigger()
     assert window.windowTitle().startswith("Untitled") and window.document.path() is None
     window.commands.redo.trigger()
@@ -843,7 +887,7 @@ def test_undoing_an_open_gives_back_the_file_before_it(window, qtbot, tmp_path):
     before = tmp_path / "before.json"
     assert window.document.save_to(before)
     draw(window, *SEVEN)
-    assert window.open_path(opened)
+    open_and_wait(window, qtbot, opened)
     window.commands.undo.trigger()  # back to ONE + SEVEN, which came from before.json
     assert window.windowTitle() == "before.json[*] — drawdigit" and window.isWindowModified()
     QTest.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
@@ -880,6 +924,7 @@ def test_open_sample_over_changed_drawing_can_save_it_first(window, qtbot, tmp_p
     window.document.fill_samples_menu(menu)
     menu.actions()[0].trigger()
     answer(window, qtbot, QMessageBox.StandardButton.Save)
+    read_all(window)
     assert len(load_drawing(path).strokes) == 2  # saved to the file it came from
     assert window.document.path() is None  # a sample opens untitled
     assert window.windowTitle().startswith("Untitled") and not window.isWindowModified()
@@ -1092,6 +1137,7 @@ def test_open_save_as_and_export_through_the_file_dialogs(window, qtbot, tmp_pat
 
     answer_file_dialog(window, four, seen)
     window.commands.open.trigger()
+    read_all(window)
     assert seen[-1]["title"] == "Open Drawing or Image" and not seen[-1]["saving"]
     assert window.document.path() == four and window.windowTitle() == "four.json[*] — drawdigit"
     assert window.canvas.drawing() == load_drawing(four)

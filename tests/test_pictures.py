@@ -22,7 +22,7 @@ from drawdigit.pictures import (
     read_picture,
     work_gray,
 )
-from drawdigit.pictures import _to_field as to_field
+from drawdigit.pictures.placing import to_field
 from drawdigit.preprocess import CENTRE, load_image, normalise_image, preprocess
 
 # A "4" and a "7" in a 100x100 box: asymmetric, so a wrong orientation cannot pass.
@@ -423,3 +423,44 @@ def test_a_fat_marker_8_keeps_both_loops(decider) -> None:
     decision = decider.decide(photo)
     assert (decision.kind, decision.digit) == ("digit", 8)
     assert holes(decision.whole.image28) == 2
+
+
+def test_a_sheet_mostly_in_shadow_still_has_dark_ink(decider) -> None:
+    """A hard shadow over two thirds of the sheet: the shadowed paper is the picture's
+    median, and the lit third lies further above it than the ink below it; the ink is
+    still read as dark on light paper (it was read as light ink on dark paper)."""
+    from drawdigit.pictures.paper import ink_is_dark
+
+    size = (640, 480)
+    ink = pen_layer(size, sample_strokes(5), 3.0, (240, 120, 220))
+    rgb = on_paper(ink, paper=(0.92, 0.92, 0.9), ink=(0.1, 0.1, 0.2)).astype(np.float32)
+    shade = Image.new("L", size, 0)
+    ImageDraw.Draw(shade).polygon([(200, 0), (640, 0), (640, 480), (240, 480)], fill=255)
+    rgb *= (
+        1
+        - 0.5 * np.asarray(shade.filter(ImageFilter.GaussianBlur(1.5)), np.float32)[..., None] / 255
+    )
+    photo = phone_photo(rgb.astype(np.uint8), seed=5, angle=1.0, light=0.1)
+    assert ink_is_dark(work_gray(photo))
+    decision = decider.decide(photo)
+    assert (decision.kind, decision.digit) == ("digit", 5)
+
+
+@pytest.mark.parametrize("digit", [None, 5])
+def test_the_sheets_straight_edge_is_no_sure_digit_nor_part_of_one(decider, digit) -> None:
+    """A dark straight line near the picture's side (the sheet's edge against the table),
+    alone or beside a digit in faint pencil: it is never answered a sure 1, and does not
+    outshine the pencil (its darkness no longer sets the scale the digit is measured on)."""
+    size = (640, 480)
+    edge = Image.new("L", size, 0)
+    ImageDraw.Draw(edge).line([(585, 110), (589, 400)], fill=255, width=3)
+    layer = 0.9 * np.asarray(edge, np.float32) / 255.0
+    if digit is not None:
+        pencil = 0.35 * pen_layer(size, sample_strokes(digit), 2.0, (300, 130, 210))
+        layer = np.maximum(layer, pencil)
+    rgb = on_paper(layer, paper=(0.93, 0.93, 0.9), ink=(0.0, 0.0, 0.0))
+    decision = decider.decide(phone_photo(rgb, seed=11, angle=0.0, light=0.1))
+    if digit is None:
+        assert decision.kind not in ("digit", "number"), (decision.kind, decision.digit)
+    else:
+        assert (decision.kind, decision.digit) == ("digit", digit)

@@ -8,8 +8,10 @@ and undoing past an open brings back the file (or "Untitled") from before it, so
 never write an earlier drawing over the file that was opened. Open, New and drop ask to
 save a changed drawing first (a window-modal box; the window asks the same before it
 closes). It handles the window's drag and drop through an event filter,
-so the window need not forward its drop events. Every failure is a window-modal message box
-that leaves the drawing as it was; files are written atomically.
+so the window need not forward its drop events. Files are read off the GUI thread (a
+``GeneratorWorker``: a huge picture takes seconds to decode, the window never waits for it),
+the latest open wins. Every failure is a window-modal message box that leaves the drawing
+as it was; files are written atomically.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from drawdigit.gui.canvas import DrawingCanvas
+    from drawdigit.gui.workers import GeneratorWorker, WorkerControl
+    from drawdigit.pictures import Picture
     from drawdigit.strokes import Drawing
 
 OPEN_FILTER = (
@@ -61,6 +65,8 @@ class Document(QObject):
 
     changed = Signal()  # the file or the name shown changed (the title must follow)
     status = Signal(str, int)  # a status-bar message and how long to show it (ms)
+    opened = Signal(object)  # the Path of a file read and shown (``open_path``)
+    open_failed = Signal(object, str)  # the Path of a file that could not be, and why
 
     def __init__(
         self,
@@ -75,6 +81,8 @@ class Document(QObject):
         self._sources: list[_Source] = []  # oldest first; none: an untitled drawing
         self._shown: tuple[Path | None, str] = (None, "")
         self._question: QMessageBox | None = None  # the save question, while it is open
+        # the file being read off the GUI thread: (worker, path, ask to save?, untitled?)
+        self._reading: tuple[GeneratorWorker, Path, bool, bool] | None = None
         canvas.undo_stack.indexChanged.connect(self._on_index_changed)
         window.setAcceptDrops(True)
         window.installEventFilter(self)
@@ -218,46 +226,87 @@ class Document(QObject):
     def ask_and_open(self, path: Path | str) -> None:
         """A dropped file: read first (a bad file only says so, and nothing is asked), then
         ask to save a changed drawing, then show it."""
-        path = Path(path)
-        loaded = self._read(path)
-        if loaded is not None:
-            self.ask_to_save(f"opening “{path.name}”", lambda: self._show(path, loaded))
+        self._start_reading(Path(path), ask=True)
 
-    def open_path(self, path: Path | str) -> bool:
-        """Show a strokes file or an image; a bad file gets a message box and changes nothing.
+    def open_path(self, path: Path | str) -> None:
+        """Show a strokes file or an image once it is read; a bad file gets a message box and
+        changes nothing.
 
-        A strokes file is known by its content, so one saved under another suffix opens too.
-        Asks nothing: the File menu and drops ask to save first (``ask_to_save``).
+        The file is read off the GUI thread (a photo of a hundred million pixels takes
+        seconds to decode): ``opened`` follows once it is shown, ``open_failed`` once a
+        message said why not. A newer open replaces one still being read. A strokes file
+        is known by its content, so one saved under another suffix opens too. Asks
+        nothing: the File menu and drops ask to save first (``ask_to_save``).
         """
-        path = Path(path)
-        loaded = self._read(path)
-        if loaded is None:
-            return False
-        self._show(path, loaded)
-        return True
+        self._start_reading(Path(path))
 
-    def _read(self, path: Path) -> _Loaded | None:
-        """The file's drawing, or its pixels and image; None (after a message) if unreadable."""
-        from drawdigit.preprocess import ImageError, read_source
-        from drawdigit.strokes import Drawing, StrokesError
+    def is_reading(self) -> bool:
+        """Whether a file is being read to be shown."""
+        return self._reading is not None
 
-        try:
-            source = read_source(path)  # by content, as ``drawdigit predict`` reads it
-            if isinstance(source, Drawing):
-                return source, None, None
-            return None, source.gray, rgb_to_qimage(source.rgb)  # shown upright, in colour
-        except (StrokesError, ImageError) as exc:
+    def cancel_reading(self) -> None:
+        """Stop reading a file (the window closes): it is not shown."""
+        if self._reading is not None:
+            self._reading[0].quit()
+            self._reading = None
+
+    def _start_reading(self, path: Path, *, ask: bool = False, untitled: bool = False) -> None:
+        from drawdigit.gui.workers import GeneratorWorker, WorkerControl
+
+        self.cancel_reading()
+        control = WorkerControl()
+        worker = GeneratorWorker(_read, path, control, control=control, name="drawdigit-open")
+        self._reading = (worker, path, ask, untitled)
+        worker.returned.connect(self._on_read)
+        worker.errored.connect(self._on_read_failed)
+        self.status.emit(f"Opening {path.name}…", 0)
+        worker.start()
+
+    def _read_by(self) -> tuple[Path, bool, bool] | None:
+        """The file the worker that sent this signal read, if it is still the one wanted."""
+        if self._reading is None or self.sender() is not self._reading[0]:
+            return None
+        _, path, ask, untitled = self._reading
+        self._reading = None
+        return path, ask, untitled
+
+    def _on_read(self, source: Drawing | Picture) -> None:
+        from drawdigit.strokes import Drawing
+
+        wanted = self._read_by()
+        if wanted is None:
+            return
+        path, ask, untitled = wanted
+        if isinstance(source, Drawing):
+            loaded: _Loaded = (source, None, None)
+        else:
+            loaded = (None, source.gray, rgb_to_qimage(source.rgb))  # upright, in colour
+        if ask:
+            self.ask_to_save(f"opening “{path.name}”", lambda: self._show(path, loaded))
+        else:
+            self._show(path, loaded, untitled=untitled)
+
+    def _on_read_failed(self, exc: BaseException) -> None:
+        from drawdigit.preprocess import ImageError
+        from drawdigit.strokes import StrokesError
+
+        wanted = self._read_by()
+        if wanted is None:
+            return
+        path = wanted[0]
+        if isinstance(exc, (StrokesError, ImageError)):
             self._open_failed(path, str(exc))
-        except (OSError, ValueError) as exc:
+        elif isinstance(exc, (OSError, ValueError)):
             self._open_failed(path, f"{path}: {exc}")
-        return None
+        else:
+            raise exc
 
-    def _show(self, path: Path, loaded: _Loaded) -> None:
+    def _show(self, path: Path, loaded: _Loaded, *, untitled: bool = False) -> None:
         drawing, pixels, image = loaded
         if drawing is not None:
             self._canvas.set_drawing(drawing)
             self._canvas.undo_stack.setClean()
-            self._set_source(path)
+            self._set_source(None if untitled else path)
         else:
             assert image is not None
             self._canvas.set_picture(image, pixels, path.name)
@@ -265,8 +314,10 @@ class Document(QObject):
             self._set_source(None, path.name)
         remember_dir(path)
         self.status.emit(f"Opened {path}", 5000)
+        self.opened.emit(path)
 
     def _open_failed(self, path: Path, message: str) -> None:
+        self.status.emit("", 0)
         show_message(
             self._window,
             QMessageBox.Icon.Warning,
@@ -275,6 +326,7 @@ class Document(QObject):
             detail=f"{message}\n\ndrawdigit opens drawings saved as strokes files (.json) "
             "and images (PNG, JPEG, BMP…). The current drawing is unchanged.",
         )
+        self.open_failed.emit(path, message)
 
     def fill_samples_menu(self, menu: QMenu) -> None:
         """File > Open Sample: the bundled sample drawings, filled when the menu opens."""
@@ -296,12 +348,9 @@ class Document(QObject):
         """File > Open Sample: asks to save a changed drawing first."""
         self.ask_to_save("opening a sample", lambda: self.open_sample(path))
 
-    def open_sample(self, path: Path) -> bool:
+    def open_sample(self, path: Path) -> None:
         """Open a bundled sample as an untitled drawing: Save never overwrites a sample."""
-        if not self.open_path(path):
-            return False
-        self._set_source(None)
-        return True
+        self._start_reading(Path(path), untitled=True)
 
     # ------------------------------------------------------------------ save
 
@@ -445,3 +494,11 @@ def dropped_path(urls: list[QUrl]) -> Path | None:
     if len(urls) != 1 or not urls[0].isLocalFile():
         return None
     return Path(urls[0].toLocalFile())
+
+
+def _read(path: Path, control: WorkerControl) -> Drawing | Picture:
+    """The worker's job: the file as a drawing or a picture (``read_source``), stopped
+    between the strips of a large picture once ``control`` is cancelled."""
+    from drawdigit.preprocess import read_source
+
+    return read_source(path, control.check)

@@ -444,9 +444,10 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ files
 
-    def open_path(self, path: Path | str) -> bool:
-        """Open a drawing or an image (see ``Document.open_path``)."""
-        return self.document.open_path(path)
+    def open_path(self, path: Path | str) -> None:
+        """Open a drawing or an image once it is read off the GUI thread (see
+        ``Document.open_path``: its ``opened`` and ``open_failed`` say how it went)."""
+        self.document.open_path(path)
 
     # ------------------------------------------------------------------ title, actions
 
@@ -538,6 +539,7 @@ class MainWindow(QMainWindow):
                 window.close()
         self.finetune.shutdown()
         self.recognizer.shutdown()
+        self.document.cancel_reading()
         super().closeEvent(event)
 
     def _close_after_asking(self) -> None:
