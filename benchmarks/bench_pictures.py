@@ -3,7 +3,7 @@ drawings saved as PNGs against their strokes, and what a picture costs.
 
     python benchmarks/bench_pictures.py [--photos 1000] [--seeds report|tune|N,N...]
                                         [--source mnist-test|unipen] [--model PATH]
-                                        [--head PATH] [--pngs 1000] [--repeat 7]
+                                        [--pngs 1000] [--repeat 7]
                                         [--skip-real] [--save DIR] [--json]
 
 Every picture is answered the way the app answers it: ``load_source`` -> ``segment.cut`` ->
@@ -28,8 +28,8 @@ that is wrong (or given for a picture with no digit), as a share of all pictures
   JPEG photo through ``load_input`` and as an array through ``preprocess``; a 280x280
   drawing (array) through ``preprocess``.
 
-``--model``/``--head``: the network and digit-ness head to measure (default: the bundled
-ones). ``--save DIR``: each synthetic photo, and what the model saw, as PNGs to look at
+``--model``: the model file to measure, with the digit-ness head inside it (default: the
+model in use). ``--save DIR``: each synthetic photo, and what the model saw, as PNGs to look at
 (only ever with ``--seeds tune``: the report seeds stay unseen).
 The machine these were measured on is shared: compare medians taken in the same conditions.
 """
@@ -273,7 +273,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="report", help="report, tune, or seeds: 1,2,3")
     parser.add_argument("--source", choices=("mnist-test", "unipen"), default="mnist-test")
     parser.add_argument("--model", type=Path, help="network (default: the one in use)")
-    parser.add_argument("--head", type=Path, help="digit-ness head (default: the bundled one)")
     parser.add_argument("--pngs", type=int, default=1000, help="unipen PNGs (0: none)")
     parser.add_argument("--seed", type=int, default=0, help="which unipen drawings for --pngs")
     parser.add_argument("--repeat", type=int, default=7, help="timing runs (0: no timing)")
@@ -285,10 +284,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.save is not None and set(seeds) & set(synth.REPORT_SEEDS):
         parser.error("--save shows the report seeds' pictures: use --seeds tune")
     predictor, _ = load_predictor(args.model)
-    decider, warnings = load_decider(predictor, args.head)
+    decider, warnings = load_decider(predictor)
     for warning in warnings:
         print(f"warning: {warning}")
-    print(f"model: {predictor.source.path}; head: {args.head or 'bundled'}")
+    print(f"model: {predictor.source.path}")
     summary: dict = {}
     if not args.skip_real:
         summary["real"] = real_images(decider)

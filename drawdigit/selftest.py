@@ -104,6 +104,25 @@ def check_model(state: CheckState) -> str:
     return detail
 
 
+def check_pen_ink(state: CheckState) -> str:
+    """The pen ink every training run and fine-tune fits its new model's "not a digit" head
+    on (``pendata``): present, whole (checksums) and of the sizes it was made with. Nothing
+    is trained here; the bundled model must carry its head."""
+    from drawdigit.pendata import load_made_not_digits, load_pen_digits, load_pen_not_digits
+    from drawdigit.store import ModelFileError
+
+    try:
+        sets = [load() for load in (load_pen_digits, load_pen_not_digits, load_made_not_digits)]
+    except (ModelFileError, OSError, ValueError) as exc:
+        raise CheckFailed(f"the shipped pen ink cannot be read: {exc}") from exc
+    if any(len(s.labels) == 0 for s in sets):
+        raise CheckFailed("a shipped pen ink file holds no drawings")
+    if state.predictor is not None and state.predictor.digitness is None:
+        raise CheckFailed(f"the model has no 'not a digit' head: {state.predictor.head_problem}")
+    digits, letters, made = (len(s.labels) for s in sets)
+    return f"{digits:,} digits, {letters:,} letters and symbols, {made:,} made not-digits"
+
+
 def check_samples(state: CheckState) -> str:
     from drawdigit.preprocess import preprocess
     from drawdigit.strokes import load_drawing
@@ -388,6 +407,7 @@ Check = tuple[str, Callable[[CheckState], str]]
 CHECKS: list[Check] = [
     ("resources", check_resources),
     ("model", check_model),
+    ("pen ink", check_pen_ink),
     ("sample drawings", check_samples),
     ("MNIST-like image", check_image),
     ("main window", check_window),

@@ -207,7 +207,8 @@ def test_one_drawing_gives_one_percentage_in_the_panel_look_inside_and_predict(
         assert real_window.document.save_to(path)
     else:  # a pen drawing opened as a file: an A (mostly "not a digit") and a European 1
         path = Path(__file__).parent / "data" / name
-        assert real_window.open_path(path)
+        with qtbot.waitSignal(real_window.document.opened, timeout=30_000):
+            real_window.open_path(path)
     decision = decision_for(real_window, qtbot)
     inside = open_inside(real_window, qtbot)
     frame = frame_for_canvas(real_window, inside, qtbot)

@@ -563,8 +563,8 @@ def test_presets_and_tooltips(qtbot, mnist_dir):
     dialog = make_dialog(qtbot, mnist_dir)
     view = dialog.settings_view
     labels = [view.preset_combo.itemText(i) for i in range(view.preset_combo.count())]
-    assert "Seed notebook (5 epochs, RMSprop, batch 64)" in labels
-    assert "Best for drawings (15 epochs, Adam, batch 128)" in labels
+    assert "Seed notebook (5 epochs, RMSprop, batch 64) · about 1½ min on 2 cores" in labels
+    assert "Best for drawings (15 epochs, Adam, batch 128) · about 8 min on 2 cores" in labels
 
     view.preset_combo.setCurrentIndex(view.preset_combo.findData("seed"))
     view.preset_combo.activated.emit(view.preset_combo.currentIndex())  # as a user's choice
@@ -1001,7 +1001,7 @@ def test_the_default_preset_is_fast_and_names_agree_everywhere(qtbot, mnist_dir)
     # What a preset trains on is said beside it, and follows the choice.
     assert (
         view.data_label.text()
-        == "Trains on MNIST + pen digits ×1 + pen letters ×1 (4/5 of the writers)"
+        == "Trains on MNIST + pen digits ×3 + pen letters ×1 (4/5 of the writers)"
     )
     view.apply_preset("best")
     assert view.data_label.text() == "Trains on MNIST + pen digits ×6 + pen letters ×1"

@@ -236,7 +236,7 @@ def test_the_eleven_bars_fit_the_panel_at_every_size(real_window, qtbot, size):
     """Ten digits and "not a digit": at the window's smallest size too, the answer, the bars
     and the 28x28 view each get the room they ask for, one below the other, none cut."""
     real_window.resize(*size)
-    assert real_window.open_path(Path(__file__).parent / "data" / "pen-letter-A.json")
+    open_and_wait(real_window, qtbot, Path(__file__).parent / "data" / "pen-letter-A.json")
     decision_for(real_window, qtbot)
     panel = real_window.panel
     qtbot.waitUntil(lambda: panel.bars.probabilities() is not None, timeout=MODEL_TIMEOUT_MS)

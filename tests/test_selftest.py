@@ -59,6 +59,7 @@ def test_self_test_command_passes_from_source(tmp_path: Path) -> None:
     for name, line in zip(names, lines[1 : 1 + len(names)], strict=True):
         assert line.startswith("OK    ") and name in line, line
     assert "10/10 recognised" in out
+    assert "6,209 digits, 22,765 letters and symbols, 5,748 made not-digits" in out
     assert "parameters, no torch" in out  # the recognition checks ran before torch loaded
     assert "shows 7 for digit-7.json" in out
     assert "made from the bundled samples" in out
@@ -110,6 +111,20 @@ def test_missing_sample_and_damaged_model_fail_every_dependent_check(bundle: Pat
     assert not results["sample drawings"].ok
     assert results["sample drawings"].detail == "no model to classify with"
     assert not results["MNIST-like image"].ok
+
+
+def test_damaged_or_missing_pen_ink_fails_its_check_and_says_which(bundle: Path) -> None:
+    """The packaged app trains nothing in its self-test, but checks the shipped pen ink
+    that every new model's head is fitted on."""
+    data = bundle / "data"
+    letters = data / "pen-notdigits.npz"
+    letters.write_bytes(letters.read_bytes()[:-100] + bytes(100))
+    (result,) = selftest.iter_self_test([("pen ink", selftest.check_pen_ink)])
+    assert not result.ok and "pen-notdigits.npz" in result.detail
+    assert "checksum" in result.detail
+    letters.unlink()
+    (result,) = selftest.iter_self_test([("pen ink", selftest.check_pen_ink)])
+    assert not result.ok and "pen-notdigits.npz" in result.detail
 
 
 def test_self_test_runs_without_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
