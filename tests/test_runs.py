@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_decide import DEJAVU, glyph
 
 from drawdigit.finetune import FinetuneError
 from drawdigit.inference import load_predictor
@@ -249,3 +250,45 @@ def test_a_job_can_be_built_without_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert result.stdout.strip() == "False"
+
+
+def _decides(model: Path, drawing_or_image) -> str:
+    """What the app answers with the model file ``model`` (its own head inside)."""
+    from drawdigit.decide import load_decider
+
+    predictor, _ = load_predictor(model)
+    decider, warnings = load_decider(predictor)
+    assert warnings == []  # the model has its head
+    return decider.decide(drawing_or_image).kind
+
+
+@pytest.mark.skipif(not DEJAVU, reason="DejaVu Sans is not installed (fonts-dejavu-core)")
+def test_a_trained_and_a_fine_tuned_model_say_not_a_digit_for_a_font_never_seen(
+    mnist: MnistData, tmp_path: Path, sideways_writer
+) -> None:
+    """Every model the app makes answers "not a digit": a network trained here with the
+    ``fast`` recipe (on fewer MNIST images) and one fine-tuned here each get their own head,
+    which rejects a printed letter in a font no head ever learnt from."""
+    from drawdigit.finetune import FinetuneConfig, finetune
+    from drawdigit.store import save_checkpoint
+    from drawdigit.training import PRESETS
+
+    letter = glyph("H", DEJAVU[0])
+    config = replace(PRESETS["fast"], threads=2, precision="fp32", quick_eval_seconds=0)
+    prepared = prepare_run(TrainingJob(config=config, data=mnist, train_limit=20_000))
+    _events, done = fitted(prepared)
+    report = report_run(prepared, done)
+    assert report.head is not None and report.pen_folds_unseen == (1,)
+    trained = tmp_path / "trained.pt"
+    save_checkpoint(trained, done.state_dict, done.model_config, {}, report.head.to_head())
+    assert _decides(trained, letter) == "not-a-digit"
+    assert _decides(trained, load_drawing(resource_path("samples", "digit-7.json"))) == "digit"
+
+    pairs = sideways_writer(4, 3)
+    images = np.stack([preprocess(drawing) for _, drawing in pairs])
+    labels = np.array([digit for digit, _ in pairs])
+    tuned = finetune(images, labels, load_checkpoint(bundled_model_path()), mnist, FinetuneConfig())
+    assert tuned.head is not None
+    path = tmp_path / "tuned.pt"
+    save_checkpoint(path, tuned.state_dict, tuned.model_config, {}, tuned.head.to_head())
+    assert _decides(path, letter) == "not-a-digit"

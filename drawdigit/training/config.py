@@ -209,7 +209,7 @@ PRESETS: dict[str, TrainConfig] = {
 # How long each preset takes from Train to a saved model with its head, on the 2-core
 # machine with nothing else running (docs/benchmarks.md, "Training"); shown beside the
 # preset in the training dialog and in ``drawdigit train --help``.
-PRESET_TIMES = {"seed": "about 1½ min", "fast": "about 1½ min", "best": "about 8 min"}
+PRESET_TIMES = {"seed": "about 1 min", "fast": "about ½ min", "best": "about 6 min"}
 
 
 def data_summary(config: TrainConfig) -> str:
@@ -227,6 +227,6 @@ def data_summary(config: TrainConfig) -> str:
 
 
 def preset_note(key: str, config: TrainConfig) -> str:
-    """A preset's data and time: "MNIST + pen digits x6 + … · about 8 min on two cores"."""
+    """A preset's data and time: "MNIST + pen digits x6 + … · about 6 min on two cores"."""
     time = PRESET_TIMES.get(key)
     return data_summary(config) + (f" · {time} on two cores" if time else "")

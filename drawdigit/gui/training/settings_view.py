@@ -70,7 +70,7 @@ PRECISION_NAMES = {"fp32": "float32", "bf16": "bfloat16"}
 
 
 def preset_label(key: str, config: Any) -> str:
-    """``"Fast (1 epoch, Adam, batch 64) · about 1½ min on 2 cores"``: the preset's name,
+    """``"Fast (1 epoch, Adam, batch 64) · about ½ min on 2 cores"``: the preset's name,
     what it does and how long it takes."""
     if key == MINE:
         return PRESET_LABELS[MINE]
