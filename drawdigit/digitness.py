@@ -7,13 +7,14 @@ Beside the CNN (which stays the seed network with its 10 outputs) every model ca
 - the thresholds that turn those probabilities into the five answers (see ``decide``).
 The head reads the hidden layer of one particular network, so it is fitted for each network
 (``headfit``) and saved in the same model file (``store.save_checkpoint``), where the file's
-checks cover it too; ``store.checked_head`` validates it when the file is read. A model file
+checks cover it too; ``checked_head`` validates it when the file is read. A model file
 made before every network had a head has none: ``decide`` then calibrates nothing and answers
 only digit, "not sure" and number.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,7 +73,7 @@ class Digitness:
 
     @classmethod
     def from_head(cls, head: dict[str, Any]) -> Digitness:
-        """From a model file's head as ``store.checked_head`` gives it (already checked)."""
+        """From a model file's head as ``checked_head`` gives it (already checked)."""
         weights = head["weights"]
         named = ("weights", "temperature", "thresholds", "digitness_shift")
         about = {k: v for k, v in head.items() if k not in named}
@@ -106,3 +107,45 @@ class Digitness:
 def softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
+
+
+# The digit-ness head's JSON (temperature, thresholds, how it was made) is a few kB.
+_MAX_HEAD_JSON = 200_000
+_THRESHOLDS = ("not_digit", "sure", "sure_digitness", "number_part")
+
+
+def checked_head(raw: Any, hidden: int) -> dict[str, Any]:
+    """A saved digit-ness head, checked: a 64 -> H -> 1 MLP on the network's ``hidden``
+    features with finite weights, a positive temperature and thresholds in [0, 1]. Raises
+    ``ValueError`` (or ``TypeError``/``KeyError``) naming what is wrong."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("weights"), dict):
+        raise ValueError("no weights")
+    text = raw.get("json")
+    if not isinstance(text, str) or len(text) > _MAX_HEAD_JSON:
+        raise ValueError("no settings")
+    about = json.loads(text)
+    weights = {}
+    for name in ("w1", "b1", "w2", "b2"):
+        values = raw["weights"][name]
+        if not isinstance(values, np.ndarray) or values.dtype.kind not in "fiu":
+            raise ValueError(f"{name} is not a tensor of numbers")
+        with np.errstate(over="ignore"):
+            weights[name] = values.astype(np.float32)
+    width = weights["w1"].shape[1] if weights["w1"].ndim == 2 else -1
+    shapes = {"w1": (hidden, width), "b1": (width,), "w2": (width,), "b2": (1,)}
+    for name, shape in shapes.items():
+        if weights[name].shape != shape or not np.isfinite(weights[name]).all():
+            raise ValueError(f"{name} has shape {weights[name].shape} or values it cannot have")
+    temperature = about["temperature"]
+    thresholds = about["thresholds"]
+    shift = about.get("digitness_shift", 0.0)
+    if not isinstance(thresholds, dict) or set(thresholds) != set(_THRESHOLDS):
+        raise ValueError("thresholds missing")
+    numbers = [temperature, shift, *thresholds.values()]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+        raise ValueError("temperature or thresholds are not numbers")
+    if not (0.01 <= temperature <= 100) or not all(0 <= v <= 1 for v in thresholds.values()):
+        raise ValueError("temperature or thresholds out of range")
+    if not -30 <= shift <= 30:
+        raise ValueError("digit-ness shift out of range")
+    return {**about, "weights": weights}

@@ -172,7 +172,7 @@ def set_aside_active_model() -> Path | None:
 
     ``models/active.pt`` (and its ``.json``) is renamed to ``models/set-aside-<stamp>.pt``
     beside it, so a retrained model that took minutes to make can be brought back (the
-    Models dialog lists it: ``list_models``). The rename is atomic: readers see the old
+    Models dialog lists it: ``model_list.list_models``). The rename is atomic: readers see the old
     active model or none, never half a file. When the same weights are already kept in the
     folder under another name (it was activated from there), ``active.pt`` is only removed:
     a second copy would list the same model twice. Returns the path the model is kept
@@ -356,7 +356,7 @@ class Checkpoint:
     weights: Mapping[str, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
-    head: dict[str, Any] | None = None  # the digit-ness head (store.checked_head), if any
+    head: dict[str, Any] | None = None  # the digit-ness head (digitness.checked_head), if any
     head_problem: str | None = None  # why there is none, said to the user
 
     @property
@@ -483,6 +483,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
 
 def _parse_checkpoint(data: bytes, path: Path) -> Checkpoint:
     """A model file's bytes, validated (see ``load_checkpoint``)."""
+    from drawdigit.digitness import checked_head
     from drawdigit.torch_file import TorchFileError, read_torch_file
 
     try:
@@ -510,50 +511,6 @@ def _parse_checkpoint(data: bytes, path: Path) -> Checkpoint:
         except (ValueError, TypeError, KeyError, RecursionError) as exc:
             head_problem = f"its 'not a digit' head is damaged ({exc})"
     return Checkpoint(config, weights, metadata, path, head, head_problem)
-
-
-# The digit-ness head's JSON (temperature, thresholds, how it was made) is a few kB.
-_MAX_HEAD_JSON = 200_000
-_THRESHOLDS = ("not_digit", "sure", "sure_digitness", "number_part")
-
-
-def checked_head(raw: Any, hidden: int) -> dict[str, Any]:
-    """A saved digit-ness head, checked: a 64 -> H -> 1 MLP on the network's ``hidden``
-    features with finite weights, a positive temperature and thresholds in [0, 1]. Raises
-    ``ValueError`` (or ``TypeError``/``KeyError``) naming what is wrong."""
-    import numpy as np
-
-    if not isinstance(raw, dict) or not isinstance(raw.get("weights"), dict):
-        raise ValueError("no weights")
-    text = raw.get("json")
-    if not isinstance(text, str) or len(text) > _MAX_HEAD_JSON:
-        raise ValueError("no settings")
-    about = json.loads(text)
-    weights = {}
-    for name in ("w1", "b1", "w2", "b2"):
-        values = raw["weights"][name]
-        if not isinstance(values, np.ndarray) or values.dtype.kind not in "fiu":
-            raise ValueError(f"{name} is not a tensor of numbers")
-        with np.errstate(over="ignore"):
-            weights[name] = values.astype(np.float32)
-    width = weights["w1"].shape[1] if weights["w1"].ndim == 2 else -1
-    shapes = {"w1": (hidden, width), "b1": (width,), "w2": (width,), "b2": (1,)}
-    for name, shape in shapes.items():
-        if weights[name].shape != shape or not np.isfinite(weights[name]).all():
-            raise ValueError(f"{name} has shape {weights[name].shape} or values it cannot have")
-    temperature = about["temperature"]
-    thresholds = about["thresholds"]
-    shift = about.get("digitness_shift", 0.0)
-    if not isinstance(thresholds, dict) or set(thresholds) != set(_THRESHOLDS):
-        raise ValueError("thresholds missing")
-    numbers = [temperature, shift, *thresholds.values()]
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
-        raise ValueError("temperature or thresholds are not numbers")
-    if not (0.01 <= temperature <= 100) or not all(0 <= v <= 1 for v in thresholds.values()):
-        raise ValueError("temperature or thresholds out of range")
-    if not -30 <= shift <= 30:
-        raise ValueError("digit-ness shift out of range")
-    return {**about, "weights": weights}
 
 
 def weights_problem(config: ModelConfig, weights: Mapping[str, Any]) -> str | None:
@@ -728,115 +685,3 @@ def activate_model(
     meta.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
     keep_active_model()  # the model replaced stays in the Models list
     return save_checkpoint(active_model_path(), state_dict, config, meta, head)
-
-
-# --------------------------------------------------------------------------- past models
-
-
-@dataclass
-class ModelEntry:
-    """One model of ``list_models``: where it is, what it says of itself, whether it answers now.
-
-    ``kind``: "bundled" (came with the app), "active" (the user's model in use, kept nowhere
-    else), or "kept" (a file in ``models/``: trained, fine-tuned, set aside, previous).
-    ``error`` says why a file cannot be used ("" when it can); its metadata is then empty.
-    ``lacks`` says why a usable model cannot answer "not a digit" ("" when it can).
-    """
-
-    path: Path
-    kind: str
-    in_use: bool = False
-    metadata: dict[str, Any] = field(default_factory=dict)
-    error: str = ""
-    lacks: str = ""
-
-    @property
-    def usable(self) -> bool:
-        return not self.error
-
-
-def list_models() -> list[ModelEntry]:
-    """The bundled model, then every ``*.pt`` in the user's ``models/`` folder, oldest first
-    by name; the one in use is marked. Read without torch, each file validated as
-    ``load_checkpoint`` does: a damaged, foreign or oversized file is listed with the reason
-    it cannot be used, never an exception. ``active.pt`` that is a byte-for-byte copy of
-    another file there (it was activated from it) is not listed twice: that file is marked
-    in use instead.
-    """
-    entries = [_entry(bundled_model_path(), "bundled")]
-    folder = active_model_path().parent
-    digests: dict[Path, str] = {}
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.pt")):
-            if path.name.startswith(".") or _empty_file(path):
-                continue  # a temp file of a write in progress; a name claimed for a save
-            kind = "active" if path.name == ACTIVE_MODEL_NAME else "kept"
-            entry = _entry(path, kind)
-            entries.append(entry)
-            if entry.usable:
-                digests[path] = _sha256_of(path)
-    active = next((e for e in entries if e.kind == "active"), None)
-    in_use = active if active is not None and active.usable else entries[0]
-    if active is not None and active.usable:
-        digest = digests.get(active.path)
-        twin = next(
-            (e for e in entries if e.kind == "kept" and digests.get(e.path) == digest), None
-        )
-        if twin is not None:
-            entries.remove(active)
-            in_use = twin
-    in_use.in_use = in_use.usable
-    return entries
-
-
-def _empty_file(path: Path) -> bool:
-    """A regular file of 0 bytes: a name ``claim_new_path`` holds while a run saves (or
-    left by a process killed there), never a model to list."""
-    try:
-        info = path.stat()
-    except OSError:
-        return False
-    return stat.S_ISREG(info.st_mode) and info.st_size == 0
-
-
-def _sha256_of(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return ""
-
-
-def _entry(path: Path, kind: str) -> ModelEntry:
-    """One listed model: its metadata when the file is usable, else why not."""
-    try:
-        checkpoint = load_checkpoint(path)
-    except ModelFileError as exc:
-        reason = str(exc).removeprefix(f"{path}: ")
-        return ModelEntry(path, kind, error=reason)
-    lacks = checkpoint.head_problem if checkpoint.head is None else None
-    return ModelEntry(path, kind, metadata=checkpoint.metadata, lacks=lacks or "")
-
-
-def activate_model_file(path: Path) -> None:
-    """Make a model file the one in use: the bundled one (``set_aside_active_model``) or a
-    file the user has had (``list_models``), copied as ``models/active.pt``.
-
-    Torch-free: the file's bytes are validated (``load_checkpoint``'s checks) and copied as
-    they are, with a sidecar holding their checksum, written in the safe order of
-    ``save_checkpoint``. The model replaced is kept first (``keep_active_model``). A file
-    that cannot be used raises ``ModelFileError`` and nothing changes.
-    """
-    path = Path(path)
-    if path.resolve() == bundled_model_path().resolve():
-        set_aside_active_model()
-        return
-    active = active_model_path()
-    if path.resolve() == active.resolve():
-        return  # in use already
-    data = _read_matching_pair(path)
-    checkpoint = _parse_checkpoint(data, path)  # the very bytes that will be copied
-    keep_active_model()
-    meta = dict(checkpoint.metadata)
-    meta["format_version"] = FORMAT_VERSION
-    meta["activated_from"] = path.name
-    _write_pair(active, data, meta)

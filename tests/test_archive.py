@@ -17,8 +17,9 @@ import pytest
 from test_torch_file import _peak_bytes_while
 
 from drawdigit.archive import ArchiveError, read_entry
+from drawdigit.model_list import list_models
 from drawdigit.samples import MANIFEST_NAME, SampleError, import_zip, list_samples
-from drawdigit.store import ModelFileError, bundled_model_path, list_models, load_checkpoint
+from drawdigit.store import ModelFileError, bundled_model_path, load_checkpoint
 from drawdigit.strokes import load_drawing
 
 REPO = Path(__file__).resolve().parents[1]

@@ -395,7 +395,8 @@ import json, os, shutil, signal, sys
 import torch
 from drawdigit import cli
 from drawdigit.model import DigitNet, ModelConfig
-from drawdigit.store import active_model_path, list_models, save_checkpoint
+from drawdigit.model_list import list_models
+from drawdigit.store import active_model_path, save_checkpoint
 
 torch.manual_seed(0)
 before = DigitNet().state_dict()

@@ -14,14 +14,13 @@ import pytest
 import torch
 
 from drawdigit.model import DigitNet, ModelConfig, count_parameters
+from drawdigit.model_list import activate_model_file, list_models
 from drawdigit.store import (
     ModelFileError,
     activate_model,
-    activate_model_file,
     active_model_path,
     atomic_write_bytes,
     bundled_model_path,
-    list_models,
     load_checkpoint,
     metadata_path,
     resources_dir,
@@ -618,7 +617,8 @@ def test_a_file_of_no_bytes_is_never_listed_as_a_model() -> None:
 # In a child: activate two kept models by turns, ``count`` times (torch-free copies).
 _ACTIVATOR = """
 import sys
-from drawdigit.store import activate_model_file, active_model_path
+from drawdigit.model_list import activate_model_file
+from drawdigit.store import active_model_path
 first, count = int(sys.argv[1]), int(sys.argv[2])
 folder = active_model_path().parent
 for n in range(count):

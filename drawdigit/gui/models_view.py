@@ -5,7 +5,7 @@ in use. Nothing is deleted (``store.keep_active_model``, ``store.set_aside_activ
 so this dialog can offer them all again: the bundled model, then each file in the data
 folder's ``models/`` (trained, fine-tuned, set aside, previous), each with its MNIST test
 accuracy, when it was made and how (the recipe). "Use This Model" (or a double click)
-copies the chosen file into place (``store.activate_model_file``: torch-free, nothing is
+copies the chosen file into place (``model_list.activate_model_file``: torch-free, nothing is
 trained or imported here) and ``modelActivated`` asks the window to reload.
 
 A file that cannot be used (damaged, foreign, a folder) is listed greyed out with the
@@ -35,7 +35,8 @@ from PySide6.QtWidgets import (
 
 from drawdigit.formatting import human_date, percent
 from drawdigit.inference import FINETUNE_SOURCE
-from drawdigit.store import ModelEntry, ModelFileError, activate_model_file, list_models
+from drawdigit.model_list import ModelEntry, activate_model_file, list_models
+from drawdigit.store import ModelFileError
 
 COLUMNS = ("Model", "MNIST test", "Made", "Recipe")
 
